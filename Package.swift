@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Vitrine",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vitrine", targets: ["vitrine"]),
+        .library(name: "VitrineModels", targets: ["VitrineModels"]),
+        .library(name: "VitrineImage", targets: ["VitrineImage"]),
+        .library(name: "VitrineTensor", targets: ["VitrineTensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]
+        ),
+
+        // Layers, lowest first. Dependencies point down only.
+        .target(name: "VitrineTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "VitrineImage", dependencies: ["CImageCodecs"]),
+        .target(
+            name: "VitrineModels",
+            dependencies: [
+                "VitrineTensor", "VitrineImage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "vitrine",
+            dependencies: [
+                "VitrineModels", "VitrineImage", "VitrineTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
+        .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
+        .testTarget(
+            name: "VitrineModelsTests",
+            dependencies: [
+                "VitrineModels", "VitrineImage", "VitrineTensor",
+                // A loopback HTTP server that plays the Hugging Face Hub in tests.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

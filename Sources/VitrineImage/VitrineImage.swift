@@ -1,0 +1,1 @@
+// VitrineImage: decoding, RGB conversion, Pillow-exact resize, crop and normalize.

@@ -1,0 +1,1 @@
+// VitrineModels: safetensors, Hugging Face configs, tokenizers, CLIP towers, model hub.
