@@ -1,0 +1,128 @@
+import VitrineTensor
+
+/// One pre-norm transformer block as CLIP uses it:
+/// `x += attention(layerNorm1(x))`, then `x += fc2(act(fc1(layerNorm2(x))))`.
+struct TransformerLayer: Sendable {
+    let norm1: LayerNorm
+    /// Query, key and value projections stacked into one `[3 · width, width]` layer, so the
+    /// three come out of a single GEMM.
+    let qkv: Linear
+    let out: Linear
+    let norm2: LayerNorm
+    let fc1: Linear
+    let fc2: Linear
+
+    init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
+        let w = c.hiddenSize
+        norm1 = try weights.layerNorm("\(p).layer_norm1", width: w, eps: c.layerNormEps)
+        let q = try weights.linear("\(p).self_attn.q_proj", in: w, out: w)
+        let k = try weights.linear("\(p).self_attn.k_proj", in: w, out: w)
+        let v = try weights.linear("\(p).self_attn.v_proj", in: w, out: w)
+        qkv = Linear(
+            weight: q.weight + k.weight + v.weight,
+            bias: (q.bias ?? [Float](repeating: 0, count: w)) + (k.bias ?? [Float](repeating: 0, count: w))
+                + (v.bias ?? [Float](repeating: 0, count: w)),
+            inFeatures: w, outFeatures: 3 * w)
+        out = try weights.linear("\(p).self_attn.out_proj", in: w, out: w)
+        norm2 = try weights.layerNorm("\(p).layer_norm2", width: w, eps: c.layerNormEps)
+        fc1 = try weights.linear("\(p).mlp.fc1", in: w, out: c.intermediateSize)
+        fc2 = try weights.linear("\(p).mlp.fc2", in: c.intermediateSize, out: w)
+    }
+}
+
+/// A stack of transformer blocks over a batch of sequences packed row after row.
+struct TransformerEncoder: Sendable {
+    let config: EncoderConfig
+    let layers: [TransformerLayer]
+    let attention: MultiHeadAttention
+
+    init(_ weights: WeightReader, prefix: String, config: EncoderConfig, causal: Bool) throws {
+        self.config = config
+        layers = try (0..<config.layers).map {
+            try TransformerLayer(weights, prefix: "\(prefix).layers.\($0)", config: config)
+        }
+        attention = MultiHeadAttention(width: config.hiddenSize, heads: config.heads, causal: causal)
+    }
+
+    /// Runs every block over `x` (`[tokens, width]`) in place.
+    func callAsFunction(_ x: UnsafeMutablePointer<Float>, sequences: [(start: Int, length: Int)], workspace ws: Workspace) {
+        let tokens = sequences.reduce(0) { $0 + $1.length }
+        let width = config.hiddenSize
+        for layer in layers {
+            layer.norm1(x, rows: tokens, into: ws.normed)
+            layer.qkv(ws.normed, rows: tokens, into: ws.qkv)
+            attention(qkv: ws.qkv, sequences: sequences, into: ws.attended, scratch: ws.scores)
+            layer.out(ws.attended, rows: tokens, into: ws.normed)
+            Kernels.add(ws.normed, to: x, count: tokens * width)
+
+            layer.norm2(x, rows: tokens, into: ws.normed)
+            layer.fc1(ws.normed, rows: tokens, into: ws.hidden)
+            activate(ws.hidden, count: tokens * config.intermediateSize)
+            layer.fc2(ws.hidden, rows: tokens, into: ws.normed)
+            Kernels.add(ws.normed, to: x, count: tokens * width)
+        }
+    }
+
+    private func activate(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch config.activation {
+        case .quickGELU: Kernels.quickGELU(x, count: count)
+        case .gelu: Kernels.gelu(x, count: count)
+        case .geluTanh: Kernels.geluTanh(x, count: count)
+        }
+    }
+}
+
+/// Scratch buffers for one forward pass, sized once for the batch and reused by every layer.
+final class Workspace {
+    let normed: UnsafeMutablePointer<Float>
+    let qkv: UnsafeMutablePointer<Float>
+    let attended: UnsafeMutablePointer<Float>
+    let hidden: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>
+    private var all: [UnsafeMutablePointer<Float>] { [normed, qkv, attended, hidden, scores] }
+
+    init(tokens: Int, maxLength: Int, config: EncoderConfig) {
+        let w = config.hiddenSize
+        normed = .allocate(capacity: tokens * w)
+        qkv = .allocate(capacity: tokens * 3 * w)
+        attended = .allocate(capacity: tokens * w)
+        hidden = .allocate(capacity: tokens * config.intermediateSize)
+        scores = .allocate(capacity: MultiHeadAttention.scratchCount(maxLength: maxLength))
+    }
+
+    deinit { for buffer in all { buffer.deallocate() } }
+}
+
+/// A layer normalization's parameters.
+struct LayerNorm: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+    let eps: Float
+
+    func callAsFunction(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Kernels.layerNorm(input, rows: rows, cols: w.count, weight: w.baseAddress!, bias: b.baseAddress!, eps: eps, into: output)
+            }
+        }
+    }
+}
+
+/// Reads named tensors of the shapes a model expects from a checkpoint.
+struct WeightReader {
+    let checkpoint: Checkpoint
+
+    func tensor(_ name: String, shape: [Int]) throws -> [Float] {
+        try checkpoint.floats(name, shape: shape)
+    }
+
+    func linear(_ prefix: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws -> Linear {
+        let weight = try tensor("\(prefix).weight", shape: [outFeatures, inFeatures])
+        let bias = hasBias ? try tensor("\(prefix).bias", shape: [outFeatures]) : nil
+        return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    func layerNorm(_ prefix: String, width: Int, eps: Float) throws -> LayerNorm {
+        LayerNorm(weight: try tensor("\(prefix).weight", shape: [width]), bias: try tensor("\(prefix).bias", shape: [width]), eps: eps)
+    }
+}

@@ -1,0 +1,23 @@
+/// Why a model directory could not be loaded. Every case names the file or tensor concerned.
+public enum ModelError: Error, CustomStringConvertible, Sendable, Equatable {
+    case missingFile(path: String, reason: String)
+    case malformedConfig(path: String, reason: String)
+    case unsupportedModel(path: String, reason: String)
+    case malformedWeights(path: String, reason: String)
+    case missingTensor(name: String, path: String)
+    case wrongShape(name: String, path: String, expected: [Int], actual: [Int])
+    case invalidInput(input: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path, reason): "\(path): missing: \(reason)"
+        case let .malformedConfig(path, reason): "\(path): malformed config: \(reason)"
+        case let .unsupportedModel(path, reason): "\(path): unsupported model: \(reason)"
+        case let .malformedWeights(path, reason): "\(path): malformed weights: \(reason)"
+        case let .missingTensor(name, path): "\(path): tensor \(name) is missing from the checkpoint"
+        case let .wrongShape(name, path, expected, actual):
+            "\(path): tensor \(name) has shape \(actual), the config implies \(expected)"
+        case let .invalidInput(input, reason): "\(input): \(reason)"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// VitrineModels: safetensors, Hugging Face configs, tokenizers, CLIP towers, model hub.

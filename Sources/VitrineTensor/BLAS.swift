@@ -1,0 +1,38 @@
+import COpenBLAS
+
+/// Matrix products through OpenBLAS, for row-major `Float` matrices.
+///
+/// Every model in Vitrine spends nearly all of its time here, so the wrapper stays thin: it
+/// names the operands the way the models think of them and forwards to `cblas_sgemm`.
+public enum BLAS {
+    /// `C = alpha · op(A) · op(B) + beta · C`, all row-major.
+    ///
+    /// - Parameters:
+    ///   - m: rows of `op(A)` and `C`.
+    ///   - n: columns of `op(B)` and `C`.
+    ///   - k: columns of `op(A)`, rows of `op(B)`.
+    ///   - lda, ldb, ldc: row strides in elements, so a matrix can be a view into a wider one.
+    @inlinable
+    public static func gemm(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb),
+            beta, c, Int32(ldc)
+        )
+    }
+
+    /// The number of threads OpenBLAS uses for one product.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}
