@@ -1,0 +1,125 @@
+import Foundation
+
+/// The parameter names and shapes of a CLIP checkpoint in transformers' layout, derived from its
+/// config alone.
+public enum CLIPCheckpointLayout {
+    public static func parameters(of config: CLIPConfig) -> [(name: String, shape: [Int])] {
+        var list: [(String, [Int])] = []
+        func encoder(_ prefix: String, _ c: EncoderConfig) {
+            let w = c.hiddenSize
+            for i in 0..<c.layers {
+                let p = "\(prefix).encoder.layers.\(i)"
+                for n in ["layer_norm1", "layer_norm2"] { list += [("\(p).\(n).weight", [w]), ("\(p).\(n).bias", [w])] }
+                for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                    list += [("\(p).self_attn.\(n).weight", [w, w]), ("\(p).self_attn.\(n).bias", [w])]
+                }
+                list += [("\(p).mlp.fc1.weight", [c.intermediateSize, w]), ("\(p).mlp.fc1.bias", [c.intermediateSize])]
+                list += [("\(p).mlp.fc2.weight", [w, c.intermediateSize]), ("\(p).mlp.fc2.bias", [w])]
+            }
+        }
+        if let v = config.vision {
+            let w = v.encoder.hiddenSize
+            list += [
+                ("vision_model.embeddings.class_embedding", [w]),
+                ("vision_model.embeddings.patch_embedding.weight", [w, v.channels, v.patchSize, v.patchSize]),
+                ("vision_model.embeddings.position_embedding.weight", [v.tokens, w]),
+                ("vision_model.pre_layrnorm.weight", [w]), ("vision_model.pre_layrnorm.bias", [w]),
+            ]
+            encoder("vision_model", v.encoder)
+            list += [("vision_model.post_layernorm.weight", [w]), ("vision_model.post_layernorm.bias", [w])]
+            list.append(("visual_projection.weight", [v.projectionDim, w]))
+        }
+        if let t = config.text {
+            let w = t.encoder.hiddenSize
+            list += [
+                ("text_model.embeddings.token_embedding.weight", [t.vocabSize, w]),
+                ("text_model.embeddings.position_embedding.weight", [t.maxPositions, w]),
+            ]
+            encoder("text_model", t.encoder)
+            list += [("text_model.final_layer_norm.weight", [w]), ("text_model.final_layer_norm.bias", [w])]
+            list.append(("text_projection.weight", [t.projectionDim, w]))
+        }
+        if config.vision != nil && config.text != nil { list.append(("logit_scale", [])) }
+        return list
+    }
+}
+
+/// Writes a random-weight checkpoint with the architecture of an existing model directory, for
+/// benchmarks and demos where real weights cannot be had. Its config is marked
+/// `"vitrine_random_weights": true` so nothing mistakes it for a trained model.
+public enum RandomCheckpoint {
+    /// Files copied unchanged from the source directory when present.
+    static let companionFiles = [
+        "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "vocab.json", "merges.txt", "vocab.txt",
+    ]
+
+    public static func write(like source: URL, to destination: URL, seed: UInt64, dtype: SafetensorsFile.DType = .f32) throws {
+        let configURL = source.appendingPathComponent("config.json")
+        let config = try CLIPConfig(contentsOf: configURL)
+        let fm = FileManager.default
+        try fm.createDirectory(at: destination, withIntermediateDirectories: true)
+
+        var generator = NormalGenerator(seed: seed)
+        let tensors = CLIPCheckpointLayout.parameters(of: config).map { name, shape in
+            let count = shape.reduce(1, *)
+            let values: [Float]
+            if name == "logit_scale" {
+                values = [2.6592]
+            } else if name.contains("norm") && name.hasSuffix(".weight") {
+                values = (0..<count).map { _ in 1 + 0.1 * generator.next() }
+            } else if name.hasSuffix(".bias") {
+                values = (0..<count).map { _ in 0.05 * generator.next() }
+            } else if name.contains("embedding") {
+                values = (0..<count).map { _ in 0.5 * generator.next() }
+            } else {
+                // Linear and convolution weights scaled to keep activations near unit variance.
+                let fanIn = Float(count / max(shape.first ?? 1, 1))
+                let scale = 1 / fanIn.squareRoot()
+                values = (0..<count).map { _ in scale * generator.next() }
+            }
+            return SafetensorsWriter.Tensor(name: name, shape: shape, values: values)
+        }
+        try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: destination.appendingPathComponent("model.safetensors"))
+
+        guard var json = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any] else {
+            throw ModelError.malformedConfig(path: configURL.path, reason: "not a JSON object")
+        }
+        json["vitrine_random_weights"] = true
+        json["vitrine_random_seed"] = seed
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: destination.appendingPathComponent("config.json"), options: .atomic)
+
+        for name in companionFiles {
+            let from = source.appendingPathComponent(name), to = destination.appendingPathComponent(name)
+            guard fm.fileExists(atPath: from.path), from.standardizedFileURL != to.standardizedFileURL else { continue }
+            try? fm.removeItem(at: to)
+            try fm.copyItem(at: from.resolvingSymlinksInPath(), to: to)
+        }
+    }
+}
+
+/// Standard normal samples from a seeded SplitMix64 stream (Box–Muller), reproducible across
+/// machines.
+struct NormalGenerator {
+    private var state: UInt64
+    private var spare: Float?
+
+    init(seed: UInt64) { state = seed }
+
+    private mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (Double(z >> 11) + 0.5) / Double(1 << 53)  // in (0, 1)
+    }
+
+    mutating func next() -> Float {
+        if let s = spare { spare = nil; return s }
+        let r = (-2 * Foundation.log(uniform())).squareRoot(), theta = 2 * Double.pi * uniform()
+        spare = Float(r * Foundation.sin(theta))
+        return Float(r * Foundation.cos(theta))
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import VitrineModels
+
+struct ModelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Fetch models and make random-weight checkpoints.",
+        subcommands: [Random.self]
+    )
+
+    struct Random: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a random-weight checkpoint with the architecture of a model directory.",
+            discussion: """
+            The result is a Hugging Face model directory whose config is marked \
+            "vitrine_random_weights": true. Use it for benchmarks and to try the machinery where \
+            trained weights cannot be had; its embeddings mean nothing.
+            """
+        )
+
+        @Option(help: "A model directory (only its config.json and tokenizer files are read).")
+        var like: String
+
+        @Option(help: "The directory to write.")
+        var out: String
+
+        @Option(help: "Seed of the random weights.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Storage type of the weights: f32, f16 or bf16.")
+        var dtype: String = "f32"
+
+        func run() async throws {
+            let types: [String: SafetensorsFile.DType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
+            guard let type = types[dtype.lowercased()] else {
+                throw ValidationError("--dtype must be f32, f16 or bf16, not \(dtype)")
+            }
+            try CLI.run {
+                try RandomCheckpoint.write(
+                    like: URL(fileURLWithPath: like), to: URL(fileURLWithPath: out), seed: seed, dtype: type)
+            }
+            print("wrote a random-weight checkpoint like \(like) to \(out)")
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vitrine builds and tests against (C libraries for BLAS and image
+# codecs). Skips apt entirely when everything is already there.
+set -euo pipefail
+packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
