@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import VitrineTensor
+
+/// Kernels against straightforward double-precision definitions. (The models' end-to-end parity
+/// with transformers is tested in VitrineModelsTests; these pin down each kernel on its own.)
+@Suite struct KernelTests {
+    static func random(_ n: Int, seed: Int) -> [Float] {
+        (0..<n).map { i in Float(sin(Double(i * 7919 + seed) * 0.37) * 2) }
+    }
+
+    @Test(arguments: [1, 7, 8, 64, 77])
+    func layerNormMatchesDefinition(cols: Int) {
+        let rows = 3
+        let x = Self.random(rows * cols, seed: 1), w = Self.random(cols, seed: 2), b = Self.random(cols, seed: 3)
+        var y = [Float](repeating: 0, count: rows * cols)
+        Kernels.layerNorm(x, rows: rows, cols: cols, weight: w, bias: b, eps: 1e-5, into: &y)
+        for r in 0..<rows {
+            let row = x[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let mean = row.reduce(0, +) / Double(cols)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(cols)
+            for c in 0..<cols {
+                let want = (row[c] - mean) / (variance + 1e-5).squareRoot() * Double(w[c]) + Double(b[c])
+                #expect(abs(Double(y[r * cols + c]) - want) < 1e-4)
+            }
+        }
+    }
+
+    @Test func activationsMatchDefinitions() {
+        let x = Self.random(101, seed: 4).map { $0 * 3 }
+        var quick = x, exact = x, tanhApprox = x
+        Kernels.quickGELU(&quick, count: x.count)
+        Kernels.gelu(&exact, count: x.count)
+        Kernels.geluTanh(&tanhApprox, count: x.count)
+        for (i, v) in x.map(Double.init).enumerated() {
+            #expect(abs(Double(quick[i]) - v / (1 + exp(-1.702 * v))) < 1e-5)
+            #expect(abs(Double(exact[i]) - 0.5 * v * (1 + erf(v / 2.0.squareRoot()))) < 1e-5)
+            #expect(abs(Double(tanhApprox[i]) - 0.5 * v * (1 + tanh((2 / Double.pi).squareRoot() * (v + 0.044715 * v * v * v)))) < 1e-5)
+        }
+    }
+
+    @Test func softmaxIsStableAndSumsToOne() {
+        var x: [Float] = [1000, 1001, 999, -1000]
+        Kernels.softmax(&x, count: 4)
+        #expect(abs(x.reduce(0, +) - 1) < 1e-6)
+        #expect(x[1] > x[0] && x[0] > x[2] && x[3] == 0)
+    }
+
+    /// Causal and bidirectional attention over two packed sequences against a naive loop.
+    @Test(arguments: [true, false])
+    func attentionMatchesNaiveComputation(causal: Bool) {
+        let width = 12, heads = 3, d = 4
+        let sequences = [(start: 0, length: 5), (start: 5, length: 3)]
+        let tokens = 8
+        let qkv = Self.random(tokens * 3 * width, seed: 5)
+        var out = [Float](repeating: .nan, count: tokens * width)
+        var scratch = [Float](repeating: 0, count: MultiHeadAttention.scratchCount(maxLength: 5))
+        let attention = MultiHeadAttention(width: width, heads: heads, causal: causal)
+        qkv.withUnsafeBufferPointer { q in
+            out.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    attention(qkv: q.baseAddress!, sequences: sequences, into: o.baseAddress!, scratch: s.baseAddress!)
+                }
+            }
+        }
+        func at(_ t: Int, _ part: Int, _ h: Int, _ j: Int) -> Double { Double(qkv[t * 3 * width + part * width + h * d + j]) }
+        for (start, length) in sequences {
+            for h in 0..<heads {
+                for i in 0..<length {
+                    let visible = causal ? i + 1 : length
+                    let scores = (0..<visible).map { k in
+                        (0..<d).reduce(0.0) { $0 + at(start + i, 0, h, $1) * at(start + k, 1, h, $1) } / Double(d).squareRoot()
+                    }
+                    let m = scores.max()!
+                    let e = scores.map { exp($0 - m) }
+                    let sum = e.reduce(0, +)
+                    for j in 0..<d {
+                        let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * at(start + $1, 2, h, j) }
+                        #expect(abs(Double(out[(start + i) * width + h * d + j]) - want) < 1e-5)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func linearAddsBiasToProduct() {
+        let layer = Linear(weight: [1, 2, 3, 4, 5, 6], bias: [10, 20], inFeatures: 3, outFeatures: 2)
+        let x: [Float] = [1, 0, -1, 2, 2, 2]
+        var y = [Float](repeating: 0, count: 4)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { layer(xp.baseAddress!, rows: 2, into: $0.baseAddress!) } }
+        let want: [Float] = [8, 18, 22, 50]  // [1·1 − 3 + 10, 4 − 6 + 20, 2·(1+2+3) + 10, 2·(4+5+6) + 20]
+        #expect(y == want)
+    }
+
+    @Test func halfPrecisionConversions() {
+        #expect(HalfPrecision.float(fromFloat16Bits: 0x3C00) == 1)
+        #expect(HalfPrecision.float(fromFloat16Bits: 0xC000) == -2)
+        #expect(HalfPrecision.float(fromFloat16Bits: 0x0001) == Float(Float16.leastNonzeroMagnitude))
+        #expect(HalfPrecision.float(fromBFloat16Bits: 0x3F80) == 1)
+        #expect(HalfPrecision.float(fromBFloat16Bits: 0x4049) == 3.140625)
+        #expect(HalfPrecision.float16Bits(1.0009765625) == 0x3C01)
+    }
+}
