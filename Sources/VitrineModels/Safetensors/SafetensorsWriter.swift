@@ -1,6 +1,10 @@
 import Foundation
 import VitrineTensor
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes a `.safetensors` file: a JSON header (padded to 8 bytes, as the format recommends)
 /// followed by each tensor's little-endian bytes in header order.
 public enum SafetensorsWriter {
@@ -51,7 +55,11 @@ public enum SafetensorsWriter {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw ModelError.malformedWeights(path: url.path, reason: "cannot write: \(reason)")
+        }
     }
 
     private static func encode(_ values: [Float], as dtype: SafetensorsFile.DType) -> Data {
