@@ -91,7 +91,7 @@ public struct CLIPTokenizer: Sendable {
                     guard case .text(let text) = segment else { return content.append(bosTokenID) }
                     return PreTokenizer.forEachPiece(in: text) { piece in
                         bytes.removeAll(keepingCapacity: true)
-                        for scalar in piece { bytes.append(contentsOf: UTF8.encode(scalar)!) }
+                        for scalar in piece { bytes.append(contentsOf: scalar.utf8) }
                         encoder.encode(bytes, into: &content.ids)
                         return !content.isOverflowing
                     }

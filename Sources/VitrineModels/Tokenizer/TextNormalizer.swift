@@ -30,29 +30,57 @@ enum TextNormalizer {
 
     /// The NFC form of `word`, as the reference computes it.
     ///
-    /// The reference's NFC (Rust's `unicode-normalization`) does not compose U+11935 U+11930 into
-    /// U+11938 (Dives Akuru), although Unicode does; it is the only difference across all scalars and
-    /// their decompositions. U+11930 is a starter that composes with nothing else, so normalizing
-    /// separately on each side of it reproduces that.
+    /// The reference's NFC (the `unicode-normalization-alignments` crate inside `tokenizers`) uses
+    /// Unicode 9.0 data: to it, a scalar assigned later has no decomposition, combining class 0 and
+    /// no compositions. So it never reorders a newer combining mark (U+0D3C, 10.0) or composes a newer
+    /// pair (U+11935 U+11930 → U+11938, 13.0). Such a scalar behaves as a starter that composes with
+    /// nothing, which blocks reordering and composition on either side of it; normalizing the runs
+    /// between those scalars separately, and passing the scalars through, reproduces the reference.
+    /// For scalars of 9.0 and older, Unicode's stability policy keeps today's NFC identical.
+    ///
+    /// One workaround the other way: the standard library's NFC takes U+0F73, U+0F75 and U+0F81
+    /// for starters because their combining class is 0, but they decompose into combining marks
+    /// that must be reordered with their neighbours (Swift 6.3 leaves `U+034B U+0F75` unsorted).
+    /// Handing it their decompositions instead gives the correct, reference, result.
     private static func composed(_ word: ArraySlice<Unicode.Scalar>) -> [Unicode.Scalar] {
         var result: [Unicode.Scalar] = []
         result.reserveCapacity(word.count)
-        var start = word.startIndex
-        while start < word.endIndex {
-            let searchFrom = word.index(after: start)
-            let end = word[searchFrom...].firstIndex(of: uncomposedStarter) ?? word.endIndex
-            var piece = String.UnicodeScalarView()
-            piece.append(contentsOf: word[start..<end])
+        var run = String.UnicodeScalarView()
+        func flushRun() {
+            guard !run.isEmpty else { return }
             // `_nfcCodeUnits` is the standard library's own NFC (the one String comparison uses);
             // Foundation's `precomposedStringWithCanonicalMapping` goes through NSString and ICU.
-            let utf8 = String(piece)._nfcCodeUnits
+            let utf8 = String(run)._nfcCodeUnits
             result.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
-            start = end
+            run = String.UnicodeScalarView()
         }
+        for scalar in word {
+            if scalar.isASCII {
+                run.append(scalar)
+            } else if (0x0F73...0x0F81).contains(scalar.value), let decomposition = nonStarterDecompositions[scalar] {
+                run.append(contentsOf: decomposition)
+            } else if isKnownToReferenceNFC(scalar) {
+                run.append(scalar)
+            } else {
+                flushRun()
+                result.append(scalar)
+            }
+        }
+        flushRun()
         return result
     }
 
-    private static let uncomposedStarter = Unicode.Scalar(0x11930)!
+    /// The scalars with combining class 0 whose canonical decomposition starts with a non-starter.
+    private static let nonStarterDecompositions: [Unicode.Scalar: [Unicode.Scalar]] = [
+        "\u{0F73}": ["\u{0F71}", "\u{0F72}"],
+        "\u{0F75}": ["\u{0F71}", "\u{0F74}"],
+        "\u{0F81}": ["\u{0F71}", "\u{0F80}"],
+    ]
+
+    private static func isKnownToReferenceNFC(_ scalar: Unicode.Scalar) -> Bool {
+        guard let age = scalar.properties.age else { return false }
+        return age.major <= 8 || (age.major == 9 && age.minor == 0)
+    }
 
     @inline(__always)
     private static func lowercasedASCII(_ scalar: Unicode.Scalar) -> Unicode.Scalar {

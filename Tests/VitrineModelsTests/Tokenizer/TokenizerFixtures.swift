@@ -23,8 +23,9 @@ enum TokenizerFixtures {
         try CLIPTokenizer(directory: clipDirectory)
     }
 
-    static func cases() throws -> [Case] {
-        let data = try Data(contentsOf: root.appendingPathComponent("tokenizer/cases.json"))
+    /// `cases.json` (hand-picked hard strings) or `random.json` (seeded random strings).
+    static func cases(_ file: String = "cases.json") throws -> [Case] {
+        let data = try Data(contentsOf: root.appendingPathComponent("tokenizer").appendingPathComponent(file))
         return try JSONDecoder().decode([Case].self, from: data)
     }
 }
