@@ -30,9 +30,9 @@ enum TextNormalizer {
 
     /// The NFC form of `word`, as the reference computes it.
     ///
-    /// The reference's NFC (the `unicode-normalization-alignments` crate inside `tokenizers`) uses
-    /// Unicode 9.0 data: to it, a scalar assigned later has no decomposition, combining class 0 and
-    /// no compositions. So it never reorders a newer combining mark (U+0D3C, 10.0) or composes a newer
+    /// The reference's NFC (the `unicode-normalization-alignments` crate inside `tokenizers`) has
+    /// Unicode 9.0 data, as measured over every combining mark and decomposition: to it, a scalar
+    /// assigned later has no decomposition, combining class 0 and no compositions. So it never reorders a newer combining mark (U+0D3C, 10.0) or composes a newer
     /// pair (U+11935 U+11930 → U+11938, 13.0). Such a scalar behaves as a starter that composes with
     /// nothing, which blocks reordering and composition on either side of it; normalizing the runs
     /// between those scalars separately, and passing the scalars through, reproduces the reference.
