@@ -1,1 +1,0 @@
-// VitrineImage: decoding, RGB conversion, Pillow-exact resize, crop and normalize.
