@@ -22,6 +22,10 @@ enum CLI {
     }
 
     static func printError(_ error: any Error) {
-        FileHandle.standardError.write(Data("error: \(String(describing: error))\n".utf8))
+        printError(String(describing: error))
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import VitrineImage
+
+/// Turns images into embeddings. CLIP's vision tower is one; other towers plug in behind the
+/// same protocol.
+public protocol ImageEncoder: Sendable {
+    /// Length of the embeddings.
+    var dimension: Int { get }
+    /// L2-normalized embeddings, one per image, in order.
+    func embed(images: [RGBImage]) throws -> [[Float]]
+}
+
+/// Turns texts into embeddings in the same space as an `ImageEncoder`'s (for CLIP), so a text
+/// query finds images. A multilingual student tower would be another conformer.
+public protocol TextEncoder: Sendable {
+    var dimension: Int { get }
+    /// L2-normalized embeddings, one per text, in order. Empty texts are an error.
+    func embed(texts: [String]) throws -> [[Float]]
+}
+
+/// CLIP's image path: the model's own preprocessing, then the vision tower, batched.
+public struct CLIPImageEncoder: ImageEncoder {
+    public let tower: CLIPVisionTower
+    public let preprocessor: ImagePreprocessor
+
+    public var dimension: Int { tower.dimension }
+
+    public init(tower: CLIPVisionTower, preprocessor: ImagePreprocessor, path: String) throws {
+        let size = tower.config.imageSize
+        guard let shape = preprocessor.fixedOutputShape, shape == (3, size, size) else {
+            throw ModelError.malformedConfig(
+                path: path, reason: "preprocessing must produce 3×\(size)×\(size) pixels for this model (set crop_size to \(size))")
+        }
+        self.tower = tower
+        self.preprocessor = preprocessor
+    }
+
+    public func embed(images: [RGBImage]) -> [[Float]] {
+        let n = tower.pixelCount
+        var pixels = [Float](repeating: 0, count: images.count * n)
+        pixels.withUnsafeMutableBufferPointer { all in
+            for (i, image) in images.enumerated() {
+                preprocessor.normalize(preprocessor.resizeAndCrop(image), into: UnsafeMutableBufferPointer(rebasing: all[(i * n)..<((i + 1) * n)]))
+            }
+        }
+        return pixels.withUnsafeBufferPointer { tower.embed(pixels: $0, count: images.count) }
+    }
+}
+
+/// CLIP's text path: the CLIP tokenizer (truncating to the model's context), then the text tower.
+public struct CLIPTextEncoder: TextEncoder {
+    public let tower: CLIPTextTower
+    public let tokenizer: CLIPTokenizer
+
+    public var dimension: Int { tower.dimension }
+
+    public init(tower: CLIPTextTower, tokenizer: CLIPTokenizer) {
+        self.tower = tower
+        self.tokenizer = tokenizer
+    }
+
+    /// Token ids as the text tower sees them, and whether the text was cut to fit.
+    public func tokenize(_ text: String) -> TokenizedText {
+        tokenizer.encode(text, maxLength: tower.config.maxPositions)
+    }
+
+    public func embed(texts: [String]) throws -> [[Float]] {
+        let ids = try texts.map { text in
+            guard !text.allSatisfy(\.isWhitespace) else {
+                throw ModelError.invalidInput(input: "\"\(text)\"", reason: "empty text")
+            }
+            return tokenize(text).ids
+        }
+        return try tower.embed(tokenIDs: ids)
+    }
+}
+
+/// The encoders a CLIP model directory provides: both towers for `clip`, one for the tower-only
+/// model types.
+public struct CLIPEncoders: Sendable {
+    public let directory: URL
+    public let model: CLIPModel
+    public let image: CLIPImageEncoder?
+    public let text: CLIPTextEncoder?
+
+    /// Loads a Hugging Face model directory: `config.json`, the safetensors weights, and, for the
+    /// towers present, `preprocessor_config.json` or `vocab.json` + `merges.txt`.
+    public init(directory: URL) throws {
+        self.directory = directory
+        model = try CLIPModel(directory: directory)
+        if let vision = model.vision {
+            let url = directory.appendingPathComponent("preprocessor_config.json")
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw ModelError.missingFile(path: url.path, reason: "the image tower needs its preprocessing config")
+            }
+            image = try CLIPImageEncoder(tower: vision, preprocessor: ImagePreprocessor(contentsOf: url), path: url.path)
+        } else {
+            image = nil
+        }
+        text = try model.text.map { CLIPTextEncoder(tower: $0, tokenizer: try CLIPTokenizer(directory: directory)) }
+    }
+}

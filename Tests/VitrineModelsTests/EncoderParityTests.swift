@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import VitrineImage
+@testable import VitrineModels
+
+/// The whole path, file bytes or text in, embedding out (decode, preprocess, tokenize, encode),
+/// against transformers + Pillow on the same inputs.
+@Suite struct EncoderParityTests {
+    static let imagesDirectory = Fixtures.root.appendingPathComponent("images")
+
+    static func parityImages(_ directory: URL) throws -> [String] {
+        try JSONDecoder().decode([String].self, from: Data(contentsOf: directory.appendingPathComponent("images.json")))
+    }
+
+    static func checkImages(model: URL, reference: URL, embeddings: String) throws {
+        let encoder = try #require(try CLIPEncoders(directory: model).image)
+        let files = try parityImages(reference)
+        #expect(files.count >= 12)
+        let decoder = ImageDecoder()
+        let images = try files.map { try decoder.decode(contentsOf: imagesDirectory.appendingPathComponent($0)) }
+        let got = encoder.embed(images: images)
+        let want = try Fixtures.matrix(reference.appendingPathComponent(embeddings))
+        CLIPParityTests.expectParity(got, want, files)
+    }
+
+    static func checkTexts(model: URL, reference: URL, embeddings: String) throws {
+        let encoder = try #require(try CLIPEncoders(directory: model).text)
+        let cases = try Fixtures.texts(reference.appendingPathComponent("texts.json"))
+        let texts = cases.map(\.text).filter { !$0.allSatisfy(\.isWhitespace) }
+        #expect(texts.count == cases.count - 1, "the empty text is the only one left out")
+        for text in texts { #expect(encoder.tokenize(text).ids == cases.first { $0.text == text }!.ids) }
+        let got = try encoder.embed(texts: texts)
+        let all = try Fixtures.matrix(reference.appendingPathComponent(embeddings))
+        let want = texts.map { text in all[cases.firstIndex { $0.text == text }!] }
+        CLIPParityTests.expectParity(got, want, texts)
+    }
+
+    @Test(arguments: [("tiny-clip-p32", "image-p32.npy"), ("tiny-clip-p16-vision", "image-p16.npy")])
+    func imageFilesToEmbeddings(model: String, embeddings: String) throws {
+        try Self.checkImages(model: Fixtures.model(model), reference: Fixtures.root.appendingPathComponent("embeddings"), embeddings: embeddings)
+    }
+
+    @Test(arguments: [("tiny-clip-p32", "text-p32.npy"), ("tiny-clip-text", "text-only.npy")])
+    func textsToEmbeddings(model: String, embeddings: String) throws {
+        try Self.checkTexts(model: Fixtures.model(model), reference: Fixtures.root.appendingPathComponent("embeddings"), embeddings: embeddings)
+    }
+
+    @Test func emptyTextIsAnError() throws {
+        let encoder = try #require(try CLIPEncoders(directory: Fixtures.model("tiny-clip-p32")).text)
+        let error = #expect(throws: ModelError.self) { try encoder.embed(texts: ["  "]) }
+        #expect(error?.description.contains("empty text") == true)
+    }
+
+    @Test func towerOnlyModelsHaveOneEncoder() throws {
+        let vision = try CLIPEncoders(directory: Fixtures.model("tiny-clip-p16-vision"))
+        #expect(vision.image != nil && vision.text == nil)
+        let text = try CLIPEncoders(directory: Fixtures.model("tiny-clip-text"))
+        #expect(text.image == nil && text.text != nil)
+    }
+
+    /// The full-size ViT-B/32 random checkpoint of `make_fixtures.sh --full`, when present.
+    @Test(.enabled(if: Fixtures.full != nil)) func fullSizeViTB32FromFiles() throws {
+        let dir = try #require(Fixtures.full)
+        let model = dir.appendingPathComponent("clip-vit-base-patch32-random")
+        try Self.checkImages(model: model, reference: dir, embeddings: "image.npy")
+        try Self.checkTexts(model: model, reference: dir, embeddings: "text.npy")
+    }
+}
