@@ -43,7 +43,8 @@ public struct ImageDecoder: Sendable {
     public func decode(contentsOf url: URL) throws -> RGBImage {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            // Read, not mapped: a file truncated while mapped would fault instead of throwing.
+            data = try Data(contentsOf: url)
         } catch {
             throw ImageError.unreadable(path: url.path, reason: error.localizedDescription)
         }

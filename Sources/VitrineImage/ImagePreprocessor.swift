@@ -17,7 +17,9 @@ import Foundation
 /// Each byte value maps to one float per channel, so the last two steps are a 256-entry table
 /// per channel, computed once.
 public struct ImagePreprocessor: Sendable {
+    /// The settings this preprocessor applies.
     public let config: PreprocessorConfig
+    /// The resampling filter named by `config.resample`.
     public let filter: ResampleFilter
     private let table: [Float]  // 3 × 256: channel-major lookup of rescale + normalise
     private let cache = ResampleCoefficientCache()

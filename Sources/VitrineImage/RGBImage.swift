@@ -5,8 +5,9 @@
 public struct RGBImage: Sendable, Equatable {
     public let width: Int
     public let height: Int
-    /// `width * height * 3` bytes.
-    public var pixels: [UInt8]
+    /// `width * height * 3` bytes. Read-only outside the module so the count cannot drift from
+    /// the dimensions; build a new image with ``init(width:height:pixels:)`` to change pixels.
+    public internal(set) var pixels: [UInt8]
 
     /// Wraps existing pixels; returns `nil` if the dimensions are negative, overflow, or do not
     /// match `pixels.count`.
