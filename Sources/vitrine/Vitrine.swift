@@ -5,6 +5,6 @@ struct Vitrine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitrine",
         abstract: "Self-hosted fashion image search.",
-        subcommands: [Embed.self, ModelCommand.self]
+        subcommands: [Embed.self, ModelCommand.self, BenchCommand.self]
     )
 }
