@@ -115,11 +115,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
     }
 
+    private func releasePages(_ range: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = range.lowerBound / page * page
+        let last = min((range.upperBound + page - 1) / page * page, mapping.count)
+        guard last > first, let base = mapping.baseAddress else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
+    }
+
     /// The tensor's values converted to `Float` (F32 copied; F16, BF16 and F64 converted).
     public func floats(_ name: String) throws -> [Float] {
         guard let info = tensors[name] else { throw ModelError.missingTensor(name: name, path: url.path) }
-        let raw = UnsafeRawBufferPointer(rebasing: mapping[(dataStart + info.range.lowerBound)..<(dataStart + info.range.upperBound)])
+        let start = dataStart + info.range.lowerBound, end = dataStart + info.range.upperBound
+        let raw = UnsafeRawBufferPointer(rebasing: mapping[start..<end])
         let count = info.range.count / info.dtype.size
+        // The copy is what the model keeps; drop the mapped pages now so loading a model never
+        // holds the weights twice (they are re-read from the file if ever touched again).
+        defer { releasePages(start..<end) }
         switch info.dtype {
         case .f32:
             return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
