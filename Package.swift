@@ -24,8 +24,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]
         ),
 
+        // Hand-written AVX2/FMA kernels, selected at run time (the build targets any x86-64).
+        .target(name: "CVitrineKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Layers, lowest first. Dependencies point down only.
-        .target(name: "VitrineTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CVitrineKernels"]),
         .target(name: "VitrineImage", dependencies: ["CImageCodecs"]),
         .target(
             name: "VitrineModels",

@@ -92,6 +92,27 @@ import VitrineTensor
         #expect(y == want)
     }
 
+    /// Both paths of a linear layer, the few-rows kernel (≤ 16 rows) and GEMM, against a
+    /// double-precision product, at sizes with and without a multiple-of-8 remainder.
+    @Test(arguments: [(1, 64, 33), (5, 100, 7), (16, 512, 130), (17, 96, 64), (40, 24, 10)])
+    func linearMatchesDefinition(rows: Int, inFeatures: Int, outFeatures: Int) {
+        let w = Self.random(inFeatures * outFeatures, seed: 6).map { $0 / 8 }
+        let b = Self.random(outFeatures, seed: 7)
+        let x = Self.random(rows * inFeatures, seed: 8)
+        let layer = Linear(weight: w, bias: b, inFeatures: inFeatures, outFeatures: outFeatures)
+        var y = [Float](repeating: .nan, count: rows * outFeatures)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { layer(xp.baseAddress!, rows: rows, into: $0.baseAddress!) } }
+        var worst = 0.0
+        for r in 0..<rows {
+            for o in 0..<outFeatures {
+                var want = Double(b[o])
+                for i in 0..<inFeatures { want += Double(x[r * inFeatures + i]) * Double(w[o * inFeatures + i]) }
+                worst = max(worst, abs(Double(y[r * outFeatures + o]) - want))
+            }
+        }
+        #expect(worst < 1e-4, "max difference \(worst)")
+    }
+
     @Test func halfPrecisionConversions() {
         #expect(HalfPrecision.float(fromFloat16Bits: 0x3C00) == 1)
         #expect(HalfPrecision.float(fromFloat16Bits: 0xC000) == -2)

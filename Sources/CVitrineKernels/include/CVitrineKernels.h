@@ -1,0 +1,15 @@
+#ifndef VITRINE_KERNELS_H
+#define VITRINE_KERNELS_H
+#include <stdbool.h>
+
+/// True when this CPU runs the AVX2 + FMA kernels below.
+bool vt_has_avx2_fma(void);
+
+/// y[m][n] = bias[n] + sum_k x[m][k] * w[n][k] for m < rows and n in [n_begin, n_end):
+/// a linear layer for a few rows (a text query), reading each weight once from memory instead
+/// of packing the whole matrix as a general GEMM does. `w` is row-major [n_total][k], `y` is
+/// row-major [rows][ldy]; `bias` may be NULL. Requires vt_has_avx2_fma().
+void vt_linear_few_rows_f32(int rows, int k, int n_begin, int n_end,
+                            const float *x, const float *w, const float *bias,
+                            float *y, int ldy);
+#endif
