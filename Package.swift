@@ -46,6 +46,8 @@ let package = Package(
             ]
         ),
 
+        // Runs the built `vitrine` binary as a user would.
+        .testTarget(name: "VitrineCLITests", dependencies: ["vitrine"]),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
         .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
         .testTarget(

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// The `vitrine` command as a user runs it: output shape, exit codes, error lines.
+@Suite struct CLITests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+    static let tinyModel = fixtures.appendingPathComponent("models/tiny-clip-p32").path
+    static let image = fixtures.appendingPathComponent("images/baseline.jpg").path
+
+    struct Run {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+    }
+
+    /// The binary SwiftPM built beside this test bundle.
+    static func binary() throws -> URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("vitrine")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "vitrine binary near \(Bundle.main.bundleURL.path)"])
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    static func json(_ data: Data) throws -> [[String: Any]] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+    }
+
+    @Test func embedPrintsTextsThenImagesInOrder() throws {
+        let r = try Self.run(["embed", "--model", Self.tinyModel, "--image", Self.image,
+                              "--text", "red floral summer dress", "--text", "white sneakers", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let items = try Self.json(r.stdout)
+        #expect(items.map { $0["input"] as? String } == ["red floral summer dress", "white sneakers", Self.image])
+        #expect(items.map { $0["kind"] as? String } == ["text", "text", "image"])
+        for item in items {
+            let embedding = try #require(item["embedding"] as? [Double])
+            #expect(embedding.count == 32)
+            #expect(abs(embedding.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+        }
+    }
+
+    @Test func someBadInputsGiveExitThreeAndErrorEntries() throws {
+        let r = try Self.run(["embed", "--model", Self.tinyModel, "--text", "", "--text", "dress",
+                              "--image", "/no/such/photo.jpg", "--image", Self.image, "--json"])
+        #expect(r.status == 3)
+        let items = try Self.json(r.stdout)
+        #expect(items.count == 4)
+        #expect((items[0]["error"] as? String)?.contains("empty text") == true)
+        #expect(items[1]["embedding"] != nil)
+        #expect((items[2]["error"] as? String)?.contains("/no/such/photo.jpg") == true)
+        #expect(items[3]["embedding"] != nil)
+    }
+
+    @Test func allInputsFailingGivesExitOne() throws {
+        let notAnImage = Self.fixtures.appendingPathComponent("tokenizer/cases.json").path
+        let r = try Self.run(["embed", "--model", Self.tinyModel, "--image", notAnImage])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(notAnImage) && r.stderr.contains("unknown image format"), "\(r.stderr)")
+    }
+
+    @Test func missingModelIsOneLineNamingIt() throws {
+        let r = try Self.run(["embed", "--model", "/nowhere/model", "--text", "dress"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains("/nowhere/model"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func modelOfTheWrongTypeIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data(#"{"model_type": "bert"}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        let r = try Self.run(["embed", "--model", dir.path, "--text", "dress"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bert") && r.stderr.contains("config.json"), "\(r.stderr)")
+    }
+
+    @Test func noInputsIsAUsageError() throws {
+        let r = try Self.run(["embed", "--model", Self.tinyModel])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--text"), "\(r.stderr)")
+    }
+
+    @Test func randomModelIsUsable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-rand-\(UUID().uuidString)")
+        let made = try Self.run(["model", "random", "--like", Self.tinyModel, "--out", dir.path, "--seed", "3", "--dtype", "bf16"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let r = try Self.run(["embed", "--model", dir.path, "--text", "dress", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try Self.json(r.stdout).first?["embedding"] as? [Double])?.count == 32)
+    }
+}
