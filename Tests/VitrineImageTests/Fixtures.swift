@@ -1,4 +1,5 @@
 import Foundation
+import VitrineTensor
 import Testing
 
 /// The committed fixtures under Tests/Fixtures, written by tools/fixtures/images.py.
@@ -41,4 +42,9 @@ enum Fixtures {
     static var parity: [Entry] { manifest.filter(\.parity) }
     static var photos: [Entry] { manifest.filter { $0.kind != "exif-orientation" } }
     static var oriented: [Entry] { manifest.filter { $0.kind == "exif-orientation" } }
+}
+
+extension NPYArray {
+    var uint8: [UInt8] { data }
+    var float32: [Float] { floats() }
 }

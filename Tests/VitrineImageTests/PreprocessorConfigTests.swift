@@ -1,4 +1,5 @@
 import Foundation
+import VitrineTensor
 import Testing
 @testable import VitrineImage
 
