@@ -45,6 +45,19 @@ enum BlobDigest: Sendable, Equatable {
         }
     }
 
+    /// The etag of in-memory bytes (small files, tests).
+    func hex(of data: Data) -> String {
+        switch self {
+        case .sha256:
+            return Self.hex(SHA256.hash(data: data))
+        case .gitBlobSHA1:
+            var hasher = Insecure.SHA1()
+            hasher.update(data: Data("blob \(data.count)\0".utf8))
+            hasher.update(data: data)
+            return Self.hex(hasher.finalize())
+        }
+    }
+
     private static func forEachChunk(_ handle: FileHandle, _ body: (Data) -> Void) throws {
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             body(chunk)

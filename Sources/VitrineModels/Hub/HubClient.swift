@@ -78,7 +78,8 @@ public struct HubClient: Sendable {
     /// size and hash, so cached files need no request and downloads can resume by name.
     func fetchListing(_ repo: HubRepository) async throws(HubError) -> RepoListing {
         let url = "\(environment.endpoint)/api/models/\(repo.id)/revision/\(HubTransport.encodeSegment(repo.revision))?blobs=true"
-        let response = try await transport.get(url, repo: repo, timeout: .seconds(60))
+        let timeout = environment.metadataTimeout.components
+        let response = try await transport.get(url, repo: repo, timeout: .nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
         guard response.status.code == 200 else {
             try? await drain(response.body)
             throw HubTransport.error(for: response, repo: repo, file: nil, tokenSent: environment.token != nil)

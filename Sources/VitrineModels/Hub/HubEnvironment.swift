@@ -11,6 +11,7 @@ import Foundation
 /// | `HF_HOME` | root of Hugging Face state | `$XDG_CACHE_HOME/huggingface` or `~/.cache/huggingface` |
 /// | `HF_HUB_CACHE` (`HUGGINGFACE_HUB_CACHE`) | model cache | `$HF_HOME/hub` |
 /// | `HF_HUB_OFFLINE` (`TRANSFORMERS_OFFLINE`) | `1`/`on`/`yes`/`true`: never touch the network | off |
+/// | `HF_HUB_ETAG_TIMEOUT` | seconds to wait for the file listing | 10 |
 public struct HubEnvironment: Sendable, Equatable {
     /// The hub's base URL, without a trailing slash.
     public var endpoint: String
@@ -20,16 +21,27 @@ public struct HubEnvironment: Sendable, Equatable {
     public var cacheDirectory: URL
     /// When `true`, repositories resolve from ``cacheDirectory`` only.
     public var offline: Bool
+    /// How long to wait for the repo's file listing before deciding the hub is unreachable
+    /// (and using the cache if it can). Kept short because an unreachable host is only given up
+    /// on when this runs out.
+    public var metadataTimeout: Duration
 
     /// The public Hugging Face Hub.
     public static let defaultEndpoint = "https://huggingface.co"
 
     /// Creates an environment with explicit values (tests, embedding applications).
-    public init(endpoint: String = HubEnvironment.defaultEndpoint, token: String? = nil, cacheDirectory: URL, offline: Bool = false) {
+    public init(
+        endpoint: String = HubEnvironment.defaultEndpoint,
+        token: String? = nil,
+        cacheDirectory: URL,
+        offline: Bool = false,
+        metadataTimeout: Duration = .seconds(10)
+    ) {
         self.endpoint = Self.trimmingTrailingSlashes(endpoint)
         self.token = Self.cleanToken(token)
         self.cacheDirectory = cacheDirectory
         self.offline = offline
+        self.metadataTimeout = metadataTimeout
     }
 
     /// Reads the environment the way `huggingface_hub` does.
@@ -66,11 +78,17 @@ public struct HubEnvironment: Sendable, Equatable {
             token = Self.cleanToken(try? String(contentsOf: tokenFile, encoding: .utf8))
         }
 
+        var metadataTimeout = Duration.seconds(10)
+        if let raw = value("HF_HUB_ETAG_TIMEOUT"), let seconds = Double(raw), seconds > 0, seconds < 86_400 {
+            metadataTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+
         self.init(
             endpoint: value("HF_ENDPOINT") ?? Self.defaultEndpoint,
             token: token,
             cacheDirectory: cache,
-            offline: Self.isTrue(value("HF_HUB_OFFLINE")) || Self.isTrue(value("TRANSFORMERS_OFFLINE"))
+            offline: Self.isTrue(value("HF_HUB_OFFLINE")) || Self.isTrue(value("TRANSFORMERS_OFFLINE")),
+            metadataTimeout: metadataTimeout
         )
     }
 
