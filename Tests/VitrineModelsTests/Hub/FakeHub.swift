@@ -50,8 +50,9 @@ final class FakeHub: Sendable {
         var ignoreRange = false
         /// Files need `Authorization: Bearer <token>` (a gated repo).
         var requiredToken: String?
-        /// Host name the LFS redirect points to; `localhost` makes it another origin.
-        var cdnHost = "127.0.0.1"
+        /// Host name the LFS redirect points to. `localhost` is another origin than the hub's
+        /// `127.0.0.1`, as the real CDN is (Python's client, for one, treats them differently).
+        var cdnHost = "localhost"
     }
 
     private struct State {
