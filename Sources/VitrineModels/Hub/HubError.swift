@@ -51,7 +51,7 @@ public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noWeights(let repo, let revision):
             return "'\(repo)' at '\(revision)' contains no model weights (no model.safetensors or model.safetensors.index.json)."
         case .network(let endpoint, let repo, let reason):
-            return "cannot reach the Hugging Face Hub at \(endpoint) to fetch '\(repo)' (\(reason)) and it is not in the cache. Check the network or HF_ENDPOINT, set HF_HUB_OFFLINE=1 to use only cached models, or pass a local model directory."
+            return "cannot reach the Hugging Face Hub at \(endpoint) to fetch '\(repo)' (\(reason)), and it is not fully in the cache. Check the network or HF_ENDPOINT, set HF_HUB_OFFLINE=1 to use only cached models, or pass a local model directory."
         case .unexpectedStatus(let repo, let url, let status):
             return "the hub answered HTTP \(status) for \(url) while fetching '\(repo)'."
         case .invalidResponse(let repo, let url, let reason):

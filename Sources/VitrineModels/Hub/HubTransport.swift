@@ -122,6 +122,10 @@ struct HubTransport: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
-        String(describing: error)
+        if let error = error as? HTTPClientError, error == .deadlineExceeded {
+            // AsyncHTTPClient keeps retrying a refused connection until the deadline.
+            return "no answer before the timeout; the host may be down, unreachable or refusing connections"
+        }
+        return String(describing: error)
     }
 }
