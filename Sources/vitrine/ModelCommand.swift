@@ -6,8 +6,25 @@ struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Fetch models and make random-weight checkpoints.",
-        subcommands: [Random.self]
+        subcommands: [Pull.self, Random.self]
     )
+
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a hub model into the Hugging Face cache, so later commands run offline.",
+            discussion: "Prints the local directory of the model. Files already cached are not fetched again."
+        )
+
+        @Argument(help: "A hub repo id (owner/name, optionally @revision), e.g. openai/clip-vit-base-patch32.")
+        var model: String
+
+        func run() async throws {
+            let directory = try await CLI.run { try await ModelLocation.resolve(model, progress: ProgressBar().handler) }
+            // Check that what arrived loads, so a pull that "succeeds" is a usable model.
+            _ = try CLI.run { try CLIPEncoders(directory: directory) }
+            print(directory.path)
+        }
+    }
 
     struct Random: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -7,12 +7,9 @@ struct ModelOption: ParsableArguments {
     @Option(name: .customLong("model"), help: "A model directory in Hugging Face layout, or a hub repo id such as openai/clip-vit-base-patch32.")
     var spec: String
 
-    /// The local directory of the model, downloading it into the Hugging Face cache if needed.
+    /// The local directory of the model, pulling a repo id into the Hugging Face cache once
+    /// (honouring HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE).
     func resolve() async throws -> URL {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory), isDirectory.boolValue {
-            return URL(fileURLWithPath: spec)
-        }
-        throw ModelError.missingFile(path: spec, reason: "no such model directory")
+        try await ModelLocation.resolve(spec, progress: ProgressBar().handler)
     }
 }
