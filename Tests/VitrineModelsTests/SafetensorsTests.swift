@@ -128,5 +128,9 @@ import VitrineTensor
         #expect(try Checkpoint(directory: again).floats(name, shape: shape) == written.floats(name, shape: shape))
         #expect(try Checkpoint(directory: other).floats(name, shape: shape) != written.floats(name, shape: shape))
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("vocab.json").path))
+        // transformers' strict configs reject 1 where a float is declared: the source's numbers
+        // must survive as written.
+        let config = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
+        #expect(config.contains("\"initializer_factor\": 1.0"))
     }
 }

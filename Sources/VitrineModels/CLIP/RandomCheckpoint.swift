@@ -82,13 +82,15 @@ public enum RandomCheckpoint {
         }
         try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: destination.appendingPathComponent("model.safetensors"))
 
-        guard var json = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any] else {
+        // Mark the copy as random by adding two keys to the original text. Re-serializing would
+        // turn 1.0 into 1, which transformers' strict config classes reject.
+        let original = String(decoding: try Data(contentsOf: configURL), as: UTF8.self)
+        guard let close = original.lastIndex(of: "}") else {
             throw ModelError.malformedConfig(path: configURL.path, reason: "not a JSON object")
         }
-        json["vitrine_random_weights"] = true
-        json["vitrine_random_seed"] = seed
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: destination.appendingPathComponent("config.json"), options: .atomic)
+        let marked = original[..<close].trimmingCharacters(in: .whitespacesAndNewlines)
+            + ",\n  \"vitrine_random_weights\": true,\n  \"vitrine_random_seed\": \(seed)\n}\n"
+        try Data(marked.utf8).write(to: destination.appendingPathComponent("config.json"), options: .atomic)
 
         for name in companionFiles {
             let from = source.appendingPathComponent(name), to = destination.appendingPathComponent(name)
