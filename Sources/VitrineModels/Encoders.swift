@@ -1,5 +1,6 @@
 import Foundation
 import VitrineImage
+import VitrineTensor
 
 /// Turns images into embeddings. CLIP's vision tower is one; other towers plug in behind the
 /// same protocol.
@@ -84,10 +85,11 @@ public struct CLIPEncoders: Sendable {
     public let text: CLIPTextEncoder?
 
     /// Loads a Hugging Face model directory: `config.json`, the safetensors weights, and, for the
-    /// towers present, `preprocessor_config.json` or `vocab.json` + `merges.txt`.
-    public init(directory: URL) throws {
+    /// towers present, `preprocessor_config.json` or `vocab.json` + `merges.txt`. Parity with
+    /// transformers holds at `.fp32`; other precisions trade a little accuracy for memory and speed.
+    public init(directory: URL, precision: Precision = .fp32) throws {
         self.directory = directory
-        model = try CLIPModel(directory: directory)
+        model = try CLIPModel(directory: directory, precision: precision)
         if let vision = model.vision {
             let url = directory.appendingPathComponent("preprocessor_config.json")
             guard FileManager.default.fileExists(atPath: url.path) else {

@@ -1,4 +1,6 @@
-/// Conversions of 16-bit floating-point storage to `Float`.
+import CVitrineKernels
+
+/// Conversions between `Float` and 16-bit floating-point storage.
 public enum HalfPrecision {
     /// IEEE 754 binary16 bits to `Float`, exactly (every half value is a float value).
     @inlinable
@@ -17,4 +19,24 @@ public enum HalfPrecision {
     public static func float16Bits(_ value: Float) -> UInt16 {
         Float16(value).bitPattern
     }
+
+    /// `Float` to bfloat16 bits, rounding to nearest even on the dropped half (as PyTorch's
+    /// `.bfloat16()`); NaN stays NaN.
+    @inlinable
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        if value.isNaN { return UInt16(bits >> 16) | 0x40 }
+        return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// Widens `count` bfloat16 values to floats.
+    public static func widen(bfloat16 source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX2 {
+            vt_widen_bf16(source, destination, count)
+        } else {
+            for i in 0..<count { destination[i] = float(fromBFloat16Bits: source[i]) }
+        }
+    }
+
+    static let hasAVX2 = vt_has_avx2_fma()
 }

@@ -1,29 +1,50 @@
 import CVitrineKernels
 import Dispatch
 
+/// How a model's linear-layer weights are stored in memory.
+public enum Precision: String, Sendable, CaseIterable {
+    /// 32-bit floats, exactly the checkpoint's values: the default, and the one parity holds for.
+    case fp32
+    /// bfloat16 (rounded to nearest even): half the memory and half the bytes a text query
+    /// streams; activations and sums stay fp32.
+    case bf16
+}
+
 /// A fully connected layer `y = x · Wᵀ + b`, with `W` stored `[outFeatures, inFeatures]` as in
 /// PyTorch's `nn.Linear`, so checkpoints load without transposing.
 public struct Linear: Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
-    /// Row-major `[outFeatures, inFeatures]`.
-    public let weight: [Float]
     /// `[outFeatures]`, or `nil` for a layer without bias.
     public let bias: [Float]?
+    let weights: Weights
 
-    public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) {
+    enum Weights: Sendable {
+        case fp32([Float])
+        case bf16([UInt16])
+    }
+
+    public var precision: Precision {
+        switch weights {
+        case .fp32: .fp32
+        case .bf16: .bf16
+        }
+    }
+
+    /// - Parameter weight: row-major `[outFeatures, inFeatures]`, stored at `precision`.
+    public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, precision: Precision = .fp32) {
         precondition(weight.count == inFeatures * outFeatures, "Linear weight has the wrong size")
         precondition(bias.map { $0.count == outFeatures } ?? true, "Linear bias has the wrong size")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        self.weight = weight
         self.bias = bias
+        switch precision {
+        case .fp32: weights = .fp32(weight)
+        case .bf16: weights = .bf16(weight.map(HalfPrecision.bfloat16Bits))
+        }
     }
 
     /// Applies the layer to `rows` input rows; `output` must hold `rows × outFeatures` floats.
-    ///
-    /// The bias is written first and the product accumulated onto it (`beta = 1`), which saves
-    /// a separate pass over the output.
     public func callAsFunction(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>
     ) {
@@ -31,6 +52,8 @@ public struct Linear: Sendable {
             fewRows(input, rows: rows, into: output)
             return
         }
+        // The bias is written first and the product accumulated onto it (`beta = 1`), which
+        // saves a separate pass over the output.
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for r in 0..<rows {
@@ -38,16 +61,35 @@ public struct Linear: Sendable {
                 }
             }
         }
-        weight.withUnsafeBufferPointer { w in
-            BLAS.gemm(
-                m: rows, n: outFeatures, k: inFeatures,
-                a: input, lda: inFeatures,
-                b: w.baseAddress!, ldb: inFeatures, transposeB: true,
-                c: output, ldc: outFeatures,
-                beta: bias == nil ? 0 : 1
-            )
+        let beta: Float = bias == nil ? 0 : 1
+        switch weights {
+        case .fp32(let weight):
+            weight.withUnsafeBufferPointer { w in
+                BLAS.gemm(
+                    m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures,
+                    b: w.baseAddress!, ldb: inFeatures, transposeB: true, c: output, ldc: outFeatures, beta: beta)
+            }
+        case .bf16(let weight):
+            // Widen a band of output rows at a time into a small float panel and multiply it:
+            // the widening is O(weights), the product O(rows × weights), so batches pay little.
+            let band = min(outFeatures, Self.widenBand)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: band * inFeatures) { panel in
+                weight.withUnsafeBufferPointer { w in
+                    for start in stride(from: 0, to: outFeatures, by: band) {
+                        let count = min(band, outFeatures - start)
+                        HalfPrecision.widen(bfloat16: w.baseAddress! + start * inFeatures, into: panel.baseAddress!, count: count * inFeatures)
+                        BLAS.gemm(
+                            m: rows, n: count, k: inFeatures, a: input, lda: inFeatures,
+                            b: panel.baseAddress!, ldb: inFeatures, transposeB: true,
+                            c: output + start, ldc: outFeatures, beta: beta)
+                    }
+                }
+            }
         }
     }
+
+    /// Output rows of a bf16 weight widened per GEMM call.
+    static let widenBand = 256
 
     /// Up to this many rows (a text query's tokens) a layer is a matrix–vector product in
     /// disguise: GEMM would spend its time packing the weights, so a kernel that streams each
@@ -57,29 +99,42 @@ public struct Linear: Sendable {
 
     private func fewRows(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let parts = min(BLAS.threads, max(1, outFeatures / 256))
-        weight.withUnsafeBufferPointer { w in
-            (bias ?? []).withUnsafeBufferPointer { b in
-                let call = FewRowsCall(
-                    rows: rows, k: inFeatures, n: outFeatures, parts: parts, x: input, w: w.baseAddress!,
-                    bias: bias == nil ? nil : b.baseAddress, y: output)
-                if parts == 1 { call.run(part: 0) } else { DispatchQueue.concurrentPerform(iterations: parts) { call.run(part: $0) } }
+        (bias ?? []).withUnsafeBufferPointer { b in
+            let biasPointer = bias == nil ? nil : b.baseAddress
+            switch weights {
+            case .fp32(let weight):
+                weight.withUnsafeBufferPointer { w in
+                    FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
+                        vt_linear_few_rows_f32($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
+                    }.run(parts: parts)
+                }
+            case .bf16(let weight):
+                weight.withUnsafeBufferPointer { w in
+                    FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
+                        vt_linear_few_rows_bf16($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
+                    }.run(parts: parts)
+                }
             }
         }
     }
 }
 
-/// One few-rows product, split by output columns into `parts` (even-sized) ranges. The pointers
-/// outlive every part: `concurrentPerform` returns only when all have run.
+/// One few-rows product, split by output columns into even-sized ranges run in parallel. The
+/// pointers outlive every part: `concurrentPerform` returns only when all have run.
 private struct FewRowsCall: @unchecked Sendable {
-    let rows: Int, k: Int, n: Int, parts: Int
+    let rows: Int, k: Int, n: Int
     let x: UnsafePointer<Float>
-    let w: UnsafePointer<Float>
     let bias: UnsafePointer<Float>?
     let y: UnsafeMutablePointer<Float>
+    let kernel: (Int32, Int32, Int32, Int32, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int32) -> Void
 
-    func run(part: Int) {
+    func run(parts: Int) {
+        if parts == 1 { run(part: 0, of: 1) } else { DispatchQueue.concurrentPerform(iterations: parts) { run(part: $0, of: parts) } }
+    }
+
+    private func run(part: Int, of parts: Int) {
         let begin = n * part / parts / 2 * 2
         let end = part == parts - 1 ? n : n * (part + 1) / parts / 2 * 2
-        vt_linear_few_rows_f32(Int32(rows), Int32(k), Int32(begin), Int32(end), x, w, bias, y, Int32(n))
+        kernel(Int32(rows), Int32(k), Int32(begin), Int32(end), x, bias, y, Int32(n))
     }
 }

@@ -40,8 +40,8 @@ struct BenchEmbed: AsyncParsableCommand {
         }
         BLAS.threads = threads
         let directory = try await CLI.run { try await model.resolve() }
-        let encoders = try CLI.run { try CLIPEncoders(directory: directory) }
-        var report = BenchReport(model: directory.path, threads: threads)
+        let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }
+        var report = BenchReport(model: directory.path, precision: model.precision.rawValue, threads: threads)
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
 
@@ -74,9 +74,7 @@ struct BenchEmbed: AsyncParsableCommand {
         }
 
         if let encoder = encoders.text {
-            let queries = ["red floral summer dress", "black leather ankle boots", "white sneakers",
-                           "men's slim fit chinos in navy blue", "oversized wool coat with belt",
-                           "striped cotton t-shirt", "silver hoop earrings", "denim jacket with fur collar"]
+            let queries = Self.queries
             for q in queries { _ = try encoder.embed(texts: [q]) }
             var latencies: [Double] = []
             let t0 = Date()
@@ -96,11 +94,36 @@ struct BenchEmbed: AsyncParsableCommand {
         report.peakResidentBytes = Self.peakResidentBytes()
         log("peak resident memory: \(report.peakResidentBytes / 1_000_000) MB")
 
+        if model.precision != .fp32 {
+            // How far the reduced precision moves the embeddings, against fp32 on the same inputs
+            // (loaded after the memory reading above).
+            let reference = try CLI.run { try CLIPEncoders(directory: directory, precision: .fp32) }
+            if let image = encoders.image, let fp32 = reference.image {
+                let (_, decoded, _) = try loadImages()
+                report.imageCosineToFP32 = Self.cosines(image.embed(images: decoded), fp32.embed(images: decoded))
+                log("image cosine to fp32: min \(String(format: "%.6f", report.imageCosineToFP32!.min)), mean \(String(format: "%.6f", report.imageCosineToFP32!.mean))")
+            }
+            if let text = encoders.text, let fp32 = reference.text {
+                report.textCosineToFP32 = Self.cosines(try text.embed(texts: Self.queries), try fp32.embed(texts: Self.queries))
+                log("text cosine to fp32: min \(String(format: "%.6f", report.textCosineToFP32!.min)), mean \(String(format: "%.6f", report.textCosineToFP32!.mean))")
+            }
+        }
+
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
         }
+    }
+
+    /// Short shop queries (≤ 16 tokens), the text side of the benchmark.
+    static let queries = ["red floral summer dress", "black leather ankle boots", "white sneakers",
+                          "men's slim fit chinos in navy blue", "oversized wool coat with belt",
+                          "striped cotton t-shirt", "silver hoop earrings", "denim jacket with fur collar"]
+
+    static func cosines(_ a: [[Float]], _ b: [[Float]]) -> BenchReport.Agreement {
+        let values = zip(a, b).map { x, y in zip(x, y).reduce(Float(0)) { $0 + $1.0 * $1.1 } }  // unit vectors
+        return .init(min: Double(values.min() ?? 0), mean: Double(values.reduce(0, +)) / Double(max(values.count, 1)))
     }
 
     private func log(_ line: String) {
@@ -175,7 +198,13 @@ struct BenchReport: Encodable {
         var rooflineFraction: Double
     }
 
+    struct Agreement: Encodable {
+        var min: Double
+        var mean: Double
+    }
+
     var model: String
+    var precision: String
     var threads: Int
     var sgemmGFLOPS: Double = 0
     var imageGFLOP: Double?
@@ -187,4 +216,6 @@ struct BenchReport: Encodable {
     var textP99Milliseconds: Double?
     var textQueries: Int?
     var peakResidentBytes: Int = 0
+    var imageCosineToFP32: Agreement?
+    var textCosineToFP32: Agreement?
 }

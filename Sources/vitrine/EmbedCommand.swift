@@ -33,7 +33,7 @@ struct Embed: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let encoders = try await CLI.run { try CLIEncoders.load(try await model.resolve()) }
+        let encoders = try await CLI.run { try await model.load() }
         var results: [EmbedResult] = []
 
         if !texts.isEmpty {
@@ -121,8 +121,4 @@ struct EmbedResult: Encodable {
         try c.encode(kind, forKey: .kind)
         if let embedding { try c.encode(embedding, forKey: .embedding) } else { try c.encode(error ?? "", forKey: .error) }
     }
-}
-
-enum CLIEncoders {
-    static func load(_ directory: URL) throws -> CLIPEncoders { try CLIPEncoders(directory: directory) }
 }

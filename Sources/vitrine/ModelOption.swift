@@ -1,15 +1,27 @@
 import ArgumentParser
 import Foundation
 import VitrineModels
+import VitrineTensor
+
+extension Precision: ExpressibleByArgument {}
 
 /// `--model`: a local directory in Hugging Face layout, or a hub repo id (`owner/name[@rev]`).
 struct ModelOption: ParsableArguments {
     @Option(name: .customLong("model"), help: "A model directory in Hugging Face layout, or a hub repo id such as openai/clip-vit-base-patch32.")
     var spec: String
 
+    @Option(help: "Storage of the linear layers' weights: fp32 (exact, the default) or bf16 (half the memory).")
+    var precision: Precision = .fp32
+
     /// The local directory of the model, pulling a repo id into the Hugging Face cache once
     /// (honouring HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE).
     func resolve() async throws -> URL {
         try await ModelLocation.resolve(spec, progress: ProgressBar().handler)
+    }
+
+    /// The model's encoders at the chosen precision.
+    func load() async throws -> CLIPEncoders {
+        let directory = try await resolve()
+        return try CLIPEncoders(directory: directory, precision: precision)
     }
 }

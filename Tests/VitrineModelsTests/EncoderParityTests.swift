@@ -46,6 +46,23 @@ import VitrineImage
         try Self.checkTexts(model: Fixtures.model(model), reference: Fixtures.root.appendingPathComponent("embeddings"), embeddings: embeddings)
     }
 
+    /// bf16 weights are not exact; they must stay close to the reference (reported by the bench
+    /// for real sizes) and be really stored at half size.
+    @Test func bfloat16WeightsStayClose() throws {
+        let encoders = try CLIPEncoders(directory: Fixtures.model("tiny-clip-p32"), precision: .bf16)
+        #expect(encoders.model.precision == .bf16)
+        let reference = Fixtures.root.appendingPathComponent("embeddings")
+        let files = try Self.parityImages(reference)
+        let decoder = ImageDecoder()
+        let images = try files.map { try decoder.decode(contentsOf: Self.imagesDirectory.appendingPathComponent($0)) }
+        let got = try #require(encoders.image).embed(images: images)
+        let want = try Fixtures.matrix(reference.appendingPathComponent("image-p32.npy"))
+        var worst: Float = 1
+        for (g, w) in zip(got, want) { worst = min(worst, Closeness(g, w).cosine) }
+        #expect(worst > 0.999, "min cosine \(worst)")
+        #expect(worst < 0.9999999, "bf16 rounding must show; if not, the weights were not rounded")
+    }
+
     @Test func emptyTextIsAnError() throws {
         let encoder = try #require(try CLIPEncoders(directory: Fixtures.model("tiny-clip-p32")).text)
         let error = #expect(throws: ModelError.self) { try encoder.embed(texts: ["  "]) }

@@ -94,12 +94,17 @@ import VitrineTensor
 
     /// Both paths of a linear layer, the few-rows kernel (≤ 16 rows) and GEMM, against a
     /// double-precision product, at sizes with and without a multiple-of-8 remainder.
-    @Test(arguments: [(1, 64, 33), (5, 100, 7), (16, 512, 130), (17, 96, 64), (40, 24, 10)])
-    func linearMatchesDefinition(rows: Int, inFeatures: Int, outFeatures: Int) {
-        let w = Self.random(inFeatures * outFeatures, seed: 6).map { $0 / 8 }
+    @Test(arguments: [(1, 64, 33), (5, 100, 7), (16, 512, 130), (17, 96, 64), (40, 24, 10), (33, 40, 300)],
+          [Precision.fp32, .bf16])
+    func linearMatchesDefinition(shape: (rows: Int, inFeatures: Int, outFeatures: Int), precision: Precision) {
+        let (rows, inFeatures, outFeatures) = shape
+        let original = Self.random(inFeatures * outFeatures, seed: 6).map { $0 / 8 }
+        // A bf16 layer computes exactly with its rounded weights.
+        let w = precision == .fp32 ? original : original.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits($0)) }
         let b = Self.random(outFeatures, seed: 7)
         let x = Self.random(rows * inFeatures, seed: 8)
-        let layer = Linear(weight: w, bias: b, inFeatures: inFeatures, outFeatures: outFeatures)
+        let layer = Linear(weight: original, bias: b, inFeatures: inFeatures, outFeatures: outFeatures, precision: precision)
+        #expect(layer.precision == precision)
         var y = [Float](repeating: .nan, count: rows * outFeatures)
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { layer(xp.baseAddress!, rows: rows, into: $0.baseAddress!) } }
         var worst = 0.0
@@ -120,5 +125,13 @@ import VitrineTensor
         #expect(HalfPrecision.float(fromBFloat16Bits: 0x3F80) == 1)
         #expect(HalfPrecision.float(fromBFloat16Bits: 0x4049) == 3.140625)
         #expect(HalfPrecision.float16Bits(1.0009765625) == 0x3C01)
+        #expect(HalfPrecision.bfloat16Bits(1) == 0x3F80)
+        #expect(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie to even
+        #expect(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie to even
+        #expect(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+        let source: [UInt16] = (0..<19).map { 0x3F80 + UInt16($0) }
+        var widened = [Float](repeating: 0, count: 19)
+        source.withUnsafeBufferPointer { s in widened.withUnsafeMutableBufferPointer { HalfPrecision.widen(bfloat16: s.baseAddress!, into: $0.baseAddress!, count: 19) } }
+        #expect(widened == source.map(HalfPrecision.float(fromBFloat16Bits:)))
     }
 }

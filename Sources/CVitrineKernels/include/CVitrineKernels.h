@@ -12,4 +12,11 @@ bool vt_has_avx2_fma(void);
 void vt_linear_few_rows_f32(int rows, int k, int n_begin, int n_end,
                             const float *x, const float *w, const float *bias,
                             float *y, int ldy);
+/// The same with bfloat16 weights (the upper halves of binary32 floats), widened on the fly:
+/// half the bytes to stream, which is what bounds a text query.
+void vt_linear_few_rows_bf16(int rows, int k, int n_begin, int n_end,
+                             const float *x, const unsigned short *w, const float *bias,
+                             float *y, int ldy);
+/// dst[i] = bfloat16 src[i] widened to float, for i < count.
+void vt_widen_bf16(const unsigned short *src, float *dst, long count);
 #endif

@@ -28,7 +28,7 @@ public struct CLIPVisionTower: Sendable {
         classEmbedding = try weights.tensor("\(m).embeddings.class_embedding", shape: [w])
         patchEmbedding = Linear(
             weight: try weights.tensor("\(m).embeddings.patch_embedding.weight", shape: [w, config.channels, p, p]),
-            bias: nil, inFeatures: config.channels * p * p, outFeatures: w)
+            bias: nil, inFeatures: config.channels * p * p, outFeatures: w, precision: weights.precision)
         positionEmbedding = try weights.tensor("\(m).embeddings.position_embedding.weight", shape: [config.tokens, w])
         preNorm = try weights.layerNorm("\(m).pre_layrnorm", width: w, eps: config.encoder.layerNormEps)
         encoder = try TransformerEncoder(weights, prefix: "\(m).encoder", config: config.encoder, causal: false)
@@ -205,11 +205,16 @@ public struct CLIPModel: Sendable {
     public let vision: CLIPVisionTower?
     public let text: CLIPTextTower?
 
-    /// Loads `config.json` and the safetensors weights of `directory`.
-    public init(directory: URL) throws {
+    /// How the linear layers' weights are held (fp32 unless asked otherwise).
+    public let precision: Precision
+
+    /// Loads `config.json` and the safetensors weights of `directory`, keeping the linear
+    /// layers' weights at `precision`.
+    public init(directory: URL, precision: Precision = .fp32) throws {
         self.directory = directory
+        self.precision = precision
         config = try CLIPConfig(contentsOf: directory.appendingPathComponent("config.json"))
-        let weights = WeightReader(checkpoint: try Checkpoint(directory: directory))
+        let weights = WeightReader(checkpoint: try Checkpoint(directory: directory), precision: precision)
         vision = try config.vision.map { try CLIPVisionTower(weights, config: $0) }
         text = try config.text.map { try CLIPTextTower(weights, config: $0) }
     }

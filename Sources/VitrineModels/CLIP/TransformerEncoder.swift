@@ -15,14 +15,11 @@ struct TransformerLayer: Sendable {
     init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
         let w = c.hiddenSize
         norm1 = try weights.layerNorm("\(p).layer_norm1", width: w, eps: c.layerNormEps)
-        let q = try weights.linear("\(p).self_attn.q_proj", in: w, out: w)
-        let k = try weights.linear("\(p).self_attn.k_proj", in: w, out: w)
-        let v = try weights.linear("\(p).self_attn.v_proj", in: w, out: w)
+        let names = ["q_proj", "k_proj", "v_proj"].map { "\(p).self_attn.\($0)" }
         qkv = Linear(
-            weight: q.weight + k.weight + v.weight,
-            bias: (q.bias ?? [Float](repeating: 0, count: w)) + (k.bias ?? [Float](repeating: 0, count: w))
-                + (v.bias ?? [Float](repeating: 0, count: w)),
-            inFeatures: w, outFeatures: 3 * w)
+            weight: try names.flatMap { try weights.tensor("\($0).weight", shape: [w, w]) },
+            bias: try names.flatMap { try weights.tensor("\($0).bias", shape: [w]) },
+            inFeatures: w, outFeatures: 3 * w, precision: weights.precision)
         out = try weights.linear("\(p).self_attn.out_proj", in: w, out: w)
         norm2 = try weights.layerNorm("\(p).layer_norm2", width: w, eps: c.layerNormEps)
         fc1 = try weights.linear("\(p).mlp.fc1", in: w, out: c.intermediateSize)
@@ -111,6 +108,8 @@ struct LayerNorm: Sendable {
 /// Reads named tensors of the shapes a model expects from a checkpoint.
 struct WeightReader {
     let checkpoint: Checkpoint
+    /// Storage of the linear layers' weights; everything else stays fp32.
+    let precision: Precision
 
     func tensor(_ name: String, shape: [Int]) throws -> [Float] {
         try checkpoint.floats(name, shape: shape)
@@ -119,7 +118,7 @@ struct WeightReader {
     func linear(_ prefix: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws -> Linear {
         let weight = try tensor("\(prefix).weight", shape: [outFeatures, inFeatures])
         let bias = hasBias ? try tensor("\(prefix).bias", shape: [outFeatures]) : nil
-        return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures)
+        return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, precision: precision)
     }
 
     func layerNorm(_ prefix: String, width: Int, eps: Float) throws -> LayerNorm {

@@ -67,13 +67,7 @@ public enum SafetensorsWriter {
         case .f16:
             return values.map { HalfPrecision.float16Bits($0).littleEndian }.withUnsafeBytes { Data($0) }
         case .bf16:
-            // Round to nearest even on the dropped 16 bits, as PyTorch's conversion does.
-            return values.map { v -> UInt16 in
-                let bits = v.bitPattern
-                if v.isNaN { return UInt16(bits >> 16) | 0x40 }
-                let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-                return UInt16(rounded >> 16).littleEndian
-            }.withUnsafeBytes { Data($0) }
+            return values.map { HalfPrecision.bfloat16Bits($0).littleEndian }.withUnsafeBytes { Data($0) }
         default:
             return values.withUnsafeBytes { Data($0) }
         }
