@@ -26,7 +26,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in
         --vitrine) vitrine="${args[$((i + 1))]:-}" ;;
         --vitrine=*) vitrine="${args[$i]#--vitrine=}" ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     esac
 done
 

@@ -49,6 +49,7 @@ virtual environment and builds Vitrine first; run this file directly only from t
 Subcommands (``run`` is the one to use; the others are the worker processes it starts)::
 
     embed_peers.py run --model DIR [--batch 1,8,32,64] [--seconds S] [--vitrine BIN]
+    embed_peers.py report [--results FILE]   (the BENCHMARKS.md section of the last run)
     embed_peers.py prepare|torch|ort ...   (internal)
 """
 
@@ -575,9 +576,43 @@ def footer(report: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_section(report: dict) -> str:
+    """The results as they go into BENCHMARKS.md: date, command, machine, load, table, notes."""
+    m = report["machine"]
+    load = m["load"][0]
+    quiet = "quiet" if load <= 0.5 else "NOT quiet: other processes were using the cores; numbers are low"
+    lines = [
+        f"Run {datetime.fromisoformat(report['date']).strftime('%Y-%m-%d %H:%M UTC')}, "
+        f"{report['seconds']:g} s per configuration after a warm-up call, {report['threads']} threads, "
+        f"{len(report['images'])} parity photos, batches {', '.join(map(str, report['batches']))}.",
+        "",
+        "```",
+        report["command"],
+        "```",
+        "",
+        f"- Machine: {m['cpu']}, {m['cpus']} CPUs ({', '.join(m['isa'])}), Linux {m['kernel']}.",
+        f"- Load average at start: {m['load'][0]:.2f} / {m['load'][1]:.2f} / {m['load'][2]:.2f} "
+        f"(1/5/15 min), {quiet}.",
+        f"- Model: `{os.path.relpath(report['model'], ROOT) if report['model'].startswith(str(ROOT)) else report['model']}`.",
+        "",
+        report["table"],
+        "",
+    ]
+    lines += [f"- {line}" for line in report["notes"].splitlines() if not line.startswith("machine:")]
+    return "\n".join(lines) + "\n"
+
+
+def step_report(args) -> None:
+    """Print the Markdown section for BENCHMARKS.md from a results file."""
+    path = Path(args.results)
+    if not path.exists():
+        raise StepError(f"no results at {path}; run bench/peers/embed.sh first")
+    print(markdown_section(json.loads(path.read_text())), end="")
+
+
 def step_run(args) -> dict:
     CACHE.mkdir(parents=True, exist_ok=True)
-    args.model = str(Path(args.model).resolve())
+    args.model = str(Path(args.model).absolute())
     if not (Path(args.model) / "config.json").exists() or not any(Path(args.model).glob("*.safetensors")):
         raise StepError(f"{args.model} is not a Hugging Face CLIP checkpoint (config.json + *.safetensors); "
                         "make the standard one with `tools/make_fixtures.sh --full`")
@@ -660,6 +695,8 @@ def parse_batches(text: str) -> list[int]:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
+    report = steps.add_parser("report", help="print the BENCHMARKS.md section from a results file")
+    report.add_argument("--results", default=str(CACHE / "embed-results.json"))
     for name in ("run", "prepare", "torch", "ort"):
         step = steps.add_parser(name)
         step.add_argument("--model", default=str(ROOT / ".fixtures-full/clip-vit-base-patch32-random"))
@@ -678,10 +715,10 @@ def main(argv: list[str]) -> None:
         if name == "ort":
             step.add_argument("--export-dir", required=True)
     args = parser.parse_args(argv)
-    if args.step == "run":
+    if args.step in ("run", "report"):
         args.argv = argv[1:]
         try:
-            step_run(args)
+            step_run(args) if args.step == "run" else step_report(args)
         except StepError as error:
             log(f"error: {error}")
             sys.exit(1)
