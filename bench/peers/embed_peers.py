@@ -41,6 +41,10 @@ invocation, never two at once, so that they share the machine's state but not it
   ``ru_maxrss`` (for Python, the interpreter and libraries count too, as they do in a service).
 * **Machine.** CPU model and count from ``lscpu``, and the load average when the run starts: a
   1-minute load above 0.5 means other processes were using the cores, and the numbers are low.
+  Because the load average lags and can't tell one process from another, each engine's row
+  also shows the CPU other processes took while that engine ran (see ``OtherLoad``). PyTorch
+  is the most sensitive to such sharing (its OpenMP threads meet at a barrier after every
+  operator), so a disturbed run understates it most and flatters the ratios against it.
 
 Results are printed as one Markdown table and written as JSON to
 ``bench/peers/.cache/embed-results.json``. The ``bench/peers/embed.sh`` wrapper creates the
@@ -455,6 +459,41 @@ def benchmark_images(explicit: list[str]) -> list[str]:
     return kept
 
 
+class OtherLoad:
+    """CPU time that processes other than the benchmark used while one engine was measured.
+
+    The load average lags by a minute and counts the benchmark itself, so it can't say whether
+    an engine shared its cores. This can: the machine's busy time (``/proc/stat``) minus the CPU
+    time of the engine's process (``RUSAGE_CHILDREN``), over the same wall time, in percent of
+    one core. Steal (time the hypervisor gave this VM's CPUs to someone else) is kept apart.
+    """
+
+    def __init__(self):
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        busy = steal = 0.0
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+            # user nice system idle iowait irq softirq steal ...
+            busy = sum(fields[i] for i in (0, 1, 2, 5, 6)) / tick
+            steal = (fields[7] if len(fields) > 7 else 0) / tick
+        except (OSError, ValueError, IndexError):
+            pass
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic(), busy, steal, children.ru_utime + children.ru_stime
+
+    def stop(self) -> dict:
+        wall0, busy0, steal0, own0 = self.start
+        wall1, busy1, steal1, own1 = self._sample()
+        wall = max(wall1 - wall0, 1e-9)
+        others = max(0.0, (busy1 - busy0) - (own1 - own0))
+        return {"wallSeconds": wall, "otherCpuPercent": 100 * others / wall,
+                "stealPercent": 100 * (steal1 - steal0) / wall}
+
+
 def run_worker(name: str, step: str, extra: list[str], common: argparse.Namespace) -> dict | None:
     """Run one worker in its own process; its result, or None (with the reason logged) on failure."""
     out = CACHE / f"{name}.json"
@@ -465,11 +504,22 @@ def run_worker(name: str, step: str, extra: list[str], common: argparse.Namespac
                "--out", str(out), "--images", *common.image_files, *extra]
     env = dict(os.environ, OMP_NUM_THREADS=str(common.threads), TOKENIZERS_PARALLELISM="false",
                TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
+    watch = OtherLoad()
     status = subprocess.run(command, env=env).returncode
+    load = watch.stop()
     if status != 0 or not out.exists():
         log(f"warning: {name} failed (exit {status}); its row is left empty")
         return None
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    result["otherLoad"] = report_other_load(result.get("engine", name), load)
+    return result
+
+
+def report_other_load(engine: str, load: dict) -> dict:
+    if load["otherCpuPercent"] > 10 or load["stealPercent"] > 5:
+        log(f"warning: while {engine} ran, other processes used {load['otherCpuPercent']:.0f}% of a core "
+            f"(steal {load['stealPercent']:.0f}%): its numbers are disturbed")
+    return load
 
 
 def run_vitrine(common: argparse.Namespace) -> dict | None:
@@ -478,6 +528,7 @@ def run_vitrine(common: argparse.Namespace) -> dict | None:
                "--threads", str(common.threads), "--json"]
     for path in common.image_files:
         command += ["--images", path]
+    watch = OtherLoad()
     try:
         completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     except OSError as error:
@@ -492,6 +543,7 @@ def run_vitrine(common: argparse.Namespace) -> dict | None:
         log("warning: vitrine bench embed printed no JSON; its row is left empty")
         return None
     report["engine"] = "Vitrine"
+    report["otherLoad"] = report_other_load("Vitrine", watch.stop())
     return report
 
 
@@ -524,7 +576,8 @@ def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
     roofline = summary.get("rooflineImagesPerSecond")
     vitrine_best = best(results.get("vitrine"))
     header = (["engine"] + [f"b={b} img/s" for b in batches]
-              + ["best (batch)", "% roofline", "Vitrine ×", "text p50 ms", "text p99 ms", "peak RSS MB"])
+              + ["best (batch)", "% roofline", "Vitrine ×", "text p50 ms", "text p99 ms", "peak RSS MB",
+                 "others' CPU"])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|"]
     rows = [("torch_eager", "PyTorch eager"), ("torch_sdpa", "PyTorch sdpa"), ("ort", "ONNX Runtime"),
             ("vitrine", "Vitrine")]
@@ -545,6 +598,8 @@ def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
         for field in ("textP50Milliseconds", "textP99Milliseconds"):
             cells.append(f"{result[field]:.1f}" if result.get(field) is not None else "–")
         cells.append(f"{result['peakResidentBytes'] / 1e6:.0f}" if result.get("peakResidentBytes") else "–")
+        other = result.get("otherLoad")
+        cells.append(f"{other['otherCpuPercent']:.0f}%" if other else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
