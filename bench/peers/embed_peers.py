@@ -414,12 +414,17 @@ def step_ort(args) -> dict:
 def machine() -> dict:
     """CPU model, CPU count and load average at the start of the run."""
     model = platform.processor() or "unknown"
+    family_model: list[str] = []
     try:
         for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
             if line.startswith("Model name:"):
                 model = line.split(":", 1)[1].strip()
+            elif line.startswith(("CPU family:", "Model:")):  # under a hypervisor the name can be generic
+                family_model.append(line.split(":", 1)[1].strip())
     except (OSError, subprocess.CalledProcessError):
         pass
+    if len(family_model) == 2:
+        model += f" (family {family_model[0]}, model {family_model[1]})"
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     isa = [name for name in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16") if f" {name}" in flags]
     load1, load5, load15 = os.getloadavg()
@@ -571,6 +576,13 @@ def summarize(results: dict, common: argparse.Namespace) -> dict:
     return summary
 
 
+ENGINES = {"torch_eager": "PyTorch eager", "torch_sdpa": "PyTorch sdpa", "ort": "ONNX Runtime", "vitrine": "Vitrine"}
+
+
+def engine_name(key: str) -> str:
+    return ENGINES.get(key, key)
+
+
 def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
     """One table: a row per engine, images/s per batch, best batch, ratios, text latency, memory."""
     roofline = summary.get("rooflineImagesPerSecond")
@@ -579,9 +591,7 @@ def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
               + ["best (batch)", "% roofline", "Vitrine ×", "text p50 ms", "text p99 ms", "peak RSS MB",
                  "others' CPU"])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|"]
-    rows = [("torch_eager", "PyTorch eager"), ("torch_sdpa", "PyTorch sdpa"), ("ort", "ONNX Runtime"),
-            ("vitrine", "Vitrine")]
-    for key, name in rows:
+    for key, name in ENGINES.items():
         result = results.get(key)
         if key.startswith("torch") and summary.get("pytorch") == key.split("_")[1]:
             name += " ◀"
@@ -619,6 +629,12 @@ def footer(report: dict) -> str:
         if "vitrineVsPyTorch" in s:
             parts.append(f"{s['vitrineVsPyTorch']:.2f}× PyTorch ({s['pytorch']}, the faster; marked ◀)")
         lines.append("Vitrine at its best batch: " + ", ".join(parts) + ", each at its best batch")
+    if s.get("rooflineImagesPerSecond"):
+        above = [engine_name(key) for key, result in r.items()
+                 if best(result) and best(result)["imagesPerSecond"] > s["rooflineImagesPerSecond"]]
+        if above:
+            lines.append(f"above the roofline: {', '.join(above)}; the 768³ sgemm probe (OpenBLAS, best of 5) "
+                         "is below what this CPU's fp32 units reach, so the roofline is not a ceiling here")
     pre = []
     if (r.get("torch_eager") or {}).get("preprocessImagesPerSecond"):
         pre.append(f"Pillow processor {r['torch_eager']['preprocessImagesPerSecond']:.0f} images/s")
@@ -730,9 +746,15 @@ def _version(package: str) -> str | None:
 
 
 def _git_describe() -> str | None:
+    """The commit that last changed Vitrine's sources, and whether they have uncommitted changes."""
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        commit = git("log", "-1", "--format=%h", "--", "Sources", "Package.swift")
+        dirty = git("status", "--porcelain", "--", "Sources", "Package.swift")
+        return f"{commit}{' + uncommitted changes' if dirty else ''} (sources)"
     except (OSError, subprocess.CalledProcessError):
         return None
 
