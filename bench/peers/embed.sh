@@ -3,7 +3,7 @@
 # same run. Sets up what it needs, then hands over to embed_peers.py (its docstring has the method).
 #
 #   bench/peers/embed.sh [--model DIR] [--seconds S] [--batch 1,8,32,64] [--images PATH ...]
-#                        [--threads N] [--vitrine BIN]
+#                        [--rounds N] [--threads N] [--vitrine BIN]
 #
 # 1. A virtual environment in bench/peers/.venv (ignored by git) with torch, transformers, Pillow,
 #    onnxruntime, onnx and numpy from PyPI; made once, and again when the package list below changes.
