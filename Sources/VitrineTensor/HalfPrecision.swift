@@ -31,12 +31,10 @@ public enum HalfPrecision {
 
     /// Widens `count` bfloat16 values to floats.
     public static func widen(bfloat16 source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-        if hasAVX2 {
+        if CPUFeatures.avx2FMA {
             vt_widen_bf16(source, destination, count)
         } else {
             for i in 0..<count { destination[i] = float(fromBFloat16Bits: source[i]) }
         }
     }
-
-    static let hasAVX2 = vt_has_avx2_fma()
 }

@@ -1,3 +1,4 @@
+import CVitrineKernels
 import Foundation
 
 /// Element-wise and row-wise kernels of transformer inference, vectorized with `SIMD8<Float>`
@@ -48,6 +49,10 @@ public enum Kernels {
 
     /// `x · sigmoid(1.702 · x)`, the activation of OpenAI's CLIP (`quick_gelu`), in place.
     public static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if CPUFeatures.avx2FMA {
+            vt_quick_gelu(x, count)
+            return
+        }
         for i in 0..<count {
             let v = x[i]
             x[i] = v / (1 + Foundation.exp(-1.702 * v))

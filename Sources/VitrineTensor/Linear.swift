@@ -48,7 +48,7 @@ public struct Linear: Sendable {
     public func callAsFunction(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>
     ) {
-        if rows <= Self.fewRowsLimit && Self.hasFewRowsKernel {
+        if rows <= Self.fewRowsLimit && CPUFeatures.avx2FMA {
             fewRows(input, rows: rows, into: output)
             return
         }
@@ -95,7 +95,6 @@ public struct Linear: Sendable {
     /// disguise: GEMM would spend its time packing the weights, so a kernel that streams each
     /// weight row once does the work instead, the output columns split across threads.
     public static let fewRowsLimit = 16
-    static let hasFewRowsKernel = vt_has_avx2_fma()
 
     private func fewRows(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let parts = min(BLAS.threads, max(1, outFeatures / 256))
