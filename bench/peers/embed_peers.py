@@ -38,8 +38,9 @@ invocation, never two at once, so that they share the machine's state but not it
   tokenizer, saved as ``tokenizer.json`` next to the export.
 * **Vitrine.** ``vitrine bench embed --model DIR --batch ... --seconds S --threads 2 --json`` on
   the same image files. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
-  image give the roofline, the rate no fp32 engine can pass on this machine; every engine's
-  best rate is also shown as a fraction of it.
+  image give the roofline, the rate at which all of an image's FLOPs would run at sgemm speed;
+  every engine's best rate is also shown as a fraction of it. The probe is short (a few ms),
+  so the roofline is an estimate that moves by 10–20% between runs; an engine can pass it.
 * **Memory.** Each engine runs in its own process; its peak resident set is that process's
   ``ru_maxrss`` (for Python, the interpreter and libraries count too, as they do in a service).
 * **Machine.** CPU model and count from ``lscpu``, and the load average when the run starts: a
@@ -92,7 +93,7 @@ QUERIES = [
 ]
 
 #: Bump when the exported graphs change, so that cached exports are made again.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 3
 
 #: Minimum side of a benchmark image, as in ``vitrine bench embed``.
 MIN_SIDE = 32
@@ -238,7 +239,8 @@ def step_prepare(args) -> dict:
     torch.set_num_threads(args.threads)
     log("prepare: exporting the vision and text towers to ONNX (once per checkpoint, a minute or two)")
     model = CLIPModel.from_pretrained(model_dir, attn_implementation="eager").eval()
-    vision, text = VisionTower(model), TextTower(model)
+    vision_tower, text_tower = tower_modules()
+    vision, text = vision_tower(model).eval(), text_tower(model).eval()
     sample = torch.from_numpy(pixels[:2])
     ids = torch.tensor([tokenizer(QUERIES[3])["input_ids"]], dtype=torch.long)
     export(vision, (sample,), tmp / "vision.onnx", ["pixel_values"], {"pixel_values": {0: "batch"}})
@@ -247,29 +249,36 @@ def step_prepare(args) -> dict:
     # The exported graphs must compute what PyTorch computes, or the comparison is meaningless.
     import onnxruntime as ort
 
+    # Other shapes than the export's samples: 3 images, and a query of another length.
+    short = torch.tensor([tokenizer(QUERIES[2])["input_ids"]], dtype=torch.long)
+    vision_session = ort.InferenceSession(str(tmp / "vision.onnx"), providers=["CPUExecutionProvider"])
+    text_session = ort.InferenceSession(str(tmp / "text.onnx"), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
-        want_image = vision(torch.from_numpy(pixels[:3])).numpy()
-        want_text = text(ids).numpy()
-    got_image = ort.InferenceSession(str(tmp / "vision.onnx"), providers=["CPUExecutionProvider"]).run(
-        None, {"pixel_values": pixels[:3]})[0]
-    got_text = ort.InferenceSession(str(tmp / "text.onnx"), providers=["CPUExecutionProvider"]).run(
-        None, {"input_ids": ids.numpy()})[0]
-    for name, want, got in (("image", want_image, got_image), ("text", want_text, got_text)):
+        checks = [("image", vision(torch.from_numpy(pixels[:3])).numpy(),
+                   vision_session.run(None, {"pixel_values": pixels[:3]})[0])]
+        checks += [("text", text(t).numpy(), text_session.run(None, {"input_ids": t.numpy()})[0]) for t in (ids, short)]
+    for name, want, got in checks:
         cosine = float(np.min(np.sum(want * got, -1) / (np.linalg.norm(want, axis=-1) * np.linalg.norm(got, axis=-1))))
         if got.shape != want.shape or cosine < 0.9999:
             raise StepError(f"the ONNX {name} graph disagrees with PyTorch (shape {got.shape} vs "
                             f"{want.shape}, min cosine {cosine:.6f})")
         log(f"prepare: ONNX {name} embeddings match PyTorch (min cosine {cosine:.7f})")
-    (tmp / "done").write_text(json.dumps({"model": str(model_dir), "torch": torch.__version__}))
+    (tmp / "done").write_text(json.dumps({"model": str(model_dir.absolute()), "torch": torch.__version__}))
     if export_dir.exists():
         import shutil
         shutil.rmtree(export_dir)
     tmp.rename(export_dir)
+    # Earlier exports of this same checkpoint directory are stale now (~600 MB each for ViT-B/32).
+    for other in export_dir.parent.iterdir():
+        marker = other / "done"
+        if other != export_dir and marker.exists() and json.loads(marker.read_text()).get("model") == str(model_dir):
+            import shutil
+            shutil.rmtree(other, ignore_errors=True)
     return {"exportDir": str(export_dir), "exportCached": False}
 
 
-def _towers():
-    """The two exported modules, defined lazily so that the ORT worker never imports torch."""
+def tower_modules():
+    """The two exported module classes, defined here so that the ORT worker never imports torch."""
     import torch
 
     class VisionTower(torch.nn.Module):
@@ -293,14 +302,6 @@ def _towers():
             return self.text_projection(self.text_model(input_ids=input_ids).pooler_output)
 
     return VisionTower, TextTower
-
-
-def VisionTower(clip):  # noqa: N802 - reads like the class it builds
-    return _towers()[0](clip).eval()
-
-
-def TextTower(clip):  # noqa: N802
-    return _towers()[1](clip).eval()
 
 
 def export(module, inputs, path: Path, input_names: list[str], dynamic_axes: dict) -> None:
