@@ -95,6 +95,9 @@ QUERIES = [
 #: Bump when the exported graphs change, so that cached exports are made again.
 EXPORT_FORMAT = 3
 
+#: Above this CPU use by other processes (% of one core) while an engine ran, its numbers are disturbed.
+DISTURBED_PERCENT = 10
+
 #: Minimum side of a benchmark image, as in ``vitrine bench embed``.
 MIN_SIDE = 32
 
@@ -526,7 +529,7 @@ def run_worker(name: str, step: str, extra: list[str], common: argparse.Namespac
 
 
 def report_other_load(engine: str, load: dict) -> dict:
-    if load["otherCpuPercent"] > 10 or load["stealPercent"] > 5:
+    if load["otherCpuPercent"] > DISTURBED_PERCENT or load["stealPercent"] > 5:
         log(f"warning: while {engine} ran, other processes used {load['otherCpuPercent']:.0f}% of a core "
             f"(steal {load['stealPercent']:.0f}%): its numbers are disturbed")
     return load
@@ -560,14 +563,20 @@ def run_vitrine(common: argparse.Namespace) -> dict | None:
 def merge_rounds(runs: list[dict | None]) -> dict | None:
     """One engine's rounds as one result: the best of each measurement, as the sgemm probe does.
 
-    Interference only ever slows a configuration down, so across rounds the highest rate (and
-    the lowest time) is the closest to what the engine does on a quiet machine. Text latency
+    Rounds during which other processes took more than ``DISTURBED_PERCENT`` of a core are
+    dropped, unless no round was quiet. Interference only ever slows a configuration down, so
+    across rounds the highest rate (and the lowest time) is the closest to what the engine does
+    on a quiet machine. Text latency
     comes from the round with the lowest p50, so p50 and p99 stay a pair; memory and other
     processes' CPU are the worst seen. Every round stays in ``rounds`` for the record.
     """
     runs = [run for run in runs if run]
     if len(runs) <= 1:
         return runs[0] if runs else None
+    everything = runs
+    quiet = [run for run in runs if (run.get("otherLoad") or {}).get("otherCpuPercent", 0) <= DISTURBED_PERCENT]
+    if quiet:  # rounds that shared the cores with other processes count only if no round was quiet
+        runs = quiet
     texted = [run for run in runs if run.get("textP50Milliseconds") is not None]
     merged = dict(min(texted, key=lambda run: run["textP50Milliseconds"]) if texted else runs[0])
     batches = sorted({row["batch"] for run in runs for row in run.get("images", [])})
@@ -585,7 +594,8 @@ def merge_rounds(runs: list[dict | None]) -> dict | None:
         merged["rooflineImagesPerSecond"] = merged["sgemmGFLOPS"] / merged["imageGFLOP"]
         for row in merged["images"]:
             row["rooflineFraction"] = row["imagesPerSecond"] / merged["rooflineImagesPerSecond"]
-    merged["rounds"] = [{key: value for key, value in run.items() if key != "rounds"} for run in runs]
+    merged["rounds"] = [{key: value for key, value in run.items() if key != "rounds"} for run in everything]
+    merged["roundsUsed"] = len(runs)
     return merged
 
 
@@ -692,7 +702,7 @@ def markdown_section(report: dict) -> str:
     lines = [
         f"Run {datetime.fromisoformat(report['date']).strftime('%Y-%m-%d %H:%M UTC')}, "
         f"{report['seconds']:g} s per configuration after a warm-up call"
-        f"{', best of %d rounds' % report['rounds'] if report.get('rounds', 1) > 1 else ''}, {report['threads']} threads, "
+        f"{rounds_text(report)}, {report['threads']} threads, "
         f"{len(report['images'])} parity photos, batches {', '.join(map(str, report['batches']))}.",
         "",
         "```",
@@ -709,6 +719,18 @@ def markdown_section(report: dict) -> str:
     ]
     lines += [f"- {line}" for line in report["notes"].splitlines() if not line.startswith("machine:")]
     return "\n".join(lines) + "\n"
+
+
+def rounds_text(report: dict) -> str:
+    """How many rounds the table's numbers come from (disturbed rounds are left out)."""
+    if report.get("rounds", 1) <= 1:
+        return ""
+    used = {key: result.get("roundsUsed", report["rounds"]) for key, result in report["results"].items() if result}
+    text = f", best of {report['rounds']} rounds"
+    dropped = [f"{engine_name(key)} {report['rounds'] - n}" for key, n in used.items() if n < report["rounds"]]
+    if dropped:
+        text += f" (disturbed rounds left out: {', '.join(dropped)})"
+    return text
 
 
 def step_report(args) -> None:
