@@ -18,8 +18,9 @@ invocation, never two at once, so that they share the machine's state but not it
   until ``--seconds`` have passed (at least one call); the rate is images done ÷ elapsed time.
   Pixel values are already in memory, so this times the vision tower and projection alone.
 * **Rounds.** ``--rounds N`` runs the whole sequence of engines N times, interleaved in time,
-  and keeps each configuration's best (see ``merge_rounds``): two quiet runs minutes apart
-  differed by up to 10–15% for PyTorch, so one round can favour or penalize an engine by luck.
+  and keeps each configuration's best, leaving out rounds that other processes disturbed (see
+  ``merge_rounds``): quiet runs minutes apart differed by 10–25% per configuration here, so
+  one round can favour or penalize an engine by luck.
 * **Text latency.** Eight short catalog queries (≤ 16 tokens, the list ``vitrine bench embed``
   uses), batch 1, tokenization included, one after another for ``--seconds`` after one warm-up
   pass; p50 is the middle sorted latency, p99 the one at index ⌊0.99·n⌋ (Vitrine's definitions).
