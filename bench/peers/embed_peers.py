@@ -18,8 +18,9 @@ invocation, never two at once, so that they share the machine's state but not it
   until ``--seconds`` have passed (at least one call); the rate is images done ÷ elapsed time.
   Pixel values are already in memory, so this times the vision tower and projection alone.
 * **Rounds.** ``--rounds N`` runs the whole sequence of engines N times, interleaved in time,
-  and keeps each configuration's best (see ``merge_rounds``): two quiet runs minutes apart
-  differed by up to 10–15% for PyTorch, so one round can favour or penalize an engine by luck.
+  and keeps each configuration's best, leaving out rounds that other processes disturbed (see
+  ``merge_rounds``): quiet runs minutes apart differed by 10–25% per configuration here, so
+  one round can favour or penalize an engine by luck.
 * **Text latency.** Eight short catalog queries (≤ 16 tokens, the list ``vitrine bench embed``
   uses), batch 1, tokenization included, one after another for ``--seconds`` after one warm-up
   pass; p50 is the middle sorted latency, p99 the one at index ⌊0.99·n⌋ (Vitrine's definitions).
@@ -38,8 +39,9 @@ invocation, never two at once, so that they share the machine's state but not it
   tokenizer, saved as ``tokenizer.json`` next to the export.
 * **Vitrine.** ``vitrine bench embed --model DIR --batch ... --seconds S --threads 2 --json`` on
   the same image files. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
-  image give the roofline, the rate no fp32 engine can pass on this machine; every engine's
-  best rate is also shown as a fraction of it.
+  image give the roofline, the rate at which all of an image's FLOPs would run at sgemm speed;
+  every engine's best rate is also shown as a fraction of it. The probe is short (a few ms),
+  so the roofline is an estimate that moves by 10–20% between runs; an engine can pass it.
 * **Memory.** Each engine runs in its own process; its peak resident set is that process's
   ``ru_maxrss`` (for Python, the interpreter and libraries count too, as they do in a service).
 * **Machine.** CPU model and count from ``lscpu``, and the load average when the run starts: a
@@ -92,7 +94,10 @@ QUERIES = [
 ]
 
 #: Bump when the exported graphs change, so that cached exports are made again.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 3
+
+#: Above this CPU use by other processes (% of one core) while an engine ran, its numbers are disturbed.
+DISTURBED_PERCENT = 10
 
 #: Minimum side of a benchmark image, as in ``vitrine bench embed``.
 MIN_SIDE = 32
@@ -238,7 +243,8 @@ def step_prepare(args) -> dict:
     torch.set_num_threads(args.threads)
     log("prepare: exporting the vision and text towers to ONNX (once per checkpoint, a minute or two)")
     model = CLIPModel.from_pretrained(model_dir, attn_implementation="eager").eval()
-    vision, text = VisionTower(model), TextTower(model)
+    vision_tower, text_tower = tower_modules()
+    vision, text = vision_tower(model).eval(), text_tower(model).eval()
     sample = torch.from_numpy(pixels[:2])
     ids = torch.tensor([tokenizer(QUERIES[3])["input_ids"]], dtype=torch.long)
     export(vision, (sample,), tmp / "vision.onnx", ["pixel_values"], {"pixel_values": {0: "batch"}})
@@ -247,29 +253,36 @@ def step_prepare(args) -> dict:
     # The exported graphs must compute what PyTorch computes, or the comparison is meaningless.
     import onnxruntime as ort
 
+    # Other shapes than the export's samples: 3 images, and a query of another length.
+    short = torch.tensor([tokenizer(QUERIES[2])["input_ids"]], dtype=torch.long)
+    vision_session = ort.InferenceSession(str(tmp / "vision.onnx"), providers=["CPUExecutionProvider"])
+    text_session = ort.InferenceSession(str(tmp / "text.onnx"), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
-        want_image = vision(torch.from_numpy(pixels[:3])).numpy()
-        want_text = text(ids).numpy()
-    got_image = ort.InferenceSession(str(tmp / "vision.onnx"), providers=["CPUExecutionProvider"]).run(
-        None, {"pixel_values": pixels[:3]})[0]
-    got_text = ort.InferenceSession(str(tmp / "text.onnx"), providers=["CPUExecutionProvider"]).run(
-        None, {"input_ids": ids.numpy()})[0]
-    for name, want, got in (("image", want_image, got_image), ("text", want_text, got_text)):
+        checks = [("image", vision(torch.from_numpy(pixels[:3])).numpy(),
+                   vision_session.run(None, {"pixel_values": pixels[:3]})[0])]
+        checks += [("text", text(t).numpy(), text_session.run(None, {"input_ids": t.numpy()})[0]) for t in (ids, short)]
+    for name, want, got in checks:
         cosine = float(np.min(np.sum(want * got, -1) / (np.linalg.norm(want, axis=-1) * np.linalg.norm(got, axis=-1))))
         if got.shape != want.shape or cosine < 0.9999:
             raise StepError(f"the ONNX {name} graph disagrees with PyTorch (shape {got.shape} vs "
                             f"{want.shape}, min cosine {cosine:.6f})")
         log(f"prepare: ONNX {name} embeddings match PyTorch (min cosine {cosine:.7f})")
-    (tmp / "done").write_text(json.dumps({"model": str(model_dir), "torch": torch.__version__}))
+    (tmp / "done").write_text(json.dumps({"model": str(model_dir.absolute()), "torch": torch.__version__}))
     if export_dir.exists():
         import shutil
         shutil.rmtree(export_dir)
     tmp.rename(export_dir)
+    # Earlier exports of this same checkpoint directory are stale now (~600 MB each for ViT-B/32).
+    for other in export_dir.parent.iterdir():
+        marker = other / "done"
+        if other != export_dir and marker.exists() and json.loads(marker.read_text()).get("model") == str(model_dir):
+            import shutil
+            shutil.rmtree(other, ignore_errors=True)
     return {"exportDir": str(export_dir), "exportCached": False}
 
 
-def _towers():
-    """The two exported modules, defined lazily so that the ORT worker never imports torch."""
+def tower_modules():
+    """The two exported module classes, defined here so that the ORT worker never imports torch."""
     import torch
 
     class VisionTower(torch.nn.Module):
@@ -293,14 +306,6 @@ def _towers():
             return self.text_projection(self.text_model(input_ids=input_ids).pooler_output)
 
     return VisionTower, TextTower
-
-
-def VisionTower(clip):  # noqa: N802 - reads like the class it builds
-    return _towers()[0](clip).eval()
-
-
-def TextTower(clip):  # noqa: N802
-    return _towers()[1](clip).eval()
 
 
 def export(module, inputs, path: Path, input_names: list[str], dynamic_axes: dict) -> None:
@@ -525,7 +530,7 @@ def run_worker(name: str, step: str, extra: list[str], common: argparse.Namespac
 
 
 def report_other_load(engine: str, load: dict) -> dict:
-    if load["otherCpuPercent"] > 10 or load["stealPercent"] > 5:
+    if load["otherCpuPercent"] > DISTURBED_PERCENT or load["stealPercent"] > 5:
         log(f"warning: while {engine} ran, other processes used {load['otherCpuPercent']:.0f}% of a core "
             f"(steal {load['stealPercent']:.0f}%): its numbers are disturbed")
     return load
@@ -559,14 +564,20 @@ def run_vitrine(common: argparse.Namespace) -> dict | None:
 def merge_rounds(runs: list[dict | None]) -> dict | None:
     """One engine's rounds as one result: the best of each measurement, as the sgemm probe does.
 
-    Interference only ever slows a configuration down, so across rounds the highest rate (and
-    the lowest time) is the closest to what the engine does on a quiet machine. Text latency
+    Rounds during which other processes took more than ``DISTURBED_PERCENT`` of a core are
+    dropped, unless no round was quiet. Interference only ever slows a configuration down, so
+    across rounds the highest rate (and the lowest time) is the closest to what the engine does
+    on a quiet machine. Text latency
     comes from the round with the lowest p50, so p50 and p99 stay a pair; memory and other
     processes' CPU are the worst seen. Every round stays in ``rounds`` for the record.
     """
     runs = [run for run in runs if run]
     if len(runs) <= 1:
         return runs[0] if runs else None
+    everything = runs
+    quiet = [run for run in runs if (run.get("otherLoad") or {}).get("otherCpuPercent", 0) <= DISTURBED_PERCENT]
+    if quiet:  # rounds that shared the cores with other processes count only if no round was quiet
+        runs = quiet
     texted = [run for run in runs if run.get("textP50Milliseconds") is not None]
     merged = dict(min(texted, key=lambda run: run["textP50Milliseconds"]) if texted else runs[0])
     batches = sorted({row["batch"] for run in runs for row in run.get("images", [])})
@@ -584,7 +595,8 @@ def merge_rounds(runs: list[dict | None]) -> dict | None:
         merged["rooflineImagesPerSecond"] = merged["sgemmGFLOPS"] / merged["imageGFLOP"]
         for row in merged["images"]:
             row["rooflineFraction"] = row["imagesPerSecond"] / merged["rooflineImagesPerSecond"]
-    merged["rounds"] = [{key: value for key, value in run.items() if key != "rounds"} for run in runs]
+    merged["rounds"] = [{key: value for key, value in run.items() if key != "rounds"} for run in everything]
+    merged["roundsUsed"] = len(runs)
     return merged
 
 
@@ -691,7 +703,7 @@ def markdown_section(report: dict) -> str:
     lines = [
         f"Run {datetime.fromisoformat(report['date']).strftime('%Y-%m-%d %H:%M UTC')}, "
         f"{report['seconds']:g} s per configuration after a warm-up call"
-        f"{', best of %d rounds' % report['rounds'] if report.get('rounds', 1) > 1 else ''}, {report['threads']} threads, "
+        f"{rounds_text(report)}, {report['threads']} threads, "
         f"{len(report['images'])} parity photos, batches {', '.join(map(str, report['batches']))}.",
         "",
         "```",
@@ -708,6 +720,18 @@ def markdown_section(report: dict) -> str:
     ]
     lines += [f"- {line}" for line in report["notes"].splitlines() if not line.startswith("machine:")]
     return "\n".join(lines) + "\n"
+
+
+def rounds_text(report: dict) -> str:
+    """How many rounds the table's numbers come from (disturbed rounds are left out)."""
+    if report.get("rounds", 1) <= 1:
+        return ""
+    used = {key: result.get("roundsUsed", report["rounds"]) for key, result in report["results"].items() if result}
+    text = f", best of {report['rounds']} rounds"
+    dropped = [f"{engine_name(key)} {report['rounds'] - n}" for key, n in used.items() if n < report["rounds"]]
+    if dropped:
+        text += f" (disturbed rounds left out: {', '.join(dropped)})"
+    return text
 
 
 def step_report(args) -> None:
