@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "VitrineModels", targets: ["VitrineModels"]),
         .library(name: "VitrineImage", targets: ["VitrineImage"]),
         .library(name: "VitrineTensor", targets: ["VitrineTensor"]),
+        .library(name: "VitrineIndex", targets: ["VitrineIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,10 @@ let package = Package(
         // Layers, lowest first. Dependencies point down only.
         .target(name: "VitrineTensor", dependencies: ["COpenBLAS"]),
         .target(name: "VitrineImage", dependencies: ["CImageCodecs"]),
+        // Distance kernels (AVX2/FMA chosen at run time), CRC32C and per-node spin locks for the
+        // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
+        .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "VitrineIndex", dependencies: ["VitrineTensor", "CVitrineIndex"]),
         .target(
             name: "VitrineModels",
             dependencies: [
@@ -38,12 +43,13 @@ let package = Package(
         .executableTarget(
             name: "vitrine",
             dependencies: [
-                "VitrineModels", "VitrineImage", "VitrineTensor",
+                "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
+        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineTensor"]),
         .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
         .testTarget(
             name: "VitrineModelsTests",

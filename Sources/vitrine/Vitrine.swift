@@ -4,6 +4,7 @@ import ArgumentParser
 struct Vitrine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitrine",
-        abstract: "Self-hosted fashion image search."
+        abstract: "Self-hosted fashion image search.",
+        subcommands: [BenchCommand.self]
     )
 }
