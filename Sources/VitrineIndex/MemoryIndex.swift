@@ -136,8 +136,14 @@ final class MemoryIndex: @unchecked Sendable {
                 return ExactIndex.search(q.baseAddress!, k: k, in: vectors, metric: metric, allowed: allowed ?? live)
             case .graph, .graphTwoHop:
                 let graph = graph!
-                return graph.search(q.baseAddress!, k: k, ef: ef ?? graph.parameters.efSearch,
-                                    allowed: allowed, twoHop: route == .graphTwoHop)
+                let found = graph.search(q.baseAddress!, k: k, ef: ef ?? graph.parameters.efSearch,
+                                         allowed: allowed, twoHop: route == .graphTwoHop)
+                // A filter can cut the walk off from the allowed region (e.g. one cluster, far from
+                // the entry point). Fewer results than exist means exactly that: scan instead.
+                if found.count < min(k, allowedCount) {
+                    return ExactIndex.search(q.baseAddress!, k: k, in: vectors, metric: metric, allowed: allowed ?? live)
+                }
+                return found
             }
         }
         return found.map { SearchHit(key: keys[Int($0.id)], distance: $0.distance, metric: metric) }
