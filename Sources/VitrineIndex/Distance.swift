@@ -52,9 +52,8 @@ enum Distance {
     /// Whether the AVX2/FMA kernels are in use on this CPU.
     static var usesAVX2: Bool { vx_uses_avx2() != 0 }
 
-    /// Checks a vector for the store: right length, finite, non-zero under cosine. Returns the
-    /// vector to store (normalized for cosine).
-    static func prepare(_ vector: [Float], dimension: Int, metric: Metric, key: VectorKey?) throws -> [Float] {
+    /// Checks a vector for the store: right length, finite, non-zero norm under cosine.
+    static func validate(_ vector: [Float], dimension: Int, metric: Metric, key: VectorKey?) throws {
         guard vector.count == dimension else {
             throw VectorIndexError.dimensionMismatch(expected: dimension, actual: vector.count, key: key)
         }
@@ -63,11 +62,26 @@ enum Distance {
             guard x.isFinite else { throw VectorIndexError.invalidVector(key: key, reason: "contains NaN or infinity") }
             squares += x * x
         }
-        guard metric == .cosine else { return vector }
-        guard squares > 0, squares.isFinite else {
+        if metric == .cosine && !(squares > 0 && squares.isFinite) {
             throw VectorIndexError.invalidVector(key: key, reason: "zero or overflowing norm cannot be normalized for cosine")
         }
+    }
+
+    /// Scales a validated row to unit length in place (cosine stores and queries unit vectors).
+    @inline(__always)
+    static func normalize(_ row: UnsafeMutablePointer<Float>, dimension: Int) {
+        var squares: Float = 0
+        for i in 0..<dimension { squares += row[i] * row[i] }
         let scale = 1 / squares.squareRoot()
-        return vector.map { $0 * scale }
+        for i in 0..<dimension { row[i] *= scale }
+    }
+
+    /// A validated copy of a query, normalized for cosine.
+    static func prepare(_ vector: [Float], dimension: Int, metric: Metric, key: VectorKey?) throws -> [Float] {
+        try validate(vector, dimension: dimension, metric: metric, key: key)
+        guard metric == .cosine else { return vector }
+        var copy = vector
+        copy.withUnsafeMutableBufferPointer { normalize($0.baseAddress!, dimension: dimension) }
+        return copy
     }
 }

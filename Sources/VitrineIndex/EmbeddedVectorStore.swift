@@ -12,12 +12,20 @@ public struct VectorStoreConfiguration: Sendable, Equatable {
     public var syncWrites: Bool
     /// Write a snapshot (and start a fresh log) when the log grows past this many bytes.
     public var checkpointBytes: Int
+    /// Filters allowing at most this fraction of the vectors are answered by exact search over
+    /// the allowed ones (cheaper than a graph walk that must skip most nodes).
+    public var filterExactFraction: Double
+    /// Filters allowing less than this fraction walk the graph through disallowed nodes without
+    /// computing their distances (two-hop expansion); above it the plain walk is cheaper.
+    public var filterTwoHopFraction: Double
 
     public init(
         dimension: Int, metric: Metric = .cosine, algorithm: IndexAlgorithm = .hnsw(HNSWParameters()),
         buildThreads: Int = ProcessInfo.processInfo.activeProcessorCount, syncWrites: Bool = true,
-        checkpointBytes: Int = 512 << 20
+        checkpointBytes: Int = 512 << 20, filterExactFraction: Double = 0.02, filterTwoHopFraction: Double = 0.3
     ) {
+        self.filterExactFraction = filterExactFraction
+        self.filterTwoHopFraction = filterTwoHopFraction
         self.dimension = dimension
         self.metric = metric
         self.algorithm = algorithm
@@ -67,6 +75,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         metric = configuration.metric
         directory = nil
         index = MemoryIndex(dimension: dimension, metric: metric, algorithm: configuration.algorithm)
+        index.configureRouting(configuration)
     }
 
     /// Opens the store in `directory`, creating it if needed. An existing store must have the
@@ -104,6 +113,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
             } else {
                 index = MemoryIndex(dimension: dimension, metric: metric, algorithm: configuration.algorithm)
             }
+            index.configureRouting(configuration)
             if FileIO.exists(logPath) {
                 let snapshotSequence = index.sequence
                 let index = self.index
@@ -114,12 +124,8 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
                     guard batch.sequence > snapshotSequence else { return }  // already in the snapshot
                     switch batch {
                     case .upsert(let sequence, let records):
-                        let prepared = try records.map {
-                            var r = $0
-                            r.vector = try Distance.prepare($0.vector, dimension: dimension, metric: metric, key: $0.key)
-                            return r
-                        }
-                        index.upsert(prepared[...], threads: threads)
+                        for r in records { try Distance.validate(r.vector, dimension: dimension, metric: metric, key: r.key) }
+                        index.upsert(records[...], threads: threads)
                         index.sequence = sequence
                     case .delete(let sequence, let keys):
                         index.delete(keys)
@@ -157,11 +163,10 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     // MARK: Writes
 
     public func upsert(_ records: [VectorRecord]) throws -> UInt64 {
-        let prepared = try records.map {
-            var r = $0
-            r.vector = try Distance.prepare($0.vector, dimension: dimension, metric: metric, key: $0.key)
-            return r
-        }
+        // Validate the whole batch before logging anything; vectors are normalized (cosine) as
+        // they are copied into the index, so the batch is never copied.
+        for r in records { try Distance.validate(r.vector, dimension: dimension, metric: metric, key: r.key) }
+        let prepared = records
         return try write { sequence in
             try log?.append(.upsert(sequence: sequence, records: prepared))
             var start = 0
@@ -319,6 +324,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         defer { writer.unlock() }
         guard !isClosed else { throw VectorIndexError.closed }
         let fresh = lock.withReadLock { index.compacted(threads: configuration.buildThreads) }
+        fresh.configureRouting(configuration)
         lock.withWriteLock { index = fresh }
         try checkpointLocked()
     }

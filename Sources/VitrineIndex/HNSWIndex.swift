@@ -65,6 +65,8 @@ final class HNSWIndex: @unchecked Sendable {
     private var locks: UnsafeMutablePointer<UInt8>
 
     static let noNode = UInt32.max
+    /// Most candidates one filtered (two-hop) expansion gathers; tuned by benchmark.
+    var twoHopExpansion: Int
     private(set) var entryPoint: UInt32 = HNSWIndex.noNode
     private(set) var maxLevel = -1
     private let entryLock = NSLock()
@@ -79,6 +81,7 @@ final class HNSWIndex: @unchecked Sendable {
         maxM0 = parameters.maxNeighboursLevel0
         stride0 = maxM0 + 1
         strideUpper = M + 1
+        twoHopExpansion = parameters.maxNeighboursLevel0
         random = SplitMix64(seed: parameters.seed)
         scratch = ScratchPool(maxNeighbours: maxM0)
         levels = .allocate(capacity: 1)
@@ -358,7 +361,7 @@ final class HNSWIndex: @unchecked Sendable {
         }
         let gathered = s.gathered
         let distances = s.distances
-        let gatherLimit = s.gatherCapacity
+        let twoHopLimit = min(s.gatherCapacity, twoHopExpansion)
         let base = UnsafePointer(vectors.base)
         let links0 = self.links0
         let stride0 = self.stride0
@@ -375,17 +378,24 @@ final class HNSWIndex: @unchecked Sendable {
             let (ids, n) = neighbours(c.id, layer: layer, locked: locked, s)
             var g = 0
             if twoHop {
+                // Allowed neighbours first, then allowed neighbours of the disallowed ones, up to
+                // as many distances as an unfiltered expansion computes.
                 for j in 0..<n {
                     let id = ids[j]
-                    if isAllowed(id) {
-                        if visit(id) { gathered[g] = id; g += 1 }
-                    } else if visit(id) {
-                        let l2 = links0 + Int(id) * stride0
-                        let n2 = Int(l2[0])
-                        for t in 0..<n2 where g < gatherLimit {
-                            let id2 = l2[1 + t]
-                            if isAllowed(id2) && visit(id2) { gathered[g] = id2; g += 1 }
-                        }
+                    if isAllowed(id) && visit(id) { gathered[g] = id; g += 1 }
+                }
+                var j = 0
+                while j < n && g < twoHopLimit {
+                    let id = ids[j]
+                    j += 1
+                    if isAllowed(id) || !visit(id) { continue }
+                    let l2 = links0 + Int(id) * stride0
+                    let n2 = Int(l2[0])
+                    var t = 0
+                    while t < n2 && g < twoHopLimit {
+                        let id2 = l2[1 + t]
+                        t += 1
+                        if isAllowed(id2) && visit(id2) { gathered[g] = id2; g += 1 }
                     }
                 }
             } else {

@@ -34,7 +34,7 @@ final class MemoryIndex: @unchecked Sendable {
     var exactFilterFraction = 0.02
     var exactBelow = 1000
     /// Filters allowing less than this fraction walk the graph with two-hop expansion.
-    var twoHopBelowFraction = 0.6
+    var twoHopBelowFraction = 0.3
 
     init(dimension: Int, metric: Metric, algorithm: IndexAlgorithm, capacity: Int = 1024) {
         self.dimension = dimension
@@ -53,9 +53,9 @@ final class MemoryIndex: @unchecked Sendable {
     var nodeCount: Int { keys.count }
     var liveCount: Int { ids.count }
 
-    // MARK: Writes (prepared, validated vectors only)
+    // MARK: Writes (validated vectors only)
 
-    /// Inserts or replaces prepared records, linking new nodes on `threads` threads.
+    /// Inserts or replaces validated records (normalized here for cosine), linking new nodes on `threads` threads.
     func upsert(_ records: ArraySlice<VectorRecord>, threads: Int) {
         guard !records.isEmpty else { return }
         let first = nodeCount
@@ -64,12 +64,9 @@ final class MemoryIndex: @unchecked Sendable {
         for record in records {
             let id = nodeCount
             record.vector.withUnsafeBufferPointer { _ = vectors.append($0.baseAddress!) }
+            if metric == .cosine { Distance.normalize(vectors.row(id), dimension: dimension) }
             keys.append(record.key)
             attributes.append(record.attributes)
-            // The new node becomes visible only after it is linked below; until then the old one
-            // (if any) stays live, so a concurrent reader — blocked anyway by the write lock —
-            // could never see the key missing.
-            _ = id
         }
         graph?.insert(first..<nodeCount, threads: threads)
         for (offset, record) in records.enumerated() {
@@ -101,6 +98,11 @@ final class MemoryIndex: @unchecked Sendable {
 
     func vector(for key: VectorKey) -> [Float]? {
         ids[key].map { vectors.vector(Int($0)) }
+    }
+
+    func configureRouting(_ configuration: VectorStoreConfiguration) {
+        exactFilterFraction = configuration.filterExactFraction
+        twoHopBelowFraction = configuration.filterTwoHopFraction
     }
 
     /// Which search path answers a filter allowing `allowed` of the nodes.

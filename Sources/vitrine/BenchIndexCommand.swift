@@ -38,6 +38,10 @@ struct BenchIndex: ParsableCommand {
     var filters = false
     @Option(name: .customLong("filter-ef"), help: "efSearch for the filtered runs.") var filterEf = 64
     @Flag(help: "Also measure exact (brute-force) search.") var exact = false
+    @Option(name: .customLong("filter-exact-below"), help: "Filters allowing at most this fraction use exact search.")
+    var filterExactBelow = 0.02
+    @Option(name: .customLong("filter-two-hop-below"), help: "Filters allowing less than this fraction use the two-hop graph walk.")
+    var filterTwoHopBelow = 0.3
     @Option(name: .customLong("save-data"), help: "Write vectors.npy and queries.npy to this directory.")
     var saveData: String?
     @Option(help: "Also write the index to this directory and time the snapshot and a reopen.")
@@ -127,11 +131,12 @@ struct BenchIndex: ParsableCommand {
         let parameters = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efs.first ?? 64)
         let rssBefore = Self.residentBytes()
         let store = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(
-            dimension: dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false))
+            dimension: dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false,
+            filterExactFraction: filterExactBelow, filterTwoHopFraction: filterTwoHopBelow))
         store.reserveCapacity(count)
         store.applyChunk = 10_000
         let buildStart = Date()
-        let batch = 10_000
+        let batch = 2_000
         for start in stride(from: 0, to: count, by: batch) {
             let records = (start..<min(start + batch, count)).map { i in
                 var attributes: [String: String] = [:]
