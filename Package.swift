@@ -31,7 +31,12 @@ let package = Package(
         // Distance kernels (AVX2/FMA chosen at run time), CRC32C and per-node spin locks for the
         // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
         .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "VitrineIndex", dependencies: ["VitrineTensor", "CVitrineIndex"]),
+        .target(
+            name: "VitrineIndex", dependencies: ["VitrineTensor", "CVitrineIndex"],
+            // Optimized in debug builds too: graph construction at -Onone is ~20× slower and
+            // would make the index tests take minutes.
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         .target(
             name: "VitrineModels",
             dependencies: [

@@ -100,16 +100,35 @@ static inline void prefetch_row(const float *p) {
     __builtin_prefetch(c + 192, 0, 3);
 }
 
+// The AVX2 kernels are inlined into their own gather loops (no indirect call per row).
+#define GATHER_LOOP(kernel, finish)                                          \
+    prefetch_row(base + (size_t)ids[0] * dim);                              \
+    for (size_t j = 0; j < count; j++) {                                    \
+        if (j + 1 < count) prefetch_row(base + (size_t)ids[j + 1] * dim);   \
+        float v = kernel(query, base + (size_t)ids[j] * dim, dim);          \
+        out[j] = finish;                                                    \
+    }
+
+__attribute__((target("avx2,fma")))
+static void gather_dot_avx2(const float *query, const float *base, size_t dim, const uint32_t *ids, size_t count, float *out) {
+    GATHER_LOOP(dot_avx2, 1.0f - v)
+}
+
+__attribute__((target("avx2,fma")))
+static void gather_l2_avx2(const float *query, const float *base, size_t dim, const uint32_t *ids, size_t count, float *out) {
+    GATHER_LOOP(l2sq_avx2, v)
+}
+
 void vx_distances(const float *query, const float *base, size_t dim, int metric,
                   const uint32_t *ids, size_t count, float *out) {
     if (count == 0) return;
-    kernel_fn f = metric == 1 ? l2_impl : dot_impl;
-    prefetch_row(base + (size_t)ids[0] * dim);
-    for (size_t j = 0; j < count; j++) {
-        if (j + 1 < count) prefetch_row(base + (size_t)ids[j + 1] * dim);
-        float v = f(query, base + (size_t)ids[j] * dim, dim);
-        out[j] = metric == 1 ? v : 1.0f - v;
+    if (avx2_enabled) {
+        if (metric == 1) gather_l2_avx2(query, base, dim, ids, count, out);
+        else gather_dot_avx2(query, base, dim, ids, count, out);
+        return;
     }
+    if (metric == 1) { GATHER_LOOP(l2sq_generic, v) }
+    else { GATHER_LOOP(dot_generic, 1.0f - v) }
 }
 
 void vx_distances_rows(const float *query, const float *base, size_t dim, int metric,

@@ -9,7 +9,7 @@ enum ExactIndex {
     static func search(_ query: UnsafePointer<Float>, k: Int, in vectors: VectorSlab, metric: Metric,
                        allowed: Bitset?) -> [Candidate] {
         guard k > 0 else { return [] }
-        var heap = CandidateHeap(capacity: k + 1, farthestOnTop: true)
+        var heap = CandidateHeap<FarthestFirst>(capacity: k + 1)
         defer { heap.deallocate() }
         let chunk = 256
         let ids = UnsafeMutablePointer<UInt32>.allocate(capacity: chunk)

@@ -375,6 +375,8 @@ final class HNSWIndex: @unchecked Sendable {
             let c = frontier.top
             if c.distance > bound && results.count >= ef { break }
             frontier.pop()
+            // The next expansion's list is likely the new top's: start fetching it now.
+            if !frontier.isEmpty && layer == 0 { vx_prefetch(links0 + Int(frontier.top.id) * stride0) }
             let (ids, n) = neighbours(c.id, layer: layer, locked: locked, s)
             var g = 0
             if twoHop {

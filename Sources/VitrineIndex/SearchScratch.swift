@@ -6,19 +6,30 @@ struct Candidate {
     var id: UInt32
 }
 
-/// A binary heap of candidates in caller-owned growable storage; `ordered(a, b)` says `a` belongs
-/// above `b`. Two instances make graph search's frontier (closest on top) and result set
-/// (farthest on top, so it can be trimmed to `ef`).
-struct CandidateHeap {
+/// Which candidate a heap keeps on top (a type parameter, so the comparison is resolved at
+/// compile time in the search loop).
+protocol HeapOrder {
+    static func above(_ a: Candidate, _ b: Candidate) -> Bool
+}
+
+/// Closest on top: graph search's frontier.
+enum ClosestFirst: HeapOrder {
+    @inline(__always) static func above(_ a: Candidate, _ b: Candidate) -> Bool { a.distance < b.distance }
+}
+
+/// Farthest on top: the result set, trimmed to `ef` by popping.
+enum FarthestFirst: HeapOrder {
+    @inline(__always) static func above(_ a: Candidate, _ b: Candidate) -> Bool { a.distance > b.distance }
+}
+
+/// A binary heap of candidates in growable storage it owns (freed by `deallocate`).
+struct CandidateHeap<Order: HeapOrder> {
     private(set) var storage: UnsafeMutablePointer<Candidate>
     private(set) var capacity: Int
     private(set) var count = 0
-    let farthestOnTop: Bool
-
-    init(capacity: Int, farthestOnTop: Bool) {
+    init(capacity: Int) {
         self.capacity = max(capacity, 16)
         storage = .allocate(capacity: self.capacity)
-        self.farthestOnTop = farthestOnTop
     }
 
     func deallocate() { storage.deallocate() }
@@ -28,9 +39,7 @@ struct CandidateHeap {
     @inline(__always) mutating func removeAll() { count = 0 }
 
     @inline(__always)
-    private func above(_ a: Candidate, _ b: Candidate) -> Bool {
-        farthestOnTop ? a.distance > b.distance : a.distance < b.distance
-    }
+    private func above(_ a: Candidate, _ b: Candidate) -> Bool { Order.above(a, b) }
 
     @inline(__always)
     mutating func push(_ c: Candidate) {
@@ -84,8 +93,8 @@ final class SearchScratch {
     private(set) var visited: UnsafeMutablePointer<UInt16>
     private(set) var visitedCapacity: Int
     private(set) var epoch: UInt16 = 0
-    var frontier = CandidateHeap(capacity: 256, farthestOnTop: false)
-    var results = CandidateHeap(capacity: 256, farthestOnTop: true)
+    var frontier = CandidateHeap<ClosestFirst>(capacity: 256)
+    var results = CandidateHeap<FarthestFirst>(capacity: 256)
     /// Ids gathered for one batched distance call, and their distances.
     let gathered: UnsafeMutablePointer<UInt32>
     let distances: UnsafeMutablePointer<Float>

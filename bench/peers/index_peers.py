@@ -150,6 +150,9 @@ def main():
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = load_average()
+    if float(load_before.split()[0]) > 0.5:
+        print(f"warning: load average {load_before}: other work on the cores will lower every number",
+              file=sys.stderr, flush=True)
     command = [args.vitrine, "bench", "index", "--n", str(args.n), "--dim", str(args.dim),
                "--queries", str(args.queries), "--m", str(args.m), "--ef-construction", str(args.ef_construction),
                "--ef", ",".join(map(str, args.ef)), "--threads", ",".join(map(str, args.threads)),
