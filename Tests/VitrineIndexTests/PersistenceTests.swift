@@ -69,6 +69,28 @@ import Testing
         try again.close()
     }
 
+    @Test func largeLogsAreCheckpointedAutomatically() throws {
+        let directory = TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var small = configuration
+        small.checkpointBytes = 20_000
+        let store = try EmbeddedVectorStore(directory: directory, configuration: small)
+        for start in stride(from: 0, to: 1500, by: 100) {
+            _ = try store.upsert(TestData.records(Array(data.vectors[start..<start + 100]), offset: start))
+        }
+        let log = directory.appendingPathComponent("wal.log").path
+        let size = try FileManager.default.attributesOfItem(atPath: log)[.size] as! Int
+        #expect(size < 20_000 + 100 * 16 * 4 + 2000)
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("snapshot.vidx").path))
+        let expected = try answers(store)
+        store.abandon()
+        let reopened = try EmbeddedVectorStore(directory: directory, configuration: small)
+        #expect(try reopened.lastSequence() == 15)
+        #expect(try reopened.count() == 1500)
+        #expect(TestData.recall(try answers(reopened).map { $0.map(\.key) }, expected.map { $0.map(\.key) }) >= 0.98)
+        reopened.abandon()
+    }
+
     @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
         let directory = TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
