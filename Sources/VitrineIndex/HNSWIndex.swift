@@ -384,7 +384,11 @@ final class HNSWIndex: @unchecked Sendable {
                 // as many distances as an unfiltered expansion computes.
                 for j in 0..<n {
                     let id = ids[j]
-                    if isAllowed(id) && visit(id) { gathered[g] = id; g += 1 }
+                    if isAllowed(id) {
+                        if visit(id) { gathered[g] = id; g += 1 }
+                    } else {
+                        vx_prefetch(links0 + Int(id) * stride0)  // read in the second pass
+                    }
                 }
                 var j = 0
                 while j < n && g < twoHopLimit {
