@@ -63,6 +63,9 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     /// Records applied per write-lock hold: bounds how long a search waits behind ingest.
     public var applyChunk = 512
 
+    /// Attributes one record may carry (the file formats count them in 16 bits).
+    public static let maxAttributes = 1024
+
     static let snapshotName = "snapshot.vidx"
     static let logName = "wal.log"
     static let lockName = "LOCK"
@@ -165,7 +168,12 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     public func upsert(_ records: [VectorRecord]) throws -> UInt64 {
         // Validate the whole batch before logging anything; vectors are normalized (cosine) as
         // they are copied into the index, so the batch is never copied.
-        for r in records { try Distance.validate(r.vector, dimension: dimension, metric: metric, key: r.key) }
+        for r in records {
+            try Distance.validate(r.vector, dimension: dimension, metric: metric, key: r.key)
+            guard r.attributes.count <= Self.maxAttributes else {
+                throw VectorIndexError.invalidArgument("\(r.key) has \(r.attributes.count) attributes, at most \(Self.maxAttributes) are stored")
+            }
+        }
         let prepared = records
         return try write { sequence in
             try log?.append(.upsert(sequence: sequence, records: prepared))

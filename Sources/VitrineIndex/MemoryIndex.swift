@@ -119,6 +119,7 @@ final class MemoryIndex: @unchecked Sendable {
     /// The `k` nearest live vectors that pass `filter`; `query` is prepared (checked, normalized).
     func search(_ query: [Float], k: Int, filter: VectorFilter?, ef: Int? = nil) -> [SearchHit] {
         guard k > 0, liveCount > 0 else { return [] }
+        let k = min(k, liveCount)  // more than exist cannot be found; keeps buffers bounded
         var allowed: Bitset?
         if let filter {
             allowed = attributes.allowed(filter, live: live) { products in

@@ -84,6 +84,14 @@ import Testing
         #expect(throws: VectorIndexError.invalidArgument("k must be positive, not 0")) {
             try store.search(data.vectors[0], k: 0)
         }
+        let many = Dictionary(uniqueKeysWithValues: (0...EmbeddedVectorStore.maxAttributes).map { ("a\($0)", "v") })
+        #expect(throws: VectorIndexError.self) {
+            try store.upsert([VectorRecord(key: TestData.key(4), vector: data.vectors[4], attributes: many)])
+        }
+        // Absurd k or ef are bounded, not trapped on.
+        _ = try store.upsert(TestData.records(Array(data.vectors.prefix(50))))
+        #expect(try store.search(data.vectors[0], k: Int.max).count == 50)
+        #expect(try store.search(data.vectors[0], k: 5, filter: nil, ef: Int.max).count == 5)
         #expect(throws: VectorIndexError.invalidArgument("M must be in 2...256, not 1")) {
             try EmbeddedVectorStore(configuration: VectorStoreConfiguration(dimension: 8, algorithm: .hnsw(HNSWParameters(M: 1))))
         }
