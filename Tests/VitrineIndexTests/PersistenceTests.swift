@@ -69,6 +69,23 @@ import Testing
         try again.close()
     }
 
+    @Test func exactStoresPersistToo() throws {
+        let directory = TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let exact = VectorStoreConfiguration(dimension: 16, metric: .l2, algorithm: .exact, syncWrites: true)
+        let store = try EmbeddedVectorStore(directory: directory, configuration: exact)
+        try fill(store)
+        let expected = try answers(store)
+        try store.close()
+        let reopened = try EmbeddedVectorStore(directory: directory, configuration: exact)
+        #expect(try answers(reopened) == expected)
+        #expect(try reopened.lastSequence() == 4)
+        try reopened.close()
+        #expect(throws: VectorIndexError.self) {
+            try EmbeddedVectorStore(directory: directory, configuration: configuration)  // cosine ≠ l2
+        }
+    }
+
     @Test func largeLogsAreCheckpointedAutomatically() throws {
         let directory = TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
