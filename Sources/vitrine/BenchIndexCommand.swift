@@ -46,6 +46,8 @@ struct BenchIndex: ParsableCommand {
     var saveData: String?
     @Option(help: "Also write the index to this directory and time the snapshot and a reopen.")
     var persist: String?
+    @Flag(name: .customLong("data-only"), help: "Only generate and write the data (with --save-data), then stop.")
+    var dataOnly = false
     @Flag(help: "Print one JSON array, an object per configuration.") var json = false
 
     func run() throws {
@@ -98,6 +100,11 @@ struct BenchIndex: ParsableCommand {
             try FileManager.default.createDirectory(atPath: saveData, withIntermediateDirectories: true)
             try NPYArray(float32: data, shape: [count, dimension]).write(to: URL(fileURLWithPath: saveData + "/vectors.npy"))
             try NPYArray(float32: queryData, shape: [queryCount, dimension]).write(to: URL(fileURLWithPath: saveData + "/queries.npy"))
+        }
+        if dataOnly {
+            guard saveData != nil else { throw ValidationError("--data-only needs --save-data DIR") }
+            log("wrote \(count) vectors and \(queryCount) queries to \(saveData!)")
+            return
         }
 
         // Filters over the synthetic labels: a bucket per item (uncorrelated with the query) and
