@@ -46,6 +46,8 @@ struct BenchIndex: ParsableCommand {
     var saveData: String?
     @Option(help: "Also write the index to this directory and time the snapshot and a reopen.")
     var persist: String?
+    @Option(help: "Search an existing index directory (written by --persist on the same data) instead of building.")
+    var open: String?
     @Flag(name: .customLong("data-only"), help: "Only generate and write the data (with --save-data), then stop.")
     var dataOnly = false
     @Flag(help: "Print one JSON array, an object per configuration.") var json = false
@@ -137,23 +139,30 @@ struct BenchIndex: ParsableCommand {
         // Build.
         let parameters = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efs.first ?? 64)
         let rssBefore = Self.residentBytes()
-        let store = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(
+        let configuration = VectorStoreConfiguration(
             dimension: dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false,
-            filterExactFraction: filterExactBelow, filterTwoHopFraction: filterTwoHopBelow))
-        store.reserveCapacity(count)
-        store.applyChunk = 10_000
+            filterExactFraction: filterExactBelow, filterTwoHopFraction: filterTwoHopBelow)
+        let store: EmbeddedVectorStore
         let buildStart = Date()
-        let batch = 2_000
-        for start in stride(from: 0, to: count, by: batch) {
-            let records = (start..<min(start + batch, count)).map { i in
-                var attributes: [String: String] = [:]
-                if useFilters {
-                    attributes = ["bucket": String(bucket(i)), "cluster": String(labels[i])]
+        if let open {
+            store = try EmbeddedVectorStore(directory: URL(fileURLWithPath: open), configuration: configuration)
+            log("opened \(open) in \(String(format: "%.2f", Date().timeIntervalSince(buildStart))) s")
+        } else {
+            store = try EmbeddedVectorStore(configuration: configuration)
+            store.reserveCapacity(count)
+            store.applyChunk = 10_000
+            let batch = 2_000
+            for start in stride(from: 0, to: count, by: batch) {
+                let records = (start..<min(start + batch, count)).map { i in
+                    var attributes: [String: String] = [:]
+                    if useFilters {
+                        attributes = ["bucket": String(bucket(i)), "cluster": String(labels[i])]
+                    }
+                    return VectorRecord(key: VectorKey(product: String(i)),
+                                        vector: Array(data[i * dimension..<(i + 1) * dimension]), attributes: attributes)
                 }
-                return VectorRecord(key: VectorKey(product: String(i)),
-                                    vector: Array(data[i * dimension..<(i + 1) * dimension]), attributes: attributes)
+                _ = try store.upsert(records)
             }
-            _ = try store.upsert(records)
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let memory = Self.residentBytes() - rssBefore
@@ -209,6 +218,7 @@ struct BenchIndex: ParsableCommand {
                        filterCase.name, filterEf, k, recall, qps, route, violations))
         }
 
+        let batch = 2_000
         if exact {
             let exactStore = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(
                 dimension: dimension, metric: metric, algorithm: .exact, syncWrites: false))
