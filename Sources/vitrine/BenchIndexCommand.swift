@@ -52,6 +52,17 @@ struct BenchIndex: ParsableCommand {
     var dataOnly = false
     @Flag(help: "Print one JSON array, an object per configuration.") var json = false
 
+    /// Usage errors (exit 2 by ArgumentParser's conventions) before anything runs.
+    func validate() throws {
+        guard Metric(rawValue: metric) != nil else { throw ValidationError("--metric must be cosine, ip or l2") }
+        _ = try list(ef, "--ef")
+        _ = try list(threads, "--threads")
+        guard k > 0, m >= 2, efConstruction > 0, n > 0, dim > 0, buildThreads > 0 else {
+            throw ValidationError("--n, --dim, --k, --ef-construction and --build-threads must be positive, --m at least 2")
+        }
+        if dataOnly && saveData == nil { throw ValidationError("--data-only needs --save-data DIR") }
+    }
+
     func run() throws {
         try CLI.run { try benchmark() }
     }
@@ -166,7 +177,7 @@ struct BenchIndex: ParsableCommand {
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let memory = Self.residentBytes() - rssBefore
-        log("built \(count) × \(dimension) (M \(m), efConstruction \(efConstruction), \(buildThreads) threads) in \(String(format: "%.1f", buildSeconds)) s; RSS +\(memory >> 20) MiB, index accounts \(store.memoryBytes >> 20) MiB")
+        log("\(open == nil ? "built" : "opened") \(count) × \(dimension) (M \(m), efConstruction \(efConstruction), \(buildThreads) threads) in \(String(format: "%.1f", buildSeconds)) s; RSS +\(memory >> 20) MiB, index accounts \(store.memoryBytes >> 20) MiB")
 
         var rows: [[String: Any]] = []
         func row(threads: Int, ef: Int?, recall: Double, qps: Double, extra: [String: Any] = [:]) {
