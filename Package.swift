@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "VitrineModels", targets: ["VitrineModels"]),
         .library(name: "VitrineImage", targets: ["VitrineImage"]),
         .library(name: "VitrineTensor", targets: ["VitrineTensor"]),
+        .library(name: "VitrineIndex", targets: ["VitrineIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,15 @@ let package = Package(
         // Layers, lowest first. Dependencies point down only.
         .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CVitrineKernels"]),
         .target(name: "VitrineImage", dependencies: ["CImageCodecs"]),
+        // Distance kernels (AVX2/FMA chosen at run time), CRC32C and per-node spin locks for the
+        // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
+        .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(
+            name: "VitrineIndex", dependencies: ["VitrineTensor", "CVitrineIndex"],
+            // Optimized in debug builds too: graph construction at -Onone is ~20× slower and
+            // would make the index tests take minutes.
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         .target(
             name: "VitrineModels",
             dependencies: [
@@ -41,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "vitrine",
             dependencies: [
-                "VitrineModels", "VitrineImage", "VitrineTensor",
+                "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +59,7 @@ let package = Package(
         // Runs the built `vitrine` binary as a user would.
         .testTarget(name: "VitrineCLITests", dependencies: ["vitrine"]),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
+        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineTensor"]),
         .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
         .testTarget(
             name: "VitrineModelsTests",

@@ -1,0 +1,55 @@
+#ifndef CVITRINE_INDEX_H
+#define CVITRINE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Dot product of two float vectors of length n (AVX2+FMA when the CPU has it).
+float vx_dot(const float *a, const float *b, size_t n);
+
+/// Squared Euclidean distance of two float vectors of length n.
+float vx_l2sq(const float *a, const float *b, size_t n);
+
+/// Distances from `query` to rows `ids[0..<count]` of the row-major matrix `base` (row stride
+/// `dim` floats), written to `out`. metric 0 = 1 - dot (cosine on normalized rows and inner
+/// product), 1 = squared L2. The next row is prefetched while the current one is computed, which
+/// is where graph search spends its time: random rows, each a cache miss.
+void vx_distances(const float *query, const float *base, size_t dim, int metric,
+                  const uint32_t *ids, size_t count, float *out);
+
+/// Distances from `query` to `count` consecutive rows starting at `base` (exact search).
+void vx_distances_rows(const float *query, const float *base, size_t dim, int metric,
+                       size_t count, float *out);
+
+/// Hints the CPU to fetch the first cache lines of a vector (or a neighbour list).
+static inline void vx_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/// CRC32C (Castagnoli), continuing from `crc` (pass 0 to start). Uses the SSE4.2 instruction
+/// when available, else a table-driven software loop.
+uint32_t vx_crc32c(uint32_t crc, const void *data, size_t length);
+
+/// Whether the AVX2/FMA distance kernels are in use (for reports).
+int vx_uses_avx2(void);
+
+/// A one-byte spin lock per graph node, for parallel index construction. Critical sections are
+/// a few dozen instructions (copy or edit one neighbour list), so spinning beats a futex.
+static inline void vx_spin_lock(uint8_t *lock) {
+    while (__atomic_exchange_n(lock, (uint8_t)1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) { __builtin_ia32_pause(); }
+    }
+}
+static inline void vx_spin_unlock(uint8_t *lock) { __atomic_store_n(lock, (uint8_t)0, __ATOMIC_RELEASE); }
+
+/// Atomically adds `value` to `*counter` and returns the previous value (work distribution).
+static inline uint64_t vx_fetch_add(uint64_t *counter, uint64_t value) {
+    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

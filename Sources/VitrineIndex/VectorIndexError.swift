@@ -1,0 +1,50 @@
+/// Errors of the vector index. Every case names what was wrong so a caller can report it in one line.
+public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A vector's length is not the store's dimension.
+    case dimensionMismatch(expected: Int, actual: Int, key: VectorKey?)
+    /// A vector has NaN or infinite components, or is zero under the cosine metric.
+    case invalidVector(key: VectorKey?, reason: String)
+    /// An argument is out of range (k ≤ 0, bad parameters, …).
+    case invalidArgument(String)
+    /// A file of the index is damaged: truncated, bad checksum, impossible contents.
+    case corrupted(file: String, reason: String)
+    /// A file was written by a format version this build does not read.
+    case unsupportedVersion(file: String, version: UInt32)
+    /// The files on disk describe a different index (dimension, metric) than the one requested.
+    case incompatible(file: String, reason: String)
+    /// A system call failed.
+    case io(file: String, operation: String, errno: Int32)
+    /// The directory is in use by another process.
+    case locked(file: String)
+    /// The store was closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .dimensionMismatch(let expected, let actual, let key):
+            "vector\(key.map { " \($0)" } ?? "") has dimension \(actual), the index has \(expected)"
+        case .invalidVector(let key, let reason):
+            "vector\(key.map { " \($0)" } ?? "") is invalid: \(reason)"
+        case .invalidArgument(let message):
+            "invalid argument: \(message)"
+        case .corrupted(let file, let reason):
+            "\(file): corrupted: \(reason)"
+        case .unsupportedVersion(let file, let version):
+            "\(file): unsupported format version \(version)"
+        case .incompatible(let file, let reason):
+            "\(file): \(reason)"
+        case .io(let file, let operation, let code):
+            "\(file): \(operation) failed: \(String(cString: strerror(code)))"
+        case .locked(let file):
+            "\(file): the index is open in another process"
+        case .closed:
+            "the vector store is closed"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,90 @@
+/// The key of a stored vector: a catalog product and one of its images (a product can have several
+/// photos). Product ids are the catalog's ids, strings or 64-bit numbers written in decimal.
+public struct VectorKey: Hashable, Sendable, CustomStringConvertible, Comparable {
+    public var product: String
+    public var image: String
+
+    public init(product: String, image: String = "") {
+        self.product = product
+        self.image = image
+    }
+
+    /// A key from a numeric product id (stored as its decimal text, so both kinds share one space).
+    public init(product: Int64, image: String = "") {
+        self.init(product: String(product), image: image)
+    }
+
+    public var description: String { image.isEmpty ? product : "\(product)/\(image)" }
+
+    public static func < (a: VectorKey, b: VectorKey) -> Bool {
+        (a.product, a.image) < (b.product, b.image)
+    }
+}
+
+/// One vector to store, with the attributes filters can select on (category, language, market, …).
+public struct VectorRecord: Sendable, Equatable {
+    public var key: VectorKey
+    public var vector: [Float]
+    public var attributes: [String: String]
+
+    public init(key: VectorKey, vector: [Float], attributes: [String: String] = [:]) {
+        self.key = key
+        self.vector = vector
+        self.attributes = attributes
+    }
+}
+
+/// A search result: the key and its distance to the query (smaller is closer).
+///
+/// Distances by metric: cosine `1 − cos`, inner product `1 − a·b`, L2 the squared Euclidean
+/// distance. ``score`` turns them into "larger is better" similarities.
+public struct SearchHit: Sendable, Equatable {
+    public var key: VectorKey
+    public var distance: Float
+    public var metric: Metric
+
+    public init(key: VectorKey, distance: Float, metric: Metric) {
+        self.key = key
+        self.distance = distance
+        self.metric = metric
+    }
+
+    /// Cosine similarity, inner product, or the negated squared distance for L2.
+    public var score: Float { metric == .l2 ? -distance : 1 - distance }
+}
+
+/// A store of vectors keyed by ``VectorKey``: the interface between the engine and an index,
+/// embedded (``EmbeddedVectorStore``) or remote (a Milvus plug-in later).
+///
+/// Every applied write batch returns a sequence number that is durable when returned and strictly
+/// increasing, so the catalog can record the last one it saw and ingest can reconcile the two
+/// stores after a crash. Implementations are safe to call from many tasks at once.
+public protocol VectorStore: Sendable {
+    /// Length of every stored vector.
+    var dimension: Int { get }
+    /// How distances are measured.
+    var metric: Metric { get }
+
+    /// Inserts or replaces `records` (a replaced key's old vector is never returned again) and
+    /// returns the batch's sequence number. The batch is validated first: one bad record (wrong
+    /// dimension, NaN, zero vector under cosine) rejects the whole batch with a typed error.
+    func upsert(_ records: [VectorRecord]) async throws -> UInt64
+    /// Deletes `keys` (unknown keys are ignored) and returns the batch's sequence number.
+    func delete(_ keys: [VectorKey]) async throws -> UInt64
+    /// The `k` nearest live vectors to `query` that pass `filter`, closest first.
+    func search(_ query: [Float], k: Int, filter: VectorFilter?) async throws -> [SearchHit]
+    /// The stored vector of `key` (normalized when the metric is cosine), for "more like this".
+    func vector(for key: VectorKey) async throws -> [Float]?
+    /// Whether `key` has a live vector.
+    func contains(_ key: VectorKey) async throws -> Bool
+    /// The keys of all live vectors, sorted.
+    func keys() async throws -> [VectorKey]
+    /// Number of live vectors.
+    func count() async throws -> Int
+    /// Sequence number of the last applied batch (0 for a new store).
+    func lastSequence() async throws -> UInt64
+    /// Makes everything applied so far fast to load (a checkpoint); durability does not depend on it.
+    func flush() async throws
+    /// Flushes and releases the store; later calls throw ``VectorIndexError/closed``.
+    func close() async throws
+}
