@@ -342,13 +342,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         defer { writer.unlock() }
         guard !isClosed else { return }
         if directory != nil { try checkpointLocked() }
-        lock.withWriteLock { isClosed = true }
-        log?.close()
-        log = nil
-        if lockFile >= 0 {
-            Foundation.close(lockFile)
-            lockFile = -1
-        }
+        releaseLocked()
     }
 
     /// Closes without a checkpoint, as if the process died after the last acknowledged write
@@ -356,6 +350,12 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     public func abandon() {
         writer.lock()
         defer { writer.unlock() }
+        releaseLocked()
+    }
+
+    /// Marks the store closed and lets go of the log and the directory lock; the caller holds
+    /// the writer lock.
+    private func releaseLocked() {
         lock.withWriteLock { isClosed = true }
         log?.close()
         log = nil

@@ -45,11 +45,13 @@ struct BenchEmbed: AsyncParsableCommand {
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
 
+        var benchImages: [RGBImage] = []
         if let encoder = encoders.image {
             let flops = Self.visionFLOPs(encoder.tower.config)
             report.imageGFLOP = flops / 1e9
             report.rooflineImagesPerSecond = report.sgemmGFLOPS * 1e9 / flops
             let (files, decoded, decodeSeconds) = try loadImages()
+            benchImages = decoded
             report.decodeMillisecondsPerImage = files.isEmpty ? nil : 1000 * decodeSeconds / Double(files.count)
             // Preprocessing alone, one core.
             var preprocessed: [[Float]] = []
@@ -99,8 +101,7 @@ struct BenchEmbed: AsyncParsableCommand {
             // (loaded after the memory reading above).
             let reference = try CLI.run { try CLIPEncoders(directory: directory, precision: .fp32) }
             if let image = encoders.image, let fp32 = reference.image {
-                let (_, decoded, _) = try loadImages()
-                report.imageCosineToFP32 = Self.cosines(image.embed(images: decoded), fp32.embed(images: decoded))
+                report.imageCosineToFP32 = Self.cosines(image.embed(images: benchImages), fp32.embed(images: benchImages))
                 log("image cosine to fp32: min \(String(format: "%.6f", report.imageCosineToFP32!.min)), mean \(String(format: "%.6f", report.imageCosineToFP32!.mean))")
             }
             if let text = encoders.text, let fp32 = reference.text {

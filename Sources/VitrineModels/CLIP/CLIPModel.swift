@@ -72,10 +72,8 @@ public struct CLIPVisionTower: Sendable {
         encoder(x, sequences: (0..<count).map { (start: $0 * t, length: t) }, workspace: ws)
 
         return (0..<count).map { image in
-            let pooled = UnsafeMutablePointer<Float>.allocate(capacity: w)
-            defer { pooled.deallocate() }
-            postNorm(x + image * t * w, rows: 1, into: pooled)
-            return project(pooled, with: projection, width: w)
+            postNorm(x + image * t * w, rows: 1, into: ws.normed)
+            return project(ws.normed, with: projection, width: w)
         }
     }
 
@@ -177,10 +175,8 @@ public struct CLIPTextTower: Sendable {
         encoder(x, sequences: sequences, workspace: ws)
 
         return sequences.map { sequence in
-            let pooled = UnsafeMutablePointer<Float>.allocate(capacity: w)
-            defer { pooled.deallocate() }
-            finalNorm(x + (sequence.start + sequence.length - 1) * w, rows: 1, into: pooled)
-            return project(pooled, with: projection, width: w)
+            finalNorm(x + (sequence.start + sequence.length - 1) * w, rows: 1, into: ws.normed)
+            return project(ws.normed, with: projection, width: w)
         }
     }
 }
