@@ -10,12 +10,16 @@ let package = Package(
         .library(name: "VitrineImage", targets: ["VitrineImage"]),
         .library(name: "VitrineTensor", targets: ["VitrineTensor"]),
         .library(name: "VitrineIndex", targets: ["VitrineIndex"]),
+        .library(name: "VitrineCatalog", targets: ["VitrineCatalog"]),
+        .library(name: "VitrineEngine", targets: ["VitrineEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -48,16 +52,45 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Product records (SQLite + FTS5 through GRDB), the content-addressed image store and the
+        // data directory (writer lock, generation, model record).
+        .target(
+            name: "VitrineCatalog",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Ingest (dataset readers, pipeline) and search over a data directory.
+        .target(
+            name: "VitrineEngine",
+            dependencies: [
+                "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineTensor",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "vitrine",
             dependencies: [
-                "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex",
+                "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex", "VitrineCatalog", "VitrineEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Runs the built `vitrine` binary as a user would.
         .testTarget(name: "VitrineCLITests", dependencies: ["vitrine"]),
+        .testTarget(name: "VitrineCatalogTests", dependencies: ["VitrineCatalog"]),
+        .testTarget(
+            name: "VitrineEngineTests",
+            dependencies: [
+                "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
         .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineTensor"]),
         .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
