@@ -1,0 +1,104 @@
+import Foundation
+import GRDB
+
+// The `meta` table: the vector-store sequence the catalog is consistent with, the generation
+// readers poll, the time of the last commit and the model record.
+
+extension Catalog {
+    /// The vector-store sequence recorded by the last write; 0 for a new catalog.
+    public func vectorSequence() throws -> UInt64 {
+        try read { db in try Self.counter(db, key: "vector_sequence", path: path) }
+    }
+
+    /// Increases by one on every committed change (upsert, delete, sequence, model record);
+    /// readers poll it to notice commits. 0 for a new catalog.
+    public func generation() throws -> UInt64 {
+        try read { db in try Self.counter(db, key: "generation", path: path) }
+    }
+
+    /// Time of the last commit; nil for a new catalog.
+    public func lastCommit() throws -> Date? {
+        try read { db in
+            guard let seconds = try Double.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_commit'") else {
+                return nil
+            }
+            return Date(timeIntervalSince1970: seconds)
+        }
+    }
+
+    /// Records `sequence` without other changes (reconciliation) and advances the generation.
+    public func setVectorSequence(_ sequence: UInt64) throws {
+        let value = try Self.storable(sequence)
+        try write { db in try Self.recordCommit(db, vectorSequence: value) }
+    }
+
+    /// The model that produced the vectors, or nil when none was recorded.
+    public func modelRecord() throws -> ModelRecord? {
+        try read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'model'") else {
+                return nil
+            }
+            do {
+                return try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
+            } catch {
+                throw CatalogError.corrupted(path: path, reason: "the model record is not valid JSON: \(error)")
+            }
+        }
+    }
+
+    /// Records the model that produced the vectors and advances the generation.
+    public func setModelRecord(_ record: ModelRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(record) else {
+            throw CatalogError.invalidArgument("the model record of \(record.source) cannot be encoded as JSON")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        try write { db in
+            try Self.setMeta(db, key: "model", value: text)
+            try Self.advanceGeneration(db)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Sets the sequence, advances the generation and stamps the commit time: the tail of every
+    /// write transaction that changes what readers see.
+    static func recordCommit(_ db: Database, vectorSequence: Int64) throws {
+        try setMeta(db, key: "vector_sequence", value: vectorSequence)
+        try advanceGeneration(db)
+    }
+
+    static func advanceGeneration(_ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO meta(key, value) VALUES ('generation', 1)
+            ON CONFLICT(key) DO UPDATE SET value = value + 1
+            """)
+        try setMeta(db, key: "last_commit", value: Date().timeIntervalSince1970)
+    }
+
+    static func setMeta(_ db: Database, key: String, value: some DatabaseValueConvertible) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+            """)
+        try statement.execute(arguments: [key, value])
+    }
+
+    /// A non-negative integer from `meta` (0 when absent).
+    static func counter(_ db: Database, key: String, path: String) throws -> UInt64 {
+        let value = try DatabaseValue.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        guard let value, !value.isNull else { return 0 }
+        guard case let .int64(number) = value.storage, number >= 0 else {
+            throw CatalogError.corrupted(path: path, reason: "meta value \(key) is \(value), not a non-negative integer")
+        }
+        return UInt64(number)
+    }
+
+    /// SQLite integers are signed 64-bit.
+    static func storable(_ sequence: UInt64) throws -> Int64 {
+        guard let value = Int64(exactly: sequence) else {
+            throw CatalogError.invalidArgument("vector sequence \(sequence) exceeds \(Int64.max), the largest SQLite integer")
+        }
+        return value
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+// Full-text search: FTS5 over name and description (unicode61 tokenizer, diacritics removed),
+// ranked by bm25.
+
+extension Catalog {
+    /// Product ids whose name or description match `query`, best first (bm25, name words
+    /// weighing twice description words).
+    ///
+    /// The query is user text, never FTS5 syntax: each whitespace-separated word becomes a quoted
+    /// phrase, so `"`, `*`, `-`, `:`, parentheses, AND/OR/NOT/NEAR are plain text. Products
+    /// matching every word come first; when none does, products matching any word are returned.
+    /// An empty query (or one without letters or digits) returns [].
+    public func textSearch(_ query: String, limit: Int) throws -> [String] {
+        guard limit > 0 else { return [] }
+        let words = FullTextQuery.words(query)
+        guard !words.isEmpty else { return [] }
+        return try read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT p.id FROM products_fts JOIN products p ON p.doc = products_fts.rowid
+                WHERE products_fts MATCH ? ORDER BY bm25(products_fts, 2.0, 1.0), p.doc LIMIT ?
+                """)
+            let all = try String.fetchAll(statement, arguments: [FullTextQuery.match(words, operator: "AND"), limit])
+            if !all.isEmpty || words.count == 1 { return all }
+            return try String.fetchAll(statement, arguments: [FullTextQuery.match(words, operator: "OR"), limit])
+        }
+    }
+}
+
+/// Turns user text into an FTS5 query that cannot be a syntax error.
+enum FullTextQuery {
+    /// Whitespace-separated words that contain a letter or digit (others would tokenize to
+    /// nothing). NUL becomes a separator: SQLite reads bound text as a C string and would cut
+    /// the query there, possibly inside a quote.
+    static func words(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0.isWhitespace || $0 == "\0" })
+            .filter { $0.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) } }
+            .map(String.init)
+    }
+
+    /// Each word as an FTS5 string (double quotes doubled), joined by `op`.
+    static func match(_ words: [String], operator op: String) -> String {
+        words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " \(op) ")
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Which model produced the vectors of a data directory. Stored in the catalog so a search with
+/// another model, or an ingest that would mix two models, can be refused.
+public struct ModelRecord: Sendable, Equatable, Codable {
+    /// Hub repo id or absolute directory path.
+    public var source: String
+    /// Hub commit; nil for directories.
+    public var revision: String?
+    /// Weight precision the encoder ran in: "fp32", "bf16", ...
+    public var precision: String
+    /// SHA-256 over the weight files (computed by the caller).
+    public var weightsSHA256: String
+    /// Embedding length.
+    public var dimension: Int
+    /// When the record was written.
+    public var recordedAt: Date
+
+    public init(
+        source: String, revision: String?, precision: String, weightsSHA256: String, dimension: Int,
+        recordedAt: Date = Date()
+    ) {
+        self.source = source
+        self.revision = revision
+        self.precision = precision
+        self.weightsSHA256 = weightsSHA256
+        self.dimension = dimension
+        self.recordedAt = recordedAt
+    }
+}
+
+/// One value of a facet (category or market) and how many products carry it.
+public struct FacetCount: Sendable, Equatable, Codable {
+    /// Category id or market code.
+    public var value: String
+    /// Human-readable category name (the most common one for the id); nil for markets.
+    public var name: String?
+    /// Number of products.
+    public var count: Int
+
+    public init(value: String, name: String?, count: Int) {
+        self.value = value
+        self.name = name
+        self.count = count
+    }
+}
