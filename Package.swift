@@ -24,6 +24,8 @@ let package = Package(
     targets: [
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // gzip streams of Fashion-MNIST's IDX files (ZIPFoundation already has a module named CZlib).
+        .systemLibrary(name: "CVitrineZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "VitrineEngine",
             dependencies: [
-                "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineTensor",
+                "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineTensor", "CVitrineZlib",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

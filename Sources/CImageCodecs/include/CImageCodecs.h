@@ -55,6 +55,15 @@ int vitrine_png_read_info(const uint8_t *data, size_t size, vitrine_image_info *
 int vitrine_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
                        vitrine_image_info *info);
 
+/// Encodes 8-bit samples (`layout` GRAY, GRAY_ALPHA, RGB or RGBA; rows of `width * channels`
+/// bytes, no padding) as a non-interlaced PNG. On VITRINE_CODEC_OK, `*out` holds `*out_size`
+/// bytes allocated with malloc that the caller releases with `vitrine_png_free`. Returns
+/// VITRINE_CODEC_BAD_BUFFER for a bad layout, zero size or a short `pixels` buffer.
+int vitrine_png_encode(const uint8_t *pixels, size_t pixels_size, uint32_t width, uint32_t height,
+                       int32_t layout, uint8_t **out, size_t *out_size, char *message,
+                       size_t message_size);
+void vitrine_png_free(uint8_t *data);
+
 /// Still images only (lossy, lossless, with or without alpha); animations are unsupported.
 int vitrine_webp_read_info(const uint8_t *data, size_t size, vitrine_image_info *info);
 int vitrine_webp_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
