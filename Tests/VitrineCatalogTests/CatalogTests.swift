@@ -53,6 +53,19 @@ import Testing
         #expect(try catalog.referencedBlobs() == [blobKey(99, ext: "png"), blobKey(50)])
     }
 
+    @Test func repeatedIDInOneBatchLastWins() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try Catalog(path: dir.url.appendingPathComponent("c.sqlite"))
+        let first = sampleProduct("p", name: "first", images: 2, keyBase: 0)
+        let second = sampleProduct("p", name: "second", images: 2, keyBase: 10)
+        try catalog.upsert([first, sampleProduct("q"), second], fingerprints: ["p": "f"], vectorSequence: 1)
+        #expect(try catalog.product(id: "p") == second)
+        #expect(try catalog.counts() == (products: 2, images: 4))
+        #expect(try catalog.textSearch("first", limit: 5) == [])
+        #expect(try catalog.textSearch("second", limit: 5) == ["p"])
+    }
+
     @Test func deleteReturnsRemovedProductsAndCascadesImages() throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
