@@ -189,6 +189,19 @@ import Testing
         #expect(try otherPool.read { try String.fetchAll($0, sql: "SELECT id FROM products") } == ["b"])
         #expect(try reader.allProductIDs() == ["b"])
 
+        // Another process (the sqlite3 shell) reads the commit while the writer keeps the file open.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") {
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            shell.arguments = ["-readonly", url.path, "SELECT group_concat(id) FROM products"]
+            let output = Pipe()
+            shell.standardOutput = output
+            try shell.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            shell.waitUntilExit()
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "b")
+        }
+
         // Writes through a read-only catalog are refused with a clear error.
         #expect(catalogError { try reader.upsert([b], fingerprints: [:], vectorSequence: 4) } == .readOnly(path: url.path))
         #expect(catalogError { try reader.setVectorSequence(4) } == .readOnly(path: url.path))
@@ -259,6 +272,22 @@ import Testing
         let error = catalogError { _ = try Catalog(path: url) }
         #expect(error == .readOnly(path: data.path))
         #expect(catalogError { _ = try WriterLock.acquire(DataDirectory(data), holder: "test") } == .readOnly(path: DataDirectory(data).writerLockURL.path))
+    }
+
+    @Test(.enabled(if: !runningAsRoot, "root ignores directory permissions"))
+    func existingCatalogInReadOnlyDirectory() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let data = DataDirectory(dir.url.appendingPathComponent("data", isDirectory: true))
+        do {
+            let catalog = try Catalog(path: data.catalogURL)
+            try catalog.upsert([sampleProduct("a")], fingerprints: [:], vectorSequence: 1)
+            try catalog.close()
+        }
+        chmod(data.url.path, 0o555)
+        #expect(catalogError { _ = try Catalog(path: data.catalogURL) } == .readOnly(path: data.url.path))
+        let reader = try Catalog(path: data.catalogURL, readOnly: true)
+        #expect(try reader.allProductIDs() == ["a"])
     }
 
     @Test func facetCounts() throws {
