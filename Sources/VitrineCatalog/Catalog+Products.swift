@@ -18,8 +18,9 @@ extension Catalog {
     ///
     /// - Throws: ``CatalogError/invalidArgument(_:)`` (see ``validate(_:)``) before anything is
     ///   written; ``CatalogError/diskFull(path:)``, ``CatalogError/readOnly(path:)``, ...
-    public func upsert(_ products: [Product], fingerprints: [String: String], vectorSequence: UInt64) throws {
-        for product in products { try Self.validate(product) }
+    public func upsert(_ batch: [Product], fingerprints: [String: String], vectorSequence: UInt64) throws {
+        for product in batch { try Self.validate(product) }
+        let products = Self.lastOfEachID(batch)
         let sequence = try Self.storable(vectorSequence)
         let now = Date().timeIntervalSince1970
         let encoder = JSONEncoder()
@@ -31,6 +32,7 @@ extension Catalog {
             }
             return String(decoding: data, as: UTF8.self)
         }
+        let idList = try Self.jsonList(products.map(\.id))
         try write { db in
             let upsertProduct = try db.cachedStatement(sql: """
                 INSERT INTO products(id, name, description, category, category_name, market, source,
@@ -42,21 +44,25 @@ extension Catalog {
                     market = excluded.market, source = excluded.source, extra = excluded.extra,
                     fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
                 """)
-            let deleteImages = try db.cachedStatement(sql: "DELETE FROM images WHERE product_id = ?")
             let insertImage = try db.cachedStatement(sql: """
                 INSERT INTO images(product_id, image_id, position, key, sha256, width, height)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
+            // One statement clears the old image sets of the whole batch.
+            try db.cachedStatement(sql: "DELETE FROM images WHERE product_id IN (SELECT value FROM json_each(?))")
+                .execute(arguments: [idList])
             for (product, extra) in zip(products, extras) {
-                try upsertProduct.execute(arguments: [
+                // Arguments are built to match the statements above: skip GRDB's per-call check.
+                upsertProduct.setUncheckedArguments([
                     product.id, product.name, product.description, product.category, product.categoryName,
                     product.market, product.source, extra, fingerprints[product.id], now,
                 ])
-                try deleteImages.execute(arguments: [product.id])
+                try upsertProduct.execute()
                 for (position, image) in product.images.enumerated() {
-                    try insertImage.execute(arguments: [
+                    insertImage.setUncheckedArguments([
                         product.id, image.id, position, image.key.description, image.sha256, image.width, image.height,
                     ])
+                    try insertImage.execute()
                 }
             }
             try Self.recordCommit(db, vectorSequence: sequence)
@@ -91,6 +97,15 @@ extension Catalog {
                 sql: "UPDATE products SET fingerprint = NULL WHERE id IN (SELECT value FROM json_each(?))",
                 arguments: [list])
         }
+    }
+
+    /// `batch` without the earlier occurrences of repeated ids (the image sets are cleared once
+    /// per batch, so a repeated product would insert its images twice).
+    static func lastOfEachID(_ batch: [Product]) -> [Product] {
+        var last: [String: Int] = [:]
+        for (index, product) in batch.enumerated() { last[product.id] = index }
+        if last.count == batch.count { return batch }
+        return batch.enumerated().compactMap { last[$1.id] == $0 ? $1 : nil }
     }
 
     /// Checks what ``upsert(_:fingerprints:vectorSequence:)`` would refuse, so a pipeline can

@@ -129,16 +129,12 @@ public final class Catalog: @unchecked Sendable {
         if let error = error as? DatabaseError {
             let reason = error.message ?? "\(error.resultCode)"
             switch error.resultCode {
+            // SQLite's unix VFS reports ENOSPC on writes as SQLITE_FULL.
             case .SQLITE_FULL: return .diskFull(path: path)
             case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH: return .readOnly(path: path)
             case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FORMAT: return .corrupted(path: path, reason: reason)
-            case .SQLITE_IOERR:
-                // SQLite reports ENOSPC on some writes as an I/O error.
-                if errno == ENOSPC { return .diskFull(path: path) }
-                return .io(path: path, reason: reason)
             case .SQLITE_CANTOPEN:
-                if errno == EACCES || errno == EPERM || errno == EROFS { return .readOnly(path: path) }
-                return .io(path: path, reason: reason)
+                return .io(path: path, reason: "cannot open the database file (\(reason)); readers need the -wal and -shm files or a writable directory")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 return .io(path: path, reason: "the database is busy (another writer?): \(reason)")
             default:

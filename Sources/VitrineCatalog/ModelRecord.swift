@@ -33,7 +33,7 @@ public struct ModelRecord: Sendable, Equatable, Codable {
 public struct FacetCount: Sendable, Equatable, Codable {
     /// Category id or market code.
     public var value: String
-    /// Human-readable category name (the most common one for the id); nil for markets.
+    /// Human-readable category name (one recorded for the id); nil for markets.
     public var name: String?
     /// Number of products.
     public var count: Int

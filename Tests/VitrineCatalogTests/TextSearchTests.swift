@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import VitrineCatalog
+
+@Suite struct TextSearchTests {
+    /// A catalog of a few products with Czech and English text.
+    private func makeCatalog(_ dir: TemporaryDirectory) throws -> Catalog {
+        let catalog = try Catalog(path: dir.url.appendingPathComponent("c.sqlite"))
+        try catalog.upsert([
+            sampleProduct("dress-cz", name: "Letní šaty", description: "Lehké bavlněné šaty na léto"),
+            sampleProduct("dress-en", name: "Red summer dress", description: "Cotton, knee length"),
+            sampleProduct("shoe", name: "Leather boots", description: "Winter boots to go with any dress"),
+            sampleProduct("bag", name: "Tote bag", description: "Canvas bag with a zip"),
+        ], fingerprints: [:], vectorSequence: 1)
+        return catalog
+    }
+
+    @Test func findsByNameAndDescriptionWords() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        #expect(try catalog.textSearch("boots", limit: 10) == ["shoe"])
+        #expect(try catalog.textSearch("canvas", limit: 10) == ["bag"])
+        #expect(try catalog.textSearch("COTTON", limit: 10) == ["dress-en"])
+        // A name match outranks a description-only match.
+        #expect(try catalog.textSearch("dress", limit: 10) == ["dress-en", "shoe"])
+        #expect(try catalog.textSearch("dress", limit: 1) == ["dress-en"])
+        #expect(try catalog.textSearch("dress", limit: 0) == [])
+        #expect(try catalog.textSearch("umbrella", limit: 10) == [])
+    }
+
+    @Test func diacriticsAreIgnored() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        #expect(try catalog.textSearch("saty", limit: 10) == ["dress-cz"])
+        #expect(try catalog.textSearch("šaty", limit: 10) == ["dress-cz"])
+        #expect(try catalog.textSearch("LETNI", limit: 10) == ["dress-cz"])
+        #expect(try catalog.textSearch("bavlnene", limit: 10) == ["dress-cz"])
+    }
+
+    @Test func allWordsFirstThenAnyWord() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        #expect(try catalog.textSearch("red dress", limit: 10) == ["dress-en"])
+        #expect(try catalog.textSearch("winter dress", limit: 10) == ["shoe"])
+        // No product has both words: products with either are returned.
+        #expect(Set(try catalog.textSearch("tote boots", limit: 10)) == ["bag", "shoe"])
+    }
+
+    @Test(arguments: [
+        "", "   ", "\"", "\"\"", "*", "dress*", "-", "-dress", "a:b", "name:dress", "NEAR(", "NEAR(dress boots",
+        "(", ")", "dress)", "AND", "OR", "NOT", "dress AND", "OR boots", "^", "\"unterminated", "'", "{name}: x",
+        "dress\0boots\"", "+", "\\", "★☆", "dress -- boots", "šaty\"*",
+    ])
+    func hostileQueriesDoNotThrow(query: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        let results = try catalog.textSearch(query, limit: 10)
+        if FullTextQuery.words(query).isEmpty { #expect(results.isEmpty) }
+        #expect(Set(results).isSubset(of: ["dress-cz", "dress-en", "shoe", "bag"]))
+    }
+
+    @Test func syntaxIsSearchedAsText() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        // Operators and punctuation are words or separators, not FTS5 syntax.
+        #expect(try catalog.textSearch("-dress", limit: 10) == ["dress-en", "shoe"])
+        #expect(try catalog.textSearch("name:boots", limit: 10) == [])   // "name boots": no product has both
+        #expect(try catalog.textSearch("\"tote\"", limit: 10) == ["bag"])
+        #expect(try catalog.textSearch("dress*", limit: 10) == ["dress-en", "shoe"])
+    }
+
+    @Test func indexFollowsUpdatesAndDeletes() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let catalog = try makeCatalog(dir)
+        try catalog.upsert([sampleProduct("bag", name: "Leather satchel", description: "Brown")],
+                           fingerprints: [:], vectorSequence: 2)
+        #expect(try catalog.textSearch("tote", limit: 10) == [])
+        #expect(try catalog.textSearch("satchel", limit: 10) == ["bag"])
+        #expect(Set(try catalog.textSearch("leather", limit: 10)) == ["bag", "shoe"])
+        // Re-upserting unchanged text keeps it findable (the trigger skips unchanged rows).
+        try catalog.upsert([sampleProduct("bag", name: "Leather satchel", description: "Brown")],
+                           fingerprints: [:], vectorSequence: 3)
+        #expect(try catalog.textSearch("satchel", limit: 10) == ["bag"])
+        try catalog.delete(ids: ["shoe"], vectorSequence: 4)
+        #expect(try catalog.textSearch("boots", limit: 10) == [])
+        #expect(try catalog.textSearch("leather", limit: 10) == ["bag"])
+    }
+}
