@@ -88,6 +88,7 @@ let package = Package(
             name: "VitrineEngineTests",
             dependencies: [
                 "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -25,6 +25,11 @@ enum CLI {
         printError(String(describing: error))
     }
 
+    /// A remark for people on standard error (not an error: the command goes on).
+    static func printNote(_ message: String) {
+        FileHandle.standardError.write(Data("note: \(message)\n".utf8))
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }

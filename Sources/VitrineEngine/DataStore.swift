@@ -1,0 +1,211 @@
+import Foundation
+import VitrineCatalog
+import VitrineIndex
+
+/// A data directory opened as a whole: the catalog, the image store and the vector index, for
+/// the one writer (ingest) or for a reader (search, serve).
+///
+/// The stores are separate files, so a batch reaches them in an order that makes every crash
+/// window recoverable (see ``IngestPipeline``): blobs first (content-addressed, harmless if
+/// orphaned), then the catalog marks the batch's products stale, then the index, then the catalog
+/// commit that records the index's sequence number. When a writer opens a directory whose catalog
+/// and index disagree on that number, ``reconcile()`` repairs the difference before anything else.
+public final class DataStore: @unchecked Sendable {
+    public let directory: DataDirectory
+    public let catalog: Catalog
+    public let blobs: FileBlobStore
+    /// Nil until the first ingest has fixed the dimension (a reader of an empty directory).
+    public private(set) var vectors: EmbeddedVectorStore?
+    public let isWriter: Bool
+    private let writerLock: WriterLock?
+    private var seenGeneration: UInt64
+    /// What opening for writing repaired (empty for readers and consistent directories).
+    public private(set) var reconciliation = Reconciliation()
+    private let refreshLock = NSLock()
+
+    /// HNSW with the index's defaults; cosine because CLIP embeddings are compared by angle.
+    public static func indexConfiguration(dimension: Int) -> VectorStoreConfiguration {
+        VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .hnsw(HNSWParameters()))
+    }
+
+    private init(directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore,
+                 vectors: EmbeddedVectorStore?, writerLock: WriterLock?) throws {
+        self.directory = directory
+        self.catalog = catalog
+        self.blobs = blobs
+        self.vectors = vectors
+        self.writerLock = writerLock
+        isWriter = writerLock != nil
+        seenGeneration = try catalog.generation()
+    }
+
+    /// Opens `directory` as its one writer, creating it if needed. `holder` names this process in
+    /// the lock ("vitrine ingest"), so a second writer's error says who holds it. `dimension` is
+    /// the embedding length of the model about to write (checked against the model record).
+    public static func openForWriting(_ directory: DataDirectory, holder: String) throws -> DataStore {
+        let lock = try WriterLock.acquire(directory, holder: holder)
+        do {
+            let catalog = try Catalog(path: directory.catalogURL)
+            let blobs = try FileBlobStore(directory: directory.imagesURL)
+            var vectors: EmbeddedVectorStore?
+            if let record = try catalog.modelRecord() {
+                vectors = try EmbeddedVectorStore(directory: directory.indexURL, configuration: indexConfiguration(dimension: record.dimension))
+            }
+            let store = try DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, writerLock: lock)
+            if vectors != nil { store.reconciliation = try store.reconcile() }
+            return store
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    /// Opens `directory` for reading beside a writer (in this process or another). Throws
+    /// ``EngineError/emptyDataDirectory(path:)`` when nothing was ever ingested.
+    public static func openForReading(_ directory: DataDirectory) throws -> DataStore {
+        guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
+        let catalog = try Catalog(path: directory.catalogURL, readOnly: true)
+        let blobs = try FileBlobStore(directory: directory.imagesURL)
+        var vectors: EmbeddedVectorStore?
+        if let record = try catalog.modelRecord() {
+            vectors = try EmbeddedVectorStore(following: directory.indexURL, configuration: indexConfiguration(dimension: record.dimension))
+        }
+        return try DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, writerLock: nil)
+    }
+
+    /// The writer's index, created on first use with the model's dimension.
+    func vectorStore(dimension: Int) throws -> EmbeddedVectorStore {
+        if let vectors {
+            guard vectors.dimension == dimension else {
+                throw EngineError.model(path: directory.url.path, reason: "the index holds \(vectors.dimension)-dimensional vectors, the model makes \(dimension)")
+            }
+            return vectors
+        }
+        let store = try EmbeddedVectorStore(directory: directory.indexURL, configuration: Self.indexConfiguration(dimension: dimension))
+        vectors = store
+        return store
+    }
+
+    /// A reader's catch-up: when the catalog's generation moved, the index follows the writer's
+    /// log so both show the newer state (the index is refreshed after the catalog is read, and the
+    /// writer commits the catalog after the index, so the index is never behind what the catalog
+    /// names). Returns whether anything changed. Cheap when nothing did: one small query.
+    @discardableResult
+    public func refresh() throws -> Bool {
+        guard !isWriter else { return false }
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
+        let generation = try catalog.generation()
+        guard generation != seenGeneration else { return false }
+        if let vectors {
+            try vectors.refresh()
+        } else if let record = try catalog.modelRecord() {
+            vectors = try EmbeddedVectorStore(following: directory.indexURL, configuration: Self.indexConfiguration(dimension: record.dimension))
+        }
+        seenGeneration = generation
+        return true
+    }
+
+    /// The generation this store last saw (a reader's view of the writer's commits).
+    public var generation: UInt64 {
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
+        return seenGeneration
+    }
+
+    /// What reconciliation found and did.
+    public struct Reconciliation: Sendable, Equatable {
+        /// Index entries no catalog image names (removed from the index).
+        public var orphanVectors = 0
+        /// Products with an image the index lacks (marked stale: the next ingest re-embeds them).
+        public var staleProducts = 0
+        public var isEmpty: Bool { orphanVectors == 0 && staleProducts == 0 }
+    }
+
+    /// Makes catalog and index agree after a crash between their writes: index entries the
+    /// catalog does not name are deleted, catalog products whose images lack vectors are marked
+    /// stale, and the catalog records the index's sequence. Runs only when the two sequence numbers
+    /// differ (an interrupted batch); the full key comparison is linear in the catalog.
+    @discardableResult
+    public func reconcile() throws -> Reconciliation {
+        guard isWriter, let vectors else { return Reconciliation() }
+        let indexSequence = try vectors.lastSequence()
+        guard indexSequence != (try catalog.vectorSequence()) else { return Reconciliation() }
+        let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
+        let stored = Set(try vectors.keys())
+        var result = Reconciliation()
+        let orphans = stored.subtracting(named).sorted()
+        if !orphans.isEmpty {
+            _ = try vectors.delete(orphans)
+            result.orphanVectors = orphans.count
+        }
+        let missing = Set(named.subtracting(stored).map(\.product)).sorted()
+        if !missing.isEmpty {
+            try catalog.markStale(ids: missing)
+            result.staleProducts = missing.count
+        }
+        try catalog.setVectorSequence(try vectors.lastSequence())
+        return result
+    }
+
+    /// Disagreements between the stores, in words (empty when consistent): catalog images without
+    /// vectors, vectors no catalog image names, referenced blobs that are missing or whose bytes no
+    /// longer hash to their key (`checksums`), and sequence numbers that differ.
+    public func verify(checksums: Bool = true) throws -> [String] {
+        var problems: [String] = []
+        let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
+        let stored = Set(try vectors?.keys() ?? [])
+        for key in named.subtracting(stored).sorted().prefix(100) { problems.append("catalog image \(key) has no vector") }
+        for key in stored.subtracting(named).sorted().prefix(100) { problems.append("vector \(key) is not in the catalog") }
+        if let vectors {
+            let (catalogSequence, indexSequence) = (try catalog.vectorSequence(), try vectors.lastSequence())
+            if catalogSequence != indexSequence {
+                problems.append("the catalog records index sequence \(catalogSequence), the index is at \(indexSequence)")
+            }
+        }
+        for key in try catalog.referencedBlobs().sorted() {
+            guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
+            if checksums, IngestPipeline.sha256(try blobs.get(key)) != key.sha256 {
+                problems.append("image \(key) does not match its checksum")
+            }
+        }
+        return problems
+    }
+
+    /// Live counts of the three stores.
+    public func stats() throws -> DataStats {
+        let counts = try catalog.counts()
+        return DataStats(
+            products: counts.products, images: counts.images, vectors: try vectors?.count() ?? 0,
+            blobs: try blobs.keys().count, generation: try catalog.generation(),
+            vectorSequence: try vectors?.lastSequence() ?? 0, lastCommit: try catalog.lastCommit(),
+            model: try catalog.modelRecord())
+    }
+
+    /// Lets go of the directory without a checkpoint, as if the process died after its last
+    /// acknowledged write (tests of recovery use it).
+    public func abandon() {
+        vectors?.abandon()
+        writerLock?.release()
+    }
+
+    /// Checkpoints and closes the index, then lets go of the writer lock.
+    public func close() throws {
+        defer { writerLock?.release() }
+        if isWriter { try vectors?.close() }
+    }
+}
+
+/// What `vitrine stats` reports.
+public struct DataStats: Sendable, Codable, Equatable {
+    public var products: Int
+    public var images: Int
+    public var vectors: Int
+    /// Files in the image store (more than `images` when products share a photo less, or
+    /// unreferenced blobs await `vitrine gc`).
+    public var blobs: Int
+    public var generation: UInt64
+    public var vectorSequence: UInt64
+    public var lastCommit: Date?
+    public var model: ModelRecord?
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Errors of ingest and search that are not a store's or a reader's own: each names the input
+/// (data directory, model, query) and says what to do.
+public enum EngineError: Error, CustomStringConvertible, Sendable {
+    /// The data directory has no catalog yet.
+    case emptyDataDirectory(path: String)
+    /// The model given does not match the one that built the vectors.
+    case modelMismatch(data: String, recorded: String, given: String)
+    /// The data directory records no model (ingest did not get far enough).
+    case noModelRecord(path: String)
+    /// A model that cannot serve this purpose (no image tower, no weights, wrong dimension, ...).
+    case model(path: String, reason: String)
+    /// A query the engine refuses (empty, over-long, bad parameter).
+    case invalidQuery(String)
+    /// A product id that is not in the catalog.
+    case unknownProduct(String)
+    /// A fault injected by `VITRINE_FAULT` (tests of crash recovery).
+    case injectedFault(String)
+
+    public var description: String {
+        switch self {
+        case .emptyDataDirectory(let path):
+            "data directory \(path) has no catalog: run `vitrine ingest SOURCE --data \(path) --model M` first"
+        case .modelMismatch(let data, let recorded, let given):
+            "model \(given) is not the model that built the vectors of \(data) (\(recorded)); omit --model to use the recorded one, or re-embed with `vitrine reindex`"
+        case .noModelRecord(let path):
+            "data directory \(path) records no model: run `vitrine ingest` with --model first"
+        case .model(let path, let reason):
+            "model \(path): \(reason)"
+        case .invalidQuery(let reason):
+            "invalid query: \(reason)"
+        case .unknownProduct(let id):
+            "no product with id \(id)"
+        case .injectedFault(let point):
+            "fault injected at \(point)"
+        }
+    }
+}

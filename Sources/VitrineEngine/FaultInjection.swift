@@ -1,0 +1,44 @@
+import Foundation
+
+/// Named points between the stores' writes where tests make ingest die as if killed (`kill -9`),
+/// to prove every crash window recoverable. Set `VITRINE_FAULT=<point>` or `<point>:<n>` (die on
+/// the n-th time the point is reached, default the first). Unset in normal runs: one dictionary
+/// lookup at start-up, then a nil check per batch.
+struct FaultInjection: Sendable {
+    enum Point: String, CaseIterable, Sendable {
+        case afterBlobs = "after-blobs"
+        case afterMarkStale = "after-mark-stale"
+        case afterIndexUpsert = "after-index-upsert"
+        case afterIndexDelete = "after-index-delete"
+        case afterCatalogCommit = "after-catalog-commit"
+    }
+
+    private let point: Point?
+    private let occurrence: Int
+    private let counter = Counter()
+
+    static func fromEnvironment() -> FaultInjection {
+        guard let spec = ProcessInfo.processInfo.environment["VITRINE_FAULT"], !spec.isEmpty else {
+            return FaultInjection(point: nil, occurrence: 0)
+        }
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        return FaultInjection(point: Point(rawValue: parts[0]), occurrence: parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
+    }
+
+    /// Dies with SIGKILL (no cleanup, no flush: exactly what a crash leaves) when `point` is the
+    /// configured one and this is its configured occurrence.
+    func reach(_ point: Point) throws {
+        guard let configured = self.point, configured == point else { return }
+        if counter.increment() + 1 == occurrence {
+            FileHandle.standardError.write(Data("vitrine: fault injected at \(point.rawValue)\n".utf8))
+            kill(getpid(), SIGKILL)
+            throw EngineError.injectedFault(point.rawValue)  // not reached
+        }
+    }
+
+    private final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func increment() -> Int { lock.withLock { defer { value += 1 }; return value } }
+    }
+}

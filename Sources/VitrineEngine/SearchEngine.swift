@@ -1,0 +1,194 @@
+import Foundation
+import VitrineCatalog
+import VitrineImage
+import VitrineIndex
+import VitrineModels
+
+/// Narrowing of a search: category (id or name, as the catalog has either) and market.
+public struct SearchFilter: Sendable, Equatable {
+    public var category: String?
+    public var market: String?
+    public init(category: String? = nil, market: String? = nil) {
+        self.category = category
+        self.market = market
+    }
+}
+
+/// Paging and cut-off of a search.
+public struct SearchPage: Sendable, Equatable {
+    public var k: Int
+    public var offset: Int
+    /// Drop results whose cosine similarity is below this.
+    public var minScore: Float?
+
+    public static let maxK = 100
+    public static let maxOffset = 10_000
+
+    public init(k: Int = 10, offset: Int = 0, minScore: Float? = nil) {
+        self.k = k
+        self.offset = offset
+        self.minScore = minScore
+    }
+
+    func validate() throws {
+        guard (1...Self.maxK).contains(k) else { throw EngineError.invalidQuery("k must be between 1 and \(Self.maxK), not \(k)") }
+        guard (0...Self.maxOffset).contains(offset) else {
+            throw EngineError.invalidQuery("offset must be between 0 and \(Self.maxOffset), not \(offset)")
+        }
+        if let minScore, !(minScore >= -1 && minScore <= 1) {
+            throw EngineError.invalidQuery("min_score must be between -1 and 1, not \(minScore)")
+        }
+    }
+}
+
+/// One product in a result list: the shape `vitrine search --json` prints and the HTTP API returns.
+public struct SearchResult: Sendable, Codable, Equatable {
+    public var id: String
+    /// Cosine similarity of the product's best-matching image to the query.
+    public var score: Float
+    public var name: String
+    /// The category's name when the catalog has one, else its id.
+    public var category: String?
+    public var market: String?
+    /// Path of the product's best-matching image: `/images/{key}`.
+    public var image: String
+}
+
+/// A page of results.
+public struct SearchResponse: Sendable, Codable, Equatable {
+    /// The query as given (text), or a description of it (`image:…`, `similar:ID`).
+    public var query: String
+    /// Whether the text query was cut to the model's 77 tokens.
+    public var truncated: Bool
+    public var offset: Int
+    public var results: [SearchResult]
+}
+
+/// The query path: text → tokenizer → text tower (or image → image tower, or a stored product's
+/// vector) → index search with filters → catalog records, grouped by product (a product's best
+/// image scores it), paged.
+public final class SearchEngine: @unchecked Sendable {
+    public let store: DataStore
+    public let text: CLIPTextEncoder?
+    public let image: CLIPImageEncoder?
+    private let decoder: ImageDecoder
+
+    /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
+    /// this bounds the work spent on a hostile one).
+    public static let maxQueryLength = 1000
+
+    public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000) {
+        self.store = store
+        self.text = text
+        self.image = image
+        decoder = ImageDecoder(maxPixels: maxPixels)
+    }
+
+    // MARK: Queries
+
+    public func search(text query: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
+        try page.validate()
+        let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw EngineError.invalidQuery("the query is empty") }
+        guard query.count <= Self.maxQueryLength else {
+            throw EngineError.invalidQuery("the query is \(query.count) characters long; the limit is \(Self.maxQueryLength)")
+        }
+        guard let text else { throw EngineError.model(path: store.directory.url.path, reason: "the model has no text tower") }
+        let tokens = text.tokenize(trimmed)
+        let vector = try text.tower.embed(tokenIDs: [tokens.ids])[0]
+        let results = try nearest(vector, filter: filter, page: page, excluding: nil)
+        return SearchResponse(query: query, truncated: tokens.truncated, offset: page.offset, results: results)
+    }
+
+    /// Search by an uploaded photo's bytes (JPEG, PNG or WebP).
+    public func search(imageData: Data, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
+        try page.validate()
+        guard let image else { throw EngineError.model(path: store.directory.url.path, reason: "the model has no image tower") }
+        let decoded = try decoder.decode(imageData)
+        let vector = image.embed(images: [decoded])[0]
+        let results = try nearest(vector, filter: filter, page: page, excluding: nil)
+        return SearchResponse(query: "image:\(decoded.width)x\(decoded.height)", truncated: false, offset: page.offset, results: results)
+    }
+
+    /// "More like this": products whose images are nearest to the product's first image.
+    public func similar(to id: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
+        try page.validate()
+        try refresh()
+        guard let product = try store.catalog.product(id: id), let first = product.images.first,
+              let vectors = store.vectors,
+              let vector = try vectors.vector(for: VectorKey(product: id, image: first.id)) else {
+            throw EngineError.unknownProduct(id)
+        }
+        let results = try nearest(vector, filter: filter, page: page, excluding: id)
+        return SearchResponse(query: "similar:\(id)", truncated: false, offset: page.offset, results: results)
+    }
+
+    /// A product record, or ``EngineError/unknownProduct(_:)``.
+    public func product(id: String) throws -> Product {
+        try refresh()
+        guard let product = try store.catalog.product(id: id) else { throw EngineError.unknownProduct(id) }
+        return product
+    }
+
+    /// Catches up with the writer's commits (readers only; cheap when nothing changed).
+    public func refresh() throws { try store.refresh() }
+
+    // MARK: Nearest products
+
+    /// The page of products nearest to `vector`. The index returns images; several images of one
+    /// product collapse into its best, and hits the catalog does not name (a batch a writer has
+    /// indexed but not yet committed) are dropped. When grouping leaves too few products, the
+    /// search widens (×4) until the page is full or the index is exhausted.
+    func nearest(_ vector: [Float], filter: SearchFilter, page: SearchPage, excluding: String?) throws -> [SearchResult] {
+        try refresh()
+        guard let vectors = store.vectors else { return [] }
+        guard let resolved = try resolve(filter) else { return [] }
+        let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
+        let wanted = page.offset + page.k + (excluding == nil ? 0 : 1)
+        let total = try vectors.count()
+        var n = min(max(64, wanted * 3), max(total, 1))
+        while true {
+            let hits = try vectors.search(vector, k: n, filter: vectorFilter)
+            var best: [String: SearchHit] = [:]
+            var order: [String] = []
+            for hit in hits where hit.key.product != excluding {
+                if let minScore = page.minScore, hit.score < minScore { continue }
+                if best[hit.key.product] == nil { order.append(hit.key.product) }
+                if best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
+            }
+            let products = try store.catalog.products(ids: order)
+            var results: [SearchResult] = []
+            for id in order {
+                guard let hit = best[id], let product = products[id],
+                      let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
+                results.append(SearchResult(
+                    id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
+                    market: product.market, image: "/images/\(image.key)"))
+            }
+            results.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+            if results.count >= wanted || hits.count < n || n >= total {
+                return Array(results.dropFirst(page.offset).prefix(page.k))
+            }
+            n = min(n * 4, total)
+        }
+    }
+
+    /// The index filter for `filter`: a category given by id or by name (case-insensitive) selects
+    /// every id it names. Nil when nothing can match (the answer is empty, not an error); no
+    /// conditions when the filter is empty.
+    func resolve(_ filter: SearchFilter) throws -> VectorFilter? {
+        var conditions: [String: Set<String>] = [:]
+        if let category = filter.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty {
+            let wanted = category.lowercased()
+            let ids = try store.catalog.categories()
+                .filter { $0.value.lowercased() == wanted || $0.name?.lowercased() == wanted }
+                .map(\.value)
+            guard !ids.isEmpty else { return nil }
+            conditions["category"] = Set(ids)
+        }
+        if let market = filter.market?.trimmingCharacters(in: .whitespaces), !market.isEmpty {
+            conditions["market"] = [market.lowercased()]
+        }
+        return VectorFilter(conditions)
+    }
+}

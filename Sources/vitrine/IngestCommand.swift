@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+import VitrineModels
+
+extension DatasetFormat: ExpressibleByArgument {}
+extension DatasetSplit: ExpressibleByArgument {}
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a catalog (GLAMI-1M, a folder, a CSV/JSONL manifest, Fashion-MNIST) to a data directory.",
+        discussion: """
+        Re-running is safe: products stored unchanged (same id, record and image bytes) are \
+        skipped, changed ones re-embedded, nothing is removed. Interrupted runs resume. A report \
+        (ingested, unchanged, updated, failed with reasons) is written to DIR/ingest/. Exit code 3 \
+        when some items failed and the rest were ingested.
+        """
+    )
+
+    @Argument(help: "The source: a GLAMI-1M folder or zip, a folder of images, a .csv/.jsonl manifest, or the Fashion-MNIST directory.")
+    var source: String
+
+    @Option(help: "The source's format (default: detected): glami, folder, manifest, fashion-mnist.")
+    var format: DatasetFormat?
+
+    @OptionGroup var data: DataOption
+    @OptionGroup var model: ModelOption
+
+    @Option(help: "Ingest at most this many products.")
+    var limit: Int?
+
+    @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
+    var batchSize = 64
+
+    @Option(help: "Manifest: a JSON file mapping the manifest's columns (id, name, description, category, category_name, market, images).")
+    var mapping: String?
+
+    @Option(help: "GLAMI-1M and Fashion-MNIST: which split to read (test, train, all).")
+    var split: DatasetSplit = .all
+
+    @Option(name: .customLong("report"), help: "Also write the JSON report here.")
+    var reportPath: String?
+
+    @Flag(name: .customLong("allow-private-network"), help: "Manifest: allow image URLs on loopback and private networks.")
+    var allowPrivateNetwork = false
+
+    @Flag(help: "Print the report as JSON on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let report = try await CLI.run { () async throws -> IngestReport in
+            let url = URL(fileURLWithPath: (source as NSString).expandingTildeInPath).standardizedFileURL
+            var options = ReaderOptions(split: split)
+            if let mapping { options.manifestMapping = try ManifestMapping.load(from: URL(fileURLWithPath: mapping)) }
+            options.downloadPolicy.allowPrivateNetworks = allowPrivateNetwork
+            let reader = try (format ?? DatasetFormat.detect(url)).makeReader(url: url, options: options)
+            do {
+                let report = try await ingest(reader)
+                await Self.shutdown(reader)
+                return report
+            } catch {
+                await Self.shutdown(reader)
+                throw error
+            }
+        }
+        if json {
+            FileHandle.standardOutput.write(try Self.encoder.encode(report) + Data("\n".utf8))
+        } else {
+            print(Self.summary(report))
+        }
+        if report.counts.failed > 0 { throw CLI.partialSuccess }
+    }
+
+    /// A manifest reader owns an HTTP client for image URLs, which must be shut down.
+    private static func shutdown(_ reader: any DatasetReader) async {
+        if let manifest = reader as? ManifestReader { try? await manifest.shutdown() }
+    }
+
+    private func ingest(_ reader: any DatasetReader) async throws -> IngestReport {
+        let directory = try await model.resolve()
+        let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
+        guard let image = encoders.image else {
+            throw EngineError.model(path: directory.path, reason: "the model has no image tower")
+        }
+        let store = try DataStore.openForWriting(data.directory, holder: "vitrine ingest \(source)")
+        var closed = false
+        defer { if !closed { try? store.close() } }
+        if !store.reconciliation.isEmpty {
+            CLI.printNote("repaired an interrupted run: removed \(store.reconciliation.orphanVectors) uncommitted vectors, \(store.reconciliation.staleProducts) products will be re-embedded")
+        }
+        let record = try ModelIdentity.record(
+            specifier: model.spec, directory: directory, precision: model.precision.rawValue, dimension: image.dimension)
+        var ingestOptions = IngestOptions()
+        ingestOptions.batchSize = batchSize
+        ingestOptions.limit = limit
+        let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
+        let view = IngestProgressView(total: limit)
+        let report = try await pipeline.run(reader) { view.update($0) }
+        view.finish(report.counts)
+        try store.close()
+        closed = true
+        try write(report, to: data.directory.ingestURL.appendingPathComponent(Self.reportName(report.started)))
+        if let reportPath { try write(report, to: URL(fileURLWithPath: reportPath)) }
+        return report
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static func reportName(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withColonSeparatorInTime]
+        return "report-" + formatter.string(from: date).replacingOccurrences(of: ":", with: "") + ".json"
+    }
+
+    private func write(_ report: IngestReport, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Self.encoder.encode(report).write(to: url, options: .atomic)
+    }
+
+    static func summary(_ report: IngestReport) -> String {
+        let c = report.counts
+        var lines = [
+            "\(c.ingested) ingested, \(c.updated) updated, \(c.unchanged) unchanged, \(c.failed) failed "
+                + "(\(c.imagesEmbedded) images embedded in \(String(format: "%.1f", report.seconds)) s, "
+                + "\(String(format: "%.1f", report.imagesPerSecond)) images/s)",
+        ]
+        for failure in report.failures.prefix(20) {
+            lines.append("  failed: \(failure.id.map { $0 + " " } ?? "")\(failure.location): \(failure.reason)")
+        }
+        if report.failures.count > 20 { lines.append("  … and \(report.failures.count - 20) more in the report") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Ingest progress for people: a redrawn line on a terminal (count, rate, ETA when the total is
+/// known), a log line every ten seconds otherwise.
+final class IngestProgressView: @unchecked Sendable {
+    private let total: Int?
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private let start = Date()
+    private var last = Date.distantPast
+    private let lock = NSLock()
+
+    init(total: Int?) { self.total = total }
+
+    func update(_ counts: IngestCounts) {
+        lock.withLock {
+            let now = Date()
+            guard now.timeIntervalSince(last) >= (isTerminal ? 0.1 : 10) else { return }
+            last = now
+            let text = line(counts, now: now)
+            FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[2K" + text : text + "\n").utf8))
+        }
+    }
+
+    func finish(_ counts: IngestCounts) {
+        lock.withLock {
+            if isTerminal { FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line(counts, now: Date()) + "\n").utf8)) }
+        }
+    }
+
+    private func line(_ c: IngestCounts, now: Date) -> String {
+        let seconds = max(now.timeIntervalSince(start), 1e-3)
+        let rate = Double(c.imagesEmbedded) / seconds
+        var text = "\(c.read)"
+        if let total {
+            let fraction = min(1, Double(c.read) / Double(max(total, 1)))
+            let filled = Int(fraction * 24)
+            text = "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: 24 - filled) + "] \(c.read)/\(total)"
+        }
+        text += " products · \(String(format: "%.1f", rate)) images/s"
+        if let total, c.read > 0, c.read < total {
+            let eta = seconds / Double(c.read) * Double(total - c.read)
+            text += " · ETA \(Self.duration(eta))"
+        }
+        text += " · \(c.ingested + c.updated) stored, \(c.unchanged) unchanged, \(c.failed) failed"
+        return text
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import VitrineEngine
+import VitrineModels
+import VitrineTensor
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Search a data directory by text or by an example photo.",
+        discussion: """
+        Results are products (a product's best-matching image scores it), best first. With \
+        --json, prints {"query", "truncated", "offset", "results": [{"id", "score", "name", \
+        "category", "market", "image"}]}, the shape the HTTP API returns.
+        """
+    )
+
+    @Argument(help: "The text query.")
+    var query: String?
+
+    @Option(help: "Search by this photo instead (JPEG, PNG or WebP).")
+    var image: String?
+
+    @OptionGroup var data: DataOption
+
+    @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
+    var model: String?
+
+    @Option(help: "Storage of the linear layers' weights: fp32 or bf16.")
+    var precision: Precision = .fp32
+
+    @Option(help: "Results per page (1–\(SearchPage.maxK)).")
+    var k = 10
+
+    @Option(help: "Skip this many results (paging).")
+    var offset = 0
+
+    @Option(help: "Only this category (id or name).")
+    var category: String?
+
+    @Option(help: "Only this market (e.g. cz, sk, ro).")
+    var market: String?
+
+    @Option(name: .customLong("min-score"), help: "Drop results with a lower cosine similarity.")
+    var minScore: Float?
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func validate() throws {
+        guard (query == nil) != (image == nil) else { throw ValidationError("give a text query or --image PATH (one of them)") }
+        guard (1...SearchPage.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(SearchPage.maxK)") }
+        guard (0...SearchPage.maxOffset).contains(offset) else { throw ValidationError("--offset must be between 0 and \(SearchPage.maxOffset)") }
+    }
+
+    func run() async throws {
+        let response = try await CLI.run { () async throws -> SearchResponse in
+            let store = try DataStore.openForReading(data.directory)
+            let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
+            let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image)
+            let filter = SearchFilter(category: category, market: market)
+            let page = SearchPage(k: k, offset: offset, minScore: minScore)
+            if let image {
+                let path = (image as NSString).expandingTildeInPath
+                guard let bytes = FileManager.default.contents(atPath: path) else {
+                    throw EngineError.invalidQuery("cannot read image \(image)")
+                }
+                return try engine.search(imageData: bytes, filter: filter, page: page)
+            }
+            return try engine.search(text: query ?? "", filter: filter, page: page)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(response) + Data("\n".utf8))
+            return
+        }
+        if response.truncated { CLI.printNote("the query was cut to the model's 77 tokens") }
+        if response.results.isEmpty { print("no results") }
+        for (i, r) in response.results.enumerated() {
+            let where_ = [r.category, r.market].compactMap { $0 }.joined(separator: ", ")
+            print(String(format: "%3d. %.4f  ", response.offset + i + 1, r.score) + "\(r.id)  \(r.name)" + (where_.isEmpty ? "" : "  (\(where_))"))
+        }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Counts of a data directory: products, images, vectors, blobs, and the model that built it.")
+
+    @OptionGroup var data: DataOption
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() async throws {
+        let stats = try CLI.run { () throws -> DataStats in
+            let store = try DataStore.openForReading(data.directory)
+            return try store.stats()
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            FileHandle.standardOutput.write(try encoder.encode(stats) + Data("\n".utf8))
+            return
+        }
+        print("products  \(stats.products)")
+        print("images    \(stats.images)")
+        print("vectors   \(stats.vectors)")
+        print("blobs     \(stats.blobs)")
+        print("generation \(stats.generation), index sequence \(stats.vectorSequence)")
+        if let model = stats.model {
+            print("model     \(model.specifier) (\(model.precision), \(model.dimension) dimensions, weights sha256 \(model.weightsSHA256.prefix(12))…)")
+        }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that catalog, index and image store agree; exit 1 on any disagreement.")
+
+    @OptionGroup var data: DataOption
+
+    @Flag(name: .customLong("skip-checksums"), help: "Don't re-hash the stored images.")
+    var skipChecksums = false
+
+    func run() async throws {
+        let problems = try CLI.run { () throws -> [String] in
+            let store = try DataStore.openForReading(data.directory)
+            return try store.verify(checksums: !skipChecksums)
+        }
+        guard problems.isEmpty else {
+            for problem in problems { CLI.printError(problem) }
+            throw ExitCode.failure
+        }
+        print("ok: catalog, index and images agree")
+    }
+}

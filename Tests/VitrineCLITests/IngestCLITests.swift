@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+
+/// `vitrine ingest`, `search`, `stats`, `verify` as a user runs them, including processes killed
+/// at every window between the stores' writes and at random moments.
+@Suite struct IngestCLITests {
+    static let photoNames = ["baseline.jpg", "gray.png", "lossy.webp", "cmyk.jpg", "orient_3.jpg", "gray_alpha.png",
+                             "lossless.webp", "orient_6.png", "progressive.jpg", "palette.png", "alpha.webp", "orient_5.jpg"]
+
+    struct Run {
+        let status: Int32
+        let killed: Bool
+        let stdout: Data
+        let stderr: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = try start(arguments, environment: environment)
+        let stdout = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal,
+                   stdout: stdout, stderr: stderr)
+    }
+
+    static func start(_ arguments: [String], environment: [String: String] = [:], quiet: Bool = false) throws -> Process {
+        let process = Process()
+        process.executableURL = try CLITests.binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if quiet {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        } else {
+            process.standardOutput = Pipe()
+            process.standardError = Pipe()
+        }
+        try process.run()
+        return process
+    }
+
+    static func scratch(_ name: String = #function) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vitrine-cli-\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A folder of `count` photos in two category folders (the folder reader's layout).
+    static func photoFolder(count: Int, in root: URL) throws -> URL {
+        let folder = root.appendingPathComponent("photos")
+        for i in 0..<count {
+            let name = photoNames[i % photoNames.count]
+            let category = i % 2 == 0 ? "dresses" : "shoes"
+            let target = folder.appendingPathComponent(category)
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            let ext = (name as NSString).pathExtension
+            try FileManager.default.copyItem(at: CLITests.fixtures.appendingPathComponent("images/\(name)"),
+                                             to: target.appendingPathComponent(String(format: "item_%03d.%@", i, ext)))
+        }
+        return folder
+    }
+
+    static func stats(_ data: URL) throws -> [String: Any] {
+        let r = try run(["stats", "--data", data.path, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+    }
+
+    static func ingest(_ source: URL, _ data: URL, extra: [String] = [], environment: [String: String] = [:]) throws -> Run {
+        try run(["ingest", source.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "3"] + extra,
+                environment: environment)
+    }
+
+    @Test func ingestThenSearchStatsAndVerify() throws {
+        let root = try Self.scratch()
+        let folder = try Self.photoFolder(count: 10, in: root)
+        let data = root.appendingPathComponent("data")
+        let r = try Self.ingest(folder, data, extra: ["--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(report["ingested"] as? Int == 10)
+        #expect(report["failed"] as? Int == 0)
+        let reports = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("ingest").path)
+        #expect(reports.contains { $0.hasPrefix("report-") && $0.hasSuffix(".json") })
+
+        let stats = try Self.stats(data)
+        #expect(stats["products"] as? Int == 10)
+        #expect(stats["images"] as? Int == 10)
+        #expect(stats["vectors"] as? Int == 10)
+
+        let search = try Self.run(["search", "red floral summer dress", "--data", data.path, "--k", "3", "--json"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let response = try #require(try JSONSerialization.jsonObject(with: search.stdout) as? [String: Any])
+        #expect(response["query"] as? String == "red floral summer dress")
+        #expect(response["truncated"] as? Bool == false)
+        #expect(response["offset"] as? Int == 0)
+        let results = try #require(response["results"] as? [[String: Any]])
+        #expect(results.count == 3)
+        for result in results {
+            #expect(Set(result.keys) == ["id", "score", "name", "category", "market", "image"] || Set(result.keys) == ["id", "score", "name", "category", "image"])
+            #expect((result["image"] as? String)?.hasPrefix("/images/") == true)
+        }
+        let byImage = try Self.run(["search", "--image", CLITests.image, "--data", data.path, "--category", "shoes", "--json"])
+        #expect(byImage.status == 0, "\(byImage.stderr)")
+        let imageResults = try #require((try JSONSerialization.jsonObject(with: byImage.stdout) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(imageResults.count == 5)
+        #expect(imageResults.allSatisfy { $0["category"] as? String == "shoes" })
+
+        let verify = try Self.run(["verify", "--data", data.path])
+        #expect(verify.status == 0, "\(verify.stderr)")
+
+        // The same run again changes nothing.
+        let again = try Self.ingest(folder, data, extra: ["--json"])
+        #expect(again.status == 0)
+        let second = try #require(try JSONSerialization.jsonObject(with: again.stdout) as? [String: Any])
+        #expect(second["unchanged"] as? Int == 10)
+        #expect(second["images_embedded"] as? Int == 0)
+    }
+
+    @Test func badImagesGiveExitThreeAndTheRestIsIngested() throws {
+        let root = try Self.scratch()
+        let folder = try Self.photoFolder(count: 4, in: root)
+        try Data("not a jpeg at all".utf8).write(to: folder.appendingPathComponent("dresses/broken.jpg"))
+        let jpeg = try Data(contentsOf: CLITests.fixtures.appendingPathComponent("images/baseline.jpg"))
+        try jpeg.prefix(200).write(to: folder.appendingPathComponent("shoes/truncated.jpg"))
+        let data = root.appendingPathComponent("data")
+        let r = try Self.ingest(folder, data, extra: ["--json"])
+        #expect(r.status == 3, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(report["ingested"] as? Int == 4)
+        #expect(report["failed"] as? Int == 2)
+        let failures = try #require(report["failures"] as? [[String: Any]])
+        #expect(Set(failures.compactMap { ($0["location"] as? String).map { ($0 as NSString).lastPathComponent } }) == ["broken.jpg", "truncated.jpg"])
+        #expect(try Self.run(["verify", "--data", data.path]).status == 0)
+    }
+
+    @Test func aSecondWriterGetsAClearError() throws {
+        let root = try Self.scratch()
+        let folder = try Self.photoFolder(count: 30, in: root)
+        let data = root.appendingPathComponent("data")
+        let first = try Self.start(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "1"], quiet: true)
+        defer { first.terminate(); first.waitUntilExit() }
+        // Wait until the first writer holds the lock (its catalog exists).
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: data.appendingPathComponent("catalog.sqlite").path) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let second = try Self.ingest(folder, data)
+        if first.isRunning {
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("vitrine ingest"), "\(second.stderr)")
+            #expect(second.stderr.contains("pid \(first.processIdentifier)"), "\(second.stderr)")
+        }
+    }
+
+    @Test(arguments: ["after-blobs", "after-mark-stale", "after-index-upsert", "after-index-delete", "after-catalog-commit"])
+    func killedAtAFaultPointThenRerunIsConsistent(point: String) throws {
+        let root = try Self.scratch("fault\(point)")
+        let folder = try Self.photoFolder(count: 9, in: root)
+        let data = root.appendingPathComponent("data")
+        // A first full run, then an update pass (so updates, mark-stale and deletes all happen),
+        // killed at the second batch.
+        #expect(try Self.ingest(folder, data).status == 0)
+        for i in [1, 2, 4, 5, 7] {
+            let category = i % 2 == 0 ? "dresses" : "shoes"
+            let file = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(category).path)
+                .first { $0.hasPrefix(String(format: "item_%03d", i)) })
+            let sidecar = folder.appendingPathComponent(category).appendingPathComponent((file as NSString).deletingPathExtension + ".json")
+            try Data(#"{"name": "renamed \#(i)"}"#.utf8).write(to: sidecar)
+        }
+        let killed = try Self.ingest(folder, data, environment: ["VITRINE_FAULT": "\(point):2"])
+        if point != "after-index-delete" {  // folder items have one image: no stale vectors to delete
+            #expect(killed.killed, "\(point): \(killed.stderr)")
+        }
+        // Readers work on the interrupted directory.
+        let search = try Self.run(["search", "dress", "--data", data.path, "--json"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let rerun = try Self.ingest(folder, data)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let verify = try Self.run(["verify", "--data", data.path])
+        #expect(verify.status == 0, "\(point): \(verify.stderr)")
+        let stats = try Self.stats(data)
+        #expect(stats["products"] as? Int == 9)
+        #expect(stats["vectors"] as? Int == 9)
+        // Nothing left to do.
+        let third = try Self.ingest(folder, data, extra: ["--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: third.stdout) as? [String: Any])
+        #expect(report["unchanged"] as? Int == 9, "\(point)")
+    }
+
+    @Test func killedAtRandomMomentsThenRerunIsConsistent() throws {
+        let root = try Self.scratch()
+        let folder = try Self.photoFolder(count: 36, in: root)
+        let data = root.appendingPathComponent("data")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let process = try Self.start(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "2"], quiet: true)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.3...2.0, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let rerun = try Self.ingest(folder, data)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let verify = try Self.run(["verify", "--data", data.path])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let stats = try Self.stats(data)
+        #expect(stats["products"] as? Int == 36)
+        #expect(stats["vectors"] as? Int == 36)
+    }
+
+    @Test func searchOnAMissingOrEmptyDirectoryExplainsWhatToDo() throws {
+        let root = try Self.scratch()
+        let r = try Self.run(["search", "dress", "--data", root.appendingPathComponent("none").path])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("vitrine ingest"), "\(r.stderr)")
+    }
+
+    @Test func aDifferentModelIsRefusedForSearch() throws {
+        let root = try Self.scratch()
+        let folder = try Self.photoFolder(count: 2, in: root)
+        let data = root.appendingPathComponent("data")
+        #expect(try Self.ingest(folder, data).status == 0)
+        // Same architecture, other weights.
+        let other = root.appendingPathComponent("other-model").path
+        let made = try Self.run(["model", "random", "--like", CLITests.tinyModel, "--out", other, "--seed", "7"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let r = try Self.run(["search", "dress", "--data", data.path, "--model", other])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("is not the model that built"), "\(r.stderr)")
+        let same = try Self.run(["search", "dress", "--data", data.path, "--model", CLITests.tinyModel])
+        #expect(same.status == 0, "\(same.stderr)")
+    }
+}
