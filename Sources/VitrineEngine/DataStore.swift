@@ -182,6 +182,24 @@ public final class DataStore: @unchecked Sendable {
             model: try catalog.modelRecord())
     }
 
+    /// Removes products from catalog and index; their images stay in the store until `gc` (another
+    /// product may share them). Readers see the removal whole: the catalog transaction is what
+    /// results are drawn from, and it commits first; a crash before the index catches up leaves
+    /// vectors no product names, which searches skip and the next writer's reconciliation deletes.
+    /// Returns the removed products (unknown ids are ignored).
+    @discardableResult
+    public func delete(ids: [String]) throws -> [Product] {
+        guard isWriter else { throw EngineError.model(path: directory.url.path, reason: "deleting needs the data directory opened for writing") }
+        guard let vectors else { return [] }
+        let removed = try catalog.delete(ids: ids, vectorSequence: try vectors.lastSequence())
+        let keys = removed.flatMap { product in product.images.map { VectorKey(product: product.id, image: $0.id) } }
+        if !keys.isEmpty {
+            let sequence = try vectors.delete(keys)
+            try catalog.setVectorSequence(sequence)
+        }
+        return removed
+    }
+
     /// Lets go of the directory without a checkpoint, as if the process died after its last
     /// acknowledged write (tests of recovery use it).
     public func abandon() {
