@@ -113,6 +113,36 @@ enum FileIO {
         return done
     }
 
+    /// Reads up to `count` bytes at `offset` without moving the file position; fewer only when
+    /// the file ends first. Returns how many were read.
+    static func readFully(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ count: Int, at offset: Int, path: String) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = pread(fd, p + done, min(count - done, 1 << 30), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VectorIndexError.io(file: path, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads up to `count` bytes at `offset` (fewer when the file ends first).
+    static func read(_ fd: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = count == 0 ? 0 : try bytes.withUnsafeMutableBytes { try readFully(fd, $0.baseAddress!, count, at: offset, path: path) }
+        if n < count { bytes.removeLast(count - n) }
+        return bytes
+    }
+
+    static func status(_ fd: Int32, path: String) throws -> stat {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw VectorIndexError.io(file: path, operation: "stat", errno: errno) }
+        return info
+    }
+
     static func readFile(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
@@ -140,4 +170,16 @@ enum FileIO {
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}
+
+/// Which file a descriptor or path refers to (device and inode): tells a follower that a new log
+/// was renamed over the one it holds.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
 }

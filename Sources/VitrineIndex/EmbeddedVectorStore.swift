@@ -45,20 +45,29 @@ public struct VectorStoreConfiguration: Sendable, Equatable {
 ///
 /// Open: load `snapshot.vidx` if present, replay the log's batches after the snapshot's sequence,
 /// discard a torn tail. Damage anywhere else is a ``VectorIndexError/corrupted(file:reason:)``.
+///
+/// Followers: other processes (and other stores in this one) open the directory read-only with
+/// ``init(following:configuration:)`` and catch up with the writer through ``refresh()``.
 public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     public let dimension: Int
     public let metric: Metric
     public let configuration: VectorStoreConfiguration
     /// The directory, or nil for a memory-only store.
     public let directory: URL?
+    /// Whether this store follows a writer (``init(following:configuration:)``): every write throws
+    /// ``VectorIndexError/readOnly``.
+    public let isReadOnly: Bool
 
-    private var index: MemoryIndex
-    private let lock = ReadWriteLock()
-    /// Serializes writers (upsert, delete, flush, compact, close); readers never take it.
-    private let writer = NSLock()
+    var index: MemoryIndex
+    let lock = ReadWriteLock()
+    /// Serializes writers (upsert, delete, flush, compact, close) and a follower's refreshes;
+    /// readers never take it.
+    let writer = NSLock()
+    /// A follower's position in the log it follows (nil before the writer has created one).
+    var followed: FollowedLog?
     private var log: WriteAheadLog?
     private var lockFile: Int32 = -1
-    private var isClosed = false
+    private(set) var isClosed = false
 
     /// Records applied per write-lock hold: bounds how long a search waits behind ingest.
     public var applyChunk = 512
@@ -77,6 +86,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         dimension = configuration.dimension
         metric = configuration.metric
         directory = nil
+        isReadOnly = false
         index = MemoryIndex(dimension: dimension, metric: metric, algorithm: configuration.algorithm)
         index.configureRouting(configuration)
     }
@@ -90,6 +100,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         dimension = configuration.dimension
         metric = configuration.metric
         self.directory = directory
+        isReadOnly = false
         let path = directory.path
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -120,20 +131,11 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
             if FileIO.exists(logPath) {
                 let snapshotSequence = index.sequence
                 let index = self.index
-                let threads = configuration.buildThreads
-                let dimension = dimension, metric = metric
+                let configuration = configuration
                 let opened = try WriteAheadLog.open(path: logPath, dimension: dimension, metric: metric,
                                                     sync: configuration.syncWrites) { batch in
                     guard batch.sequence > snapshotSequence else { return }  // already in the snapshot
-                    switch batch {
-                    case .upsert(let sequence, let records):
-                        for r in records { try Distance.validate(r.vector, dimension: dimension, metric: metric, key: r.key) }
-                        index.upsert(records[...], threads: threads)
-                        index.sequence = sequence
-                    case .delete(let sequence, let keys):
-                        index.delete(keys)
-                        index.sequence = sequence
-                    }
+                    try Self.apply(batch, to: index, configuration: configuration, chunk: .max, lock: nil)
                 }
                 guard opened.baseSequence <= snapshotSequence else {
                     throw VectorIndexError.corrupted(
@@ -151,21 +153,69 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         }
     }
 
+    /// A follower over state already loaded by ``init(following:configuration:)``.
+    init(following directory: URL, configuration: VectorStoreConfiguration, index: MemoryIndex, followed: FollowedLog?) {
+        self.configuration = configuration
+        dimension = configuration.dimension
+        metric = configuration.metric
+        self.directory = directory
+        isReadOnly = true
+        self.index = index
+        self.followed = followed
+    }
+
     deinit {
         log?.close()
         if lockFile >= 0 { Foundation.close(lockFile) }
     }
 
-    private static func validate(_ configuration: VectorStoreConfiguration) throws {
+    static func validate(_ configuration: VectorStoreConfiguration) throws {
         guard (1...65536).contains(configuration.dimension) else {
             throw VectorIndexError.invalidArgument("dimension must be in 1...65536, not \(configuration.dimension)")
         }
         if case .hnsw(let p) = configuration.algorithm { try p.validate() }
     }
 
+    /// Applies a logged batch to `index`, validating it first (a log is input like any other).
+    /// With a `lock`, searches may be running on `index`: upserts are applied `chunk` records per
+    /// write-lock hold, so a search waits at most one chunk.
+    static func apply(_ batch: LoggedBatch, to index: MemoryIndex, configuration: VectorStoreConfiguration,
+                      chunk: Int, lock: ReadWriteLock?) throws {
+        switch batch {
+        case .upsert(let sequence, let records):
+            for r in records {
+                try Distance.validate(r.vector, dimension: configuration.dimension, metric: configuration.metric, key: r.key)
+            }
+            applyUpsert(records, sequence: sequence, to: index, threads: configuration.buildThreads, chunk: chunk, lock: lock)
+        case .delete(let sequence, let keys):
+            let body = {
+                index.delete(keys)
+                index.sequence = sequence
+            }
+            if let lock { lock.withWriteLock(body) } else { body() }
+        }
+    }
+
+    /// Applies validated records in chunks; the batch's sequence is set with the last chunk.
+    static func applyUpsert(_ records: [VectorRecord], sequence: UInt64, to index: MemoryIndex, threads: Int,
+                            chunk: Int, lock: ReadWriteLock?) {
+        var start = 0
+        repeat {
+            let end = start + min(max(chunk, 1), records.count - start)
+            let last = end == records.count
+            let body = {
+                index.upsert(records[start..<end], threads: threads)
+                if last { index.sequence = sequence }
+            }
+            if let lock { lock.withWriteLock(body) } else { body() }
+            start = end
+        } while start < records.count
+    }
+
     // MARK: Writes
 
     public func upsert(_ records: [VectorRecord]) throws -> UInt64 {
+        guard !isReadOnly else { throw VectorIndexError.readOnly }
         // Validate the whole batch before logging anything; vectors are normalized (cosine) as
         // they are copied into the index, so the batch is never copied.
         for r in records {
@@ -177,21 +227,14 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         let prepared = records
         return try write { sequence in
             try log?.append(.upsert(sequence: sequence, records: prepared))
-            var start = 0
-            repeat {
-                let end = min(start + applyChunk, prepared.count)
-                let last = end == prepared.count
-                lock.withWriteLock {
-                    index.upsert(prepared[start..<end], threads: configuration.buildThreads)
-                    if last { index.sequence = sequence }
-                }
-                start = end
-            } while start < prepared.count
+            Self.applyUpsert(prepared, sequence: sequence, to: index, threads: configuration.buildThreads,
+                             chunk: applyChunk, lock: lock)
         }
     }
 
     public func delete(_ keys: [VectorKey]) throws -> UInt64 {
-        try write { sequence in
+        guard !isReadOnly else { throw VectorIndexError.readOnly }
+        return try write { sequence in
             try log?.append(.delete(sequence: sequence, keys: keys))
             lock.withWriteLock {
                 index.delete(keys)
@@ -287,6 +330,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     // MARK: Maintenance
 
     public func flush() throws {
+        guard !isReadOnly else { throw VectorIndexError.readOnly }
         writer.lock()
         defer { writer.unlock() }
         guard !isClosed else { throw VectorIndexError.closed }
@@ -309,6 +353,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     /// Writes the current state as a new store directory (snapshot and an empty log) that
     /// ``init(directory:configuration:)`` opens: exports a memory-only store, or copies a store.
     public func writeSnapshot(to target: URL) throws {
+        guard !isReadOnly else { throw VectorIndexError.readOnly }
         writer.lock()
         defer { writer.unlock() }
         guard !isClosed else { throw VectorIndexError.closed }
@@ -328,6 +373,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     /// Rebuilds the index from its live vectors, reclaiming tombstones, then checkpoints.
     /// Searches continue on the old index until the new one is swapped in; writers wait.
     public func compact() throws {
+        guard !isReadOnly else { throw VectorIndexError.readOnly }
         writer.lock()
         defer { writer.unlock() }
         guard !isClosed else { throw VectorIndexError.closed }
@@ -341,7 +387,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         writer.lock()
         defer { writer.unlock() }
         guard !isClosed else { return }
-        if directory != nil { try checkpointLocked() }
+        if directory != nil, !isReadOnly { try checkpointLocked() }
         releaseLocked()
     }
 
@@ -359,6 +405,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         lock.withWriteLock { isClosed = true }
         log?.close()
         log = nil
+        followed = nil
         if lockFile >= 0 {
             Foundation.close(lockFile)
             lockFile = -1

@@ -18,6 +18,10 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
     case locked(file: String)
     /// The store was closed.
     case closed
+    /// The store was opened read-only (a follower of another writer) and was asked to write.
+    case readOnly
+    /// There is no index at this path yet (no snapshot and no log): the writer has not created it.
+    case notFound(file: String)
 
     public var description: String {
         switch self {
@@ -39,6 +43,10 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
             "\(file): the index is open in another process"
         case .closed:
             "the vector store is closed"
+        case .readOnly:
+            "the vector store is a read-only follower; write through the process that holds index/LOCK"
+        case .notFound(let file):
+            "\(file): no vector index here (neither snapshot.vidx nor wal.log exists yet)"
         }
     }
 }

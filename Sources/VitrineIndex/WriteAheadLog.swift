@@ -24,7 +24,8 @@ enum LoggedBatch: Equatable {
 /// Recovery: a record cut short by the end of the file (or a zero-filled tail) is the torn write
 /// of a batch that was never acknowledged; it is discarded and the file truncated there. Any
 /// other damage — a bad checksum, a sequence gap — is reported as corruption, because skipping it
-/// would silently lose acknowledged batches.
+/// would silently lose acknowledged batches. A follower reads through ``Reader`` too, but never
+/// truncates, and also waits at a bad checksum in the very last record (an append caught half-done).
 final class WriteAheadLog {
     static let magic: [UInt8] = Array("VTRNWAL\0".utf8)
     static let version: UInt32 = 1
@@ -90,63 +91,12 @@ final class WriteAheadLog {
     static func open(path: String, dimension: Int, metric: Metric, sync: Bool,
                      replay: (LoggedBatch) throws -> Void) throws -> WriteAheadLog {
         let name = (path as NSString).lastPathComponent
-        let bytes = try FileIO.readFile(path)
-        func corrupt(_ reason: String) -> VectorIndexError { .corrupted(file: path, reason: reason) }
-        guard bytes.count >= headerSize else { throw corrupt("header truncated (\(bytes.count) of \(headerSize) bytes)") }
-        guard Array(bytes[0..<8]) == magic else { throw corrupt("not a Vitrine write-ahead log (bad magic)") }
-        var r = ByteReader(bytes, file: path, offset: 8)
-        let version = try r.u32("version")
-        guard CRC32C.checksum(Array(bytes[0..<28])) == UInt32(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 28, as: UInt32.self) }) else {
-            throw corrupt("header checksum mismatch")
-        }
-        guard version == Self.version else { throw VectorIndexError.unsupportedVersion(file: path, version: version) }
-        let metricCode = try r.u8("metric")
-        _ = try r.bytes(3, "padding")
-        let fileDimension = Int(try r.u32("dimension"))
-        let base = try r.u64("base sequence")
-        guard Metric(code: metricCode) == metric, fileDimension == dimension else {
-            throw VectorIndexError.incompatible(
-                file: path, reason: "log is for dimension \(fileDimension) metric \(Metric(code: metricCode)?.rawValue ?? "?"), index is \(dimension) \(metric.rawValue)")
-        }
-
-        var offset = headerSize
-        var last = base
-        var validEnd = bytes.count
-        while offset < bytes.count {
-            let remaining = bytes.count - offset
-            if bytes[offset...].allSatisfy({ $0 == 0 }) {
-                validEnd = offset  // zero-filled tail of an interrupted append
-                break
-            }
-            if remaining < recordHeaderSize {
-                validEnd = offset  // record header cut short
-                break
-            }
-            var h = ByteReader(bytes, file: path, offset: offset)
-            let length = Int(try h.u32("record length"))
-            let payloadCRC = try h.u32("record checksum")
-            let headerCRC = try h.u32("record header checksum")
-            guard CRC32C.checksum(Array(bytes[offset..<offset + 8])) == headerCRC else {
-                throw corrupt("record header at byte \(offset) has a bad checksum")
-            }
-            if length > remaining - recordHeaderSize {
-                validEnd = offset  // payload cut short: never acknowledged
-                break
-            }
-            let start = offset + recordHeaderSize
-            guard CRC32C.checksum(Array(bytes[start..<start + length])) == payloadCRC else {
-                throw corrupt("record at byte \(offset) has a bad checksum")
-            }
-            let batch = try decode(bytes, from: start, length: length, dimension: dimension, file: path)
-            guard batch.sequence == last + 1 else {
-                throw corrupt("record at byte \(offset) has sequence \(batch.sequence), expected \(last + 1)")
-            }
-            try replay(batch)
-            last = batch.sequence
-            offset = start + length
-        }
+        let reader = try Reader.open(path: path, dimension: dimension, metric: metric)
+        let size = try reader.size()
+        let (validEnd, last) = try reader.scan(from: headerSize, limit: size, after: reader.baseSequence,
+                                               damagedTailIsIncomplete: false) { batch, _ in try replay(batch) }
         let fd = try FileIO.open(path, O_WRONLY | O_APPEND)
-        if validEnd < bytes.count {
+        if validEnd < size {
             // Drop the torn tail so new records follow the last complete one.
             guard ftruncate(fd, off_t(validEnd)) == 0 else {
                 Foundation.close(fd)
@@ -154,8 +104,8 @@ final class WriteAheadLog {
             }
             if sync { try FileIO.sync(fd, path: path) }
         }
-        return WriteAheadLog(path: path, fd: fd, dimension: dimension, metric: metric, base: base, last: last,
-                             size: validEnd, sync: sync)
+        return WriteAheadLog(path: path, fd: fd, dimension: dimension, metric: metric, base: reader.baseSequence,
+                             last: last, size: validEnd, sync: sync)
     }
 
     /// Appends a batch and makes it durable.
@@ -210,8 +160,8 @@ final class WriteAheadLog {
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8], from start: Int, length: Int, dimension: Int, file: String) throws -> LoggedBatch {
-        var r = ByteReader(Array(bytes[start..<start + length]), file: file)
+    static func decode(_ payload: [UInt8], dimension: Int, file: String) throws -> LoggedBatch {
+        var r = ByteReader(payload, file: file)
         let sequence = try r.u64("sequence")
         let operation = try r.u8("operation")
         let count = Int(try r.u32("count"))
@@ -248,6 +198,122 @@ final class WriteAheadLog {
             return .delete(sequence: sequence, keys: keys)
         default:
             throw VectorIndexError.corrupted(file: file, reason: "batch \(sequence) has unknown operation \(operation)")
+        }
+    }
+}
+
+extension WriteAheadLog {
+    /// A log file read record by record through a read-only descriptor. The writer's recovery and
+    /// a follower's catch-up share it; it never changes the file (truncating a torn tail is the
+    /// writer's business).
+    final class Reader {
+        let path: String
+        let dimension: Int
+        /// The sequence of the snapshot this log follows.
+        let baseSequence: UInt64
+        /// The file held open. Holding it keeps its inode number from being reused after a
+        /// checkpoint renames a new log over the path, so comparing identities is reliable.
+        let identity: FileIdentity
+        private let fd: Int32
+
+        private init(path: String, fd: Int32, dimension: Int, baseSequence: UInt64, identity: FileIdentity) {
+            self.path = path
+            self.fd = fd
+            self.dimension = dimension
+            self.baseSequence = baseSequence
+            self.identity = identity
+        }
+
+        deinit { Foundation.close(fd) }
+
+        /// Opens the log and checks its header against the index's dimension and metric.
+        static func open(path: String, dimension: Int, metric: Metric) throws -> Reader {
+            let fd = try FileIO.open(path, O_RDONLY)
+            do {
+                let identity = FileIdentity(try FileIO.status(fd, path: path))
+                let bytes = try FileIO.read(fd, count: headerSize, at: 0, path: path)
+                func corrupt(_ reason: String) -> VectorIndexError { .corrupted(file: path, reason: reason) }
+                guard bytes.count == headerSize else { throw corrupt("header truncated (\(bytes.count) of \(headerSize) bytes)") }
+                guard Array(bytes[0..<8]) == magic else { throw corrupt("not a Vitrine write-ahead log (bad magic)") }
+                var r = ByteReader(bytes, file: path, offset: 8)
+                let version = try r.u32("version")
+                var c = ByteReader(bytes, file: path, offset: 28)
+                guard CRC32C.checksum(Array(bytes[0..<28])) == (try c.u32("header checksum")) else {
+                    throw corrupt("header checksum mismatch")
+                }
+                guard version == WriteAheadLog.version else { throw VectorIndexError.unsupportedVersion(file: path, version: version) }
+                let metricCode = try r.u8("metric")
+                _ = try r.bytes(3, "padding")
+                let fileDimension = Int(try r.u32("dimension"))
+                let base = try r.u64("base sequence")
+                guard Metric(code: metricCode) == metric, fileDimension == dimension else {
+                    throw VectorIndexError.incompatible(
+                        file: path, reason: "log is for dimension \(fileDimension) metric \(Metric(code: metricCode)?.rawValue ?? "?"), index is \(dimension) \(metric.rawValue)")
+                }
+                return Reader(path: path, fd: fd, dimension: dimension, baseSequence: base, identity: identity)
+            } catch {
+                Foundation.close(fd)
+                throw error
+            }
+        }
+
+        /// The file's current length.
+        func size() throws -> Int { Int(try FileIO.status(fd, path: path).st_size) }
+
+        /// Hands every complete record between `offset` (a record boundary) and `limit` to `body`
+        /// in order, with the offset just past it, checking that sequences continue from `last`.
+        ///
+        /// Stops early, without error, at a record cut short by `limit` or a zero-filled tail: an
+        /// append in progress, or one a crash interrupted (never acknowledged). A record failing
+        /// its checksum is corruption, unless `damagedTailIsIncomplete` and the damaged bytes reach
+        /// `limit`: a follower may read a record the writer has not finished writing.
+        /// - Returns: the offset after the last record handed over, and its sequence.
+        func scan(from offset: Int, limit: Int, after last: UInt64, damagedTailIsIncomplete: Bool,
+                  _ body: (LoggedBatch, Int) throws -> Void) throws -> (end: Int, last: UInt64) {
+            func corrupt(_ reason: String) -> VectorIndexError { .corrupted(file: path, reason: reason) }
+            var offset = offset
+            var last = last
+            while limit - offset >= recordHeaderSize {
+                let head = try FileIO.read(fd, count: recordHeaderSize, at: offset, path: path)
+                guard head.count == recordHeaderSize else { break }  // the file shrank: cut short
+                var h = ByteReader(head, file: path)
+                let length = Int(try h.u32("record length"))
+                let payloadCRC = try h.u32("record checksum")
+                let headerCRC = try h.u32("record header checksum")
+                guard CRC32C.checksum(Array(head[0..<8])) == headerCRC else {
+                    if try isZero(from: offset, to: limit) { break }  // zero-filled tail of an interrupted append
+                    if damagedTailIsIncomplete, offset + recordHeaderSize == limit { break }
+                    throw corrupt("record header at byte \(offset) has a bad checksum")
+                }
+                let start = offset + recordHeaderSize
+                guard length <= limit - start else { break }  // payload cut short: never acknowledged
+                let payload = try FileIO.read(fd, count: length, at: start, path: path)
+                guard payload.count == length else { break }
+                guard CRC32C.checksum(payload) == payloadCRC else {
+                    if damagedTailIsIncomplete, start + length == limit { break }
+                    throw corrupt("record at byte \(offset) has a bad checksum")
+                }
+                let batch = try decode(payload, dimension: dimension, file: path)
+                guard batch.sequence == last + 1 else {
+                    throw corrupt("record at byte \(offset) has sequence \(batch.sequence), expected \(last + 1)")
+                }
+                try body(batch, start + length)
+                last = batch.sequence
+                offset = start + length
+            }
+            return (offset, last)
+        }
+
+        /// Whether the file holds only zeros in `start..<end` (read in bounded pieces).
+        private func isZero(from start: Int, to end: Int) throws -> Bool {
+            var position = start
+            while position < end {
+                let piece = try FileIO.read(fd, count: min(end - position, 1 << 20), at: position, path: path)
+                guard !piece.isEmpty else { return true }
+                guard piece.allSatisfy({ $0 == 0 }) else { return false }
+                position += piece.count
+            }
+            return true
         }
     }
 }
