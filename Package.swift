@@ -36,7 +36,12 @@ let package = Package(
 
         // Layers, lowest first. Dependencies point down only.
         .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CVitrineKernels"]),
-        .target(name: "VitrineImage", dependencies: ["CImageCodecs"]),
+        .target(
+            name: "VitrineImage", dependencies: ["CImageCodecs"],
+            // Optimized in debug builds too: Pillow-exact resampling at -Onone is ~10× slower and
+            // makes every ingest test wait on it.
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         // Distance kernels (AVX2/FMA chosen at run time), CRC32C and per-node spin locks for the
         // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
         .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
