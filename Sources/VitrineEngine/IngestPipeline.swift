@@ -19,6 +19,10 @@ public struct IngestOptions: Sendable {
     public var maxImageBytes = 50 << 20
     /// Images with more pixels than this are refused before decoding.
     public var maxPixels = 40_000_000
+    /// After a full pass, remove the stored products of this source that it no longer lists.
+    public var prune = false
+    /// With `prune`: list what would be removed, remove nothing.
+    public var dryRun = false
 
     public init() {}
 }
@@ -32,10 +36,10 @@ public struct IngestEncoder: Sendable {
     public init(_ encoder: CLIPImageEncoder) { self.encoder = encoder }
 
     /// The 8-bit image the tower's preprocessing will normalize (resized and cropped).
-    func prepare(_ image: RGBImage) -> RGBImage { encoder.preprocessor.resizeAndCrop(image) }
+    public func prepare(_ image: RGBImage) -> RGBImage { encoder.preprocessor.resizeAndCrop(image) }
 
     /// Embeddings of prepared images, in order.
-    func embed(_ images: [RGBImage]) -> [[Float]] {
+    public func embed(_ images: [RGBImage]) -> [[Float]] {
         let n = encoder.tower.pixelCount
         var pixels = [Float](repeating: 0, count: images.count * n)
         pixels.withUnsafeMutableBufferPointer { all in
@@ -83,6 +87,10 @@ public struct IngestReport: Sendable, Codable {
     public var imagesPerSecond: Double
     public var reconciliation: Reconciled?
     public var failures: [IngestFailure]
+    /// Products removed by `--prune` (or that would be, with `--dry-run`).
+    public var pruned: [String]
+    /// Why pruning was skipped, when it was asked for and not done.
+    public var pruneSkipped: String?
 
     /// What opening the data directory repaired after an interrupted run.
     public struct Reconciled: Sendable, Codable, Equatable {
@@ -93,7 +101,8 @@ public struct IngestReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case source, dataDirectory = "data_directory", model, started, finished, seconds
         case ingested, unchanged, updated, failed, read, imagesEmbedded = "images_embedded"
-        case imagesPerSecond = "images_per_second", reconciliation, failures
+        case imagesPerSecond = "images_per_second", reconciliation, failures, pruned
+        case pruneSkipped = "prune_skipped"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -113,6 +122,8 @@ public struct IngestReport: Sendable, Codable {
         try c.encode(imagesPerSecond, forKey: .imagesPerSecond)
         try c.encodeIfPresent(reconciliation, forKey: .reconciliation)
         try c.encode(failures, forKey: .failures)
+        try c.encode(pruned, forKey: .pruned)
+        try c.encodeIfPresent(pruneSkipped, forKey: .pruneSkipped)
     }
 
     public init(from decoder: Decoder) throws {
@@ -130,10 +141,12 @@ public struct IngestReport: Sendable, Codable {
         imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
         reconciliation = try c.decodeIfPresent(Reconciled.self, forKey: .reconciliation)
         failures = try c.decode([IngestFailure].self, forKey: .failures)
+        pruned = try c.decodeIfPresent([String].self, forKey: .pruned) ?? []
+        pruneSkipped = try c.decodeIfPresent(String.self, forKey: .pruneSkipped)
     }
 
     init(source: String, dataDirectory: String, model: String, started: Date, counts: IngestCounts,
-         reconciliation: Reconciled?, failures: [IngestFailure]) {
+         reconciliation: Reconciled?, failures: [IngestFailure], pruned: [String] = [], pruneSkipped: String? = nil) {
         self.source = source
         self.dataDirectory = dataDirectory
         self.model = model
@@ -144,6 +157,8 @@ public struct IngestReport: Sendable, Codable {
         imagesPerSecond = seconds > 0 ? Double(counts.imagesEmbedded) / seconds : 0
         self.reconciliation = reconciliation
         self.failures = failures
+        self.pruned = pruned
+        self.pruneSkipped = pruneSkipped
     }
 }
 
@@ -175,6 +190,9 @@ public final class IngestPipeline: @unchecked Sendable {
     public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: IngestOptions = IngestOptions()) throws {
         guard (1...1000).contains(options.batchSize) else {
             throw EngineError.invalidQuery("batch size must be between 1 and 1000, not \(options.batchSize)")
+        }
+        guard !options.prune || options.limit == nil else {
+            throw EngineError.invalidQuery("pruning needs a full pass over the source: drop --limit")
         }
         guard store.isWriter else {
             throw EngineError.model(path: store.directory.url.path, reason: "ingest needs the data directory opened for writing")
@@ -220,13 +238,32 @@ public final class IngestPipeline: @unchecked Sendable {
             }
             progress(state.counts)
         }
+        var pruned: [String] = []
+        var pruneSkipped: String?
+        if options.prune {
+            (pruned, pruneSkipped) = try prune(source: reader.source, state: state)
+        }
         try vectors.flush()
         let report = IngestReport(
             source: reader.source, dataDirectory: store.directory.url.path, model: model.specifier,
             started: started, counts: state.counts,
             reconciliation: reconciliation.isEmpty ? nil : .init(orphanVectors: reconciliation.orphanVectors, staleProducts: reconciliation.staleProducts),
-            failures: state.failures)
+            failures: state.failures, pruned: pruned, pruneSkipped: pruneSkipped)
         return report
+    }
+
+    /// The products of `source` the pass did not list, removed unless `dryRun`. A rejected row
+    /// without a readable id might be a listed product, so pruning is then skipped, not guessed.
+    private func prune(source: String, state: RunState) throws -> ([String], String?) {
+        if let unnamed = state.failures.first(where: { $0.id == nil }) {
+            return ([], "a row without a readable id was rejected (\(unnamed.location)); fix it or drop --prune")
+        }
+        let listed = state.seenIDs
+        let gone = try store.catalog.productIDs(source: source).filter { !listed.contains($0) }
+        if !options.dryRun, !gone.isEmpty {
+            try store.delete(ids: gone)
+        }
+        return (gone, nil)
     }
 
     // MARK: Preparation (reading, fetching, hashing, decoding)
@@ -273,6 +310,7 @@ public final class IngestPipeline: @unchecked Sendable {
         for entry in chunk {
             switch entry {
             case .rejected(let rejection):
+                if let id = rejection.id { _ = state.claim(id) }
                 state.fail(IngestFailure(id: rejection.id, location: rejection.location, reason: rejection.reason))
             case .item(let item):
                 state.counts.read += 1
@@ -537,6 +575,9 @@ final class RunState: @unchecked Sendable {
 
     /// False when `id` was already seen in this run (a duplicate in the source).
     func claim(_ id: String) -> Bool { lock.withLock { seen.insert(id).inserted } }
+
+    /// Every product id the source listed in this run (items and rejected rows with an id).
+    var seenIDs: Set<String> { lock.withLock { seen } }
 }
 
 /// The reader's stream, consumed by one preparing task at a time (the pipeline never runs two

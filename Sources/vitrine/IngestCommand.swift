@@ -45,12 +45,20 @@ struct Ingest: AsyncParsableCommand {
     @Flag(name: .customLong("allow-private-network"), help: "Manifest: allow image URLs on loopback and private networks.")
     var allowPrivateNetwork = false
 
+    @Flag(help: "After a full pass, remove the stored products of this source that it no longer lists.")
+    var prune = false
+
+    @Flag(name: .customLong("dry-run"), help: "With --prune: list what would be removed, remove nothing.")
+    var dryRun = false
+
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
     func validate() throws {
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if prune && limit != nil { throw ValidationError("--prune needs a full pass over the source: drop --limit") }
+        if dryRun && !prune { throw ValidationError("--dry-run goes with --prune") }
     }
 
     func run() async throws {
@@ -72,7 +80,7 @@ struct Ingest: AsyncParsableCommand {
         if json {
             FileHandle.standardOutput.write(try Self.encoder.encode(report) + Data("\n".utf8))
         } else {
-            print(Self.summary(report))
+            print(Self.summary(report, dryRun: dryRun))
         }
         if report.counts.failed > 0 { throw CLI.partialSuccess }
     }
@@ -99,6 +107,8 @@ struct Ingest: AsyncParsableCommand {
         var ingestOptions = IngestOptions()
         ingestOptions.batchSize = batchSize
         ingestOptions.limit = limit
+        ingestOptions.prune = prune
+        ingestOptions.dryRun = dryRun
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
         let view = IngestProgressView(total: limit)
         let report = try await pipeline.run(reader) { view.update($0) }
@@ -128,7 +138,7 @@ struct Ingest: AsyncParsableCommand {
         try Self.encoder.encode(report).write(to: url, options: .atomic)
     }
 
-    static func summary(_ report: IngestReport) -> String {
+    static func summary(_ report: IngestReport, dryRun: Bool) -> String {
         let c = report.counts
         var lines = [
             "\(c.ingested) ingested, \(c.updated) updated, \(c.unchanged) unchanged, \(c.failed) failed "
@@ -139,6 +149,11 @@ struct Ingest: AsyncParsableCommand {
             lines.append("  failed: \(failure.id.map { $0 + " " } ?? "")\(failure.location): \(failure.reason)")
         }
         if report.failures.count > 20 { lines.append("  … and \(report.failures.count - 20) more in the report") }
+        if !report.pruned.isEmpty {
+            lines.append("\(dryRun ? "would prune" : "pruned") \(report.pruned.count) products the source no longer lists: " + report.pruned.prefix(20).joined(separator: ", ")
+                         + (report.pruned.count > 20 ? ", …" : ""))
+        }
+        if let skipped = report.pruneSkipped { lines.append("not pruned: \(skipped)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -35,9 +35,9 @@ enum EngineFixtures {
 
     /// A product with `images` photos taken from the fixture list, starting at `photo`.
     static func item(_ id: String, name: String? = nil, category: String = "dress", market: String = "cz",
-                     photo: Int = 0, images: Int = 1) -> SourceItem {
+                     photo: Int = 0, images: Int = 1, source: String = "test") -> SourceItem {
         let product = Product(id: id, name: name ?? "product \(id)", description: "a test product",
-                              category: category, categoryName: category.capitalized, market: market, source: "test")
+                              category: category, categoryName: category.capitalized, market: market, source: source)
         let sources = (0..<images).map { i in
             let data = photos[(photo + i) % photos.count]
             return SourceImage(id: String(i), origin: "memory:\(id)/\(i)") { data }
@@ -46,14 +46,16 @@ enum EngineFixtures {
     }
 
     static func ingest(_ entries: [SourceEntry], into directory: DataDirectory, batchSize: Int = 4,
-                       limit: Int? = nil) async throws -> IngestReport {
+                       limit: Int? = nil, prune: Bool = false, dryRun: Bool = false, source: String = "test") async throws -> IngestReport {
         let store = try DataStore.openForWriting(directory, holder: "engine test")
         defer { try? store.close() }
         var options = IngestOptions()
         options.batchSize = batchSize
         options.limit = limit
+        options.prune = prune
+        options.dryRun = dryRun
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(encoders.image!), model: modelRecord(), options: options)
-        return try await pipeline.run(ArrayReader(entries))
+        return try await pipeline.run(ArrayReader(entries, source: source))
     }
 
     static func searchEngine(_ directory: DataDirectory) throws -> SearchEngine {
@@ -64,8 +66,11 @@ enum EngineFixtures {
 /// A dataset held in memory.
 struct ArrayReader: DatasetReader {
     let list: [SourceEntry]
-    init(_ list: [SourceEntry]) { self.list = list }
-    var source: String { "test" }
+    let source: String
+    init(_ list: [SourceEntry], source: String = "test") {
+        self.list = list
+        self.source = source
+    }
     func entries() -> AsyncThrowingStream<SourceEntry, Error> {
         AsyncThrowingStream { continuation in
             for entry in list { continuation.yield(entry) }
