@@ -359,7 +359,7 @@ public final class IngestPipeline: @unchecked Sendable {
         }
         if toDecode.isEmpty { return [] }
 
-        let decoded = await decodeAll(toDecode.map { ($0.item, $0.bytes) })
+        let decoded = try await decodeAll(toDecode.map { ($0.item, $0.bytes) })
         var prepared: [PreparedItem] = []
         for (entry, result) in zip(toDecode, decoded) {
             switch result {
@@ -424,39 +424,49 @@ public final class IngestPipeline: @unchecked Sendable {
         var prepared: RGBImage
     }
 
-    /// Decodes, stores and prepares the images of each item on `decodeThreads` threads.
-    private func decodeAll(_ work: [(item: SourceItem, bytes: [Data])]) async -> [Result<[DecodedImage], IngestFailure>] {
+    /// Decodes, stores and prepares the images of each item on `decodeThreads` threads. An image
+    /// that cannot be decoded fails its item; a store that cannot be written (disk full, read-only)
+    /// fails the run, since every later item would fail the same way.
+    private func decodeAll(_ work: [(item: SourceItem, bytes: [Data])]) async throws -> [Result<[DecodedImage], IngestFailure>] {
         let threads = max(1, min(options.decodeThreads, work.count))
         let results = UnsafeResults<Result<[DecodedImage], IngestFailure>>(count: work.count)
+        let storeError = UnsafeResults<Error>(count: 1)
         let next = AtomicCounter()
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<threads {
                 group.addTask {
-                    while true {
+                    while storeError[0] == nil {
                         let i = next.increment()
                         guard i < work.count else { return }
-                        results[i] = self.decode(work[i].item, bytes: work[i].bytes)
+                        do {
+                            results[i] = try self.decode(work[i].item, bytes: work[i].bytes)
+                        } catch {
+                            storeError[0] = error
+                        }
                     }
                 }
             }
         }
+        if let error = storeError[0] { throw error }
         return results.values
     }
 
-    private func decode(_ item: SourceItem, bytes: [Data]) -> Result<[DecodedImage], IngestFailure> {
+    private func decode(_ item: SourceItem, bytes: [Data]) throws -> Result<[DecodedImage], IngestFailure> {
         var out: [DecodedImage] = []
         for (image, data) in zip(item.images, bytes) {
+            let raw = [UInt8](data)
+            let format: ImageFormat
+            let decoded: RGBImage
             do {
-                let raw = [UInt8](data)
-                let probe = try decoder.probe(raw)
-                let decoded = try decoder.decode(raw)
-                let key = try store.blobs.put(data, ext: Self.blobExtension(probe.format))
-                out.append(DecodedImage(
-                    record: ProductImage(id: image.id, key: key, width: decoded.width, height: decoded.height),
-                    prepared: encoder.prepare(decoded)))
+                format = try decoder.probe(raw).format
+                decoded = try decoder.decode(raw)
             } catch {
                 return .failure(IngestFailure(id: item.product.id, location: image.origin, reason: String(describing: error)))
             }
+            let key = try store.blobs.put(data, ext: Self.blobExtension(format))
+            out.append(DecodedImage(
+                record: ProductImage(id: image.id, key: key, width: decoded.width, height: decoded.height),
+                prepared: encoder.prepare(decoded)))
         }
         return .success(out)
     }

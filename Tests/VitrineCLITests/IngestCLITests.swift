@@ -14,8 +14,9 @@ import Testing
         let stderr: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        let process = try start(arguments, environment: environment)
+    /// Runs `vitrine` with `arguments`, or with `raw`, the program `arguments[0]`.
+    static func run(_ arguments: [String], environment: [String: String] = [:], raw: Bool = false) throws -> Run {
+        let process = try start(arguments, environment: environment, raw: raw)
         let stdout = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
         let stderr = String(decoding: (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -23,10 +24,10 @@ import Testing
                    stdout: stdout, stderr: stderr)
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:], quiet: Bool = false) throws -> Process {
+    static func start(_ arguments: [String], environment: [String: String] = [:], quiet: Bool = false, raw: Bool = false) throws -> Process {
         let process = Process()
-        process.executableURL = try CLITests.binary()
-        process.arguments = arguments
+        process.executableURL = raw ? URL(fileURLWithPath: arguments[0]) : try CLITests.binary()
+        process.arguments = raw ? Array(arguments.dropFirst()) : arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if quiet {
             process.standardOutput = FileHandle.nullDevice
@@ -294,5 +295,51 @@ import Testing
         #expect(Set(results.compactMap { $0["id"] as? String }) == ["501", "505"])
         #expect(results.allSatisfy { $0["market"] as? String == "sk" && $0["category"] as? String == "women-s-shoes" })
         #expect(results.allSatisfy { ($0["name"] as? String)?.hasPrefix("Šaty, model") == true })
+    }
+
+    /// A small tmpfs for the data directory, when this process may mount one (root in a sandbox,
+    /// as here and in CI); nil elsewhere.
+    static func mountSmallDisk(at url: URL, megabytes: Int) -> Bool {
+        guard getuid() == 0 else { return false }
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return (try? run(["/bin/mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", url.path], raw: true))?.status == 0
+    }
+
+    @Test func diskFullAndReadOnlyGiveClearErrorsAndKeepWhatWasCommitted() throws {
+        let root = try Self.scratch()
+        let data = root.appendingPathComponent("disk")
+        guard Self.mountSmallDisk(at: data, megabytes: 3) else { return }
+        defer { _ = try? Self.run(["/bin/umount", data.path], raw: true) }
+        let folder = try Self.photoFolder(count: 60, in: root)
+        // Make every photo distinct (so the image store keeps growing): append the index as a trailer.
+        for (i, path) in try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter({ $0.contains(".") }).sorted().enumerated() {
+            let url = folder.appendingPathComponent(path)
+            var bytes = try Data(contentsOf: url)
+            bytes.append(contentsOf: Array(String(i).utf8))
+            try bytes.write(to: url)
+        }
+        let full = try Self.ingest(folder, data)
+        #expect(full.status == 1, "\(full.stderr)")
+        #expect(full.stderr.contains("full") || full.stderr.contains("No space"), "\(full.stderr)")
+        // What was committed stays searchable.
+        let search = try Self.run(["search", "dress", "--data", data.path, "--json"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let committed = try Self.stats(data)["products"] as? Int ?? -1
+        #expect(committed > 0 && committed < 60, "\(committed)")
+
+        // Room again: the run completes and the stores agree.
+        #expect(try Self.run(["/bin/mount", "-o", "remount,size=64m", data.path], raw: true).status == 0)
+        let rerun = try Self.ingest(folder, data)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try Self.run(["verify", "--data", data.path]).status == 0)
+        #expect(try Self.stats(data)["products"] as? Int == 60)
+
+        // Read-only: writers get a clear error, readers keep working.
+        #expect(try Self.run(["/bin/mount", "-o", "remount,ro", data.path], raw: true).status == 0)
+        let readOnly = try Self.ingest(folder, data)
+        #expect(readOnly.status == 1)
+        #expect(readOnly.stderr.contains("read-only"), "\(readOnly.stderr)")
+        let stillSearchable = try Self.run(["search", "dress", "--data", data.path, "--json"])
+        #expect(stillSearchable.status == 0, "\(stillSearchable.stderr)")
     }
 }
