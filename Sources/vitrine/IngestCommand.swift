@@ -110,7 +110,7 @@ struct Ingest: AsyncParsableCommand {
         ingestOptions.prune = prune
         ingestOptions.dryRun = dryRun
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
-        let view = IngestProgressView(total: limit)
+        let view = IngestProgressView(total: [limit, reader.expectedCount()].compactMap { $0 }.min())
         let report = try await pipeline.run(reader) { view.update($0) }
         view.finish(report.counts)
         try store.close()

@@ -66,4 +66,11 @@ public protocol DatasetReader: Sendable {
     /// The entries, in source order. The stream ends with an error only when the source as a
     /// whole is unreadable.
     func entries() -> AsyncThrowingStream<SourceEntry, Error>
+    /// How many products the source lists, when it can tell cheaply (for a progress bar's ETA);
+    /// nil when only a full read would tell.
+    func expectedCount() -> Int?
+}
+
+extension DatasetReader {
+    public func expectedCount() -> Int? { nil }
 }

@@ -47,6 +47,16 @@ public struct FashionMNISTReader: DatasetReader {
         }
     }
 
+    /// The image counts in the IDX headers (a few bytes of each file inflated).
+    public func expectedCount() -> Int? {
+        var total = 0
+        for part in parts {
+            guard let file = try? IDXFile(url: part.images, magic: Self.imageMagic, rank: 3) else { return nil }
+            total += file.count
+        }
+        return total
+    }
+
     public func entries() -> AsyncThrowingStream<SourceEntry, Error> {
         let parts = self.parts, source = self.source, directory = self.directory
         return entryStream {
