@@ -33,6 +33,9 @@ actor ConcurrencyLimiter {
         await withCheckedContinuation { waiting.append($0) }
     }
 
+    /// Callers waiting for a slot now.
+    var waitingCount: Int { waiting.count }
+
     func release() {
         if waiting.isEmpty {
             running -= 1
