@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VitrineIndex", targets: ["VitrineIndex"]),
         .library(name: "VitrineCatalog", targets: ["VitrineCatalog"]),
         .library(name: "VitrineEngine", targets: ["VitrineEngine"]),
+        .library(name: "VitrineServer", targets: ["VitrineServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +21,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // The search service.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -78,11 +87,32 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
+        // images and thumbnails, metrics, health, writes through the data directory's writer lock.
+        .target(
+            name: "VitrineServer",
+            dependencies: [
+                "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         .executableTarget(
             name: "vitrine",
             dependencies: [
                 "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex", "VitrineCatalog", "VitrineEngine",
+                "VitrineServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
 
@@ -97,6 +127,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "VitrineServerTests",
+            dependencies: [
+                "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),

@@ -1,0 +1,64 @@
+import Dispatch
+import Foundation
+
+/// Runs CPU-bound engine work (encoding, index search, decoding) on a dispatch queue, off the
+/// Swift concurrency pool and NIO's event loops, so a long encode never stalls `/healthz` or other
+/// connections; and stops waiting for it after a time limit.
+///
+/// A blocking pass cannot be interrupted, so on timeout the caller gets ``APIError/timeout`` at
+/// once while the work finishes in the background and its result is dropped.
+enum Deadline {
+    private static let queue = DispatchQueue(label: "vitrine.engine", qos: .userInitiated, attributes: .concurrent)
+
+    static func run<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let once = ResumeOnce<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                once.set(continuation)
+                queue.async {
+                    once.resume(with: Result { try work() })
+                }
+                let (seconds, attoseconds) = limit.components
+                let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                    once.resume(with: .failure(APIError.timeout))
+                }
+            }
+        } onCancel: {
+            once.resume(with: .failure(CancellationError()))
+        }
+    }
+}
+
+/// A continuation resumed by whichever comes first: the work, the timer or a cancellation.
+private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Error>?
+    private var early: Result<T, Error>?
+    private var done = false
+
+    func set(_ continuation: CheckedContinuation<T, Error>) {
+        lock.lock()
+        if let early {
+            lock.unlock()
+            continuation.resume(with: early)
+            return
+        }
+        self.continuation = continuation
+        lock.unlock()
+    }
+
+    func resume(with result: Result<T, Error>) {
+        lock.lock()
+        guard !done else { lock.unlock(); return }
+        done = true
+        guard let continuation else {
+            early = result  // cancelled before the continuation existed
+            lock.unlock()
+            return
+        }
+        self.continuation = nil
+        lock.unlock()
+        continuation.resume(with: result)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VitrineCatalog
+
+/// `GET /images/{key}`: stored product photos by their content key, and thumbnails (`?w=`).
+///
+/// The key is parsed as a ``BlobKey`` (64 hex digits and a known extension), never used as a
+/// path. Content never changes under a key, so responses are cacheable forever and the ETag is
+/// the SHA-256 (plus the width for thumbnails).
+struct ImageRoutes {
+    let blobs: FileBlobStore
+    let thumbnails: ThumbnailCache
+
+    static let cacheControl = "public, max-age=31536000, immutable"
+
+    func register(on router: Router<VitrineRequestContext>) {
+        router.get("/images/{key}") { request, context in try await image(request, context) }
+    }
+
+    func image(_ request: Request, _ context: VitrineRequestContext) async throws -> Response {
+        let raw = context.parameters.get("key") ?? ""
+        guard let key = BlobKey(raw) else {
+            throw APIError(.badRequest, code: "invalid_image_key",
+                           "\"\(raw.prefix(80))\" is not an image key (64 lowercase hex digits, a dot, and jpg, png, webp or bin)")
+        }
+        let query = QueryParameters(request.uri)
+        let width: Int? = try query.string("w").map { _ in
+            try query.int("w", default: 0, in: ThumbnailCache.widths)
+        }
+        let etag = "\"\(key.sha256)\(width.map { "-w\($0)" } ?? "")\""
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: Self.cacheControl]
+        if let match = request.headers[.ifNoneMatch], Self.matches(match, etag: etag) {
+            guard try blobs.contains(key) else { throw APIError.notFound("no image \(key)") }
+            return Response(status: .notModified, headers: headers)
+        }
+        guard try blobs.contains(key) else { throw APIError.notFound("no image \(key)") }
+        let data: Data
+        if let width {
+            data = try await thumbnails.thumbnail(key, width: width)
+            headers[.contentType] = "image/png"
+        } else {
+            data = try blobs.get(key)
+            headers[.contentType] = Self.contentType(key.ext)
+        }
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func contentType(_ ext: String) -> String {
+        switch ext {
+        case "jpg": "image/jpeg"
+        case "png": "image/png"
+        case "webp": "image/webp"
+        default: "application/octet-stream"
+        }
+    }
+
+    /// `If-None-Match` holds `*` or a list of (possibly weak) tags.
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { item in
+            let tag = item.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import VitrineEngine
+
+/// The OpenAPI 3.1 description of the API, built here beside the routes it describes (a test
+/// checks that both list the same operations, and that real responses match the schemas).
+public enum OpenAPIDocument {
+    /// The document as a value.
+    public static let document: JSONValue = [
+        "openapi": "3.1.0",
+        "info": [
+            "title": "Vitrine",
+            "version": "1.0.0",
+            "description": "Self-hosted fashion image search: search a product catalog by text, by an example photo, or for products like one you have. Errors always have the body {\"error\": {\"code\", \"message\"}}.",
+        ],
+        "paths": .object(paths),
+        "components": [
+            "schemas": .object(schemas),
+            "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer", "description": "An API key from VITRINE_API_KEYS or the config file's api.keys."]],
+        ],
+    ]
+
+    /// The document as served at `/openapi.json`.
+    public static let json: Data = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(document)) ?? Data("{}".utf8)
+    }()
+
+    /// Every (method, path) the document describes, methods in upper case.
+    public static var operations: Set<String> {
+        var result = Set<String>()
+        for (path, item) in document["paths"]?.object ?? [:] {
+            for method in (item.object ?? [:]).keys { result.insert("\(method.uppercased()) \(path)") }
+        }
+        return result
+    }
+
+    // MARK: Paths
+
+    static let paths: [String: JSONValue] = [
+        "/api/v1/search": ["get": operation(
+            "searchText", tag: "search", summary: "Search products by text",
+            description: "Encodes the query with the model's text tower and returns the nearest products (a product's best-matching image scores it), best first. `score` is the cosine similarity.",
+            parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)] + pageParameters,
+            responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 503))],
+        "/api/v1/search/image": ["post": operation(
+            "searchImage", tag: "search", summary: "Search products by an example photo",
+            description: "Upload a JPEG, PNG or WebP photo as multipart/form-data (part `image`) or as the raw request body. At most 10 MB and 40 megapixels by default (`limits.uploadBytes`, `limits.pixels`).",
+            parameters: pageParameters,
+            requestBody: ["required": true, "content": [
+                "multipart/form-data": ["schema": ["type": "object", "required": ["image"], "properties": ["image": ["type": "string", "contentMediaType": "application/octet-stream"]]]],
+                "image/jpeg": ["schema": ["type": "string", "contentMediaType": "image/jpeg"]],
+                "image/png": ["schema": ["type": "string", "contentMediaType": "image/png"]],
+                "image/webp": ["schema": ["type": "string", "contentMediaType": "image/webp"]],
+                "application/octet-stream": ["schema": ["type": "string", "contentMediaType": "application/octet-stream"]],
+            ]],
+            responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 413, 422, 503))],
+        "/api/v1/products/{id}/similar": ["get": operation(
+            "similarProducts", tag: "search", summary: "Products like this one",
+            description: "\"More like this\": the products whose images are nearest to the product's first image, the product itself left out.",
+            parameters: [idParameter] + pageParameters,
+            responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 404, 503))],
+        "/api/v1/products/{id}": [
+            "get": operation(
+                "getProduct", tag: "products", summary: "A product record",
+                parameters: [idParameter],
+                responses: ["200": json("The product.", ref("Product"))] + errors(400, 404, 503)),
+            "put": operation(
+                "replaceProduct", tag: "products", summary: "Replace a product",
+                description: "Replaces the record and images of an existing product; images are stored and embedded on the way in.",
+                parameters: [idParameter], requestBody: productWriteBody, secured: true,
+                responses: ["200": json("The stored product.", ref("Product"))] + errors(400, 401, 403, 404, 409, 413, 415, 422, 503)),
+            "delete": operation(
+                "deleteProduct", tag: "products", summary: "Delete a product",
+                description: "Removes the product from the catalog and the index (its images stay in the image store until garbage collection).",
+                parameters: [idParameter], secured: true,
+                responses: ["204": ["description": "Deleted."]] + errors(400, 401, 403, 404, 409, 503)),
+        ],
+        "/api/v1/products": ["post": operation(
+            "createProduct", tag: "products", summary: "Create a product",
+            description: "Stores a new product: the record as the `product` part (JSON) and one or more `image` file parts, embedded on the way in.",
+            requestBody: productWriteBody, secured: true,
+            responses: ["201": json("The stored product.", ref("Product"), headers: ["Location": ["description": "The product's URL.", "schema": ["type": "string"]]])]
+                + errors(400, 401, 403, 409, 413, 415, 422, 503))],
+        "/api/v1/categories": ["get": operation(
+            "listCategories", tag: "facets", summary: "Categories with product counts",
+            responses: ["200": json("Most products first.", ["type": "array", "items": ref("FacetCount")])] + errors(503))],
+        "/api/v1/markets": ["get": operation(
+            "listMarkets", tag: "facets", summary: "Markets with product counts",
+            responses: ["200": json("Most products first.", ["type": "array", "items": ref("FacetCount")])] + errors(503))],
+        "/images/{key}": ["get": operation(
+            "getImage", tag: "images", summary: "A product image, or its thumbnail",
+            description: "Images are addressed by content (`<sha256>.<ext>`) and never change: responses carry the SHA-256 as ETag and may be cached forever; `If-None-Match` gives 304. With `w`, a PNG thumbnail that wide (at most the image's width), made once and kept.",
+            parameters: [
+                ["name": "key", "in": "path", "required": true, "description": "The image key, as in a result's `image` path.",
+                 "schema": ["type": "string", "pattern": "^[0-9a-f]{64}\\.(jpg|png|webp|bin)$"]],
+                query("w", "Thumbnail width in pixels.", ["type": "integer", "minimum": .number(Double(ThumbnailCache.widths.lowerBound)), "maximum": .number(Double(ThumbnailCache.widths.upperBound))]),
+                ["name": "If-None-Match", "in": "header", "required": false, "description": "An ETag from an earlier response.", "schema": ["type": "string"]],
+            ],
+            responses: [
+                "200": ["description": "The image bytes.", "headers": ["ETag": ["schema": ["type": "string"]], "Cache-Control": ["schema": ["type": "string"]]],
+                        "content": ["image/jpeg": ["schema": ["type": "string"]], "image/png": ["schema": ["type": "string"]],
+                                    "image/webp": ["schema": ["type": "string"]], "application/octet-stream": ["schema": ["type": "string"]]]],
+                "304": ["description": "Not modified (the ETag matched)."],
+            ] + errors(400, 404, 422, 503))],
+        "/healthz": ["get": operation(
+            "health", tag: "operations", summary: "Liveness", description: "200 while the process serves requests.",
+            responses: ["200": json("Alive.", ref("Health"))])],
+        "/readyz": ["get": operation(
+            "readiness", tag: "operations", summary: "Readiness",
+            description: "200 when the model's towers, the index and the catalog are loaded; 503 with the same shape and the problems otherwise.",
+            responses: ["200": json("Ready.", ref("Readiness")), "503": json("Not ready.", ref("Readiness"))])],
+        "/metrics": ["get": operation(
+            "metrics", tag: "operations", summary: "Prometheus metrics",
+            description: "Requests by route and status, latency histograms, encode latency, catalog and index sizes, data generation and last commit time.",
+            responses: ["200": ["description": "Prometheus text format 0.0.4.", "content": ["text/plain": ["schema": ["type": "string"]]]]])],
+        "/openapi.json": ["get": operation(
+            "openAPI", tag: "operations", summary: "This document",
+            responses: ["200": json("OpenAPI 3.1.", ["type": "object"])])],
+        "/docs": ["get": operation(
+            "docs", tag: "operations", summary: "The API's documentation page",
+            responses: ["200": html("The operations, their parameters and response shapes, rendered from this document.")])],
+        "/": ["get": operation(
+            "home", tag: "operations", summary: "The web interface",
+            responses: ["200": html("The start page.")])],
+    ]
+
+    // MARK: Schemas
+
+    static let schemas: [String: JSONValue] = [
+        "Error": object(["error": object(["code": ["type": "string", "description": "Stable machine-readable code, e.g. invalid_query, not_found, payload_too_large."],
+                                          "message": ["type": "string", "description": "What was wrong, naming the input."]])]),
+        "SearchResult": object([
+            "id": ["type": "string"],
+            "score": ["type": "number", "description": "Cosine similarity of the product's best-matching image to the query."],
+            "name": ["type": "string"],
+            "category": ["type": ["string", "null"], "description": "Category name, or id when the catalog has no name."],
+            "market": ["type": ["string", "null"]],
+            "image": ["type": "string", "description": "Path of the best-matching image: /images/{key}."],
+        ], optional: ["category", "market"]),
+        "SearchResponse": object([
+            "query": ["type": "string", "description": "The text query, or image:WxH, or similar:ID."],
+            "truncated": ["type": "boolean", "description": "Whether the text query was cut to the model's 77 tokens."],
+            "offset": ["type": "integer"],
+            "results": ["type": "array", "items": ref("SearchResult")],
+        ]),
+        "ProductImage": object([
+            "id": ["type": "string"], "url": ["type": "string", "description": "/images/{key}"],
+            "width": ["type": "integer"], "height": ["type": "integer"],
+        ]),
+        "Product": object([
+            "id": ["type": "string"], "name": ["type": "string"], "description": ["type": "string"],
+            "category": ["type": ["string", "null"]], "category_name": ["type": ["string", "null"]], "market": ["type": ["string", "null"]],
+            "source": ["type": "string"], "extra": ["type": "object", "additionalProperties": ["type": "string"]],
+            "images": ["type": "array", "items": ref("ProductImage")],
+        ], optional: ["category", "category_name", "market"]),
+        "ProductRecord": object([
+            "id": ["type": "string", "description": "Required for POST; for PUT, taken from the path (must agree when given)."],
+            "name": ["type": "string", "minLength": 1], "description": ["type": "string"], "category": ["type": "string"],
+            "category_name": ["type": "string"], "market": ["type": "string"],
+            "extra": ["type": "object", "additionalProperties": ["type": "string"]],
+        ], optional: ["id", "description", "category", "category_name", "market", "extra"]),
+        "FacetCount": object([
+            "value": ["type": "string", "description": "Category id or market code (what the filters take)."],
+            "name": ["type": ["string", "null"], "description": "Category name; absent for markets."],
+            "count": ["type": "integer"],
+        ], optional: ["name"]),
+        "Health": object(["status": ["type": "string"]]),
+        "Readiness": object([
+            "ready": ["type": "boolean"], "model": ["type": ["string", "null"]], "products": ["type": "integer"],
+            "vectors": ["type": "integer"], "generation": ["type": "integer"], "problems": ["type": "array", "items": ["type": "string"]],
+        ], optional: ["model"]),
+    ]
+
+    // MARK: Building blocks
+
+    static let pageParameters: [JSONValue] = [
+        query("k", "Results per page.", ["type": "integer", "minimum": 1, "maximum": .number(Double(SearchPage.maxK)), "default": 10]),
+        query("offset", "Results to skip (paging).", ["type": "integer", "minimum": 0, "maximum": .number(Double(SearchPage.maxOffset)), "default": 0]),
+        query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200]),
+        query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200]),
+        query("min_score", "Drop results with a lower cosine similarity.", ["type": "number", "minimum": -1, "maximum": 1]),
+    ]
+
+    static let idParameter: JSONValue = [
+        "name": "id", "in": "path", "required": true, "description": "The product id (percent-encoded).",
+        "schema": ["type": "string", "minLength": 1],
+    ]
+
+    static let productWriteBody: JSONValue = [
+        "required": true,
+        "content": ["multipart/form-data": [
+            "schema": ["type": "object", "required": ["product", "image"], "properties": [
+                "product": ref("ProductRecord"),
+                "image": ["type": "array", "maxItems": .number(Double(ProductRoutes.maxImages)), "items": ["type": "string", "contentMediaType": "application/octet-stream"]],
+            ]],
+            "encoding": ["product": ["contentType": "application/json"]],
+        ]],
+    ]
+
+    static func operation(_ id: String, tag: String, summary: String, description: String? = nil, parameters: [JSONValue] = [],
+                          requestBody: JSONValue? = nil, secured: Bool = false, responses: [String: JSONValue]) -> JSONValue {
+        var members: [String: JSONValue] = ["operationId": .string(id), "tags": [.string(tag)], "summary": .string(summary), "responses": .object(responses)]
+        if let description { members["description"] = .string(description) }
+        if !parameters.isEmpty { members["parameters"] = .array(parameters) }
+        if let requestBody { members["requestBody"] = requestBody }
+        if secured { members["security"] = [["bearer": []]] }
+        return .object(members)
+    }
+
+    static func query(_ name: String, _ description: String, _ schema: JSONValue, required: Bool = false) -> JSONValue {
+        ["name": .string(name), "in": "query", "required": .bool(required), "description": .string(description), "schema": schema]
+    }
+
+    static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+
+    static func json(_ description: String, _ schema: JSONValue, headers: JSONValue? = nil) -> JSONValue {
+        var members: [String: JSONValue] = ["description": .string(description), "content": ["application/json": ["schema": schema]]]
+        if let headers { members["headers"] = headers }
+        return .object(members)
+    }
+
+    static func html(_ description: String) -> JSONValue {
+        ["description": .string(description), "content": ["text/html": ["schema": ["type": "string"]]]]
+    }
+
+    /// Error responses by status (each with the error shape), plus `default` for the rest.
+    static func errors(_ statuses: Int...) -> [String: JSONValue] {
+        let descriptions = [
+            400: "Bad input (the message says which).", 401: "Missing or invalid API key.", 403: "Writes are disabled (no API keys configured).",
+            404: "Not found.", 409: "Conflict: the product exists, or another process holds the data directory's writer lock.",
+            413: "The upload is too large (bytes or pixels).", 415: "Unsupported content type.",
+            422: "The image or record cannot be used (not an image, corrupt, refused).", 503: "Busy, timed out, or not ready.",
+        ]
+        var result: [String: JSONValue] = ["default": json("Unexpected error.", ref("Error"))]
+        for status in statuses { result[String(status)] = json(descriptions[status] ?? "Error.", ref("Error")) }
+        return result
+    }
+
+    /// An object schema whose properties are all required except `optional`, and no others allowed.
+    static func object(_ properties: [String: JSONValue], optional: Set<String> = []) -> JSONValue {
+        let required = properties.keys.filter { !optional.contains($0) }.sorted().map { JSONValue.string($0) }
+        return ["type": "object", "properties": .object(properties), "required": .array(required), "additionalProperties": false]
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    static func + (a: Self, b: Self) -> Self { a.merging(b) { first, _ in first } }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VitrineEngine
+
+/// A request's query string, decoded as HTML forms encode it (`+` is a space, then `%XX`), with
+/// typed getters whose errors name the parameter and the bad value.
+struct QueryParameters {
+    private var values: [String: String] = [:]
+
+    init(_ uri: some CustomStringConvertible & Sendable) {
+        // The raw query, before any decoding: `+` must be read before `%2B` is decoded.
+        let text = uri.description
+        guard let mark = text.firstIndex(of: "?") else { return }
+        var query = text[text.index(after: mark)...]
+        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]), !name.isEmpty else { continue }
+            let value = parts.count > 1 ? Self.decode(parts[1]) : ""
+            // The first occurrence wins; a value that is not valid percent-encoded UTF-8 is kept
+            // as an invalid marker so the getter can say so.
+            if values[name] == nil { values[name] = value ?? Self.invalid }
+        }
+    }
+
+    private static let invalid = "\u{0}invalid"
+
+    private static func decode(_ text: Substring) -> String? {
+        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    func string(_ name: String) throws -> String? {
+        guard let value = values[name] else { return nil }
+        guard value != Self.invalid else {
+            throw APIError.badRequest("query parameter \(name) is not valid percent-encoded UTF-8")
+        }
+        return value
+    }
+
+    func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = try string(name), !text.isEmpty else { return defaultValue }
+        guard let value = Int(text) else {
+            throw APIError.badRequest("query parameter \(name) must be an integer, not \"\(text.prefix(40))\"")
+        }
+        guard range.contains(value) else {
+            throw APIError.badRequest("query parameter \(name) must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+        }
+        return value
+    }
+
+    func float(_ name: String, in range: ClosedRange<Float>) throws -> Float? {
+        guard let text = try string(name), !text.isEmpty else { return nil }
+        guard let value = Float(text), value.isFinite else {
+            throw APIError.badRequest("query parameter \(name) must be a number, not \"\(text.prefix(40))\"")
+        }
+        guard range.contains(value) else {
+            throw APIError.badRequest("query parameter \(name) must be between \(range.lowerBound) and \(range.upperBound), not \(text)")
+        }
+        return value
+    }
+
+    /// `k`, `offset` and `min_score`, checked against the engine's limits.
+    func page() throws -> SearchPage {
+        SearchPage(
+            k: try int("k", default: 10, in: 1...SearchPage.maxK),
+            offset: try int("offset", default: 0, in: 0...SearchPage.maxOffset),
+            minScore: try float("min_score", in: -1...1))
+    }
+
+    /// `category` and `market` (empty means no filter).
+    func filter() throws -> SearchFilter {
+        let category = try string("category").flatMap { $0.isEmpty ? nil : $0 }
+        let market = try string("market").flatMap { $0.isEmpty ? nil : $0 }
+        for (name, value) in [("category", category), ("market", market)] {
+            if let value, value.count > 200 || value.contains("\0") {
+                throw APIError.badRequest("query parameter \(name) is too long or contains a NUL character")
+            }
+        }
+        return SearchFilter(category: category, market: market)
+    }
+}

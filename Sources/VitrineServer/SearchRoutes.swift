@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import VitrineEngine
+
+/// Text search, image search, "more like this" and the facets.
+struct SearchRoutes {
+    let service: SearchService
+    let configuration: ServerConfiguration
+
+    func register(on router: Router<VitrineRequestContext>) {
+        router.get("/api/v1/search") { request, _ in try await searchText(request) }
+        router.post("/api/v1/search/image") { request, _ in try await searchImage(request) }
+        router.get("/api/v1/products/{id}/similar") { request, context in try await similar(request, context) }
+        router.get("/api/v1/categories") { _, _ in try JSONCoding.response(try await service.categories()) }
+        router.get("/api/v1/markets") { _, _ in try JSONCoding.response(try await service.markets()) }
+    }
+
+    func searchText(_ request: Request) async throws -> Response {
+        let query = QueryParameters(request.uri)
+        guard let q = try query.string("q") else {
+            throw APIError(.badRequest, code: "invalid_query", "the query parameter q is missing")
+        }
+        let response = try await service.search(text: q, filter: try query.filter(), page: try query.page())
+        return try JSONCoding.response(response)
+    }
+
+    /// The photo is the `image` (or `file`, or first file) part of a `multipart/form-data` body,
+    /// or the whole body when it is not multipart.
+    func searchImage(_ request: Request) async throws -> Response {
+        let query = QueryParameters(request.uri)
+        let filter = try query.filter()
+        let page = try query.page()
+        let limit = configuration.maxUploadBytes
+        let contentType = request.headers[.contentType] ?? ""
+        let boundary = MultipartForm.boundary(contentType: contentType)
+        // A multipart body carries headers and boundaries besides the image.
+        let body = try await BodyReader.collect(request, limit: boundary == nil ? limit : limit + 64 * 1024, what: "the upload")
+        var image = body
+        if let boundary {
+            let form = try MultipartForm(body: body, boundary: boundary)
+            guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
+                    ?? form.parts.first(where: { $0.filename != nil }) else {
+                throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
+            }
+            image = part.body
+        }
+        guard image.count <= limit else {
+            throw APIError.tooLarge("the image is \(image.count) bytes, more than the limit of \(limit) bytes")
+        }
+        return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
+    }
+
+    func similar(_ request: Request, _ context: VitrineRequestContext) async throws -> Response {
+        let id = try PathParameter.productID(context)
+        let query = QueryParameters(request.uri)
+        return try JSONCoding.response(try await service.similar(to: id, filter: try query.filter(), page: try query.page()))
+    }
+}
+
+/// Reading a request body with a size limit that answers 413 naming the limit.
+enum BodyReader {
+    static func collect(_ request: Request, limit: Int, what: String) async throws -> Data {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError.tooLarge("\(what) is \(length) bytes, more than the limit of \(limit) bytes")
+        }
+        do {
+            var buffer = try await request.body.collect(upTo: limit)
+            return Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.tooLarge("\(what) is larger than the limit of \(limit) bytes")
+        }
+    }
+}
+
+/// Path parameters, percent-decoded (ids may contain `/` or spaces, sent as `%2F`, `%20`).
+enum PathParameter {
+    static func productID(_ context: VitrineRequestContext) throws -> String {
+        guard let raw = context.parameters.get("id"), let id = raw.removingPercentEncoding, !id.isEmpty else {
+            throw APIError.badRequest("the product id in the path is empty or not valid percent-encoded UTF-8")
+        }
+        guard id.utf8.count <= 1024, !id.contains("\0") else {
+            throw APIError.badRequest("the product id is longer than 1024 bytes or contains a NUL character")
+        }
+        return id
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import VitrineCatalog
+import VitrineEngine
+import VitrineModels
+
+/// The search service over one data directory: routes, middleware and the background services,
+/// assembled into a Hummingbird application.
+///
+/// ```swift
+/// let store = try DataStore.openForReading(directory)
+/// let server = try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger)
+/// try await server.makeApplication().runService()   // until SIGINT or SIGTERM
+/// ```
+public final class SearchServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let service: SearchService
+    public let metrics: ServerMetrics
+    let writer: ProductWriter?
+    let thumbnails: ThumbnailCache
+    let logger: Logger
+
+    /// - Throws: ``EngineError/noModelRecord(path:)`` when the directory records no model (nothing
+    ///   was ever ingested), or an ``EngineError/model(path:reason:)`` when the model lacks a tower.
+    public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger) throws {
+        guard let record = try store.catalog.modelRecord() else {
+            throw EngineError.noModelRecord(path: store.directory.url.path)
+        }
+        guard let image = encoders.image, encoders.text != nil else {
+            throw EngineError.model(path: encoders.directory.path, reason: "serving needs both the text and the image tower")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        metrics = ServerMetrics()
+        service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
+        writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
+            directory: store.directory, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
+        thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)
+        try? service.refresh()
+    }
+
+    /// Every route and middleware. Middleware comes first: Hummingbird binds it to the routes
+    /// added after it. Order, outermost first: request log (id, one line per request), metrics,
+    /// CORS, errors (so every error leaves as the API's JSON shape and is counted with its status).
+    public func makeRouter() -> Router<VitrineRequestContext> {
+        let router = Router(context: VitrineRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: CORSMiddleware(origins: configuration.corsOrigins))
+        router.add(middleware: ErrorMiddleware())
+        SearchRoutes(service: service, configuration: configuration).register(on: router)
+        ProductRoutes(service: service, writer: writer, authorization: WriteAuthorization(keys: configuration.apiKeys),
+                      configuration: configuration).register(on: router)
+        ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails).register(on: router)
+        OperationsRoutes(service: service, metrics: metrics).register(on: router)
+        return router
+    }
+
+    /// The application: HTTP/1.1 on the configured address, with the data poller and the writer's
+    /// shutdown as services. `runService()` stops gracefully on SIGINT and SIGTERM: in-flight
+    /// requests finish, then the writer (if open) checkpoints and lets its lock go.
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Vitrine"),
+            services: [DataPoller(server: self)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Lets go of the writer lock if a write took it (also done on graceful shutdown).
+    public func shutdown() async {
+        await writer?.close()
+    }
+}
+
+/// Looks for another writer's commits every `refresh.intervalMilliseconds` (queries look too;
+/// this keeps metrics and readiness current when nobody asks), and closes the writer on shutdown.
+struct DataPoller: Service {
+    let server: SearchServer
+
+    func run() async throws {
+        let interval = server.configuration.refreshInterval
+        let service = server.service
+        let logger = server.logger
+        // Cancelled (ending the loop) when graceful shutdown starts.
+        _ = try? await cancelWhenGracefulShutdown { () async throws -> Void in
+            var failing = false
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                do {
+                    try await Task.detached { try service.refresh() }.value
+                    failing = false
+                } catch {
+                    if !failing { logger.warning("refreshing the data failed", metadata: ["error": .string(String(describing: error))]) }
+                    failing = true
+                }
+            }
+        }
+        await server.shutdown()
+    }
+}

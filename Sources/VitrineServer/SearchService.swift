@@ -1,0 +1,141 @@
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+import VitrineModels
+
+/// What the routes ask of the engine: searches, products, facets and the data's vital signs.
+///
+/// Every engine call runs on a blocking thread (``Deadline``) inside a bounded pool
+/// (``ConcurrencyLimiter``): text queries and image queries have separate pools, so a burst of
+/// uploads cannot starve text search, and a full pool answers 503 `busy` at once.
+public final class SearchService: Sendable {
+    public let store: DataStore
+    public let engine: SearchEngine
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let textPool: ConcurrencyLimiter
+    let imagePool: ConcurrencyLimiter
+
+    public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
+        self.store = store
+        engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels)
+        self.configuration = configuration
+        self.metrics = metrics
+        textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
+            metrics.rejected(pool: "text")
+        }
+        imagePool = ConcurrencyLimiter(name: "image search", slots: configuration.imageEncodeSlots, queueLimit: configuration.imageEncodeQueue) {
+            metrics.rejected(pool: "image")
+        }
+    }
+
+    // MARK: Queries
+
+    func search(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        let engine = engine
+        return try await timedEncode(text: true) {
+            try await self.blocking(in: self.textPool) { try engine.search(text: text, filter: filter, page: page) }
+        }
+    }
+
+    func search(image: Data, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        let engine = engine
+        return try await timedEncode(text: false) {
+            try await self.blocking(in: self.imagePool) { try engine.search(imageData: image, filter: filter, page: page) }
+        }
+    }
+
+    func similar(to id: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        let engine = engine
+        return try await blocking(in: textPool) { try engine.similar(to: id, filter: filter, page: page) }
+    }
+
+    func product(id: String) async throws -> Product {
+        let engine = engine
+        return try await blocking(in: textPool) { try engine.product(id: id) }
+    }
+
+    func categories() async throws -> [FacetCount] {
+        let store = store
+        return try await blocking(in: textPool) {
+            try store.refresh()
+            return try store.catalog.categories()
+        }
+    }
+
+    func markets() async throws -> [FacetCount] {
+        let store = store
+        return try await blocking(in: textPool) {
+            try store.refresh()
+            return try store.catalog.markets()
+        }
+    }
+
+    // MARK: State
+
+    /// Catches up with another writer's commits and updates the data gauges.
+    func refresh() throws {
+        try store.refresh()
+        metrics.update(try gauges())
+    }
+
+    func gauges() throws -> ServerMetrics.DataGauges {
+        let counts = try store.catalog.counts()
+        return ServerMetrics.DataGauges(
+            products: counts.products, images: counts.images, vectors: try store.vectors?.count() ?? 0,
+            generation: try store.catalog.generation(), lastCommit: try store.catalog.lastCommit())
+    }
+
+    /// What `/readyz` reports: ready when the model's towers, the index and the catalog are loaded.
+    struct Readiness: Codable, Equatable {
+        var ready: Bool
+        var model: String?
+        var products: Int
+        var vectors: Int
+        var generation: UInt64
+        var problems: [String]
+    }
+
+    func readiness() -> Readiness {
+        var problems: [String] = []
+        if engine.text == nil { problems.append("the model has no text tower") }
+        if engine.image == nil { problems.append("the model has no image tower") }
+        if store.vectors == nil { problems.append("the data directory has no vector index yet (ingest has not committed)") }
+        var gauges = ServerMetrics.DataGauges(products: 0, images: 0, vectors: 0, generation: 0)
+        var model: String?
+        do {
+            try store.refresh()
+            gauges = try self.gauges()
+            model = try store.catalog.modelRecord()?.specifier
+        } catch {
+            problems.append("the catalog cannot be read: \(error)")
+        }
+        return Readiness(ready: problems.isEmpty, model: model, products: gauges.products, vectors: gauges.vectors,
+                         generation: gauges.generation, problems: problems)
+    }
+
+    // MARK: Running engine work
+
+    /// Runs `work` on a blocking thread holding a slot of `pool`; the slot is given back when the
+    /// work ends, even if the request has timed out by then, so the pool bounds real work.
+    func blocking<T: Sendable>(in pool: ConcurrencyLimiter, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.acquire()
+        do {
+            try Task.checkCancellation()
+        } catch {
+            await pool.release()
+            throw error
+        }
+        return try await Deadline.run(configuration.requestTimeout) {
+            defer { Task { await pool.release() } }
+            return try work()
+        }
+    }
+
+    private func timedEncode<T>(text: Bool, _ body: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        let value = try await body()
+        metrics.encoded(text: text, duration: ContinuousClock.now - start)
+        return value
+    }
+}

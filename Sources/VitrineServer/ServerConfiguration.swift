@@ -1,0 +1,176 @@
+import Configuration
+import Foundation
+
+/// Everything `vitrine serve` can be told, and where it may come from.
+///
+/// Values are read through swift-configuration from, in order of precedence: command-line flags,
+/// `VITRINE_*` environment variables, a JSON config file (`--config FILE` or `VITRINE_CONFIG`),
+/// then the defaults below. Keys are dotted (`api.keys`); the environment spells them in upper
+/// case with underscores after the `VITRINE_` prefix (`VITRINE_API_KEYS`), and the file nests
+/// them (`{"api": {"keys": ["..."]}}`).
+public struct ServerConfiguration: Sendable {
+    /// `data`: the data directory to serve (required).
+    public var dataDirectory: String
+    /// `model`: the model to query with; nil means the one recorded in the data directory.
+    public var model: String?
+    /// `precision`: `fp32` or `bf16`.
+    public var precision = "fp32"
+    /// `host`: address to listen on.
+    public var host = "127.0.0.1"
+    /// `port`: TCP port (0 picks a free one).
+    public var port = 8080
+    /// `api.keys`: bearer keys that may write (comma-separated in the environment). Empty means
+    /// writes are disabled.
+    public var apiKeys: [String] = []
+    /// `cors.origins`: origins allowed to call the API from a browser (`*` for any). Empty means
+    /// no CORS headers are sent.
+    public var corsOrigins: [String] = []
+    /// `limits.uploadBytes`: largest accepted image upload (default 10 MB).
+    public var maxUploadBytes = 10 << 20
+    /// `limits.pixels`: largest accepted image, in pixels, checked before decoding (default 40 M).
+    public var maxPixels = 40_000_000
+    /// `limits.requestTimeoutSeconds`: a request still running after this answers 503 `timeout`.
+    public var requestTimeout: Duration = .seconds(30)
+    /// `limits.imageEncodeSlots`: image encodes running at once (each holds a decoded image).
+    public var imageEncodeSlots = 2
+    /// `limits.imageEncodeQueue`: image requests that may wait for a slot; more answer 503 `busy`.
+    public var imageEncodeQueue = 8
+    /// `limits.textEncodeSlots` / `limits.textEncodeQueue`: the same for text queries.
+    public var textEncodeSlots = 2
+    public var textEncodeQueue = 256
+    /// `writer.idleSeconds`: how long the server keeps the data directory's writer lock after its
+    /// last write (0 releases it right after each write).
+    public var writerIdle: Duration = .seconds(30)
+    /// `refresh.intervalMilliseconds`: how often the server looks for commits of another writer
+    /// (queries also look, so this only bounds the staleness of metrics and `/readyz`).
+    public var refreshInterval: Duration = .seconds(1)
+
+    public init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Reads the configuration. `flags` are the values given on the command line (they win);
+    /// `environment` is the process environment (`VITRINE_*` variables are read);
+    /// `configFile` is a JSON file (nil: `VITRINE_CONFIG` when set, else none).
+    ///
+    /// - Throws: ``ConfigurationError`` naming the key and the bad value, or the file and why it
+    ///   could not be read.
+    public static func load(flags: [String: ConfigValue], environment: [String: String], configFile: String?) async throws -> ServerConfiguration {
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS"]))
+                .prefixKeys(with: ConfigKey("vitrine")),
+        ]
+        if let file = configFile ?? environment["VITRINE_CONFIG"], !file.isEmpty {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw ConfigurationError(key: "config", "config file \(file) does not exist")
+            }
+            do {
+                // The file provider takes its path from a reader (this spares naming swift-system's FilePath).
+                let location = InMemoryProvider(values: ["filePath": ConfigValue(.string(file), isSecret: false)])
+                providers.append(try await FileProvider<JSONSnapshot>(config: ConfigReader(provider: location)))
+            } catch {
+                throw ConfigurationError(key: "config", "config file \(file) is not valid JSON: \(error)")
+            }
+        }
+        return try ServerConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    /// Reads every key from `reader` (defaults for the absent ones) and validates the values.
+    public init(reader: ConfigReader) throws {
+        let values = ConfigValues(reader)
+        guard let data = try values.string("data"), !data.isEmpty else {
+            throw ConfigurationError(key: "data", "no data directory given: pass --data DIR or set VITRINE_DATA")
+        }
+        self.init(dataDirectory: data)
+        model = try values.string("model").flatMap { $0.isEmpty ? nil : $0 }
+        precision = try values.string("precision") ?? precision
+        guard ["fp32", "bf16"].contains(precision) else {
+            throw ConfigurationError(key: "precision", "precision must be fp32 or bf16, not \(precision)")
+        }
+        host = try values.string("host") ?? host
+        port = try values.int("port", in: 0...65535) ?? port
+        apiKeys = try values.list("api.keys", secret: true) ?? []
+        guard !apiKeys.contains(where: { $0.count < 16 }) else {
+            throw ConfigurationError(key: "api.keys", "every API key must be at least 16 characters long")
+        }
+        corsOrigins = try values.list("cors.origins") ?? []
+        maxUploadBytes = try values.int("limits.uploadBytes", in: 1...(1 << 30)) ?? maxUploadBytes
+        maxPixels = try values.int("limits.pixels", in: 1...1_000_000_000) ?? maxPixels
+        if let seconds = try values.int("limits.requestTimeoutSeconds", in: 1...3600) { requestTimeout = .seconds(seconds) }
+        imageEncodeSlots = try values.int("limits.imageEncodeSlots", in: 1...64) ?? imageEncodeSlots
+        imageEncodeQueue = try values.int("limits.imageEncodeQueue", in: 0...10_000) ?? imageEncodeQueue
+        textEncodeSlots = try values.int("limits.textEncodeSlots", in: 1...64) ?? textEncodeSlots
+        textEncodeQueue = try values.int("limits.textEncodeQueue", in: 0...100_000) ?? textEncodeQueue
+        if let seconds = try values.int("writer.idleSeconds", in: 0...86_400) { writerIdle = .seconds(seconds) }
+        if let ms = try values.int("refresh.intervalMilliseconds", in: 50...3_600_000) { refreshInterval = .milliseconds(ms) }
+    }
+}
+
+/// A configuration value that cannot be used, naming its key (and so its flag, variable and field).
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var key: String
+    public var message: String
+
+    public init(key: String, _ message: String) {
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String { "configuration \(key): \(message)" }
+}
+
+/// Typed reads that tell a missing value (nil) from a malformed one (an error naming the key):
+/// the reader's own typed getters return nil for both.
+private struct ConfigValues {
+    let reader: ConfigReader
+    init(_ reader: ConfigReader) { self.reader = reader }
+
+    /// The environment variable that spells `key`, for messages.
+    static func variable(_ key: String) -> String {
+        var name = "VITRINE"
+        for part in key.split(separator: ".") {
+            name += "_"
+            for ch in part {
+                if ch.isUppercase { name += "_" }
+                name += ch.uppercased()
+            }
+        }
+        return name
+    }
+
+    func string(_ key: String) throws -> String? {
+        reader.string(forKey: ConfigKey(key))
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        let value: Int
+        if let number = reader.int(forKey: ConfigKey(key)) {
+            value = number
+        } else if let text = reader.string(forKey: ConfigKey(key)) {
+            guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(key: key, "\"\(text)\" is not an integer (from --\(key) / \(Self.variable(key)) / the config file)")
+            }
+            value = number
+        } else {
+            return nil
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(key: key, "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A list: an array in the file, comma-separated text in the environment or a flag.
+    func list(_ key: String, secret: Bool = false) throws -> [String]? {
+        let items: [String]
+        if let array = reader.stringArray(forKey: ConfigKey(key), isSecret: secret) {
+            items = array
+        } else if let text = reader.string(forKey: ConfigKey(key), isSecret: secret) {
+            items = text.split(separator: ",").map(String.init)
+        } else {
+            return nil
+        }
+        return items.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

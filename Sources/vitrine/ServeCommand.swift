@@ -1,0 +1,85 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Hummingbird
+import Logging
+import VitrineCatalog
+import VitrineEngine
+import VitrineServer
+import VitrineTensor
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve search over a data directory: the HTTP API, its documentation, images and metrics.",
+        discussion: """
+        Settings come from these flags, then VITRINE_* environment variables (VITRINE_DATA, \
+        VITRINE_PORT, VITRINE_API_KEYS, VITRINE_CORS_ORIGINS, ...), then a JSON config file \
+        (--config or VITRINE_CONFIG), then defaults. Writes (POST/PUT/DELETE /api/v1/products) \
+        need an API key from VITRINE_API_KEYS or the file's api.keys; without keys they answer 403. \
+        Logs are JSON lines on standard error. Stops gracefully on SIGINT or SIGTERM.
+        """
+    )
+
+    @Option(name: .customLong("data"), help: "The data directory (catalog, images, index). Or VITRINE_DATA.")
+    var data: String?
+
+    @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
+    var model: String?
+
+    @Option(help: "Storage of the linear layers' weights: fp32 or bf16.")
+    var precision: Precision?
+
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "A JSON config file (keys as in README's Serving section). Or VITRINE_CONFIG.")
+    var config: String?
+
+    @Option(name: .customLong("cors-origin"), help: "An origin allowed to call the API from a browser (repeatable; * for any).")
+    var corsOrigins: [String] = []
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { handler.logLevel = level }
+            return handler
+        }
+        let logger = Logger(label: "vitrine.serve")
+        let (settings, server) = try await CLI.run { () async throws -> (ServerConfiguration, SearchServer) in
+            let settings = try await ServerConfiguration.load(flags: flagValues(), environment: ProcessInfo.processInfo.environment, configFile: config)
+            let directory = DataDirectory(URL(fileURLWithPath: (settings.dataDirectory as NSString).expandingTildeInPath).standardizedFileURL)
+            let store = try DataStore.openForReading(directory)
+            let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: Precision(rawValue: settings.precision) ?? .fp32)
+            return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger))
+        }
+        let application = server.makeApplication { port in
+            logger.info("serving", metadata: [
+                "url": .string("http://\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(port)/"),
+                "data": .string(settings.dataDirectory),
+                "writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
+            ])
+        }
+        do {
+            try await application.runService()
+        } catch {
+            CLI.printError(error)
+            throw ExitCode.failure
+        }
+    }
+
+    /// The flags given, as configuration values (absent flags leave the key to the environment,
+    /// the file or the default).
+    func flagValues() -> [String: ConfigValue] {
+        var values: [String: ConfigValue] = [:]
+        if let data { values["data"] = ConfigValue(.string(data), isSecret: false) }
+        if let model { values["model"] = ConfigValue(.string(model), isSecret: false) }
+        if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
+        if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
+        if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }
+        if !corsOrigins.isEmpty { values["cors.origins"] = ConfigValue(.stringArray(corsOrigins), isSecret: false) }
+        return values
+    }
+}

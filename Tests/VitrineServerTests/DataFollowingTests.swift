@@ -1,0 +1,41 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VitrineCatalog
+import VitrineEngine
+@testable import VitrineServer
+
+@Suite("following the data directory")
+struct DataFollowingTests {
+    /// Another writer (an `ingest`) commits while the server runs: the next request sees it.
+    @Test func anotherWritersCommitsAreServedWithoutRestart() async throws {
+        let server = try await ServerFixtures.server()
+        try await ServerFixtures.test(server) { client in
+            #expect(try await client.execute(uri: "/api/v1/products/late", method: .get).status == .notFound)
+            let store = try DataStore.openForWriting(server.service.store.directory, holder: "test ingest")
+            let record = try #require(try store.catalog.modelRecord())
+            let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(ServerFixtures.encoders.image!), model: record)
+            let item = ServerFixtures.item("late", name: "late arrival", category: "hats", market: "sk", photos: ["gray_alpha.png"])
+            _ = try await pipeline.run(ItemsReader(source: "test", items: [item]))
+            try store.close()
+
+            #expect(try await client.execute(uri: "/api/v1/products/late", method: .get).status == .ok)
+            let byPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray_alpha.png")))
+            #expect(try byPhoto.decode(SearchResponse.self).results.first?.id == "late")
+            #expect(try await client.execute(uri: "/api/v1/markets", method: .get).text.contains("\"sk\""))
+        }
+    }
+
+    @Test func blockingWorkPastItsDeadlineAnswersTimeoutAtOnce() async throws {
+        let start = ContinuousClock.now
+        await #expect(throws: APIError.timeout) {
+            try await Deadline.run(.milliseconds(50)) { () throws -> Int in
+                Thread.sleep(forTimeInterval: 1)
+                return 1
+            }
+        }
+        #expect(ContinuousClock.now - start < .milliseconds(900))
+        #expect(try await Deadline.run(.seconds(5)) { 42 } == 42)
+    }
+}
