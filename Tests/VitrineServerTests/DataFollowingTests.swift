@@ -31,11 +31,12 @@ struct DataFollowingTests {
         let start = ContinuousClock.now
         await #expect(throws: APIError.timeout) {
             try await Deadline.run(.milliseconds(50)) { () throws -> Int in
-                Thread.sleep(forTimeInterval: 1)
+                Thread.sleep(forTimeInterval: 5)
                 return 1
             }
         }
-        #expect(ContinuousClock.now - start < .milliseconds(900))
+        // Answered long before the work ends (a wide margin: the machine may be busy).
+        #expect(ContinuousClock.now - start < .seconds(4))
         #expect(try await Deadline.run(.seconds(5)) { 42 } == 42)
     }
 }
