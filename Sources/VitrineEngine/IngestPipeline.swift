@@ -448,7 +448,11 @@ public final class IngestPipeline: @unchecked Sendable {
             }
         }
         if let error = storeError[0] { throw error }
-        return results.values
+        // Every slot is filled when no store error stopped the workers; a gap would be a bug, and
+        // it fails its item rather than the process.
+        return results.values.enumerated().map { i, result in
+            result ?? .failure(IngestFailure(id: work[i].item.product.id, location: work[i].item.product.source, reason: "not decoded"))
+        }
     }
 
     private func decode(_ item: SourceItem, bytes: [Data]) throws -> Result<[DecodedImage], IngestFailure> {
@@ -624,7 +628,7 @@ final class UnsafeResults<T>: @unchecked Sendable {
         get { lock.withLock { storage[i] } }
         set { lock.withLock { storage[i] = newValue } }
     }
-    var values: [T] { lock.withLock { storage.map { $0! } } }
+    var values: [T?] { lock.withLock { storage } }
 }
 
 final class AtomicCounter: @unchecked Sendable {
