@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 // The `meta` table: the vector-store sequence the catalog is consistent with, the generation
-// readers poll, the time of the last commit and the model record.
+// readers poll, the time of the last commit, the model record and the live index directory.
 
 extension Catalog {
     /// The vector-store sequence recorded by the last write; 0 for a new catalog.
@@ -34,33 +34,80 @@ extension Catalog {
 
     /// The model that produced the vectors, or nil when none was recorded.
     public func modelRecord() throws -> ModelRecord? {
-        try read { db in
-            guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'model'") else {
-                return nil
-            }
-            do {
-                return try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
-            } catch {
-                throw CatalogError.corrupted(path: path, reason: "the model record is not valid JSON: \(error)")
-            }
-        }
+        try read { db in try Self.modelRecord(db, path: path) }
     }
 
     /// Records the model that produced the vectors and advances the generation.
     public func setModelRecord(_ record: ModelRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(record) else {
-            throw CatalogError.invalidArgument("the model record of \(record.source) cannot be encoded as JSON")
-        }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try Self.encode(record)
         try write { db in
             try Self.setMeta(db, key: "model", value: text)
             try Self.advanceGeneration(db)
         }
     }
 
+    /// The live index directory's name inside the data directory: `index` until a reindex swaps
+    /// in `index-<n>`.
+    public func indexDirectoryName() throws -> String {
+        try read { db in try Self.indexDirectoryName(db, path: path) }
+    }
+
+    /// What a reader serves, read in one transaction so the parts belong together: a reindex
+    /// changes the index directory, the model and the sequence in one commit.
+    public func servingState() throws -> ServingState {
+        try read { db in
+            ServingState(
+                generation: try Self.counter(db, key: "generation", path: path),
+                vectorSequence: try Self.counter(db, key: "vector_sequence", path: path),
+                indexDirectory: try Self.indexDirectoryName(db, path: path),
+                model: try Self.modelRecord(db, path: path))
+        }
+    }
+
+    /// Switches readers to another index in one transaction: the index directory's name, the model
+    /// that built it, its sequence, and the generation (readers notice the change by it).
+    public func switchIndex(directory: String, model: ModelRecord, vectorSequence: UInt64) throws {
+        guard DataDirectory.isIndexDirectoryName(directory) else {
+            throw CatalogError.invalidArgument("\"\(directory)\" is not an index directory name (index or index-<n>)")
+        }
+        let sequence = try Self.storable(vectorSequence)
+        let text = try Self.encode(model)
+        try write { db in
+            try Self.setMeta(db, key: "index_directory", value: directory)
+            try Self.setMeta(db, key: "model", value: text)
+            try Self.recordCommit(db, vectorSequence: sequence)
+        }
+    }
+
     // MARK: - Helpers
+
+    static func indexDirectoryName(_ db: Database, path: String) throws -> String {
+        guard let name = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'index_directory'") else {
+            return "index"
+        }
+        guard DataDirectory.isIndexDirectoryName(name) else {
+            throw CatalogError.corrupted(path: path, reason: "the index directory name \"\(name)\" is not index or index-<n>")
+        }
+        return name
+    }
+
+    static func modelRecord(_ db: Database, path: String) throws -> ModelRecord? {
+        guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'model'") else { return nil }
+        do {
+            return try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
+        } catch {
+            throw CatalogError.corrupted(path: path, reason: "the model record is not valid JSON: \(error)")
+        }
+    }
+
+    static func encode(_ record: ModelRecord) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(record) else {
+            throw CatalogError.invalidArgument("the model record of \(record.source) cannot be encoded as JSON")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// Sets the sequence, advances the generation and stamps the commit time: the tail of every
     /// write transaction that changes what readers see.
@@ -101,4 +148,13 @@ extension Catalog {
         }
         return value
     }
+}
+
+/// The part of the catalog's bookkeeping a reader serves from, read together.
+public struct ServingState: Sendable, Equatable {
+    public var generation: UInt64
+    public var vectorSequence: UInt64
+    /// The live index directory's name (`index`, `index-<n>`).
+    public var indexDirectory: String
+    public var model: ModelRecord?
 }

@@ -12,8 +12,21 @@ public struct DataDirectory: Sendable, Equatable {
 
     /// The product catalog (SQLite): `url/catalog.sqlite`.
     public var catalogURL: URL { url.appendingPathComponent("catalog.sqlite") }
-    /// The vector index directory: `url/index`.
+    /// The first vector index directory: `url/index`. The live one is the catalog's
+    /// ``Catalog/indexDirectoryName()`` (a reindex builds `index-<n>` beside it and swaps).
     public var indexURL: URL { url.appendingPathComponent("index", isDirectory: true) }
+
+    /// The index directory called `name` (see ``isIndexDirectoryName(_:)``).
+    public func indexURL(named name: String) -> URL { url.appendingPathComponent(name, isDirectory: true) }
+
+    /// Whether `name` is a name an index directory may have: `index` or `index-<digits>`. The
+    /// catalog stores the live one's name; anything else there (a path, `..`) is refused.
+    public static func isIndexDirectoryName(_ name: String) -> Bool {
+        if name == "index" { return true }
+        guard name.hasPrefix("index-") else { return false }
+        let digits = name.utf8.dropFirst(6)
+        return !digits.isEmpty && digits.count <= 18 && digits.allSatisfy { (48...57).contains($0) }
+    }
     /// The content-addressed image store: `url/images`.
     public var imagesURL: URL { url.appendingPathComponent("images", isDirectory: true) }
     /// Ingest reports and checkpoints: `url/ingest`.

@@ -14,29 +14,42 @@ public final class DataStore: @unchecked Sendable {
     public let directory: DataDirectory
     public let catalog: Catalog
     public let blobs: FileBlobStore
-    /// Nil until the first ingest has fixed the dimension (a reader of an empty directory).
-    public private(set) var vectors: EmbeddedVectorStore?
+    /// The live index. Nil until the first ingest has fixed the dimension (a reader of an empty
+    /// directory). A reader's refresh replaces it when a reindex swapped indexes.
+    public var vectors: EmbeddedVectorStore? { stateLock.withLock { liveVectors } }
+    private var liveVectors: EmbeddedVectorStore?
+    /// The model that built the vectors this store serves, as of the last open or refresh.
+    public var model: ModelRecord? { stateLock.withLock { servedModel } }
+    private var servedModel: ModelRecord?
+    /// The live index directory's name (`index`, or `index-<n>` after a reindex).
+    public var indexDirectoryName: String { stateLock.withLock { indexName } }
+    private var indexName: String
     public let isWriter: Bool
     private let writerLock: WriterLock?
     private var seenGeneration: UInt64
     /// What opening for writing repaired (empty for readers and consistent directories).
     public private(set) var reconciliation = Reconciliation()
+    /// Serializes refreshes (one may load a whole index).
     private let refreshLock = NSLock()
+    /// Guards the fields a refresh replaces; held only to read or assign them.
+    private let stateLock = NSLock()
 
     /// HNSW with the index's defaults; cosine because CLIP embeddings are compared by angle.
     public static func indexConfiguration(dimension: Int) -> VectorStoreConfiguration {
         VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .hnsw(HNSWParameters()))
     }
 
-    private init(directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore,
-                 vectors: EmbeddedVectorStore?, writerLock: WriterLock?) throws {
+    private init(directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore, vectors: EmbeddedVectorStore?,
+                 state: ServingState, writerLock: WriterLock?) {
         self.directory = directory
         self.catalog = catalog
         self.blobs = blobs
-        self.vectors = vectors
+        liveVectors = vectors
+        servedModel = state.model
+        indexName = state.indexDirectory
         self.writerLock = writerLock
         isWriter = writerLock != nil
-        seenGeneration = try catalog.generation()
+        seenGeneration = state.generation
     }
 
     /// Opens `directory` as its one writer, creating it if needed. `holder` names this process in
@@ -47,11 +60,13 @@ public final class DataStore: @unchecked Sendable {
         do {
             let catalog = try Catalog(path: directory.catalogURL)
             let blobs = try FileBlobStore(directory: directory.imagesURL)
+            let state = try catalog.servingState()
             var vectors: EmbeddedVectorStore?
-            if let record = try catalog.modelRecord() {
-                vectors = try EmbeddedVectorStore(directory: directory.indexURL, configuration: indexConfiguration(dimension: record.dimension))
+            if let record = state.model {
+                vectors = try EmbeddedVectorStore(directory: directory.indexURL(named: state.indexDirectory),
+                                                  configuration: indexConfiguration(dimension: record.dimension))
             }
-            let store = try DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, writerLock: lock)
+            let store = DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLock: lock)
             if vectors != nil { store.reconciliation = try store.reconcile() }
             return store
         } catch {
@@ -66,51 +81,105 @@ public final class DataStore: @unchecked Sendable {
         guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
         let catalog = try Catalog(path: directory.catalogURL, readOnly: true)
         let blobs = try FileBlobStore(directory: directory.imagesURL)
-        var vectors: EmbeddedVectorStore?
-        if let record = try catalog.modelRecord() {
-            vectors = try EmbeddedVectorStore(following: directory.indexURL, configuration: indexConfiguration(dimension: record.dimension))
+        let (state, vectors) = try follow(directory, catalog: catalog)
+        return DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLock: nil)
+    }
+
+    /// The catalog's serving state and a follower of the index it names. A reindex may swap
+    /// indexes and remove the old directory between reading the name and opening it: then the
+    /// name has changed, so read it again.
+    private static func follow(_ directory: DataDirectory, catalog: Catalog) throws -> (ServingState, EmbeddedVectorStore?) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let state = try catalog.servingState()
+            guard let record = state.model else { return (state, nil) }
+            do {
+                let vectors = try EmbeddedVectorStore(following: directory.indexURL(named: state.indexDirectory),
+                                                      configuration: indexConfiguration(dimension: record.dimension))
+                return (state, vectors)
+            } catch {
+                if attempt < 3, try catalog.indexDirectoryName() != state.indexDirectory { continue }
+                throw error
+            }
         }
-        return try DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, writerLock: nil)
     }
 
     /// The writer's index, created on first use with the model's dimension.
     func vectorStore(dimension: Int) throws -> EmbeddedVectorStore {
-        if let vectors {
+        if let vectors = liveVectors {
             guard vectors.dimension == dimension else {
                 throw EngineError.model(path: directory.url.path, reason: "the index holds \(vectors.dimension)-dimensional vectors, the model makes \(dimension)")
             }
             return vectors
         }
-        let store = try EmbeddedVectorStore(directory: directory.indexURL, configuration: Self.indexConfiguration(dimension: dimension))
-        vectors = store
+        let store = try EmbeddedVectorStore(directory: directory.indexURL(named: indexName),
+                                            configuration: Self.indexConfiguration(dimension: dimension))
+        stateLock.withLock { liveVectors = store }
         return store
+    }
+
+    /// The writer's side of a reindex's swap, after the catalog switched to `name`: the new index
+    /// becomes the live one and the old is let go without a checkpoint (it is retired).
+    func adoptIndex(_ store: EmbeddedVectorStore, name: String, model: ModelRecord) throws {
+        let old = stateLock.withLock { () -> EmbeddedVectorStore? in
+            defer {
+                liveVectors = store
+                indexName = name
+                servedModel = model
+            }
+            return liveVectors
+        }
+        old?.abandon()
+        let generation = try catalog.generation()
+        stateLock.withLock { seenGeneration = generation }
+    }
+
+    /// The index and the model it serves, taken together (a refresh on another thread may swap
+    /// both): a search embeds with the model's encoders and searches that index.
+    public func servingView() -> (vectors: EmbeddedVectorStore?, model: ModelRecord?) {
+        stateLock.withLock { (liveVectors, servedModel) }
     }
 
     /// A reader's catch-up: when the catalog's generation moved, the index follows the writer's
     /// log so both show the newer state (the index is refreshed after the catalog is read, and the
     /// writer commits the catalog after the index, so the index is never behind what the catalog
     /// names). Returns whether anything changed. Cheap when nothing did: one small query.
+    ///
+    /// When a reindex has swapped indexes (the catalog names another index directory), the store
+    /// follows the new one and ``model`` becomes the new model: a caller holding encoders of the
+    /// old one must reload them (``SearchEngine`` refuses to search with them, throwing
+    /// ``ModelChangedError``). Searches already running finish on the old index.
     @discardableResult
     public func refresh() throws -> Bool {
         guard !isWriter else { return false }
         refreshLock.lock()
         defer { refreshLock.unlock() }
-        let generation = try catalog.generation()
-        guard generation != seenGeneration else { return false }
-        if let vectors {
-            try vectors.refresh()
-        } else if let record = try catalog.modelRecord() {
-            vectors = try EmbeddedVectorStore(following: directory.indexURL, configuration: Self.indexConfiguration(dimension: record.dimension))
+        let state = try catalog.servingState()
+        let (current, name, seen) = stateLock.withLock { (liveVectors, indexName, seenGeneration) }
+        guard state.generation != seen else { return false }
+        if let current, state.indexDirectory == name {
+            try current.refresh()
+            stateLock.withLock {
+                servedModel = state.model
+                seenGeneration = state.generation
+            }
+        } else if state.model != nil {
+            // Opening loads a whole index: searches go on meanwhile on the one they hold.
+            let (opened, vectors) = try Self.follow(directory, catalog: catalog)
+            stateLock.withLock {
+                (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
+                seenGeneration = opened.generation
+            }
+        } else {
+            stateLock.withLock { seenGeneration = state.generation }
         }
-        seenGeneration = generation
         return true
     }
 
     /// The generation this store last saw (a reader's view of the writer's commits).
     public var generation: UInt64 {
-        refreshLock.lock()
-        defer { refreshLock.unlock() }
-        return seenGeneration
+        stateLock.withLock { seenGeneration }
     }
 
     /// What reconciliation found and did.
@@ -128,7 +197,7 @@ public final class DataStore: @unchecked Sendable {
     /// differ (an interrupted batch); the full key comparison is linear in the catalog.
     @discardableResult
     public func reconcile() throws -> Reconciliation {
-        guard isWriter, let vectors else { return Reconciliation() }
+        guard isWriter, let vectors = liveVectors else { return Reconciliation() }
         let indexSequence = try vectors.lastSequence()
         guard indexSequence != (try catalog.vectorSequence()) else { return Reconciliation() }
         let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
@@ -146,30 +215,6 @@ public final class DataStore: @unchecked Sendable {
         }
         try catalog.setVectorSequence(try vectors.lastSequence())
         return result
-    }
-
-    /// Disagreements between the stores, in words (empty when consistent): catalog images without
-    /// vectors, vectors no catalog image names, referenced blobs that are missing or whose bytes no
-    /// longer hash to their key (`checksums`), and sequence numbers that differ.
-    public func verify(checksums: Bool = true) throws -> [String] {
-        var problems: [String] = []
-        let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
-        let stored = Set(try vectors?.keys() ?? [])
-        for key in named.subtracting(stored).sorted().prefix(100) { problems.append("catalog image \(key) has no vector") }
-        for key in stored.subtracting(named).sorted().prefix(100) { problems.append("vector \(key) is not in the catalog") }
-        if let vectors {
-            let (catalogSequence, indexSequence) = (try catalog.vectorSequence(), try vectors.lastSequence())
-            if catalogSequence != indexSequence {
-                problems.append("the catalog records index sequence \(catalogSequence), the index is at \(indexSequence)")
-            }
-        }
-        for key in try catalog.referencedBlobs().sorted() {
-            guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
-            if checksums, IngestPipeline.sha256(try blobs.get(key)) != key.sha256 {
-                problems.append("image \(key) does not match its checksum")
-            }
-        }
-        return problems
     }
 
     /// Live counts of the three stores.
@@ -190,7 +235,7 @@ public final class DataStore: @unchecked Sendable {
     @discardableResult
     public func delete(ids: [String]) throws -> [Product] {
         guard isWriter else { throw EngineError.model(path: directory.url.path, reason: "deleting needs the data directory opened for writing") }
-        guard let vectors else { return [] }
+        guard let vectors = liveVectors else { return [] }
         let removed = try catalog.delete(ids: ids, vectorSequence: try vectors.lastSequence())
         let keys = removed.flatMap { product in product.images.map { VectorKey(product: product.id, image: $0.id) } }
         if !keys.isEmpty {

@@ -11,6 +11,10 @@ struct FaultInjection: Sendable {
         case afterIndexUpsert = "after-index-upsert"
         case afterIndexDelete = "after-index-delete"
         case afterCatalogCommit = "after-catalog-commit"
+        // `vitrine reindex`: after a batch reached the new index, before and after the swap.
+        case reindexAfterBatch = "reindex-after-batch"
+        case reindexBeforeSwap = "reindex-before-swap"
+        case reindexAfterSwap = "reindex-after-swap"
     }
 
     private let point: Point?

@@ -71,6 +71,10 @@ public final class SearchEngine: @unchecked Sendable {
     public let store: DataStore
     public let text: CLIPTextEncoder?
     public let image: CLIPImageEncoder?
+    /// The model the encoders belong to (the store's when the engine was made). After a reindex
+    /// swapped models, queries throw ``ModelChangedError``: make a new engine with the new
+    /// model's encoders (``DataStore/model``).
+    public let model: ModelRecord?
     private let decoder: ImageDecoder
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
@@ -81,6 +85,7 @@ public final class SearchEngine: @unchecked Sendable {
         self.store = store
         self.text = text
         self.image = image
+        model = store.model
         decoder = ImageDecoder(maxPixels: maxPixels)
     }
 
@@ -114,12 +119,14 @@ public final class SearchEngine: @unchecked Sendable {
     public func similar(to id: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
         try page.validate()
         try refresh()
+        // A stored vector and the index it is searched in must come from the same model.
+        let vectors = try servingIndex(requireModel: false)
         guard let product = try store.catalog.product(id: id), let first = product.images.first,
-              let vectors = store.vectors,
+              let vectors,
               let vector = try vectors.vector(for: VectorKey(product: id, image: first.id)) else {
             throw EngineError.unknownProduct(id)
         }
-        let results = try nearest(vector, filter: filter, page: page, excluding: id)
+        let results = try nearest(vector, filter: filter, page: page, excluding: id, in: vectors)
         return SearchResponse(query: "similar:\(id)", truncated: false, offset: page.offset, results: results)
     }
 
@@ -139,9 +146,14 @@ public final class SearchEngine: @unchecked Sendable {
     /// product collapse into its best, and hits the catalog does not name (a batch a writer has
     /// indexed but not yet committed) are dropped. When grouping leaves too few products, the
     /// search widens (×4) until the page is full or the index is exhausted.
-    func nearest(_ vector: [Float], filter: SearchFilter, page: SearchPage, excluding: String?) throws -> [SearchResult] {
-        try refresh()
-        guard let vectors = store.vectors else { return [] }
+    func nearest(_ vector: [Float], filter: SearchFilter, page: SearchPage, excluding: String?,
+                 in index: EmbeddedVectorStore? = nil) throws -> [SearchResult] {
+        var vectors = index
+        if vectors == nil {
+            try refresh()
+            vectors = try servingIndex(requireModel: true)
+        }
+        guard let vectors else { return [] }
         guard let resolved = try resolve(filter) else { return [] }
         let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
         let wanted = page.offset + page.k + (excluding == nil ? 0 : 1)
@@ -171,6 +183,17 @@ public final class SearchEngine: @unchecked Sendable {
             }
             n = min(n * 4, total)
         }
+    }
+
+    /// The index the store serves. With `requireModel`, the query was embedded by this engine's
+    /// encoders: if a reindex has swapped in another model, searching would compare vectors of two
+    /// unrelated spaces, so it throws ``ModelChangedError`` instead.
+    func servingIndex(requireModel: Bool) throws -> EmbeddedVectorStore? {
+        let (vectors, serving) = store.servingView()
+        if requireModel, let model, let serving, !serving.sameEmbeddings(as: model) {
+            throw ModelChangedError(data: store.directory.url.path, serving: serving, loaded: model)
+        }
+        return vectors
     }
 
     /// The index filter for `filter`: a category given by id or by name (case-insensitive) selects

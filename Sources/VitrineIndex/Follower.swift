@@ -36,6 +36,20 @@ extension EmbeddedVectorStore {
         self.init(following: directory, configuration: configuration, index: index, followed: followed)
     }
 
+    /// Opens the store in `directory` read-only at a past state: the writer's at `sequence`, when
+    /// the files still hold it (a consistent backup pairs the index with a catalog copy that
+    /// recorded `sequence`).
+    ///
+    /// Batches after `sequence` are not applied. The files cannot go back before their snapshot,
+    /// so when the writer has checkpointed past `sequence` the store holds the snapshot's state,
+    /// and when the writer has not logged `sequence` yet it holds the last batch logged: check
+    /// ``lastSequence()``. ``refresh()`` goes on from there as usual.
+    public convenience init(following directory: URL, configuration: VectorStoreConfiguration, through sequence: UInt64) throws {
+        try Self.validate(configuration)
+        let (index, followed) = try Self.loadFollowerState(directory.path, configuration: configuration, through: sequence)
+        self.init(following: directory, configuration: configuration, index: index, followed: followed)
+    }
+
     /// Catches up with the writer: applies the batches appended to the log since the last refresh
     /// or, when the writer has checkpointed since (a new snapshot and log), loads those into a new
     /// index and swaps it in. Never goes back: the state after a refresh is the writer's at some
@@ -92,6 +106,32 @@ extension EmbeddedVectorStore {
         return true
     }
 
+    /// Writes the state this follower serves as a new store directory `target` (snapshot and an
+    /// empty log) that ``init(directory:configuration:)`` opens: a copy of the writer's store at
+    /// this follower's sequence, for backups. Writes nothing in the followed directory.
+    public func exportSnapshot(to target: URL) throws {
+        guard isReadOnly, let directory else {
+            throw VectorIndexError.invalidArgument("exportSnapshot copies a follower's state; a writer uses writeSnapshot(to:)")
+        }
+        guard target.standardizedFileURL.path != directory.standardizedFileURL.path else {
+            throw VectorIndexError.invalidArgument("cannot export \(directory.path) over itself")
+        }
+        writer.lock()
+        defer { writer.unlock() }
+        guard !isClosed else { throw VectorIndexError.closed }
+        do {
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        } catch {
+            throw VectorIndexError.io(file: target.path, operation: "create directory", errno: errno)
+        }
+        let sequence = try lock.withReadLock {
+            try Snapshot.write(index, to: target.path + "/" + Self.snapshotName, sync: true)
+            return index.sequence
+        }
+        _ = try WriteAheadLog.reset(path: target.path + "/" + Self.logName, dimension: dimension, metric: metric,
+                                    base: sequence, sync: true)
+    }
+
     /// Loads what a follower serves: the log first, then the snapshot, then the log's batches
     /// after the snapshot's sequence.
     ///
@@ -99,7 +139,8 @@ extension EmbeddedVectorStore {
     /// snapshot opened after the log is at least as new as the log's base. If it is newer (the
     /// writer checkpointed in between), the log we hold ends at or before it and adds nothing; the
     /// next refresh sees the newer log.
-    static func loadFollowerState(_ path: String, configuration: VectorStoreConfiguration) throws -> (MemoryIndex, FollowedLog?) {
+    static func loadFollowerState(_ path: String, configuration: VectorStoreConfiguration,
+                                  through: UInt64 = .max) throws -> (MemoryIndex, FollowedLog?) {
         let logPath = path + "/" + logName
         let snapshotPath = path + "/" + snapshotName
         var efSearch: Int?
@@ -137,7 +178,8 @@ extension EmbeddedVectorStore {
                     reason: "log starts after sequence \(reader.baseSequence) but the snapshot holds only up to \(index.sequence)")
             }
             let followed = FollowedLog(reader: reader)
-            try followed.catchUp(index, limit: try reader.size(), configuration: configuration, chunk: .max, lock: nil)
+            try followed.catchUp(index, limit: try reader.size(), configuration: configuration, chunk: .max, lock: nil,
+                                 through: through)
             return (index, followed)
         }
     }
@@ -159,15 +201,20 @@ final class FollowedLog {
 
     /// Applies the complete records in `offset..<limit` that are newer than `index` (a log can
     /// begin inside the snapshot), stopping before a record the writer is still appending.
+    /// Batches after `through` are left unread (a follower opened at a past state).
     func catchUp(_ index: MemoryIndex, limit: Int, configuration: VectorStoreConfiguration, chunk: Int,
-                 lock: ReadWriteLock?) throws {
-        _ = try reader.scan(from: offset, limit: limit, after: last, damagedTailIsIncomplete: true) { batch, end in
-            if batch.sequence > index.sequence {
-                try EmbeddedVectorStore.apply(batch, to: index, configuration: configuration, chunk: chunk, lock: lock)
+                 lock: ReadWriteLock?, through: UInt64 = .max) throws {
+        struct Reached: Error {}
+        do {
+            _ = try reader.scan(from: offset, limit: limit, after: last, damagedTailIsIncomplete: true) { batch, end in
+                if batch.sequence > through { throw Reached() }
+                if batch.sequence > index.sequence {
+                    try EmbeddedVectorStore.apply(batch, to: index, configuration: configuration, chunk: chunk, lock: lock)
+                }
+                // Advance record by record: damage further on keeps what was applied.
+                offset = end
+                last = batch.sequence
             }
-            // Advance record by record: damage further on keeps what was applied.
-            offset = end
-            last = batch.sequence
-        }
+        } catch is Reached {}
     }
 }

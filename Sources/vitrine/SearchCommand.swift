@@ -117,7 +117,7 @@ struct Stats: AsyncParsableCommand {
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check that catalog, index and image store agree; exit 1 on any disagreement.")
+        abstract: "Check each store (SQLite integrity, index and image checksums, model record) and that they agree; exit 1 on any problem.")
 
     @OptionGroup var data: DataOption
 
@@ -126,8 +126,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let problems = try CLI.run { () throws -> [String] in
-            let store = try DataStore.openForReading(data.directory)
-            return try store.verify(checksums: !skipChecksums)
+            try DataStore.verify(data.directory, checksums: !skipChecksums)
         }
         guard problems.isEmpty else {
             for problem in problems { CLI.printError(problem) }

@@ -6,7 +6,8 @@ struct Vitrine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitrine",
         abstract: "Self-hosted fashion image search.",
-        subcommands: [Ingest.self, Search.self, Serve.self, Stats.self, Delete.self, Verify.self, Embed.self, ModelCommand.self, BenchCommand.self]
+        subcommands: [Ingest.self, Search.self, Serve.self, Stats.self, Delete.self, Verify.self, Reindex.self, GC.self,
+                      BackupCommand.self, RestoreCommand.self, Embed.self, ModelCommand.self, BenchCommand.self]
     )
 
     /// Parses and runs the command, mapping usage errors to exit code 2 (ArgumentParser's own

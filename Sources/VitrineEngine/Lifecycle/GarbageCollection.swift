@@ -1,0 +1,102 @@
+import Foundation
+import VitrineCatalog
+import VitrineIndex
+
+/// What `vitrine gc` found (and removed, unless a dry run).
+public struct GarbageReport: Sendable, Codable, Equatable {
+    /// Nothing was removed: the lists say what would be.
+    public var dryRun: Bool
+    /// Image files no catalog image references.
+    public var blobs: [String]
+    /// Their size in bytes.
+    public var blobBytes: Int64
+    /// Index entries (`product/image`) no catalog image names.
+    public var vectors: [String]
+    /// Index directories no longer live (left by a reindex that stopped after its swap).
+    public var indexDirectories: [String]
+    /// Their size in bytes.
+    public var indexBytes: Int64
+    /// Temporary files of interrupted image writes.
+    public var temporaryFiles: Int
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun = "dry_run", blobs, blobBytes = "blob_bytes", vectors
+        case indexDirectories = "index_directories", indexBytes = "index_bytes", temporaryFiles = "temporary_files"
+    }
+}
+
+extension DataStore {
+    /// Removes what no product references: image files no catalog image names (after deletes,
+    /// or written by an ingest that died before its commit), index entries no catalog image names,
+    /// retired index directories and temporary files. With `dryRun`, lists them and removes
+    /// nothing.
+    ///
+    /// Needs the writer (the lock keeps an ingest from adding a reference to a blob about to go).
+    /// Readers see no change: searches only return what the catalog names, and the catalog is not
+    /// touched except for the index's new sequence number.
+    public func collectGarbage(dryRun: Bool = false) throws -> GarbageReport {
+        guard isWriter else {
+            throw EngineError.model(path: directory.url.path, reason: "garbage collection needs the data directory opened for writing")
+        }
+        var report = GarbageReport(dryRun: dryRun, blobs: [], blobBytes: 0, vectors: [], indexDirectories: [],
+                                   indexBytes: 0, temporaryFiles: 0)
+
+        let referenced = try catalog.referencedBlobs()
+        let orphanBlobs = try blobs.keys().filter { !referenced.contains($0) }
+        report.blobs = orphanBlobs.map(\.description)
+        report.blobBytes = orphanBlobs.reduce(0) { $0 + Self.fileSize(blobs.url(for: $1)) }
+
+        var orphanVectors: [VectorKey] = []
+        if let vectors {
+            let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
+            orphanVectors = try vectors.keys().filter { !named.contains($0) }
+            report.vectors = orphanVectors.map(\.description)
+        }
+
+        let retired = try retiredIndexDirectories()
+        report.indexDirectories = retired.map(\.lastPathComponent)
+        report.indexBytes = retired.reduce(0) { $0 + Self.treeSize($1) }
+
+        guard !dryRun else { return report }
+        if let vectors, !orphanVectors.isEmpty {
+            // Index first, then the catalog records its sequence: the stores agree again.
+            let sequence = try vectors.delete(orphanVectors)
+            try catalog.setVectorSequence(sequence)
+        }
+        for key in orphanBlobs { try blobs.delete(key) }
+        for folder in retired {
+            do {
+                try FileManager.default.removeItem(at: folder)
+            } catch {
+                throw LifecycleError("cannot remove the retired index directory \(folder.path): \(error.localizedDescription)")
+            }
+        }
+        report.temporaryFiles = try blobs.removeTemporaryFiles()
+        return report
+    }
+
+    /// Index directories beside the live one that no reindex is building (a build in progress
+    /// carries its marker and is kept for `reindex` to resume).
+    func retiredIndexDirectories() throws -> [URL] {
+        let live = indexDirectoryName
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.url.path)) ?? []
+        return names.sorted()
+            .filter { DataDirectory.isIndexDirectoryName($0) && $0 != live }
+            .map { directory.indexURL(named: $0) }
+            .filter { !FileManager.default.fileExists(atPath: $0.appendingPathComponent(ReindexBuild.markerName).path) }
+    }
+
+    static func fileSize(_ url: URL) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// Bytes of the regular files under `url`.
+    static func treeSize(_ url: URL) -> Int64 {
+        guard let walker = FileManager.default.enumerator(atPath: url.path) else { return 0 }
+        var total: Int64 = 0
+        while let name = walker.nextObject() as? String {
+            total += fileSize(url.appendingPathComponent(name))
+        }
+        return total
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import VitrineCatalog
+import VitrineImage
+import VitrineIndex
+
+/// Settings of a reindex.
+public struct ReindexOptions: Sendable {
+    /// Images embedded per encoder pass (1...1000).
+    public var batchSize = 32
+    /// The new graph's parameters (M, efConstruction; efSearch stays each reader's own).
+    public var hnsw = HNSWParameters()
+    /// Threads that decode and preprocess images.
+    public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
+
+    public init() {}
+}
+
+/// What a reindex did.
+public struct ReindexReport: Sendable, Codable, Equatable {
+    /// The model now serving (`--model` as recorded).
+    public var model: String
+    public var previousModel: String
+    /// The live index directory now, and before.
+    public var indexDirectory: String
+    public var previousIndexDirectory: String
+    /// Images in the catalog (vectors in the new index).
+    public var images: Int
+    /// Images decoded and embedded by the new model in this run.
+    public var embedded: Int
+    /// Vectors copied from the old index (same model and precision: only the graph changes).
+    public var copied: Int
+    /// Vectors an interrupted run had already built (resumed).
+    public var resumed: Int
+    public var seconds: Double
+    /// Whether the old index directory was removed (else `vitrine gc` removes it).
+    public var removedPrevious: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case model, previousModel = "previous_model", indexDirectory = "index_directory"
+        case previousIndexDirectory = "previous_index_directory", images, embedded, copied, resumed, seconds
+        case removedPrevious = "removed_previous"
+    }
+}
+
+/// The marker a reindex writes into the index directory it builds (`reindex.json`): what the build
+/// is for, so an interrupted run with the same target resumes and one with another target starts
+/// over. Removed after the swap; a directory beside the live one without it is retired.
+struct ReindexBuild: Codable, Equatable {
+    static let markerName = "reindex.json"
+
+    var model: ModelRecord
+    var M: Int
+    var efConstruction: Int
+    /// The catalog's generation when the build began: any commit since (an ingest between two
+    /// runs) may have changed images, so the build is not resumed.
+    var catalogGeneration: UInt64
+
+    func canResume(as target: ReindexBuild) -> Bool {
+        model.sameEmbeddings(as: target.model) && model.precision == target.model.precision && M == target.M
+            && efConstruction == target.efConstruction && catalogGeneration == target.catalogGeneration
+    }
+}
+
+/// `vitrine reindex`: re-embeds every stored image with another model (or rebuilds the graph with
+/// other parameters) into a new index directory beside the live one, then swaps.
+///
+/// The writer lock is held throughout, so the catalog does not change; readers go on searching
+/// the old index. The swap is one catalog transaction (index directory name, model record,
+/// sequence, generation): a reader's next refresh follows the new directory and sees the new model
+/// (``SearchEngine`` then refuses queries embedded by the old one with ``ModelChangedError``).
+/// Killed before the swap, nothing readers see has changed and the next run with the same target
+/// resumes from the vectors already built; killed after it, the new index is live and the old
+/// directory is left for `vitrine gc`.
+public final class Reindexer: @unchecked Sendable {
+    public let store: DataStore
+    public let encoder: IngestEncoder
+    public let model: ModelRecord
+    public let options: ReindexOptions
+    private let decoder = ImageDecoder()
+    private let faults = FaultInjection.fromEnvironment()
+
+    /// - Throws: ``EngineError/invalidQuery(_:)`` for a bad batch size, ``EngineError/model(path:reason:)``
+    ///   when the store is not the writer or the record does not describe the encoder.
+    public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: ReindexOptions = ReindexOptions()) throws {
+        guard (1...1000).contains(options.batchSize) else {
+            throw EngineError.invalidQuery("batch size must be between 1 and 1000, not \(options.batchSize)")
+        }
+        guard (2...256).contains(options.hnsw.M), options.hnsw.efConstruction >= 1 else {
+            throw EngineError.invalidQuery("HNSW needs M in 2...256 and efConstruction ≥ 1, not M \(options.hnsw.M), efConstruction \(options.hnsw.efConstruction)")
+        }
+        guard store.isWriter else {
+            throw EngineError.model(path: store.directory.url.path, reason: "reindex needs the data directory opened for writing")
+        }
+        guard model.dimension == encoder.dimension else {
+            throw EngineError.model(path: model.source, reason: "the record says dimension \(model.dimension), the encoder makes \(encoder.dimension)")
+        }
+        self.store = store
+        self.encoder = encoder
+        self.model = model
+        self.options = options
+    }
+
+    /// Builds the new index, swaps it in and removes the old directory. `progress` gets (vectors in
+    /// the new index, images in the catalog) after every batch.
+    public func run(progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ReindexReport {
+        let started = Date()
+        let catalog = store.catalog
+        guard let previous = try catalog.modelRecord(), let live = store.vectors else {
+            throw EngineError.noModelRecord(path: store.directory.url.path)
+        }
+        let liveName = store.indexDirectoryName
+        // A swap that died before removing its marker leaves it in what is now the live directory.
+        try? FileManager.default.removeItem(at: store.directory.indexURL(named: liveName).appendingPathComponent(ReindexBuild.markerName))
+
+        let target = ReindexBuild(model: model, M: options.hnsw.M, efConstruction: options.hnsw.efConstruction,
+                                  catalogGeneration: try catalog.generation())
+        let (buildName, resuming) = try prepareBuildDirectory(for: target, live: liveName)
+        let buildURL = store.directory.indexURL(named: buildName)
+        let configuration = VectorStoreConfiguration(dimension: model.dimension, metric: .cosine, algorithm: .hnsw(options.hnsw))
+        let build = try EmbeddedVectorStore(directory: buildURL, configuration: configuration)
+        var swapped = false
+        defer { if !swapped { build.abandon() } }
+
+        let entries = try catalog.imageEntries()
+        let already = resuming ? Set(try build.keys()) : []
+        var report = ReindexReport(
+            model: model.specifier, previousModel: previous.specifier, indexDirectory: buildName,
+            previousIndexDirectory: liveName, images: entries.count, embedded: 0, copied: 0,
+            resumed: 0, seconds: 0, removedPrevious: false)
+        let wanted = Set(entries.map { VectorKey(product: $0.product, image: $0.image) })
+        // Only a catalog edited behind the writer lock could leave these; keep the index exact anyway.
+        let extra = already.filter { !wanted.contains($0) }
+        if !extra.isEmpty { _ = try build.delete(extra.sorted()) }
+        report.resumed = already.count - extra.count
+
+        let todo = entries.filter { !already.contains(VectorKey(product: $0.product, image: $0.image)) }
+        let copies = previous.sameEmbeddings(as: model) && previous.precision == model.precision
+        var done = report.resumed
+        progress(done, entries.count)
+        var start = 0
+        while start < todo.count {
+            let batch = Array(todo[start..<min(start + options.batchSize, todo.count)])
+            var vectors: [[Float]?] = Array(repeating: nil, count: batch.count)
+            if copies {
+                for (i, entry) in batch.enumerated() {
+                    vectors[i] = try live.vector(for: VectorKey(product: entry.product, image: entry.image))
+                }
+                report.copied += vectors.compactMap { $0 }.count
+            }
+            let missing = batch.indices.filter { vectors[$0] == nil }
+            if !missing.isEmpty {
+                let embedded = encoder.embed(try prepare(missing.map { batch[$0] }))
+                for (slot, vector) in zip(missing, embedded) { vectors[slot] = vector }
+                report.embedded += missing.count
+            }
+            let records = zip(batch, vectors).map { entry, vector in
+                var attributes: [String: String] = [:]
+                if let category = entry.category { attributes["category"] = category }
+                if let market = entry.market { attributes["market"] = market }
+                return VectorRecord(key: VectorKey(product: entry.product, image: entry.image), vector: vector ?? [], attributes: attributes)
+            }
+            _ = try build.upsert(records)
+            try faults.reach(.reindexAfterBatch)
+            done += batch.count
+            progress(done, entries.count)
+            start += batch.count
+        }
+
+        // A snapshot, so readers load the new graph with its own parameters.
+        try build.flush()
+        try faults.reach(.reindexBeforeSwap)
+        try catalog.switchIndex(directory: buildName, model: model, vectorSequence: try build.lastSequence())
+        swapped = true
+        try faults.reach(.reindexAfterSwap)
+        try store.adoptIndex(build, name: buildName, model: model)
+        try? FileManager.default.removeItem(at: buildURL.appendingPathComponent(ReindexBuild.markerName))
+        // Readers still on the old index keep it in memory until their next refresh; the files go.
+        report.removedPrevious = (try? FileManager.default.removeItem(at: store.directory.indexURL(named: liveName))) != nil
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// The directory to build in: an interrupted build for the same target (resumed), else a new
+    /// `index-<n>`. Builds for other targets are removed (they can never be swapped in now).
+    private func prepareBuildDirectory(for target: ReindexBuild, live: String) throws -> (String, Bool) {
+        let root = store.directory.url
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        var chosen: String?
+        var highest = 0
+        for name in names.sorted() where DataDirectory.isIndexDirectoryName(name) {
+            highest = max(highest, Int(name.dropFirst(6)) ?? 0)
+            guard name != live else { continue }
+            let marker = store.directory.indexURL(named: name).appendingPathComponent(ReindexBuild.markerName)
+            guard let data = FileManager.default.contents(atPath: marker.path) else { continue }  // retired: gc's
+            if chosen == nil, let build = try? JSONDecoder().decode(ReindexBuild.self, from: data), build.canResume(as: target) {
+                chosen = name
+            } else {
+                try remove(store.directory.indexURL(named: name))
+            }
+        }
+        if let chosen { return (chosen, true) }
+        let name = "index-\(highest + 1)"
+        let url = store.directory.indexURL(named: name)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // Atomic: a marker is whole or absent (a build without one is treated as retired).
+            try encoder.encode(target).write(to: url.appendingPathComponent(ReindexBuild.markerName), options: .atomic)
+        } catch {
+            throw LifecycleError("cannot create the reindex directory \(url.path): \(error.localizedDescription)")
+        }
+        return (name, false)
+    }
+
+    private func remove(_ url: URL) throws {
+        do { try FileManager.default.removeItem(at: url) } catch {
+            throw LifecycleError("cannot remove the abandoned reindex directory \(url.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads, decodes and prepares the images of `entries` on `decodeThreads` threads. A stored
+    /// image that cannot be read or decoded stops the reindex (its product would lose its vector):
+    /// the old index stays live.
+    private func prepare(_ entries: [ImageEntry]) throws -> [RGBImage] {
+        let results = UnsafeResults<Result<RGBImage, LifecycleError>>(count: entries.count)
+        let next = AtomicCounter()
+        let blobs = store.blobs
+        DispatchQueue.concurrentPerform(iterations: max(1, min(options.decodeThreads, entries.count))) { _ in
+            while true {
+                let i = next.increment()
+                guard i < entries.count else { return }
+                let entry = entries[i]
+                do {
+                    let image = try decoder.decode(try blobs.get(entry.key))
+                    results[i] = .success(encoder.prepare(image))
+                } catch {
+                    results[i] = .failure(LifecycleError(
+                        "image \(entry.image) of product \(entry.product) (\(blobs.url(for: entry.key).path)): \(error); "
+                            + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product"))
+                }
+            }
+        }
+        return try results.values.map { try $0.get() }
+    }
+}

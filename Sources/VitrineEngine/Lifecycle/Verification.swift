@@ -1,0 +1,92 @@
+import Foundation
+import VitrineCatalog
+import VitrineIndex
+
+// `vitrine verify`: each store checked on its own (SQLite's integrity check, the index files'
+// checksums, the images' hashes), then against each other (keys, sequence numbers, model record).
+
+extension DataStore {
+    /// Disagreements between the stores and damage inside each, in words (empty when all is
+    /// well): SQLite's `integrity_check` of the catalog; a missing model record; the live index's
+    /// files loaded afresh (every snapshot section and log record checksummed); catalog images
+    /// without vectors and vectors no catalog image names; sequence numbers that differ; referenced
+    /// blobs that are missing or whose bytes no longer hash to their key (`checksums`).
+    ///
+    /// A reader first catches up with the writer, so a writer committing meanwhile is not
+    /// mistaken for a disagreement (a writer in the middle of a batch still may be: verify a
+    /// quiescent directory for a definite answer).
+    public func verify(checksums: Bool = true) throws -> [String] {
+        try refresh()
+        return try Self.verify(directory, catalog: catalog, blobs: blobs, live: vectors, checksums: checksums)
+    }
+
+    /// ``verify(checksums:)`` without opening the data directory whole, so damage that would stop
+    /// an open (a truncated snapshot, a catalog SQLite cannot read) is reported like any other
+    /// problem, naming the file.
+    ///
+    /// - Throws: ``EngineError/emptyDataDirectory(path:)`` when there is no catalog at all.
+    public static func verify(_ directory: DataDirectory, checksums: Bool = true) throws -> [String] {
+        guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
+        let catalog: Catalog
+        do {
+            catalog = try Catalog(path: directory.catalogURL, readOnly: true)
+        } catch {
+            return ["catalog \(directory.catalogURL.path): \(error)"]
+        }
+        defer { try? catalog.close() }
+        let blobs = try FileBlobStore(directory: directory.imagesURL)
+        return try verify(directory, catalog: catalog, blobs: blobs, live: nil, checksums: checksums)
+    }
+
+    /// The checks; `live` is the index to compare with the catalog (nil: the one loaded from the files).
+    static func verify(_ directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore, live: EmbeddedVectorStore?,
+                       checksums: Bool) throws -> [String] {
+        var problems: [String] = []
+        let catalogPath = directory.catalogURL.path
+        do {
+            for damage in try catalog.integrityCheck() { problems.append("catalog \(catalogPath): integrity check: \(damage)") }
+        } catch {
+            problems.append("catalog \(catalogPath): integrity check failed: \(error)")
+        }
+        let state: ServingState
+        let named: Set<VectorKey>
+        let referenced: Set<BlobKey>
+        do {
+            state = try catalog.servingState()
+            named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
+            referenced = try catalog.referencedBlobs()
+        } catch {
+            problems.append("catalog \(catalogPath): cannot be read: \(error)")
+            return problems
+        }
+
+        if let model = state.model {
+            let indexURL = directory.indexURL(named: state.indexDirectory)
+            var files: EmbeddedVectorStore?
+            do {
+                files = try EmbeddedVectorStore(following: indexURL, configuration: indexConfiguration(dimension: model.dimension))
+            } catch {
+                problems.append("index \(indexURL.path): \(error)")
+            }
+            if let vectors = live ?? files {
+                let stored = Set(try vectors.keys())
+                for key in named.subtracting(stored).sorted().prefix(100) { problems.append("catalog image \(key) has no vector") }
+                for key in stored.subtracting(named).sorted().prefix(100) { problems.append("vector \(key) is not in the catalog") }
+                let indexSequence = try vectors.lastSequence()
+                if state.vectorSequence != indexSequence {
+                    problems.append("the catalog records index sequence \(state.vectorSequence), the index \(indexURL.path) is at \(indexSequence)")
+                }
+            }
+        } else if !named.isEmpty {
+            problems.append("catalog \(catalogPath) has \(named.count) images but no model record (which model built the vectors is unknown)")
+        }
+
+        for key in referenced.sorted() {
+            guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
+            if checksums, IngestPipeline.sha256(try blobs.get(key)) != key.sha256 {
+                problems.append("image \(key) does not match its checksum (\(blobs.url(for: key).path))")
+            }
+        }
+        return problems
+    }
+}

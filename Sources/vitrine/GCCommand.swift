@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+
+struct GC: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Remove image files and index entries no product references (try --dry-run first).",
+        discussion: "Takes the writer lock: refused while an ingest runs. Searches are unaffected.")
+
+    @OptionGroup var data: DataOption
+
+    @Flag(name: .customLong("dry-run"), help: "List what would be removed; remove nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() async throws {
+        let report = try CLI.run { () throws -> GarbageReport in
+            guard data.directory.exists else { throw EngineError.emptyDataDirectory(path: data.directory.url.path) }
+            let store = try DataStore.openForWriting(data.directory, holder: "vitrine gc")
+            defer { try? store.close() }
+            return try store.collectGarbage(dryRun: dryRun)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            return
+        }
+        let verb = dryRun ? "would remove" : "removed"
+        print("\(verb) \(report.blobs.count) image files (\(Self.bytes(report.blobBytes))), \(report.vectors.count) index entries, "
+              + "\(report.indexDirectories.count) retired index directories (\(Self.bytes(report.indexBytes)))"
+              + (dryRun ? "" : ", \(report.temporaryFiles) temporary files"))
+        if dryRun {
+            for blob in report.blobs.prefix(50) { print("  image \(blob)") }
+            for vector in report.vectors.prefix(50) { print("  vector \(vector)") }
+            for folder in report.indexDirectories { print("  index directory \(folder)") }
+        }
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        ByteCountFormatter.string(fromByteCount: count, countStyle: .file)
+    }
+}

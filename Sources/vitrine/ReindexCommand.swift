@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+import VitrineIndex
+import VitrineModels
+
+struct Reindex: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-embed every stored image with another model (or rebuild the index with other parameters), then swap.",
+        discussion: """
+        The new index is built beside the live one while searches go on; one catalog commit then \
+        swaps index and model record. Interrupted, searches keep the old index and the next run \
+        with the same target resumes. Takes the writer lock. The same model with other --m / \
+        --ef-construction copies the vectors and rebuilds only the graph.
+        """)
+
+    @OptionGroup var data: DataOption
+    @OptionGroup var model: ModelOption
+
+    @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
+    var batchSize = 32
+
+    @Option(name: .customLong("m"), help: "HNSW M of the new graph (links per node; 2–256).")
+    var m = HNSWParameters().M
+
+    @Option(name: .customLong("ef-construction"), help: "HNSW efConstruction of the new graph.")
+    var efConstruction = HNSWParameters().efConstruction
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
+        guard (2...256).contains(m) else { throw ValidationError("--m must be between 2 and 256") }
+        guard efConstruction >= 1 else { throw ValidationError("--ef-construction must be at least 1") }
+    }
+
+    func run() async throws {
+        let report = try await CLI.run { () async throws -> ReindexReport in
+            guard data.directory.exists else { throw EngineError.emptyDataDirectory(path: data.directory.url.path) }
+            let directory = try await model.resolve()
+            let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
+            guard let image = encoders.image else {
+                throw EngineError.model(path: directory.path, reason: "the model has no image tower")
+            }
+            let record = try ModelIdentity.record(
+                specifier: model.spec, directory: directory, precision: model.precision.rawValue, dimension: image.dimension)
+            let store = try DataStore.openForWriting(data.directory, holder: "vitrine reindex \(model.spec)")
+            defer { try? store.close() }
+            var options = ReindexOptions()
+            options.batchSize = batchSize
+            options.hnsw.M = m
+            options.hnsw.efConstruction = efConstruction
+            let reindexer = try Reindexer(store: store, encoder: IngestEncoder(image), model: record, options: options)
+            let view = ReindexProgressView()
+            let report = try reindexer.run { done, total in view.update(done, total) }
+            view.finish()
+            return report
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            return
+        }
+        print("reindexed \(report.images) images into \(report.indexDirectory) with \(report.model): "
+              + "\(report.embedded) embedded, \(report.copied) copied, \(report.resumed) resumed, "
+              + String(format: "%.1f s", report.seconds))
+        if !report.removedPrevious {
+            CLI.printNote("the old index \(report.previousIndexDirectory) could not be removed; `vitrine gc` will")
+        }
+    }
+}
+
+/// A progress line on a terminal, a log line every ten seconds otherwise.
+final class ReindexProgressView: @unchecked Sendable {
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private var last = Date.distantPast
+    private let lock = NSLock()
+
+    func update(_ done: Int, _ total: Int) {
+        lock.withLock {
+            let now = Date()
+            guard now.timeIntervalSince(last) >= (isTerminal ? 0.1 : 10) else { return }
+            last = now
+            let text = "reindex: \(done)/\(total) images"
+            FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[2K" + text : text + "\n").utf8))
+        }
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Copy a backup into a data directory and verify it.",
+        discussion: "The data directory must be absent or empty unless --force (stop its readers first).")
+
+    @Argument(help: "A directory written by `vitrine backup`.")
+    var backup: String
+
+    @OptionGroup var data: DataOption
+
+    @Flag(help: "Replace the contents of a non-empty data directory.")
+    var force = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let report = try CLI.run { () throws -> RestoreReport in
+            let url = URL(fileURLWithPath: (backup as NSString).expandingTildeInPath)
+            return try Backup.restore(url, to: data.directory, force: force)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            return
+        }
+        print("restored \(report.products) products, \(report.images) images, \(report.vectors) vectors into \(report.data); verified")
+    }
+}
