@@ -241,6 +241,9 @@ public final class Reindexer: @unchecked Sendable {
                 }
             }
         }
-        return try results.values.map { try $0.get() }
+        return try results.values.enumerated().map { i, result in
+            guard let result else { throw LifecycleError("image \(entries[i].image) of product \(entries[i].product) was not prepared") }
+            return try result.get()
+        }
     }
 }
