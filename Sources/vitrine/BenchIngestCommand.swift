@@ -211,17 +211,25 @@ struct SyntheticReader: DatasetReader {
     var source: String { "synthetic:\(count)" }
 
     func entries() -> AsyncThrowingStream<SourceEntry, Error> {
+        // Pulled one at a time (unfolding), like the real readers: a stream that yielded all N up
+        // front would buffer the whole source and show up as memory that grows with N.
         let count = count
-        return AsyncThrowingStream { continuation in
-            for i in 0..<count {
-                let product = Product(id: String(format: "syn-%07d", i), name: "Synthetic \(i)", description: "generated",
-                                      category: String(i % 10), categoryName: "class \(i % 10)", market: ["cz", "sk", "ro"][i % 3],
-                                      source: "synthetic:\(count)")
-                let image = SourceImage(id: "0", origin: "synthetic:\(i)") { try Self.png(seed: UInt64(i)) }
-                continuation.yield(.item(SourceItem(product: product, images: [image])))
-            }
-            continuation.finish()
-        }
+        let counter = Counter()
+        return AsyncThrowingStream(unfolding: {
+            let i = counter.next()
+            guard i < count else { return nil }
+            let product = Product(id: String(format: "syn-%07d", i), name: "Synthetic \(i)", description: "generated",
+                                  category: String(i % 10), categoryName: "class \(i % 10)", market: ["cz", "sk", "ro"][i % 3],
+                                  source: "synthetic:\(count)")
+            let image = SourceImage(id: "0", origin: "synthetic:\(i)") { try Self.png(seed: UInt64(i)) }
+            return .item(SourceItem(product: product, images: [image]))
+        })
+    }
+
+    private final class Counter: @unchecked Sendable {
+        private var value = 0
+        private let lock = NSLock()
+        func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
     }
 
     static func png(seed: UInt64) throws -> Data {
