@@ -121,8 +121,23 @@ public enum OpenAPIDocument {
             "docs", tag: "operations", summary: "The API's documentation page",
             responses: ["200": html("The operations, their parameters and response shapes, rendered from this document.")])],
         "/": ["get": operation(
-            "home", tag: "operations", summary: "The web interface",
-            responses: ["200": html("The start page.")])],
+            "home", tag: "web UI", summary: "The web interface",
+            description: "The search page, rendered on the server: with `q` (text), `similar` (a product id) and the filters it shows that page of results, so it works without JavaScript. Bad input is shown on the page with the status the API would answer. The page's own files and its photo form (`/ui/...`) are not part of the API.",
+            parameters: [
+                query("q", "Words to search for (blank: the page asks for some).", ["type": "string", "maxLength": .number(Double(SearchEngine.maxQueryLength))]),
+                query("similar", "A product id: \"more like this\" (ignored when q has words).", ["type": "string", "maxLength": 1024]),
+                query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200]),
+                query("market", "Only this market.", ["type": "string", "maxLength": 200]),
+                query("page", "Page number, from 1.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPage)), "default": 1]),
+                query("k", "Results per page.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPerPage)), "default": .number(Double(WebUIPage.defaultPerPage))]),
+            ],
+            responses: [
+                "200": html("The page, with results when a search was asked for."),
+                "400": html("The page, showing what is wrong with the input."),
+                "404": html("The page, saying the product of a \"more like this\" search does not exist."),
+                "503": html("The page, saying the server is busy or not ready."),
+                "default": html("The page, showing the error."),
+            ])],
     ]
 
     // MARK: Schemas

@@ -30,24 +30,29 @@ struct SearchRoutes {
         let query = QueryParameters(request.uri)
         let filter = try query.filter()
         let page = try query.page()
-        let limit = configuration.maxUploadBytes
+        let image = try await Self.upload(request, limit: configuration.maxUploadBytes).image
+        return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
+    }
+
+    /// The uploaded photo of an image search, and the multipart form it came in (nil for a raw
+    /// body), so the web UI's form route can read its other fields.
+    static func upload(_ request: Request, limit: Int) async throws -> (image: Data, form: MultipartForm?) {
         let contentType = request.headers[.contentType] ?? ""
         let boundary = MultipartForm.boundary(contentType: contentType)
         // A multipart body carries headers and boundaries besides the image.
         let body = try await BodyReader.collect(request, limit: boundary == nil ? limit : limit + 64 * 1024, what: "the upload")
-        var image = body
-        if let boundary {
-            let form = try MultipartForm(body: body, boundary: boundary)
-            guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
-                    ?? form.parts.first(where: { $0.filename != nil }) else {
-                throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
-            }
-            image = part.body
+        guard let boundary else {
+            return (body, nil)
         }
-        guard image.count <= limit else {
-            throw APIError.tooLarge("the image is \(image.count) bytes, more than the limit of \(limit) bytes")
+        let form = try MultipartForm(body: body, boundary: boundary)
+        guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
+                ?? form.parts.first(where: { $0.filename != nil }) else {
+            throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
         }
-        return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
+        guard part.body.count <= limit else {
+            throw APIError.tooLarge("the image is \(part.body.count) bytes, more than the limit of \(limit) bytes")
+        }
+        return (part.body, form)
     }
 
     func similar(_ request: Request, _ context: VitrineRequestContext) async throws -> Response {

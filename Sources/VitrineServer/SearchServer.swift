@@ -55,6 +55,7 @@ public final class SearchServer: Sendable {
                       configuration: configuration).register(on: router)
         ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails).register(on: router)
         OperationsRoutes(service: service, metrics: metrics).register(on: router)
+        WebUIRoutes(service: service, configuration: configuration).register(on: router)
         return router
     }
 
