@@ -20,8 +20,18 @@ struct SearchRoutes {
         guard let q = try query.string("q") else {
             throw APIError(.badRequest, code: "invalid_query", "the query parameter q is missing")
         }
+        try Self.checkLength(q)
         let response = try await service.search(text: q, filter: try query.filter(), page: try query.page())
         return try JSONCoding.response(response)
+    }
+
+    /// The engine counts a query's length in characters (grapheme clusters); the OpenAPI document,
+    /// as JSON Schema does, in Unicode scalars, which are never fewer: this holds both limits.
+    static func checkLength(_ q: String) throws {
+        let length = q.unicodeScalars.count
+        guard length <= SearchEngine.maxQueryLength else {
+            throw APIError(.badRequest, code: "invalid_query", "the query is \(length) characters long; the limit is \(SearchEngine.maxQueryLength)")
+        }
     }
 
     /// The photo is the `image` (or `file`, or first file) part of a `multipart/form-data` body,
@@ -83,8 +93,9 @@ enum PathParameter {
         guard let raw = context.parameters.get("id"), let id = raw.removingPercentEncoding, !id.isEmpty else {
             throw APIError.badRequest("the product id in the path is empty or not valid percent-encoded UTF-8")
         }
-        guard id.utf8.count <= 1024, !id.contains("\0") else {
-            throw APIError.badRequest("the product id is longer than 1024 bytes or contains a NUL character")
+        // Characters as the OpenAPI document counts them (Unicode scalars), not bytes.
+        guard id.unicodeScalars.count <= 1024, !id.contains("\0") else {
+            throw APIError.badRequest("the product id is longer than 1024 characters or contains a NUL character")
         }
         return id
     }

@@ -116,8 +116,8 @@ struct WebUIRouteTests {
     }
 
     @Test(arguments: [
-        ("/?q=", 400, "Type what you are looking for, or search by photo."),
-        ("/?q=%20%20", 400, "Type what you are looking for, or search by photo."),
+        ("/?q=", 200, "Type what you are looking for, or search by photo."),
+        ("/?q=%20%20", 200, "Type what you are looking for, or search by photo."),
         ("/?q=dress&page=0", 400, "Query parameter page must be between 1 and 167, not 0."),
         ("/?q=dress&k=abc", 400, "Query parameter k must be an integer, not \"abc\"."),
         ("/?q=%ZZ", 400, "Query parameter q is not valid percent-encoded UTF-8."),

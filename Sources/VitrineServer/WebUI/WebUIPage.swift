@@ -47,7 +47,7 @@ struct WebUIPage {
     /// Whether another page follows (the page asked for one result more than it shows).
     var hasNext = false
     var truncated = false
-    /// What went wrong, shown in an alert.
+    /// What went wrong, shown in an alert (also a 200 prompt for a blank query).
     var error: APIError?
 
     var title: String {

@@ -66,9 +66,12 @@ struct WebUIRoutes {
         case .home:
             page.productCount = await Task.detached { [service] in service.readiness().products }.value
         case .text:
+            // A blank query is a prompt, not an error: the page asks for words.
             guard !page.q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw APIError(.badRequest, code: "invalid_query", "type what you are looking for, or search by photo")
+                page.error = APIError(.ok, code: "empty_query", "type what you are looking for, or search by photo")
+                return
             }
+            try SearchRoutes.checkLength(page.q)
             let response = try await service.search(text: page.q, filter: filter, page: window)
             page.truncated = response.truncated
             take(response.results, into: &page)
