@@ -88,7 +88,8 @@ let package = Package(
             ]
         ),
         // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
-        // images and thumbnails, metrics, health, writes through the data directory's writer lock.
+        // images and thumbnails, metrics, health, writes through the data directory's writer lock,
+        // and the web UI (its CSS and JS are string literals in WebUI/, so the binary is self-contained).
         .target(
             name: "VitrineServer",
             dependencies: [
@@ -101,8 +102,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            resources: [.copy("Resources")]
+            ]
         ),
         .executableTarget(
             name: "vitrine",

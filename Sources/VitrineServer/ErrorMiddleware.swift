@@ -1,15 +1,26 @@
+import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Turns every error a route throws (and the framework's own, such as an unknown route) into the
 /// API's error shape, `{"error": {"code", "message"}}`, with the status that says whose fault it
 /// was. Server-side failures are logged with the underlying error; their message stays generic.
+/// A path that exists with other methods answers 405 with `Allow` (the framework says 404).
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = VitrineRequestContext
+    var routes = RouteTable()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            // Raised by the router when no route matched (handlers throw APIError instead).
+            let methods = routes.methods(forPath: request.uri.path)
+            guard !methods.isEmpty else { return APIError(error).response() }
+            return APIError(.methodNotAllowed, code: "method_not_allowed",
+                            "\(request.method.rawValue) is not supported here; use \(methods.joined(separator: ", "))",
+                            headers: [.allow: methods.joined(separator: ", ")]).response()
         } catch {
             let apiError = APIError(error)
             if apiError.status.code >= 500 {
@@ -17,5 +28,28 @@ struct ErrorMiddleware: RouterMiddleware {
             }
             return apiError.response()
         }
+    }
+}
+
+/// The router's (method, path pattern) pairs, filled once every route is registered, to tell
+/// "no such path" (404) from "not with this method" (405).
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(method: String, segments: [Substring])]>([])
+
+    func set(_ routes: [(method: String, path: String)]) {
+        self.routes.withLock { $0 = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+    }
+
+    /// The methods of the routes whose pattern matches `path` (`{name}` matches one segment), sorted.
+    func methods(forPath path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        let matching = routes.withLock { routes in
+            routes.filter { route in
+                route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { pattern, segment in
+                    (pattern.hasPrefix("{") && pattern.hasSuffix("}")) || pattern == segment
+                }
+            }.map(\.method)
+        }
+        return Set(matching).sorted()
     }
 }

@@ -68,7 +68,7 @@ public enum OpenAPIDocument {
             "put": operation(
                 "replaceProduct", tag: "products", summary: "Replace a product",
                 description: "Replaces the record and images of an existing product; images are stored and embedded on the way in.",
-                parameters: [idParameter], requestBody: productWriteBody, secured: true,
+                parameters: [idParameter], requestBody: productWriteBody("ProductReplacement"), secured: true,
                 responses: ["200": json("The stored product.", ref("Product"))] + errors(400, 401, 403, 404, 409, 413, 415, 422, 503)),
             "delete": operation(
                 "deleteProduct", tag: "products", summary: "Delete a product",
@@ -79,7 +79,7 @@ public enum OpenAPIDocument {
         "/api/v1/products": ["post": operation(
             "createProduct", tag: "products", summary: "Create a product",
             description: "Stores a new product: the record as the `product` part (JSON) and one or more `image` file parts, embedded on the way in.",
-            requestBody: productWriteBody, secured: true,
+            requestBody: productWriteBody("ProductRecord"), secured: true,
             responses: ["201": json("The stored product.", ref("Product"), headers: ["Location": ["description": "The product's URL.", "schema": ["type": "string"]]])]
                 + errors(400, 401, 403, 409, 413, 415, 422, 503))],
         "/api/v1/categories": ["get": operation(
@@ -121,8 +121,23 @@ public enum OpenAPIDocument {
             "docs", tag: "operations", summary: "The API's documentation page",
             responses: ["200": html("The operations, their parameters and response shapes, rendered from this document.")])],
         "/": ["get": operation(
-            "home", tag: "operations", summary: "The web interface",
-            responses: ["200": html("The start page.")])],
+            "home", tag: "web UI", summary: "The web interface",
+            description: "The search page, rendered on the server: with `q` (text), `similar` (a product id) and the filters it shows that page of results, so it works without JavaScript. Bad input is shown on the page with the status the API would answer. The page's own files and its photo form (`/ui/...`) are not part of the API.",
+            parameters: [
+                query("q", "Words to search for (blank: the page asks for some).", ["type": "string", "maxLength": .number(Double(SearchEngine.maxQueryLength))]),
+                query("similar", "A product id: \"more like this\" (ignored when q has words).", ["type": "string", "maxLength": 1024, "pattern": noNUL]),
+                query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
+                query("market", "Only this market.", ["type": "string", "maxLength": 200, "pattern": noNUL]),
+                query("page", "Page number, from 1.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPage)), "default": 1]),
+                query("k", "Results per page.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPerPage)), "default": .number(Double(WebUIPage.defaultPerPage))]),
+            ],
+            responses: [
+                "200": html("The page, with results when a search was asked for."),
+                "400": html("The page, showing what is wrong with the input."),
+                "404": html("The page, saying the product of a \"more like this\" search does not exist."),
+                "503": html("The page, saying the server is busy or not ready."),
+                "default": html("The page, showing the error."),
+            ])],
     ]
 
     // MARK: Schemas
@@ -154,12 +169,11 @@ public enum OpenAPIDocument {
             "source": ["type": "string"], "extra": ["type": "object", "additionalProperties": ["type": "string"]],
             "images": ["type": "array", "items": ref("ProductImage")],
         ], optional: ["category", "category_name", "market"]),
-        "ProductRecord": object([
-            "id": ["type": "string", "description": "Required for POST; for PUT, taken from the path (must agree when given)."],
-            "name": ["type": "string", "minLength": 1], "description": ["type": "string"], "category": ["type": "string"],
-            "category_name": ["type": "string"], "market": ["type": "string"],
-            "extra": ["type": "object", "additionalProperties": ["type": "string"]],
-        ], optional: ["id", "description", "category", "category_name", "market", "extra"]),
+        "ProductRecord": object(recordFields.merging(
+            ["id": ["type": "string", "minLength": 1, "maxLength": 1024, "pattern": noNUL, "description": "The new product's id."]]) { a, _ in a },
+            optional: ["description", "category", "category_name", "market", "extra"]),
+        // PUT takes its id from the path; the server tolerates the same id in the record, refuses another.
+        "ProductReplacement": object(recordFields, optional: ["description", "category", "category_name", "market", "extra"]),
         "FacetCount": object([
             "value": ["type": "string", "description": "Category id or market code (what the filters take)."],
             "name": ["type": ["string", "null"], "description": "Category name; absent for markets."],
@@ -177,26 +191,35 @@ public enum OpenAPIDocument {
     static let pageParameters: [JSONValue] = [
         query("k", "Results per page.", ["type": "integer", "minimum": 1, "maximum": .number(Double(SearchPage.maxK)), "default": 10]),
         query("offset", "Results to skip (paging).", ["type": "integer", "minimum": 0, "maximum": .number(Double(SearchPage.maxOffset)), "default": 0]),
-        query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200]),
-        query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200]),
+        query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
+        query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("min_score", "Drop results with a lower cosine similarity.", ["type": "number", "minimum": -1, "maximum": 1]),
     ]
 
     static let idParameter: JSONValue = [
         "name": "id", "in": "path", "required": true, "description": "The product id (percent-encoded).",
-        "schema": ["type": "string", "minLength": 1],
+        "schema": ["type": "string", "minLength": 1, "maxLength": 1024, "pattern": noNUL],
     ]
 
-    static let productWriteBody: JSONValue = [
+    /// Strings the server refuses when they hold a NUL character (ids, filters).
+    static let noNUL: JSONValue = "^[^\\u0000]*$"
+
+    static let recordFields: [String: JSONValue] = [
+        "name": ["type": "string", "minLength": 1], "description": ["type": "string"], "category": ["type": "string"],
+        "category_name": ["type": "string"], "market": ["type": "string"],
+        "extra": ["type": "object", "additionalProperties": ["type": "string"]],
+    ]
+
+    static func productWriteBody(_ record: String) -> JSONValue { [
         "required": true,
         "content": ["multipart/form-data": [
             "schema": ["type": "object", "required": ["product", "image"], "properties": [
-                "product": ref("ProductRecord"),
-                "image": ["type": "array", "maxItems": .number(Double(ProductRoutes.maxImages)), "items": ["type": "string", "contentMediaType": "application/octet-stream"]],
+                "product": ref(record),
+                "image": ["type": "array", "minItems": 1, "maxItems": .number(Double(ProductRoutes.maxImages)), "items": ["type": "string", "contentMediaType": "application/octet-stream"]],
             ]],
             "encoding": ["product": ["contentType": "application/json"]],
         ]],
-    ]
+    ] }
 
     static func operation(_ id: String, tag: String, summary: String, description: String? = nil, parameters: [JSONValue] = [],
                           requestBody: JSONValue? = nil, secured: Bool = false, responses: [String: JSONValue]) -> JSONValue {

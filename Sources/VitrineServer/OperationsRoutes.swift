@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// Liveness, readiness, metrics, the API's description and the start page.
+/// Liveness, readiness, metrics and the API's description (the start page is `WebUIRoutes`).
 struct OperationsRoutes {
     let service: SearchService
     let metrics: ServerMetrics
@@ -23,21 +23,9 @@ struct OperationsRoutes {
                      body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
         }
         router.get("/docs") { _, _ in html(DocsPage.html) }
-        router.get("/") { _, _ in html(StartPage.html) }
     }
 
     func html(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-}
-
-/// The page at `/`: `Resources/index.html` of this module (the web UI replaces it).
-enum StartPage {
-    static let html: String = {
-        guard let url = Bundle.module.url(forResource: "index", withExtension: "html", subdirectory: "Resources"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
-            return "<!doctype html><meta charset=utf-8><title>Vitrine</title><p>Vitrine is running. See <a href=\"/docs\">the API</a>."
-        }
-        return text
-    }()
 }

@@ -86,8 +86,8 @@ struct ProductRoutes {
         case (nil, let body?): id = body
         case (nil, nil): throw APIError.badRequest("the record has no id", code: "invalid_product")
         }
-        guard !id.isEmpty, id.utf8.count <= 1024 else {
-            throw APIError.badRequest("the product id must be 1 to 1024 bytes long", code: "invalid_product")
+        guard !id.isEmpty, id.unicodeScalars.count <= 1024, !id.contains("\0") else {
+            throw APIError.badRequest("the product id must be 1 to 1024 characters long, without NUL characters", code: "invalid_product")
         }
         guard !input.name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw APIError.badRequest("the product's name is empty", code: "invalid_product")

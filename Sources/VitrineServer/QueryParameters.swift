@@ -7,6 +7,8 @@ import VitrineEngine
 /// typed getters whose errors name the parameter and the bad value.
 struct QueryParameters {
     private var values: [String: String] = [:]
+    /// Names given more than once: ambiguous, so their getters refuse them.
+    private var repeated: Set<String> = []
 
     init(_ uri: some CustomStringConvertible & Sendable) {
         // The raw query, before any decoding: `+` must be read before `%2B` is decoded.
@@ -18,9 +20,9 @@ struct QueryParameters {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = Self.decode(parts[0]), !name.isEmpty else { continue }
             let value = parts.count > 1 ? Self.decode(parts[1]) : ""
-            // The first occurrence wins; a value that is not valid percent-encoded UTF-8 is kept
-            // as an invalid marker so the getter can say so.
-            if values[name] == nil { values[name] = value ?? Self.invalid }
+            // A value that is not valid percent-encoded UTF-8 is kept as an invalid marker so the
+            // getter can say so.
+            if values[name] == nil { values[name] = value ?? Self.invalid } else { repeated.insert(name) }
         }
     }
 
@@ -32,6 +34,9 @@ struct QueryParameters {
 
     func string(_ name: String) throws -> String? {
         guard let value = values[name] else { return nil }
+        guard !repeated.contains(name) else {
+            throw APIError.badRequest("query parameter \(name) is given more than once")
+        }
         guard value != Self.invalid else {
             throw APIError.badRequest("query parameter \(name) is not valid percent-encoded UTF-8")
         }
@@ -39,7 +44,8 @@ struct QueryParameters {
     }
 
     func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text = try string(name), !text.isEmpty else { return defaultValue }
+        // Absent means the default; present but empty is not a number.
+        guard let text = try string(name) else { return defaultValue }
         guard let value = Int(text) else {
             throw APIError.badRequest("query parameter \(name) must be an integer, not \"\(text.prefix(40))\"")
         }
@@ -50,7 +56,7 @@ struct QueryParameters {
     }
 
     func float(_ name: String, in range: ClosedRange<Float>) throws -> Float? {
-        guard let text = try string(name), !text.isEmpty else { return nil }
+        guard let text = try string(name) else { return nil }
         guard let value = Float(text), value.isFinite else {
             throw APIError.badRequest("query parameter \(name) must be a number, not \"\(text.prefix(40))\"")
         }
@@ -73,7 +79,8 @@ struct QueryParameters {
         let category = try string("category").flatMap { $0.isEmpty ? nil : $0 }
         let market = try string("market").flatMap { $0.isEmpty ? nil : $0 }
         for (name, value) in [("category", category), ("market", market)] {
-            if let value, value.count > 200 || value.contains("\0") {
+            // Unicode scalars, as the OpenAPI document's maxLength counts.
+            if let value, value.unicodeScalars.count > 200 || value.contains("\0") {
                 throw APIError.badRequest("query parameter \(name) is too long or contains a NUL character")
             }
         }

@@ -20,8 +20,18 @@ struct SearchRoutes {
         guard let q = try query.string("q") else {
             throw APIError(.badRequest, code: "invalid_query", "the query parameter q is missing")
         }
+        try Self.checkLength(q)
         let response = try await service.search(text: q, filter: try query.filter(), page: try query.page())
         return try JSONCoding.response(response)
+    }
+
+    /// The engine counts a query's length in characters (grapheme clusters); the OpenAPI document,
+    /// as JSON Schema does, in Unicode scalars, which are never fewer: this holds both limits.
+    static func checkLength(_ q: String) throws {
+        let length = q.unicodeScalars.count
+        guard length <= SearchEngine.maxQueryLength else {
+            throw APIError(.badRequest, code: "invalid_query", "the query is \(length) characters long; the limit is \(SearchEngine.maxQueryLength)")
+        }
     }
 
     /// The photo is the `image` (or `file`, or first file) part of a `multipart/form-data` body,
@@ -30,24 +40,29 @@ struct SearchRoutes {
         let query = QueryParameters(request.uri)
         let filter = try query.filter()
         let page = try query.page()
-        let limit = configuration.maxUploadBytes
+        let image = try await Self.upload(request, limit: configuration.maxUploadBytes).image
+        return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
+    }
+
+    /// The uploaded photo of an image search, and the multipart form it came in (nil for a raw
+    /// body), so the web UI's form route can read its other fields.
+    static func upload(_ request: Request, limit: Int) async throws -> (image: Data, form: MultipartForm?) {
         let contentType = request.headers[.contentType] ?? ""
         let boundary = MultipartForm.boundary(contentType: contentType)
         // A multipart body carries headers and boundaries besides the image.
         let body = try await BodyReader.collect(request, limit: boundary == nil ? limit : limit + 64 * 1024, what: "the upload")
-        var image = body
-        if let boundary {
-            let form = try MultipartForm(body: body, boundary: boundary)
-            guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
-                    ?? form.parts.first(where: { $0.filename != nil }) else {
-                throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
-            }
-            image = part.body
+        guard let boundary else {
+            return (body, nil)
         }
-        guard image.count <= limit else {
-            throw APIError.tooLarge("the image is \(image.count) bytes, more than the limit of \(limit) bytes")
+        let form = try MultipartForm(body: body, boundary: boundary)
+        guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
+                ?? form.parts.first(where: { $0.filename != nil }) else {
+            throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
         }
-        return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
+        guard part.body.count <= limit else {
+            throw APIError.tooLarge("the image is \(part.body.count) bytes, more than the limit of \(limit) bytes")
+        }
+        return (part.body, form)
     }
 
     func similar(_ request: Request, _ context: VitrineRequestContext) async throws -> Response {
@@ -78,8 +93,9 @@ enum PathParameter {
         guard let raw = context.parameters.get("id"), let id = raw.removingPercentEncoding, !id.isEmpty else {
             throw APIError.badRequest("the product id in the path is empty or not valid percent-encoded UTF-8")
         }
-        guard id.utf8.count <= 1024, !id.contains("\0") else {
-            throw APIError.badRequest("the product id is longer than 1024 bytes or contains a NUL character")
+        // Characters as the OpenAPI document counts them (Unicode scalars), not bytes.
+        guard id.unicodeScalars.count <= 1024, !id.contains("\0") else {
+            throw APIError.badRequest("the product id is longer than 1024 characters or contains a NUL character")
         }
         return id
     }

@@ -49,12 +49,15 @@ public final class SearchServer: Sendable {
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: CORSMiddleware(origins: configuration.corsOrigins))
-        router.add(middleware: ErrorMiddleware())
+        let routes = RouteTable()
+        router.add(middleware: ErrorMiddleware(routes: routes))
         SearchRoutes(service: service, configuration: configuration).register(on: router)
         ProductRoutes(service: service, writer: writer, authorization: WriteAuthorization(keys: configuration.apiKeys),
                       configuration: configuration).register(on: router)
         ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails).register(on: router)
         OperationsRoutes(service: service, metrics: metrics).register(on: router)
+        WebUIRoutes(service: service, configuration: configuration).register(on: router)
+        routes.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
     }
 

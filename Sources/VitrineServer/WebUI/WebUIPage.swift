@@ -1,0 +1,277 @@
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+
+/// The web UI's one page, rendered on the server: the search form, the photo drop zone, and —
+/// when the request asked for a search — the results, so the page works without JavaScript.
+/// `WebUIAssets.script` only adds what needs a script: photo uploads by drag and drop through
+/// the JSON API, and paging of photo results.
+///
+/// All catalog and request text is escaped with ``HTML/escape(_:)``; the page loads nothing but
+/// its own stylesheet, script and `/images/...`, which its Content-Security-Policy enforces.
+struct WebUIPage {
+    enum Mode: Equatable {
+        /// No search asked for: the start page.
+        case home
+        /// `?q=`: text search.
+        case text
+        /// `?similar=ID`: "more like this".
+        case similar
+        /// A photo posted to `/ui/search-image` (the form without JavaScript).
+        case image
+    }
+
+    /// Results per page unless `k` says otherwise, and the most `k` may say.
+    static let defaultPerPage = 24
+    static let maxPerPage = 60
+    /// The last page any `k` may ask for (the engine's offset limit at the largest `k`): one
+    /// bound, so the OpenAPI document can state it.
+    static let maxPage = SearchPage.maxOffset / maxPerPage + 1
+
+    var mode: Mode = .home
+    var q = ""
+    var category: String?
+    var market: String?
+    var similar: String?
+    /// The product of a "more like this" view, when it was found.
+    var similarProduct: Product?
+    /// 1-based.
+    var page = 1
+    var perPage = defaultPerPage
+    var categories: [FacetCount] = []
+    var markets: [FacetCount] = []
+    /// The products in the catalog, for the start page (nil when unknown).
+    var productCount: Int?
+    /// The page's results (nil when no search ran).
+    var results: [SearchResult]?
+    /// Whether another page follows (the page asked for one result more than it shows).
+    var hasNext = false
+    var truncated = false
+    /// What went wrong, shown in an alert (also a 200 prompt for a blank query).
+    var error: APIError?
+
+    var title: String {
+        switch mode {
+        case .home: "Vitrine"
+        case .text: "\(q) — Vitrine"
+        case .similar: "More like \(similarProduct?.name ?? similar ?? "") — Vitrine"
+        case .image: "Photo search — Vitrine"
+        }
+    }
+
+    func render() -> String {
+        var out = """
+        <!doctype html>
+        <html lang="en" class="no-js">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(HTML.escape(title))</title>
+        <link rel="icon" href="data:,">
+        <link rel="stylesheet" href="\(WebUIAssets.url("vitrine.css"))">
+        <script src="\(WebUIAssets.url("vitrine.js"))" defer></script>
+        </head>
+        <body>
+        <a class="skip" href="#results-heading">Skip to results</a>
+        <header class="top">
+        <a class="brand" href="/">Vitrine</a>
+        \(searchForm())
+        \(uploadForm())
+        </header>
+        <main id="main" data-per-page="\(perPage)">
+
+        """
+        out += messages()
+        out += resultsSection()
+        out += """
+        </main>
+        <footer class="foot"><a href="/docs">API documentation</a> · <a href="/openapi.json">OpenAPI</a></footer>
+        </body>
+        </html>
+
+        """
+        return out
+    }
+
+    // MARK: Forms
+
+    func searchForm() -> String {
+        var out = """
+        <form id="search-form" class="search" role="search" method="get" action="/">
+        <div class="field grow"><label for="q">Search by words</label>
+        <input id="q" name="q" type="search" maxlength="\(SearchEngine.maxQueryLength)" value="\(HTML.escape(q))" placeholder="red floral summer dress" autocomplete="off"></div>
+        <div class="field"><label for="category">Category</label>
+        <select id="category" name="category"><option value="">All categories</option>\(options(categories, selected: category))</select></div>
+        <div class="field"><label for="market">Market</label>
+        <select id="market" name="market"><option value="">All markets</option>\(options(markets, selected: market))</select></div>
+
+        """
+        if perPage != Self.defaultPerPage { out += "<input type=\"hidden\" name=\"k\" value=\"\(perPage)\">\n" }
+        // Keeps a "more like this" view when only the filters change; a typed query wins over it.
+        if mode == .similar, let similar { out += "<input type=\"hidden\" name=\"similar\" value=\"\(HTML.escape(similar))\">\n" }
+        out += "<button type=\"submit\">Search</button>\n</form>"
+        return out
+    }
+
+    /// Options of a facet select; a selected value the catalog lacks stays listed, so the form
+    /// shows the filter that is in force.
+    func options(_ facets: [FacetCount], selected: String?) -> String {
+        var out = ""
+        var found = false
+        for facet in facets {
+            let isSelected = selected.map { Self.matches(facet, $0) } ?? false
+            found = found || isSelected
+            let label = "\(facet.name ?? facet.value) (\(facet.count))"
+            out += "<option value=\"\(HTML.escape(facet.value))\"\(isSelected ? " selected" : "")>\(HTML.escape(label))</option>"
+        }
+        if let selected, !found {
+            out += "<option value=\"\(HTML.escape(selected))\" selected>\(HTML.escape(selected)) (0)</option>"
+        }
+        return out
+    }
+
+    /// The engine takes a category's id or its name, case-insensitively.
+    static func matches(_ facet: FacetCount, _ value: String) -> Bool {
+        facet.value == value || facet.value.lowercased() == value.lowercased() || facet.name?.lowercased() == value.lowercased()
+    }
+
+    func uploadForm() -> String {
+        """
+        <form id="upload-form" class="upload" method="post" action="/ui/search-image" enctype="multipart/form-data">
+        <div id="drop" class="drop" tabindex="0" role="button" aria-describedby="drop-help">
+        <span class="drop-title">Search by photo</span>
+        <span id="drop-help" class="drop-help">Drop a photo here, or press Enter to choose one (JPEG, PNG or WebP)</span>
+        </div>
+        <div class="field file"><label for="image">Photo</label>
+        <input id="image" name="image" type="file" accept="image/jpeg,image/png,image/webp"></div>
+        <input type="hidden" name="category" value="\(HTML.escape(category ?? ""))">
+        <input type="hidden" name="market" value="\(HTML.escape(market ?? ""))">
+        <button type="submit" class="upload-submit">Search by photo</button>
+        </form>
+        """
+    }
+
+    // MARK: Messages and results
+
+    func messages() -> String {
+        var out = "<div id=\"error\" class=\"error\" role=\"alert\"\(error == nil ? " hidden" : "")>"
+        if let error { out += HTML.escape(Self.sentence(error.message)) }
+        out += "</div>\n"
+        if truncated {
+            out += "<p class=\"note\">Only the first 77 tokens of the query were used.</p>\n"
+        }
+        return out
+    }
+
+    /// A message as a sentence: capitalized, ending with a full stop.
+    static func sentence(_ message: String) -> String {
+        guard let first = message.first else { return message }
+        var text = first.uppercased() + message.dropFirst()
+        if !(text.hasSuffix(".") || text.hasSuffix("?") || text.hasSuffix("!")) { text += "." }
+        return text
+    }
+
+    func resultsSection() -> String {
+        var out = "<section class=\"results\" aria-labelledby=\"results-heading\">\n"
+        out += "<h1 id=\"results-heading\" tabindex=\"-1\">\(heading())</h1>\n"
+        out += "<p id=\"status\" class=\"status\" role=\"status\">\(HTML.escape(summary()))</p>\n"
+        out += "<ol id=\"results\" class=\"grid\">\n"
+        for result in results ?? [] { out += card(result) }
+        out += "</ol>\n"
+        out += "<div id=\"empty\" class=\"empty\"\(emptyText() == nil ? " hidden" : "")>\(emptyText() ?? "")</div>\n"
+        out += pager()
+        return out + "</section>\n"
+    }
+
+    func heading() -> String {
+        switch mode {
+        case .home: return "Find products by words or by a photo"
+        case .text: return "Results for “\(HTML.escape(q))”"
+        case .image: return "Products like your photo"
+        case .similar:
+            guard let product = similarProduct else { return "More like this" }
+            var text = ""
+            if let key = product.images.first?.key {
+                text += "<img class=\"similar-thumb\" src=\"/images/\(HTML.escape(key.description))?w=256\" alt=\"\" width=\"48\" height=\"48\"> "
+            }
+            return text + "More like “\(HTML.escape(product.name))”"
+        }
+    }
+
+    func summary() -> String {
+        guard let results, error == nil else { return "" }
+        if results.isEmpty { return "" }
+        let first = (page - 1) * perPage + 1
+        var text = "Results \(first)–\(first + results.count - 1)"
+        var filters: [String] = []
+        if let category { filters.append("category \(facetLabel(categories, category))") }
+        if let market { filters.append("market \(facetLabel(markets, market))") }
+        if !filters.isEmpty { text += ", " + filters.joined(separator: " and ") }
+        return text + "."
+    }
+
+    func facetLabel(_ facets: [FacetCount], _ value: String) -> String {
+        facets.first { Self.matches($0, value) }.map { $0.name ?? $0.value } ?? value
+    }
+
+    /// The empty state: what to do on the start page, why nothing was found otherwise.
+    func emptyText() -> String? {
+        guard error == nil else { return nil }
+        switch (mode, results) {
+        case (.home, _):
+            let size = productCount.map { "\($0) product\($0 == 1 ? "" : "s")" } ?? "the catalog"
+            return "<p>Type what you are looking for, or drop a photo, to search \(HTML.escape(size)). Every result offers <em>more like this</em>.</p>"
+        case (_, let results?) where results.isEmpty:
+            if page > 1 { return "<p>No more results: this search has fewer than \(page) pages. <a href=\"\(HTML.escape(pageURL(1)))\">Back to the first page</a>.</p>" }
+            if category != nil || market != nil {
+                return "<p>No products match with these filters. <a href=\"\(HTML.escape(unfilteredURL()))\">Search all categories and markets</a>.</p>"
+            }
+            return "<p>No products match. Try other words, or a photo.</p>"
+        default:
+            return nil
+        }
+    }
+
+    func card(_ result: SearchResult) -> String {
+        let name = HTML.escape(result.name)
+        var meta: [String] = []
+        if let category = result.category { meta.append("<span class=\"category\">\(HTML.escape(category))</span>") }
+        if let market = result.market { meta.append("<span class=\"market\">\(HTML.escape(market))</span>") }
+        let more = "/" + HTML.query([("similar", result.id), ("category", category), ("market", market)])
+        return """
+        <li class="card" data-id="\(HTML.escape(result.id))">
+        <img src="\(HTML.escape(result.image))?w=256" alt="\(name)" loading="lazy" width="256" height="256">
+        <h2 class="name">\(name)</h2>
+        <p class="meta">\(meta.joined(separator: " · "))</p>
+        <p class="score" title="cosine similarity">score <data value="\(result.score)">\(String(format: "%.3f", Double(result.score)))</data></p>
+        <a class="more" href="\(HTML.escape(more))">More like this<span class="visually-hidden">: \(name)</span></a>
+        </li>
+
+        """
+    }
+
+    // MARK: Paging and links
+
+    func pager() -> String {
+        guard let results, mode == .text || mode == .similar, page > 1 || hasNext, !results.isEmpty || page > 1 else {
+            return "<nav id=\"pager\" class=\"pager\" aria-label=\"Pages\" hidden></nav>\n"
+        }
+        var out = "<nav id=\"pager\" class=\"pager\" aria-label=\"Pages\">"
+        if page > 1 { out += "<a rel=\"prev\" href=\"\(HTML.escape(pageURL(page - 1)))\">← Previous</a>" }
+        out += "<span class=\"page-number\" aria-current=\"page\">Page \(page)</span>"
+        if hasNext { out += "<a rel=\"next\" href=\"\(HTML.escape(pageURL(page + 1)))\">Next →</a>" }
+        return out + "</nav>\n"
+    }
+
+    func pageURL(_ number: Int) -> String {
+        let q = mode == .text ? q : nil
+        let similar = mode == .similar ? similar : nil
+        return "/" + HTML.query([("q", q), ("similar", similar), ("category", category), ("market", market),
+                                 ("k", perPage == Self.defaultPerPage ? nil : String(perPage)),
+                                 ("page", number == 1 ? nil : String(number))])
+    }
+
+    func unfilteredURL() -> String {
+        "/" + HTML.query([("q", mode == .text ? q : nil), ("similar", mode == .similar ? similar : nil)])
+    }
+}
