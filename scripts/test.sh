@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The test command: installs what the build needs, then builds once and runs every test.
+# The test command: installs what the build needs, then builds once and runs every test, then the
+# end-to-end tests (web UI in headless Chromium, API fuzz run) against the binary that build made.
 # Parity fixtures are committed (Tests/Fixtures); torch is never installed here.
+#   scripts/test.sh                 everything
+#   scripts/test.sh --filter X      Swift tests matching X only (no end-to-end tests)
+#   VITRINE_SKIP_E2E=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build "$@"
+if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
+    tests/e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
+fi

@@ -119,7 +119,7 @@ def fuzz(url, python_bin, examples):
     report = ARTIFACTS / "schemathesis"
     command = [str(Path(python_bin).parent / "schemathesis"), "--config-file", str(Path(__file__).parent / "schemathesis.toml"),
                "run", url + "/openapi.json",
-               "--checks", "all", "--max-examples", str(examples), "--seed", "1",
+               "--checks", "all", "--max-examples", str(examples), "--seed", os.environ.get("VITRINE_FUZZ_SEED", "1"),
                "--workers", "2", "--request-timeout", "30", "--no-color",
                "--header", f"Authorization: Bearer {API_KEY}",
                "--report", "junit", "--report-dir", str(report)]

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -35,6 +34,13 @@ class UI:
         self.base = base
         self.wait = WebDriverWait(driver, 20)
 
+    def navigate(self, action):
+        """Runs `action` (a click, a key) and waits until the next page has replaced this one."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        action()
+        self.wait.until(EC.staleness_of(page))
+        self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
     def open(self, path="/"):
         self.driver.get(self.base + path)
 
@@ -61,8 +67,7 @@ class UI:
     def submit_search(self, words):
         box = self.driver.find_element(By.ID, "q")
         box.clear()
-        box.send_keys(words, Keys.ENTER)
-        self.wait.until(EC.url_contains("q="))
+        self.navigate(lambda: box.send_keys(words, Keys.ENTER))
 
     def choose(self, select_id, label_prefix):
         """Picks the first option whose label starts with `label_prefix`; returns (value, name)."""
@@ -71,14 +76,8 @@ class UI:
             label = option.text
             if label.startswith(label_prefix):
                 value = option.get_attribute("value")
-                old = self.driver.current_url
-                select.select_by_value(value)
-                # A pointer change applies the filter at once; otherwise the Search button does.
-                try:
-                    WebDriverWait(self.driver, 3).until(lambda d: d.current_url != old)
-                except TimeoutException:
-                    self.driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
-                    self.wait.until(lambda d: d.current_url != old)
+                # A pointer change applies the filter at once (the script submits the form).
+                self.navigate(lambda: select.select_by_value(value))
                 return value, label.rsplit(" (", 1)[0]
         raise AssertionError(f"no option starting with {label_prefix!r} in #{select_id}")
 
@@ -119,7 +118,7 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
     check("js" in driver.find_element(By.TAG_NAME, "html").get_attribute("class"), "the script ran")
 
     # An empty query says what to do.
-    driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+    ui.navigate(lambda: driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click())
     ui.wait.until(lambda d: ui.alert())
     check("Type what you are looking for" in ui.alert(), f"empty query message: {ui.alert()!r}")
     check(not ui.cards(), "no results for an empty query")
@@ -135,13 +134,13 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
     driver.save_screenshot(str(Path(artifacts) / "ui.png"))
 
     # Paging: page 2 continues page 1.
-    driver.find_element(By.CSS_SELECTOR, "#pager a[rel=next]").click()
-    ui.wait.until(EC.url_contains("page=2"))
+    ui.navigate(lambda: driver.find_element(By.CSS_SELECTOR, "#pager a[rel=next]").click())
+    check("page=2" in driver.current_url, driver.current_url)
     second = ui.ids()
     check(len(second) == PER_PAGE and not set(first) & set(second), "page 2 holds 24 other products")
     check("Page 2" in ui.text("#pager"), "the pager says page 2")
-    driver.find_element(By.CSS_SELECTOR, "#pager a[rel=prev]").click()
-    ui.wait.until(lambda d: "page=" not in d.current_url)
+    ui.navigate(lambda: driver.find_element(By.CSS_SELECTOR, "#pager a[rel=prev]").click())
+    check("page=" not in driver.current_url, driver.current_url)
     check(ui.ids() == first, "back to page 1")
 
     # A category filter holds on every result.
@@ -152,8 +151,8 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
 
     # "More like this" keeps the filter and leaves the product out.
     target = ui.ids()[0]
-    ui.cards()[0].find_element(By.CSS_SELECTOR, "a.more").click()
-    ui.wait.until(EC.url_contains("similar="))
+    ui.navigate(lambda: ui.cards()[0].find_element(By.CSS_SELECTOR, "a.more").click())
+    check("similar=" in driver.current_url, driver.current_url)
     check(ui.text("#results-heading").startswith("More like"), ui.text("#results-heading"))
     similar = ui.ids()
     check(similar and target not in similar, f"similar view excludes {target}: {similar[:5]}")
@@ -197,8 +196,8 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
     names = ui.card_text(".name")
     check(names == [xss_name], f"the XSS product is listed by its literal name: {names}")
     check(driver.execute_script("return window.__xss === undefined"), "no injected script ran")
-    driver.find_element(By.CSS_SELECTOR, "#results a.more").click()
-    ui.wait.until(EC.url_contains("similar="))
+    ui.navigate(lambda: driver.find_element(By.CSS_SELECTOR, "#results a.more").click())
+    check("similar=" in driver.current_url, driver.current_url)
     check(xss_name in ui.text("#results-heading"), "the similar heading shows the literal name")
     check(driver.execute_script("return window.__xss === undefined"), "no injected script ran in the similar view")
 

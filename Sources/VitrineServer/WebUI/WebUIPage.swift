@@ -53,7 +53,7 @@ struct WebUIPage {
     var title: String {
         switch mode {
         case .home: "Vitrine"
-        case .text: "\(q) — Vitrine"
+        case .text: q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "Vitrine" : "\(q) — Vitrine"
         case .similar: "More like \(similarProduct?.name ?? similar ?? "") — Vitrine"
         case .image: "Photo search — Vitrine"
         }
