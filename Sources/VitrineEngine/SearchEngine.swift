@@ -87,6 +87,24 @@ public final class SearchEngine: @unchecked Sendable {
     // MARK: Queries
 
     public func search(text query: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
+        let prepared = try prepare(text: query, page: page)
+        let tokens = prepared.encoder.tokenize(prepared.text)
+        let vector = try prepared.encoder.tower.embed(tokenIDs: [tokens.ids])[0]
+        return try search(prepared, vector: vector, truncated: tokens.truncated, filter: filter, page: page)
+    }
+
+    /// A text query that passed the checks, ready for the text tower: the first half of
+    /// ``search(text:filter:page:)``, for callers that encode several queries in one pass.
+    public struct TextQuery: Sendable {
+        /// The query as given.
+        public let query: String
+        /// What the tokenizer reads: the query without surrounding whitespace.
+        public let text: String
+        public let encoder: CLIPTextEncoder
+    }
+
+    /// Checks a text query and the page (empty, too long, bad k/offset) without encoding it.
+    public func prepare(text query: String, page: SearchPage) throws -> TextQuery {
         try page.validate()
         let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw EngineError.invalidQuery("the query is empty") }
@@ -94,10 +112,13 @@ public final class SearchEngine: @unchecked Sendable {
             throw EngineError.invalidQuery("the query is \(query.count) characters long; the limit is \(Self.maxQueryLength)")
         }
         guard let text else { throw EngineError.model(path: store.directory.url.path, reason: "the model has no text tower") }
-        let tokens = text.tokenize(trimmed)
-        let vector = try text.tower.embed(tokenIDs: [tokens.ids])[0]
+        return TextQuery(query: query, text: trimmed, encoder: text)
+    }
+
+    /// The second half of a text search: the page of products nearest to the query's embedding.
+    public func search(_ query: TextQuery, vector: [Float], truncated: Bool, filter: SearchFilter, page: SearchPage) throws -> SearchResponse {
         let results = try nearest(vector, filter: filter, page: page, excluding: nil)
-        return SearchResponse(query: query, truncated: tokens.truncated, offset: page.offset, results: results)
+        return SearchResponse(query: query.query, truncated: truncated, offset: page.offset, results: results)
     }
 
     /// Search by an uploaded photo's bytes (JPEG, PNG or WebP).
