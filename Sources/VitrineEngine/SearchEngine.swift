@@ -177,16 +177,23 @@ public final class SearchEngine: @unchecked Sendable {
                 if best[hit.key.product] == nil { order.append(hit.key.product) }
                 if best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
             }
-            let products = try store.catalog.products(ids: order)
+            // Records are read best first and only as many as the page needs (a few more when the
+            // catalog lacks some): reading all `n` would cost more than the index search itself.
+            let ranked = order.sorted { best[$0]!.score > best[$1]!.score || (best[$0]!.score == best[$1]!.score && $0 < $1) }
             var results: [SearchResult] = []
-            for id in order {
-                guard let hit = best[id], let product = products[id],
-                      let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
-                results.append(SearchResult(
-                    id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
-                    market: product.market, image: "/images/\(image.key)"))
+            var cursor = 0
+            while results.count < wanted && cursor < ranked.count {
+                let chunk = Array(ranked[cursor..<min(cursor + wanted - results.count, ranked.count)])
+                cursor += chunk.count
+                let products = try store.catalog.products(ids: chunk)
+                for id in chunk {
+                    guard let hit = best[id], let product = products[id],
+                          let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
+                    results.append(SearchResult(
+                        id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
+                        market: product.market, image: "/images/\(image.key)"))
+                }
             }
-            results.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
             if results.count >= wanted || hits.count < n || n >= total {
                 return Array(results.dropFirst(page.offset).prefix(page.k))
             }

@@ -83,7 +83,9 @@ struct QueryBatcherTests {
         let inputs = ["a", "bad", "b", "c"]
         let outcomes = try await withThrowingTaskGroup(of: (String, Result<String, Error>).self) { group in
             for q in inputs {
-                group.addTask { (q, await Result { try await batcher.run(q, timeout: .seconds(10)) }) }
+                group.addTask {
+                    do { return (q, .success(try await batcher.run(q, timeout: .seconds(10)))) } catch { return (q, .failure(error)) }
+                }
             }
             try await eventually { batcher.waitingCount == inputs.count }
             encoder.resume()
@@ -95,11 +97,10 @@ struct QueryBatcherTests {
         for q in ["a", "b", "c"] {
             #expect((try? outcomes[q]?.get()) == "embedding of \(q)")
         }
-        guard case .failure(let error)? = outcomes["bad"] else {
-            Issue.record("the bad query did not fail")
-            return
+        switch outcomes["bad"] {
+        case .failure(let error)?: #expect(error as? ScriptedEncoder.Failure == ScriptedEncoder.Failure(input: "bad"))
+        default: Issue.record("the bad query did not fail")
         }
-        #expect(error as? ScriptedEncoder.Failure == .init(input: "bad"))
         // The shared pass failed, then each of its queries ran alone.
         #expect(encoder.recorded.count == 2 + inputs.count)
         #expect(encoder.recorded.suffix(inputs.count).allSatisfy { $0.count == 1 })
@@ -112,7 +113,7 @@ struct QueryBatcherTests {
         async let running = batcher.run("running", timeout: .seconds(10))
         await withCheckedContinuation { done in DispatchQueue.global().async { encoder.waitUntilHeld(); done.resume() } }
 
-        let late = Task { try await batcher.run("times out", timeout: .milliseconds(50)) }
+        let waiting = Task { try await batcher.run("waiting", timeout: .seconds(10)) }
         let cancelled = Task { try await batcher.run("cancelled", timeout: .seconds(10)) }
         try await eventually { batcher.waitingCount == 2 }
         // The queue holds 2: a third is refused at once.
@@ -123,16 +124,18 @@ struct QueryBatcherTests {
             #expect(error.status == .serviceUnavailable)
             #expect(error.code == "busy")
         }
-        await #expect(throws: APIError.timeout) { _ = try await late.value }
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
-        #expect(batcher.waitingCount == 0)
+        #expect(batcher.waitingCount == 1)
+        await #expect(throws: APIError.timeout) { _ = try await batcher.run("times out", timeout: .milliseconds(100)) }
+        #expect(batcher.waitingCount == 1)
 
         encoder.resume()
         #expect(try await running == "embedding of running")
-        // A later query still works, and only the two answered ones were ever encoded.
+        #expect(try await waiting.value == "embedding of waiting")
+        // A later query still works, and the cancelled and timed-out ones were never encoded.
         #expect(try await batcher.run("after", timeout: .seconds(10)) == "embedding of after")
-        #expect(encoder.recorded == [["running"], ["after"]])
+        #expect(encoder.recorded == [["running"], ["waiting"], ["after"]])
     }
 
     @Test func manyConcurrentQueriesEachGetTheirOwnOutput() async throws {
