@@ -238,7 +238,7 @@ class Server:
 
 
 def wrk(url: str, clients: int, seconds: float, lua_args: list[str]) -> dict:
-    command = ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s",
+    command = ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
                "-s", str(HERE / "load.lua"), url, "--", *lua_args]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(l for l in reversed(out.splitlines()) if l.startswith("{"))
