@@ -106,7 +106,7 @@ public final class DataStore: @unchecked Sendable {
     }
 
     /// The writer's index, created on first use with the model's dimension.
-    func vectorStore(dimension: Int) throws -> EmbeddedVectorStore {
+    public func vectorStore(dimension: Int) throws -> EmbeddedVectorStore {
         if let vectors = liveVectors {
             guard vectors.dimension == dimension else {
                 throw EngineError.model(path: directory.url.path, reason: "the index holds \(vectors.dimension)-dimensional vectors, the model makes \(dimension)")

@@ -92,6 +92,24 @@ public final class SearchEngine: @unchecked Sendable {
     // MARK: Queries
 
     public func search(text query: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
+        let prepared = try prepare(text: query, page: page)
+        let tokens = prepared.encoder.tokenize(prepared.text)
+        let vector = try prepared.encoder.tower.embed(tokenIDs: [tokens.ids])[0]
+        return try search(prepared, vector: vector, truncated: tokens.truncated, filter: filter, page: page)
+    }
+
+    /// A text query that passed the checks, ready for the text tower: the first half of
+    /// ``search(text:filter:page:)``, for callers that encode several queries in one pass.
+    public struct TextQuery: Sendable {
+        /// The query as given.
+        public let query: String
+        /// What the tokenizer reads: the query without surrounding whitespace.
+        public let text: String
+        public let encoder: CLIPTextEncoder
+    }
+
+    /// Checks a text query and the page (empty, too long, bad k/offset) without encoding it.
+    public func prepare(text query: String, page: SearchPage) throws -> TextQuery {
         try page.validate()
         let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw EngineError.invalidQuery("the query is empty") }
@@ -99,10 +117,13 @@ public final class SearchEngine: @unchecked Sendable {
             throw EngineError.invalidQuery("the query is \(query.count) characters long; the limit is \(Self.maxQueryLength)")
         }
         guard let text else { throw EngineError.model(path: store.directory.url.path, reason: "the model has no text tower") }
-        let tokens = text.tokenize(trimmed)
-        let vector = try text.tower.embed(tokenIDs: [tokens.ids])[0]
+        return TextQuery(query: query, text: trimmed, encoder: text)
+    }
+
+    /// The second half of a text search: the page of products nearest to the query's embedding.
+    public func search(_ query: TextQuery, vector: [Float], truncated: Bool, filter: SearchFilter, page: SearchPage) throws -> SearchResponse {
         let results = try nearest(vector, filter: filter, page: page, excluding: nil)
-        return SearchResponse(query: query, truncated: tokens.truncated, offset: page.offset, results: results)
+        return SearchResponse(query: query.query, truncated: truncated, offset: page.offset, results: results)
     }
 
     /// Search by an uploaded photo's bytes (JPEG, PNG or WebP).
@@ -168,16 +189,23 @@ public final class SearchEngine: @unchecked Sendable {
                 if best[hit.key.product] == nil { order.append(hit.key.product) }
                 if best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
             }
-            let products = try store.catalog.products(ids: order)
+            // Records are read best first and only as many as the page needs (a few more when the
+            // catalog lacks some): reading all `n` would cost more than the index search itself.
+            let ranked = order.sorted { best[$0]!.score > best[$1]!.score || (best[$0]!.score == best[$1]!.score && $0 < $1) }
             var results: [SearchResult] = []
-            for id in order {
-                guard let hit = best[id], let product = products[id],
-                      let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
-                results.append(SearchResult(
-                    id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
-                    market: product.market, image: "/images/\(image.key)"))
+            var cursor = 0
+            while results.count < wanted && cursor < ranked.count {
+                let chunk = Array(ranked[cursor..<min(cursor + wanted - results.count, ranked.count)])
+                cursor += chunk.count
+                let products = try store.catalog.products(ids: chunk)
+                for id in chunk {
+                    guard let hit = best[id], let product = products[id],
+                          let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
+                    results.append(SearchResult(
+                        id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
+                        market: product.market, image: "/images/\(image.key)"))
+                }
             }
-            results.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
             if results.count >= wanted || hits.count < n || n >= total {
                 return Array(results.dropFirst(page.offset).prefix(page.k))
             }

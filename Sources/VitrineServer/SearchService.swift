@@ -8,6 +8,10 @@ import VitrineModels
 /// Every engine call runs on a blocking thread (``Deadline``) inside a bounded pool
 /// (``ConcurrencyLimiter``): text queries and image queries have separate pools, so a burst of
 /// uploads cannot starve text search, and a full pool answers 503 `busy` at once.
+///
+/// Text queries are encoded in batches (``QueryBatcher``, `limits.textBatchSize`): the queries
+/// that arrive while the text tower runs share its next pass, then each searches the index and
+/// the catalog on its own in the text pool.
 public final class SearchService: Sendable {
     public let store: DataStore
     public let engine: SearchEngine
@@ -15,6 +19,14 @@ public final class SearchService: Sendable {
     let metrics: ServerMetrics
     let textPool: ConcurrencyLimiter
     let imagePool: ConcurrencyLimiter
+    /// Nil when `limits.textBatchSize` is 1: each query is then encoded alone in a text slot.
+    let textBatcher: QueryBatcher<SearchEngine.TextQuery, EncodedText>?
+
+    /// A text query's embedding, and whether its text was cut to the model's context.
+    struct EncodedText: Sendable {
+        var vector: [Float]
+        var truncated: Bool
+    }
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.store = store
@@ -27,14 +39,35 @@ public final class SearchService: Sendable {
         imagePool = ConcurrencyLimiter(name: "image search", slots: configuration.imageEncodeSlots, queueLimit: configuration.imageEncodeQueue) {
             metrics.rejected(pool: "image")
         }
+        textBatcher = configuration.textBatchSize > 1 && encoders.text != nil ? QueryBatcher(
+            name: "text search", maxBatch: configuration.textBatchSize, queueLimit: configuration.textEncodeQueue,
+            encode: Self.encode, onReject: { metrics.rejected(pool: "text") }, onPass: { size, _ in metrics.textBatch(size: size) }) : nil
+    }
+
+    /// One pass of the text tower over a batch of queries (all of one engine, so one encoder).
+    @Sendable static func encode(_ queries: [SearchEngine.TextQuery]) throws -> [EncodedText] {
+        guard let encoder = queries.first?.encoder else { return [] }
+        let tokens = queries.map { encoder.tokenize($0.text) }
+        let vectors = try encoder.tower.embed(tokenIDs: tokens.map(\.ids))
+        return zip(vectors, tokens).map { EncodedText(vector: $0, truncated: $1.truncated) }
     }
 
     // MARK: Queries
 
     func search(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
         let engine = engine
-        return try await timedEncode(text: true) {
-            try await self.blocking(in: self.textPool) { try engine.search(text: text, filter: filter, page: page) }
+        guard let textBatcher else {
+            return try await timedEncode(text: true) {
+                try await self.blocking(in: self.textPool) { try engine.search(text: text, filter: filter, page: page) }
+            }
+        }
+        let start = ContinuousClock.now
+        // The checks are cheap (no tokenizing), so a bad query is refused without queueing.
+        let query = try engine.prepare(text: text, page: page)
+        let encoded = try await timedEncode(text: true) { try await textBatcher.run(query, timeout: configuration.requestTimeout) }
+        let left = configuration.requestTimeout - (ContinuousClock.now - start)
+        return try await blocking(in: textPool, limit: left) {
+            try engine.search(query, vector: encoded.vector, truncated: encoded.truncated, filter: filter, page: page)
         }
     }
 
@@ -118,7 +151,10 @@ public final class SearchService: Sendable {
 
     /// Runs `work` on a blocking thread holding a slot of `pool`; the slot is given back when the
     /// work ends, even if the request has timed out by then, so the pool bounds real work.
-    func blocking<T: Sendable>(in pool: ConcurrencyLimiter, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    func blocking<T: Sendable>(in pool: ConcurrencyLimiter, limit: Duration? = nil,
+                               _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let limit = limit ?? configuration.requestTimeout
+        guard limit > .zero else { throw APIError.timeout }
         try await pool.acquire()
         do {
             try Task.checkCancellation()
@@ -126,7 +162,7 @@ public final class SearchService: Sendable {
             await pool.release()
             throw error
         }
-        return try await Deadline.run(configuration.requestTimeout) {
+        return try await Deadline.run(limit) {
             defer { Task { await pool.release() } }
             return try work()
         }

@@ -38,6 +38,9 @@ public struct ServerConfiguration: Sendable {
     /// `limits.textEncodeSlots` / `limits.textEncodeQueue`: the same for text queries.
     public var textEncodeSlots = 2
     public var textEncodeQueue = 256
+    /// `limits.textBatchSize`: most text queries encoded in one pass of the text tower (queries
+    /// that arrive while a pass runs share the next one); 1 encodes each query alone in a text slot.
+    public var textBatchSize = 16
     /// `writer.idleSeconds`: how long the server keeps the data directory's writer lock after its
     /// last write (0 releases it right after each write).
     public var writerIdle: Duration = .seconds(30)
@@ -102,6 +105,7 @@ public struct ServerConfiguration: Sendable {
         imageEncodeQueue = try values.int("limits.imageEncodeQueue", in: 0...10_000) ?? imageEncodeQueue
         textEncodeSlots = try values.int("limits.textEncodeSlots", in: 1...64) ?? textEncodeSlots
         textEncodeQueue = try values.int("limits.textEncodeQueue", in: 0...100_000) ?? textEncodeQueue
+        textBatchSize = try values.int("limits.textBatchSize", in: 1...256) ?? textBatchSize
         if let seconds = try values.int("writer.idleSeconds", in: 0...86_400) { writerIdle = .seconds(seconds) }
         if let ms = try values.int("refresh.intervalMilliseconds", in: 50...3_600_000) { refreshInterval = .milliseconds(ms) }
     }

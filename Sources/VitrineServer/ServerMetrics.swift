@@ -10,6 +10,7 @@ import VitrineEngine
 /// Series: `vitrine_http_requests_total{route,method,status}`,
 /// `vitrine_http_request_duration_seconds{route,method}` (histogram),
 /// `vitrine_encode_duration_seconds{kind}` (histogram, text or image),
+/// `vitrine_text_batch_size` (histogram of queries per text-tower pass),
 /// `vitrine_busy_rejections_total{pool}`, `vitrine_thumbnails_generated_total`, and gauges set
 /// at each scrape: `vitrine_catalog_products`, `vitrine_catalog_images`, `vitrine_index_vectors`,
 /// `vitrine_data_generation`, `vitrine_last_commit_timestamp_seconds`.
@@ -19,6 +20,7 @@ public final class ServerMetrics: Sendable {
     private let thumbnails: CoreMetrics.Counter
     private let textEncode: CoreMetrics.Timer
     private let imageEncode: CoreMetrics.Timer
+    private let textBatchSize: CoreMetrics.Recorder
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -29,10 +31,12 @@ public final class ServerMetrics: Sendable {
             .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(500),
             .seconds(1), .seconds(2), .seconds(5), .seconds(10),
         ]
+        factory.valueHistogramBuckets["vitrine_text_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
         self.factory = factory
         thumbnails = CoreMetrics.Counter(label: "vitrine_thumbnails_generated_total", factory: factory)
         textEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "text")], factory: factory)
         imageEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "image")], factory: factory)
+        textBatchSize = CoreMetrics.Recorder(label: "vitrine_text_batch_size", aggregate: true, factory: factory)
     }
 
     /// One finished request. `route` is the route's pattern (`/api/v1/products/{id}`), never the
@@ -46,6 +50,11 @@ public final class ServerMetrics: Sendable {
 
     func encoded(text: Bool, duration: Duration) {
         (text ? textEncode : imageEncode).record(duration: duration)
+    }
+
+    /// One pass of the text tower over `size` batched queries.
+    func textBatch(size: Int) {
+        textBatchSize.record(size)
     }
 
     func thumbnailGenerated() { thumbnails.increment() }

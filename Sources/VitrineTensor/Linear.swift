@@ -48,7 +48,16 @@ public struct Linear: Sendable {
     public func callAsFunction(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>
     ) {
-        if rows <= Self.fewRowsLimit && CPUFeatures.avx2FMA {
+        callAsFunction(input, rows: rows, into: output, streamingUpTo: Self.fewRowsLimit)
+    }
+
+    /// The same, streaming the weights (no GEMM) for up to `streamingRows` rows: a caller whose
+    /// batches are a few dozen rows (several text queries) picks this over OpenBLAS, whose
+    /// weight packing costs as much as the product there.
+    public func callAsFunction(
+        _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, streamingUpTo streamingRows: Int
+    ) {
+        if rows <= streamingRows && CPUFeatures.avx2FMA {
             fewRows(input, rows: rows, into: output)
             return
         }

@@ -113,13 +113,18 @@ public struct CLIPTextTower: Sendable {
 
     public var dimension: Int { projection?.outFeatures ?? config.encoder.hiddenSize }
 
+    /// Rows (tokens of a batch) up to which the linear layers stream weights rather than use GEMM.
+    static let streamingRows = 256
+
     init(_ weights: WeightReader, config: CLIPTextConfig) throws {
         self.config = config
         let w = config.encoder.hiddenSize
         let m = "text_model"
         tokenEmbedding = try weights.tensor("\(m).embeddings.token_embedding.weight", shape: [config.vocabSize, w])
         positionEmbedding = try weights.tensor("\(m).embeddings.position_embedding.weight", shape: [config.maxPositions, w])
-        encoder = try TransformerEncoder(weights, prefix: "\(m).encoder", config: config.encoder, causal: true)
+        // A batch of queries is tens of rows: streaming the weights beats GEMM's packing there.
+        encoder = try TransformerEncoder(weights, prefix: "\(m).encoder", config: config.encoder, causal: true,
+                                         streamingRows: Self.streamingRows)
         finalNorm = try weights.layerNorm("\(m).final_layer_norm", width: w, eps: config.encoder.layerNormEps)
         projection = weights.checkpoint.contains("text_projection.weight")
             ? try weights.linear("text_projection", in: w, out: config.projectionDim, bias: false) : nil

@@ -32,9 +32,12 @@ struct TransformerEncoder: Sendable {
     let config: EncoderConfig
     let layers: [TransformerLayer]
     let attention: MultiHeadAttention
+    /// Up to this many rows, linear layers stream their weights instead of calling GEMM.
+    let streamingRows: Int
 
-    init(_ weights: WeightReader, prefix: String, config: EncoderConfig, causal: Bool) throws {
+    init(_ weights: WeightReader, prefix: String, config: EncoderConfig, causal: Bool, streamingRows: Int = Linear.fewRowsLimit) throws {
         self.config = config
+        self.streamingRows = streamingRows
         layers = try (0..<config.layers).map {
             try TransformerLayer(weights, prefix: "\(prefix).layers.\($0)", config: config)
         }
@@ -47,15 +50,15 @@ struct TransformerEncoder: Sendable {
         let width = config.hiddenSize
         for layer in layers {
             layer.norm1(x, rows: tokens, into: ws.normed)
-            layer.qkv(ws.normed, rows: tokens, into: ws.qkv)
+            layer.qkv(ws.normed, rows: tokens, into: ws.qkv, streamingUpTo: streamingRows)
             attention(qkv: ws.qkv, sequences: sequences, into: ws.attended, scratch: ws.scores)
-            layer.out(ws.attended, rows: tokens, into: ws.normed)
+            layer.out(ws.attended, rows: tokens, into: ws.normed, streamingUpTo: streamingRows)
             Kernels.add(ws.normed, to: x, count: tokens * width)
 
             layer.norm2(x, rows: tokens, into: ws.normed)
-            layer.fc1(ws.normed, rows: tokens, into: ws.hidden)
+            layer.fc1(ws.normed, rows: tokens, into: ws.hidden, streamingUpTo: streamingRows)
             activate(ws.hidden, count: tokens * config.intermediateSize)
-            layer.fc2(ws.hidden, rows: tokens, into: ws.normed)
+            layer.fc2(ws.hidden, rows: tokens, into: ws.normed, streamingUpTo: streamingRows)
             Kernels.add(ws.normed, to: x, count: tokens * width)
         }
     }

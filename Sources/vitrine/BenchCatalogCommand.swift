@@ -1,0 +1,289 @@
+import ArgumentParser
+import Foundation
+import VitrineCatalog
+import VitrineEngine
+import VitrineImage
+import VitrineIndex
+import VitrineModels
+import VitrineTensor
+
+/// `vitrine bench catalog`: a large synthetic catalog for load benchmarks of `vitrine serve`, made
+/// in minutes rather than the hours that embedding as many real photos would take.
+///
+/// Vectors lie in the model's own embedding space: a few thousand generated product descriptions
+/// ("navy striped linen shirt") go through the text tower, and each product is one of them plus
+/// noise, so the index sees clusters of near neighbours as a real catalog gives it, not uniform
+/// noise. Images come from a small pool of real photos, stored once and shared. The model record
+/// is the model's own, so `vitrine serve --data DIR` (and `search`) work on it unchanged; what a
+/// query costs (tokenize → text tower → HNSW → catalog → JSON) does not depend on where the stored
+/// vectors came from, only on their number and how they cluster.
+struct BenchCatalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "Write a synthetic catalog (products, vectors, images, model record) for load benchmarks.",
+        discussion: """
+        Products get varied names, categories and markets; each vector is the text-tower embedding \
+        of one of --centres generated descriptions plus noise (--noise, as a fraction of the mean \
+        distance between two centres), normalized. Images are a pool of photos (--images) reused \
+        across products. The directory must be new or empty of products.
+        """
+    )
+
+    @OptionGroup var model: ModelOption
+
+    @Option(help: "Products to write.")
+    var count = 100_000
+
+    @Option(name: .customLong("data"), help: "The data directory to create.")
+    var data: String
+
+    @Option(help: "Distinct descriptions embedded as cluster centres.")
+    var centres = 2_000
+
+    @Option(help: "Distance of a product from its centre, as a fraction of the mean distance between two centres.")
+    var noise = 0.35
+
+    @Option(help: "Photos (files or directories) stored once and reused by the products (default: Tests/Fixtures/images).")
+    var images: [String] = []
+
+    @Option(help: "Seed of the generator (the same seed gives the same catalog).")
+    var seed: UInt64 = 1
+
+    @Option(help: "Threads for the matrix products.")
+    var threads = 2
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard centres >= 1 else { throw ValidationError("--centres must be at least 1") }
+        guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
+    }
+
+    struct Report: Codable {
+        var data: String
+        var model: String
+        var products: Int
+        var centres: Int
+        var noise: Double
+        var photos: Int
+        var seconds: Double
+        var embedSeconds: Double
+        var indexSeconds: Double
+        /// Mean cosine similarity between two different centres, and of a product to its centre.
+        var centreCosine: Double
+        var productToCentreCosine: Double
+    }
+
+    func run() async throws {
+        BLAS.threads = threads
+        let started = Date()
+        let directoryURL = URL(fileURLWithPath: (data as NSString).expandingTildeInPath).standardizedFileURL
+        let modelDirectory = try await CLI.run { try await model.resolve() }
+        let encoders = try CLI.run { try CLIPEncoders(directory: modelDirectory, precision: model.precision) }
+        guard let text = encoders.text else {
+            CLI.printError("the model has no text tower: the synthetic vectors are made with it")
+            throw ExitCode.failure
+        }
+        var random = SplitMix64(seed: seed)
+
+        // 1. Cluster centres: generated descriptions through the text tower, in batches.
+        log("embedding \(centres) descriptions with the text tower")
+        let t0 = Date()
+        let descriptions = (0..<centres).map { _ in SyntheticProducts.description(&random) }
+        var centreVectors: [[Float]] = []
+        for start in stride(from: 0, to: descriptions.count, by: 64) {
+            centreVectors += try text.embed(texts: Array(descriptions[start..<min(start + 64, descriptions.count)]))
+        }
+        let embedSeconds = Date().timeIntervalSince(t0)
+        let dimension = text.dimension
+        let spread = Self.meanDistance(centreVectors, &random)
+        let centreCosine = 1 - spread.squared / 2  // unit vectors: |a − b|² = 2 − 2 cos
+
+        // 2. The photo pool.
+        let photos = try photoFiles()
+        guard !photos.isEmpty else {
+            CLI.printError("no photos found (give --images FILE|DIR)")
+            throw ExitCode.failure
+        }
+
+        // 3. Products, vectors and the model record, in batches as ingest commits them.
+        let directory = DataDirectory(directoryURL)
+        let store = try CLI.run { try DataStore.openForWriting(directory, holder: "vitrine bench catalog") }
+        defer { try? store.close() }
+        guard try store.catalog.counts().products == 0 else {
+            CLI.printError("\(directoryURL.path) already holds products; give a new directory")
+            throw ExitCode.failure
+        }
+        let record = try ModelIdentity.record(specifier: model.spec, directory: modelDirectory,
+                                              precision: model.precision.rawValue, dimension: dimension)
+        try store.catalog.setModelRecord(record)
+        let decoder = ImageDecoder()
+        var pool: [(key: BlobKey, width: Int, height: Int)] = []
+        for file in photos {
+            let bytes = try Data(contentsOf: file)
+            guard let decoded = try? decoder.decode(bytes) else { continue }
+            let ext = ["jpeg": "jpg"][file.pathExtension.lowercased()] ?? file.pathExtension.lowercased()
+            guard BlobKey.extensions.contains(ext) else { continue }
+            pool.append((try store.blobs.put(bytes, ext: ext), decoded.width, decoded.height))
+        }
+        let vectors = try store.vectorStore(dimension: dimension)
+        vectors.reserveCapacity(count)
+        log("writing \(count) products (\(pool.count) photos shared)")
+        let t1 = Date()
+        var closeness = 0.0
+        let batchSize = 5_000
+        for start in stride(from: 0, to: count, by: batchSize) {
+            var products: [Product] = []
+            var records: [VectorRecord] = []
+            for i in start..<min(start + batchSize, count) {
+                let c = Int(random.next() % UInt64(centres))
+                let product = SyntheticProducts.product(index: i, description: descriptions[c], photo: pool[i % pool.count], &random)
+                let vector = Self.jitter(centreVectors[c], by: noise * spread, &random)
+                closeness += Double(zip(vector, centreVectors[c]).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+                records.append(VectorRecord(key: VectorKey(product: product.id, image: "0"), vector: vector,
+                                            attributes: ["category": product.category ?? "", "market": product.market ?? ""]))
+                products.append(product)
+            }
+            let sequence = try vectors.upsert(records)
+            try store.catalog.upsert(products, fingerprints: Dictionary(uniqueKeysWithValues: products.map { ($0.id, "synthetic") }),
+                                     vectorSequence: sequence)
+            if !json { log("  \(start + products.count) / \(count)") }
+        }
+        try vectors.flush()
+        let report = Report(
+            data: directoryURL.path, model: record.specifier, products: count, centres: centres, noise: noise,
+            photos: pool.count, seconds: Date().timeIntervalSince(started), embedSeconds: embedSeconds,
+            indexSeconds: Date().timeIntervalSince(t1), centreCosine: centreCosine, productToCentreCosine: closeness / Double(count))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("""
+            \(count) products in \(report.data) (\(String(format: "%.0f", report.seconds)) s: embedding \(String(format: "%.0f", embedSeconds)) s, \
+            catalog + index \(String(format: "%.0f", report.indexSeconds)) s)
+            centres: \(centres), mean cosine between two \(String(format: "%.3f", centreCosine)); \
+            product to its centre \(String(format: "%.3f", report.productToCentreCosine))
+            """)
+        }
+    }
+
+    private func log(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    private func photoFiles() throws -> [URL] {
+        var paths = images
+        if paths.isEmpty { paths = ["Tests/Fixtures/images"] }
+        var files: [URL] = []
+        for path in paths {
+            let url = URL(fileURLWithPath: path)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw ValidationError("\(path) does not exist")
+            }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
+                files += names.filter { ["jpg", "jpeg", "png", "webp"].contains(($0 as NSString).pathExtension.lowercased()) }
+                    .map { url.appendingPathComponent($0) }
+            } else {
+                files.append(url)
+            }
+        }
+        return files
+    }
+
+    /// Mean Euclidean distance between two different centres (sampled), the scale the noise uses.
+    static func meanDistance(_ vectors: [[Float]], _ random: inout SplitMix64) -> Double {
+        guard vectors.count > 1 else { return 1 }
+        var total = 0.0
+        let samples = 2_000
+        for _ in 0..<samples {
+            let a = Int(random.next() % UInt64(vectors.count))
+            var b = Int(random.next() % UInt64(vectors.count - 1))
+            if b >= a { b += 1 }
+            total += Double(zip(vectors[a], vectors[b]).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }).squareRoot()
+        }
+        return total / Double(samples)
+    }
+
+    /// `centre` moved by `distance` in a random direction, normalized.
+    static func jitter(_ centre: [Float], by distance: Double, _ random: inout SplitMix64) -> [Float] {
+        var direction = centre.map { _ in Float(random.nextGaussian()) }
+        let norm = direction.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        var out = centre
+        for i in out.indices { out[i] += Float(distance) * direction[i] / norm }
+        let length = out.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        for i in out.indices { out[i] /= length }
+        direction.removeAll()
+        return out
+    }
+}
+
+extension Double {
+    fileprivate var squared: Double { self * self }
+}
+
+extension SplitMix64 {
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
+}
+
+/// The vocabulary of the synthetic catalog: garments with their categories, colours, patterns,
+/// materials, fits, brands and GLAMI's markets.
+enum SyntheticProducts {
+    static let garments: [(name: String, category: String)] = [
+        ("dress", "dresses"), ("maxi dress", "dresses"), ("midi dress", "dresses"), ("shirt dress", "dresses"),
+        ("shirt", "shirts"), ("blouse", "shirts"), ("polo shirt", "shirts"), ("t-shirt", "t-shirts"),
+        ("tank top", "t-shirts"), ("sweater", "knitwear"), ("cardigan", "knitwear"), ("hoodie", "sweatshirts"),
+        ("sweatshirt", "sweatshirts"), ("jacket", "jackets"), ("bomber jacket", "jackets"), ("denim jacket", "jackets"),
+        ("coat", "coats"), ("trench coat", "coats"), ("parka", "coats"), ("blazer", "blazers"),
+        ("jeans", "jeans"), ("trousers", "trousers"), ("chinos", "trousers"), ("joggers", "trousers"),
+        ("shorts", "shorts"), ("skirt", "skirts"), ("pleated skirt", "skirts"), ("mini skirt", "skirts"),
+        ("jumpsuit", "jumpsuits"), ("sneakers", "shoes"), ("boots", "shoes"), ("ankle boots", "shoes"),
+        ("sandals", "shoes"), ("loafers", "shoes"), ("heels", "shoes"), ("handbag", "bags"),
+        ("backpack", "bags"), ("tote bag", "bags"), ("scarf", "accessories"), ("beanie", "accessories"),
+    ]
+    static let colours = [
+        "black", "white", "navy", "blue", "light blue", "red", "burgundy", "pink", "blush", "green",
+        "olive", "khaki", "beige", "cream", "brown", "camel", "grey", "charcoal", "yellow", "mustard",
+        "orange", "coral", "purple", "lilac", "teal", "mint", "silver", "gold",
+    ]
+    static let patterns = [
+        "", "striped", "floral", "checked", "plaid", "polka dot", "leopard print", "paisley", "camouflage",
+        "tie-dye", "houndstooth", "geometric", "embroidered", "solid", "colour-block",
+    ]
+    static let materials = [
+        "", "cotton", "linen", "wool", "cashmere", "silk", "satin", "denim", "leather", "suede",
+        "corduroy", "velvet", "knitted", "jersey", "chiffon", "fleece", "nylon",
+    ]
+    static let fits = ["", "", "slim", "oversized", "relaxed", "cropped", "wide-leg", "high-waisted", "fitted", "classic"]
+    static let brands = [
+        "Nordvik", "Lumen & Co", "Marigold", "Atelier Sola", "Brava", "Kestrel", "Oaken", "Vela", "Tessa Rowe",
+        "Halden", "Mirabel", "Pioneer", "Cobalt Lane", "Ferro", "Juniper", "Solstice", "Arden", "Nomad Thread",
+    ]
+    static let markets = ["cz", "sk", "ro", "gr", "si", "hu", "hr", "es", "lt", "lv", "tr", "ee", "bg"]
+
+    /// A description such as "navy striped linen shirt" (the text a centre's vector comes from).
+    static func description(_ random: inout SplitMix64) -> String {
+        let garment = random.pick(garments).name
+        return [random.pick(colours), random.pick(patterns), random.pick(materials), garment]
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// Product `index`: its description with a brand and a fit, the garment's category, a market.
+    static func product(index: Int, description: String, photo: (key: BlobKey, width: Int, height: Int),
+                        _ random: inout SplitMix64) -> Product {
+        let brand = random.pick(brands)
+        let fit = random.pick(fits)
+        let category = garments.filter { description.hasSuffix($0.name) }.max { $0.name.count < $1.name.count }?.category ?? "other"
+        let name = "\(brand) \(fit.isEmpty ? "" : fit + " ")\(description)"
+        return Product(
+            id: String(format: "syn-%07d", index), name: name,
+            description: "\(name.capitalized). Synthetic product for load benchmarks.",
+            category: category.replacingOccurrences(of: " ", with: "-"), categoryName: category.capitalized,
+            market: random.pick(markets), source: "bench-catalog",
+            images: [ProductImage(id: "0", key: photo.key, width: photo.width, height: photo.height)])
+    }
+}
