@@ -19,7 +19,7 @@ struct FaultInjection: Sendable {
 
     private let point: Point?
     private let occurrence: Int
-    private let counter = Counter()
+    private let counter = AtomicCounter()
 
     static func fromEnvironment() -> FaultInjection {
         guard let spec = ProcessInfo.processInfo.environment["VITRINE_FAULT"], !spec.isEmpty else {
@@ -38,11 +38,5 @@ struct FaultInjection: Sendable {
             kill(getpid(), SIGKILL)
             throw EngineError.injectedFault(point.rawValue)  // not reached
         }
-    }
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func increment() -> Int { lock.withLock { defer { value += 1 }; return value } }
     }
 }

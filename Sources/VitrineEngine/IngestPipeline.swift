@@ -39,16 +39,7 @@ public struct IngestEncoder: Sendable {
     public func prepare(_ image: RGBImage) -> RGBImage { encoder.preprocessor.resizeAndCrop(image) }
 
     /// Embeddings of prepared images, in order.
-    public func embed(_ images: [RGBImage]) -> [[Float]] {
-        let n = encoder.tower.pixelCount
-        var pixels = [Float](repeating: 0, count: images.count * n)
-        pixels.withUnsafeMutableBufferPointer { all in
-            for (i, image) in images.enumerated() {
-                encoder.preprocessor.normalize(image, into: UnsafeMutableBufferPointer(rebasing: all[(i * n)..<((i + 1) * n)]))
-            }
-        }
-        return pixels.withUnsafeBufferPointer { encoder.tower.embed(pixels: $0, count: images.count) }
-    }
+    public func embed(_ images: [RGBImage]) -> [[Float]] { encoder.embed(prepared: images) }
 }
 
 /// Counts an ingest reports as it goes and at the end.

@@ -354,6 +354,12 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
     /// ``init(directory:configuration:)`` opens: exports a memory-only store, or copies a store.
     public func writeSnapshot(to target: URL) throws {
         guard !isReadOnly else { throw VectorIndexError.readOnly }
+        try writeStoreDirectory(to: target)
+    }
+
+    /// The current state as a store directory at `target` (snapshot + empty log after it), taken
+    /// under the writer lock so no batch lands halfway; shared by writers and followers' exports.
+    func writeStoreDirectory(to target: URL) throws {
         writer.lock()
         defer { writer.unlock() }
         guard !isClosed else { throw VectorIndexError.closed }

@@ -116,20 +116,7 @@ extension EmbeddedVectorStore {
         guard target.standardizedFileURL.path != directory.standardizedFileURL.path else {
             throw VectorIndexError.invalidArgument("cannot export \(directory.path) over itself")
         }
-        writer.lock()
-        defer { writer.unlock() }
-        guard !isClosed else { throw VectorIndexError.closed }
-        do {
-            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        } catch {
-            throw VectorIndexError.io(file: target.path, operation: "create directory", errno: errno)
-        }
-        let sequence = try lock.withReadLock {
-            try Snapshot.write(index, to: target.path + "/" + Self.snapshotName, sync: true)
-            return index.sequence
-        }
-        _ = try WriteAheadLog.reset(path: target.path + "/" + Self.logName, dimension: dimension, metric: metric,
-                                    base: sequence, sync: true)
+        try writeStoreDirectory(to: target)
     }
 
     /// Loads what a follower serves: the log first, then the snapshot, then the log's batches

@@ -37,11 +37,17 @@ public struct CLIPImageEncoder: ImageEncoder {
     }
 
     public func embed(images: [RGBImage]) -> [[Float]] {
+        embed(prepared: images.map(preprocessor.resizeAndCrop))
+    }
+
+    /// Embeddings of images already resized and cropped (``ImagePreprocessor/resizeAndCrop(_:)``),
+    /// for pipelines that prepare the next batch while this one is encoded.
+    public func embed(prepared images: [RGBImage]) -> [[Float]] {
         let n = tower.pixelCount
         var pixels = [Float](repeating: 0, count: images.count * n)
         pixels.withUnsafeMutableBufferPointer { all in
             for (i, image) in images.enumerated() {
-                preprocessor.normalize(preprocessor.resizeAndCrop(image), into: UnsafeMutableBufferPointer(rebasing: all[(i * n)..<((i + 1) * n)]))
+                preprocessor.normalize(image, into: UnsafeMutableBufferPointer(rebasing: all[(i * n)..<((i + 1) * n)]))
             }
         }
         return pixels.withUnsafeBufferPointer { tower.embed(pixels: $0, count: images.count) }
