@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -37,9 +38,23 @@ class UI:
     def navigate(self, action):
         """Runs `action` (a click, a key) and waits until the next page has replaced this one."""
         page = self.driver.find_element(By.TAG_NAME, "html")
-        action()
+        try:
+            action()
+        except WebDriverException as error:
+            # A click that submits a form can race chromedriver's own follow-up on the clicked
+            # node: the navigation began, and the driver reports that the node left the document.
+            # That is the expected outcome, as long as the page really is being replaced.
+            if not self._page_left(page):
+                raise error
         self.wait.until(EC.staleness_of(page))
         self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def _page_left(self, page):
+        try:
+            WebDriverWait(self.driver, 10).until(EC.staleness_of(page))
+            return True
+        except TimeoutException:
+            return False
 
     def open(self, path="/"):
         self.driver.get(self.base + path)
