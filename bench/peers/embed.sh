@@ -37,7 +37,8 @@ wanted="${packages[*]}"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.packages" 2>/dev/null)" != "$wanted" ]; then
     if [ ! -x "$venv/bin/python" ]; then
         echo "setting up $venv (torch is large: the first install takes a while)" >&2
-        "$python" -m venv "$venv" 2>/dev/null \
+        rm -rf "$venv"  # a leftover without a working python (a dangling link, a half-made one)
+        "$python" -m venv "$venv" \
             || { rm -rf "$venv"; fail "cannot create a virtual environment (Debian: apt-get install python3-venv)"; }
     fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" \
