@@ -70,7 +70,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             self = Self.map(error)
         case let error as ModelChangedError:
             // A reindex swapped models under a running server: its encoders belong to the old one.
-            self = APIError(.serviceUnavailable, code: "model_changed", error.description + "; restart `vitrine serve` to load the new model")
+            self = APIError(.serviceUnavailable, code: "model_changed", error.description + "; the server is loading the new model: retry shortly")
         case let error as CatalogError:
             self = Self.map(error)
         case let error as ImageError:

@@ -15,10 +15,10 @@ import VitrineModels
 /// after each write. The reading store sees every write at its next refresh.
 actor ProductWriter {
     let directory: DataDirectory
-    let encoder: IngestEncoder
-    /// The model record the vectors were built with (the directory's own, read at start-up): the
-    /// pipeline checks it against the directory before writing.
-    let model: ModelRecord
+    private(set) var encoder: IngestEncoder
+    /// The model record the vectors were built with (the directory's own, read at start-up or at
+    /// the last model reload): the pipeline checks it against the directory before writing.
+    private(set) var model: ModelRecord
     let idle: Duration
     let maxImageBytes: Int
     let maxPixels: Int
@@ -78,6 +78,13 @@ actor ProductWriter {
             let removed = try await Self.offload { try store.delete(ids: [id]) }
             guard !removed.isEmpty else { throw APIError.notFound("no product with id \(id)") }
         }
+    }
+
+    /// Embeds the images of later writes with `encoder`, the image tower of `model` (after a
+    /// reindex swapped the directory's model and the server loaded the new one).
+    func adopt(encoder: IngestEncoder, model: ModelRecord) {
+        self.encoder = encoder
+        self.model = model
     }
 
     /// Closes the writer now (shutdown).

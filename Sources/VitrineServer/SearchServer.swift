@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Synchronization
 import VitrineCatalog
 import VitrineEngine
 import VitrineModels
@@ -21,10 +22,18 @@ public final class SearchServer: Sendable {
     let writer: ProductWriter?
     let thumbnails: ThumbnailCache
     let logger: Logger
+    /// Loads the encoders of the model a data directory records (after a reindex swapped it).
+    public typealias EncoderLoader = @Sendable (DataStore) async throws -> CLIPEncoders
+    let loader: EncoderLoader?
+    private let reloading = Mutex(false)
 
+    /// - Parameter loader: how to load the new model's encoders when a `vitrine reindex` swaps the
+    ///   directory's model under the running server; without one, queries answer 503
+    ///   `model_changed` until a restart.
     /// - Throws: ``EngineError/noModelRecord(path:)`` when the directory records no model (nothing
     ///   was ever ingested), or an ``EngineError/model(path:reason:)`` when the model lacks a tower.
-    public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger) throws {
+    public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
+                loader: EncoderLoader? = nil) throws {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.directory.url.path)
         }
@@ -33,6 +42,7 @@ public final class SearchServer: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
+        self.loader = loader
         metrics = ServerMetrics()
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
@@ -74,6 +84,43 @@ public final class SearchServer: Sendable {
             logger: logger)
     }
 
+    /// When the data directory now serves another model (a reindex swapped it), loads that model's
+    /// encoders and serves with them; queries answer 503 `model_changed` meanwhile. A failed load
+    /// is logged and tried again at the next call. Returns whether a new model was adopted.
+    @discardableResult
+    public func reloadModelIfChanged() async -> Bool {
+        guard let loader, service.modelChanged else { return false }
+        guard reloading.withLock({ (busy: inout Bool) -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }) else { return false }
+        defer { reloading.withLock { $0 = false } }
+        let store = service.store
+        let serving = store.model
+        logger.notice("the data directory serves another model (reindexed): loading it", metadata: [
+            "model": .string(serving?.specifier ?? "unknown"), "was": .string(service.engine.model?.specifier ?? "unknown"),
+        ])
+        let start = ContinuousClock.now
+        do {
+            let encoders = try await loader(store)
+            try service.adopt(encoders)
+            if let writer, let image = encoders.image, let record = try store.catalog.modelRecord() {
+                await writer.adopt(encoder: IngestEncoder(image), model: record)
+            }
+            logger.notice("serving the new model", metadata: [
+                "model": .string(serving?.specifier ?? "unknown"),
+                "seconds": .string(String(format: "%.1f", (ContinuousClock.now - start) / .seconds(1))),
+            ])
+            return true
+        } catch {
+            logger.error("loading the new model failed; queries answer 503 model_changed until it loads", metadata: [
+                "model": .string(serving?.specifier ?? "unknown"), "error": .string(String(describing: error)),
+            ])
+            return false
+        }
+    }
+
     /// Lets go of the writer lock if a write took it (also done on graceful shutdown).
     public func shutdown() async {
         await writer?.close()
@@ -81,7 +128,8 @@ public final class SearchServer: Sendable {
 }
 
 /// Looks for another writer's commits every `refresh.intervalMilliseconds` (queries look too;
-/// this keeps metrics and readiness current when nobody asks), and closes the writer on shutdown.
+/// this keeps metrics and readiness current when nobody asks), loads a model a reindex swapped
+/// in, and closes the writer on shutdown.
 struct DataPoller: Service {
     let server: SearchServer
 
@@ -97,6 +145,7 @@ struct DataPoller: Service {
                 do {
                     try await Task.detached { try service.refresh() }.value
                     failing = false
+                    await server.reloadModelIfChanged()
                 } catch {
                     if !failing { logger.warning("refreshing the data failed", metadata: ["error": .string(String(describing: error))]) }
                     failing = true

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VitrineCatalog
 import VitrineEngine
 import VitrineModels
@@ -12,15 +13,28 @@ import VitrineModels
 /// Text queries are encoded in batches (``QueryBatcher``, `limits.textBatchSize`): the queries
 /// that arrive while the text tower runs share its next pass, then each searches the index and
 /// the catalog on its own in the text pool.
+///
+/// After a `vitrine reindex` swapped models, the engine's encoders belong to the old model: its
+/// queries answer 503 `model_changed` until ``adopt(_:)`` installs the new model's encoders
+/// (``SearchServer`` loads them when its poller sees the change).
 public final class SearchService: Sendable {
     public let store: DataStore
-    public let engine: SearchEngine
+    /// The engine queries run on now; a request keeps the one it started with.
+    public var engine: SearchEngine { current.withLock { $0 } }
+    private let current: Mutex<SearchEngine>
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let textPool: ConcurrencyLimiter
     let imagePool: ConcurrencyLimiter
     /// Nil when `limits.textBatchSize` is 1: each query is then encoded alone in a text slot.
-    let textBatcher: QueryBatcher<SearchEngine.TextQuery, EncodedText>?
+    let textBatcher: QueryBatcher<PendingText, EncodedText>?
+
+    /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
+    /// straddle a model reload: each engine's queries go through its own encoder).
+    struct PendingText: Sendable {
+        var engine: SearchEngine
+        var query: SearchEngine.TextQuery
+    }
 
     /// A text query's embedding, and whether its text was cut to the model's context.
     struct EncodedText: Sendable {
@@ -30,7 +44,7 @@ public final class SearchService: Sendable {
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.store = store
-        engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels)
+        current = Mutex(SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -44,12 +58,46 @@ public final class SearchService: Sendable {
             encode: Self.encode, onReject: { metrics.rejected(pool: "text") }, onPass: { size, _ in metrics.textBatch(size: size) }) : nil
     }
 
-    /// One pass of the text tower over a batch of queries (all of one engine, so one encoder).
-    @Sendable static func encode(_ queries: [SearchEngine.TextQuery]) throws -> [EncodedText] {
-        guard let encoder = queries.first?.encoder else { return [] }
-        let tokens = queries.map { encoder.tokenize($0.text) }
-        let vectors = try encoder.tower.embed(tokenIDs: tokens.map(\.ids))
-        return zip(vectors, tokens).map { EncodedText(vector: $0, truncated: $1.truncated) }
+    /// One pass of the text tower over a batch of queries (one per engine, should a reload have
+    /// left queries of two engines in the batch), answers in the order of `pending`.
+    @Sendable static func encode(_ pending: [PendingText]) throws -> [EncodedText] {
+        var answers = [EncodedText?](repeating: nil, count: pending.count)
+        var left = Array(pending.indices)
+        while let first = left.first {
+            let engine = pending[first].engine
+            let group = left.filter { pending[$0].engine === engine }
+            left.removeAll { pending[$0].engine === engine }
+            let encoder = pending[first].query.encoder
+            let tokens = group.map { encoder.tokenize(pending[$0].query.text) }
+            let vectors = try encoder.tower.embed(tokenIDs: tokens.map(\.ids))
+            for (index, (vector, token)) in zip(group, zip(vectors, tokens)) {
+                answers[index] = EncodedText(vector: vector, truncated: token.truncated)
+            }
+        }
+        return answers.map { $0! }
+    }
+
+    // MARK: The model
+
+    /// Whether the data directory now serves another model than the engine's encoders belong to
+    /// (a reindex swapped them), as of the store's last refresh.
+    public var modelChanged: Bool {
+        guard let serving = store.model, let loaded = engine.model else { return false }
+        return !serving.sameEmbeddings(as: loaded)
+    }
+
+    /// Serves queries with `encoders` from now on (requests already running finish on the old
+    /// engine). - Throws: ``EngineError/model(path:reason:)`` when a tower is missing or the
+    /// embeddings do not fit the index.
+    public func adopt(_ encoders: CLIPEncoders) throws {
+        guard let text = encoders.text, encoders.image != nil else {
+            throw EngineError.model(path: encoders.directory.path, reason: "serving needs both the text and the image tower")
+        }
+        if let serving = store.model, text.dimension != serving.dimension {
+            throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
+        }
+        let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels)
+        current.withLock { $0 = engine }
     }
 
     // MARK: Queries
@@ -64,7 +112,9 @@ public final class SearchService: Sendable {
         let start = ContinuousClock.now
         // The checks are cheap (no tokenizing), so a bad query is refused without queueing.
         let query = try engine.prepare(text: text, page: page)
-        let encoded = try await timedEncode(text: true) { try await textBatcher.run(query, timeout: configuration.requestTimeout) }
+        let encoded = try await timedEncode(text: true) {
+            try await textBatcher.run(PendingText(engine: engine, query: query), timeout: configuration.requestTimeout)
+        }
         let left = configuration.requestTimeout - (ContinuousClock.now - start)
         return try await blocking(in: textPool, limit: left) {
             try engine.search(query, vector: encoded.vector, truncated: encoded.truncated, filter: filter, page: page)
@@ -131,6 +181,7 @@ public final class SearchService: Sendable {
 
     func readiness() -> Readiness {
         var problems: [String] = []
+        let engine = engine
         if engine.text == nil { problems.append("the model has no text tower") }
         if engine.image == nil { problems.append("the model has no image tower") }
         if store.vectors == nil { problems.append("the data directory has no vector index yet (ingest has not committed)") }

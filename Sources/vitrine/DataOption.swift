@@ -18,12 +18,12 @@ struct DataOption: ParsableArguments {
 /// The encoders a reader of a data directory queries with: the recorded model by default; a
 /// `--model` given must be the same model (same hub snapshot, or weights with the same hash).
 enum RecordedModel {
-    static func load(store: DataStore, specifier: String?, precision: Precision) async throws -> CLIPEncoders {
+    static func load(store: DataStore, specifier: String?, precision: Precision, progress: Bool = true) async throws -> CLIPEncoders {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.directory.url.path)
         }
         let spec = specifier ?? record.specifier
-        let directory = try await ModelLocation.resolve(spec, progress: ProgressBar().handler)
+        let directory = try await ModelLocation.resolve(spec, progress: progress ? ProgressBar().handler : nil)
         if specifier != nil {
             try ModelIdentity.check(record, specifier: spec, directory: directory, data: store.directory.url)
         }

@@ -52,8 +52,14 @@ struct Serve: AsyncParsableCommand {
             let settings = try await ServerConfiguration.load(flags: flagValues(), environment: ProcessInfo.processInfo.environment, configFile: config)
             let directory = DataDirectory(URL(fileURLWithPath: (settings.dataDirectory as NSString).expandingTildeInPath).standardizedFileURL)
             let store = try DataStore.openForReading(directory)
-            let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: Precision(rawValue: settings.precision) ?? .fp32)
-            return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger))
+            let precision = Precision(rawValue: settings.precision) ?? .fp32
+            let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: precision)
+            // After a reindex the directory records another model: the server loads that one
+            // (a --model given named the old one, so it no longer applies).
+            let loader: SearchServer.EncoderLoader = { store in
+                try await RecordedModel.load(store: store, specifier: nil, precision: precision, progress: false)
+            }
+            return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [

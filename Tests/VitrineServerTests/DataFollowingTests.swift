@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import VitrineCatalog
 import VitrineEngine
+import VitrineModels
 @testable import VitrineServer
 
 @Suite("following the data directory")
@@ -27,6 +28,86 @@ struct DataFollowingTests {
         }
     }
 
+    /// A `vitrine reindex` swaps in another model while the server runs: until the server has
+    /// loaded it, queries answer 503 `model_changed` (never neighbours from two embedding spaces);
+    /// once loaded, text, photo and "similar" searches and writes all use the new model.
+    @Test func aReindexToAnotherModelIsServedOnceTheServerLoadsIt() async throws {
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-reload-model-\(UUID().uuidString.prefix(8))")
+        try RandomCheckpoint.write(like: ServerFixtures.tinyModel, to: other, seed: 11)
+        let loads = LoadCounter()
+        let server = try await ServerFixtures.server(configure: { $0.apiKeys = [ServerFixtures.apiKey] }, loader: { store in
+            loads.add()
+            #expect(try store.catalog.modelRecord()?.source == other.path)
+            return try CLIPEncoders(directory: other)
+        })
+        try await ServerFixtures.test(server) { client in
+            #expect(try await client.execute(uri: "/api/v1/search?q=dress", method: .get).status == .ok)
+            #expect(await server.reloadModelIfChanged() == false, "nothing changed yet")
+            #expect(loads.count == 0)
+
+            let encoders = try CLIPEncoders(directory: other)
+            let record = try ModelIdentity.record(specifier: other.path, directory: other, precision: "fp32", dimension: encoders.image!.dimension)
+            let writer = try DataStore.openForWriting(server.service.store.directory, holder: "test reindex")
+            _ = try Reindexer(store: writer, encoder: IngestEncoder(encoders.image!), model: record).run()
+            try writer.close()
+
+            try server.service.refresh()
+            let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(try refused.error().code == "model_changed")
+            let refusedPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray.png")))
+            #expect(refusedPhoto.status == .serviceUnavailable)
+
+            #expect(await server.reloadModelIfChanged() == true)
+            #expect(loads.count == 1)
+            #expect(server.service.engine.model?.source == other.path)
+            #expect(await server.reloadModelIfChanged() == false, "loaded once")
+
+            // A stored photo finds its own product at cosine 1: the query went through the same
+            // image tower as the index's vectors, i.e. the new model's.
+            let byPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray.png")))
+            let best = try #require(try byPhoto.decode(SearchResponse.self).results.first)
+            #expect(best.id == "p2" && best.score > 0.999, "\(best)")
+            #expect(try await client.execute(uri: "/api/v1/search?q=dress", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/api/v1/products/p1/similar", method: .get).status == .ok)
+
+            // A write embeds with the new model too: its photo finds it at cosine 1.
+            var form = MultipartBuilder()
+            form.add(name: "product", contentType: "application/json", data: Data(#"{"id": "new", "name": "new hat", "category": "hats"}"#.utf8))
+            form.add(name: "image", filename: "hat.png", contentType: "image/png", data: ServerFixtures.photo("gray_alpha.png"))
+            let created = try await client.execute(uri: "/api/v1/products", method: .post,
+                                                   headers: [.authorization: "Bearer \(ServerFixtures.apiKey)", .contentType: form.contentType],
+                                                   body: form.finished())
+            #expect(created.status == .created, "\(created.text)")
+            try server.service.refresh()
+            let newPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray_alpha.png")))
+            let found = try #require(try newPhoto.decode(SearchResponse.self).results.first)
+            #expect(found.id == "new" && found.score > 0.999, "\(found)")
+        }
+    }
+
+    /// A model that cannot be loaded leaves the server up, answering 503 `model_changed`.
+    @Test func aNewModelThatFailsToLoadLeavesTheServerUpAndRefusing() async throws {
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-reload-bad-\(UUID().uuidString.prefix(8))")
+        try RandomCheckpoint.write(like: ServerFixtures.tinyModel, to: other, seed: 12)
+        let server = try await ServerFixtures.server(loader: { _ in
+            throw EngineError.model(path: other.path, reason: "test: the weights are gone")
+        })
+        try await ServerFixtures.test(server) { client in
+            let encoders = try CLIPEncoders(directory: other)
+            let record = try ModelIdentity.record(specifier: other.path, directory: other, precision: "fp32", dimension: encoders.image!.dimension)
+            let writer = try DataStore.openForWriting(server.service.store.directory, holder: "test reindex")
+            _ = try Reindexer(store: writer, encoder: IngestEncoder(encoders.image!), model: record).run()
+            try writer.close()
+            try server.service.refresh()
+            #expect(await server.reloadModelIfChanged() == false)
+            let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(try refused.error().message.contains("retry shortly"))
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
+    }
+
     /// The answer does not wait for the work: the work is held until the timeout has been
     /// received, so the test proves the order without measuring time (a busy machine can delay
     /// the timer, never reorder it).
@@ -44,6 +125,13 @@ struct DataFollowingTests {
         release.signal()
         #expect(try await Deadline.run(.seconds(300)) { 42 } == 42)
     }
+}
+
+final class LoadCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    var count: Int { lock.withLock { value } }
+    func add() { lock.withLock { value += 1 } }
 }
 
 final class ManagedFlag: @unchecked Sendable {

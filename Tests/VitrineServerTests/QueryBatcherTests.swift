@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VitrineEngine
+import VitrineModels
 @testable import VitrineServer
 
 /// An encoder for the batcher that records its passes and can hold a pass until released, so
@@ -164,7 +165,7 @@ struct QueryBatcherTests {
         let queries = ["red summer dress", "grey dress", "blue sneakers", "leather boots", "tote bag",
                        "shoes", "a very long query " + String(repeating: "with many words ", count: 30), "hat"]
         let prepared = try queries.map { try engine.prepare(text: $0, page: SearchPage()) }
-        let batched = try SearchService.encode(prepared)
+        let batched = try SearchService.encode(prepared.map { SearchService.PendingText(engine: engine, query: $0) })
         for (query, encoded) in zip(queries, batched) {
             let alone = text.tokenize(query)
             let vector = try text.tower.embed(tokenIDs: [alone.ids])[0]
@@ -173,6 +174,23 @@ struct QueryBatcherTests {
             #expect(difference <= 1e-5, "\(query): batched and alone differ by \(difference)")
         }
         #expect(batched[6].truncated)
+
+        // A batch straddling a model reload: each engine's queries go through its own encoder.
+        let otherModel = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-batch-model-\(UUID().uuidString.prefix(8))")
+        try RandomCheckpoint.write(like: ServerFixtures.tinyModel, to: otherModel, seed: 5)
+        let otherEncoders = try CLIPEncoders(directory: otherModel)
+        let otherText = try #require(otherEncoders.text)
+        let otherEngine = SearchEngine(store: server.service.store, text: otherText, image: otherEncoders.image)
+        let mixed = try queries.enumerated().map { index, query in
+            let owner = index % 2 == 0 ? engine : otherEngine
+            return SearchService.PendingText(engine: owner, query: try owner.prepare(text: query, page: SearchPage()))
+        }
+        for (index, encoded) in try SearchService.encode(mixed).enumerated() {
+            let tower = index % 2 == 0 ? text : otherText
+            let vector = try tower.tower.embed(tokenIDs: [tower.tokenize(queries[index]).ids])[0]
+            let difference = zip(vector, encoded.vector).map { abs($0 - $1) }.max() ?? 1
+            #expect(difference <= 1e-5, "mixed batch, \(queries[index]): differs from its own encoder's by \(difference)")
+        }
 
         let unbatched = try await ServerFixtures.server { $0.textBatchSize = 1 }
         #expect(unbatched.service.textBatcher == nil)

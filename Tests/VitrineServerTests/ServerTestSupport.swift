@@ -63,7 +63,8 @@ enum ServerFixtures {
     static let apiKey = "test-key-0123456789abcdef"
 
     /// A server over a fresh fixture directory; `configure` adjusts the defaults.
-    static func server(_ name: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> SearchServer {
+    static func server(_ name: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in },
+                       loader: SearchServer.EncoderLoader? = nil) async throws -> SearchServer {
         let directory = try await dataDirectory(name)
         var configuration = ServerConfiguration(dataDirectory: directory.url.path)
         configuration.writerIdle = .zero
@@ -71,7 +72,7 @@ enum ServerFixtures {
         let store = try DataStore.openForReading(directory)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger)
+        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger, loader: loader)
     }
 
     /// Runs `body` against the server's routes (in-process, no sockets).
