@@ -96,6 +96,18 @@ public struct Linear: Sendable {
         switch weights {
         case .fp32(let weight):
             weight.withUnsafeBufferPointer { w in
+                if OneDNN.fp32GEMM {
+                    if OneDNN.sgemm(
+                        m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
+                        c: output, ldc: outFeatures, beta: beta)
+                    {
+                        return
+                    }
+                    // oneDNN failed: the output may be partly written, so the bias goes back in first.
+                    if let bias {
+                        for r in 0..<rows { (output + r * outFeatures).update(from: bias, count: outFeatures) }
+                    }
+                }
                 BLAS.gemm(
                     m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures,
                     b: w.baseAddress!, ldb: inFeatures, transposeB: true, c: output, ldc: outFeatures, beta: beta)

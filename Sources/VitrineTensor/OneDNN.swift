@@ -1,4 +1,7 @@
 import CDNNL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Integer matrix products through oneDNN (Debian's libdnnl), for the int8 linear layers.
 ///
@@ -14,6 +17,10 @@ public enum OneDNN {
         return isa & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
             || isa & dnnl_cpu_isa_avx2_vnni.rawValue == dnnl_cpu_isa_avx2_vnni.rawValue
     }()
+
+    /// An experiment, off by default: `VITRINE_FP32_GEMM=onednn` sends fp32 linear layers with
+    /// more than a few rows to `dnnl_sgemm` instead of OpenBLAS (attention stays on OpenBLAS).
+    public static let fp32GEMM: Bool = getenv("VITRINE_FP32_GEMM").map { String(cString: $0) == "onednn" } ?? false
 
     /// The largest weight magnitude after quantization that oneDNN's int8 GEMM sums exactly here.
     public static var weightLimit: Int32 { hasVNNI ? 127 : 63 }
