@@ -16,6 +16,15 @@ import Testing
         return (q, scale)
     }
 
+    /// Uniform values in [-1, 1) from a 64-bit LCG.
+    static func uniform(_ n: Int, seed: UInt64) -> [Float] {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15
+        return (0..<n).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 23) - 1
+        }
+    }
+
     /// 37 values: one 32-wide vector block and a scalar tail, so both code paths are checked.
     @Test(arguments: [Int32(127), 63])
     func quantizerRoundsToNearestEvenAndClamps(limit: Int32) {
@@ -64,9 +73,10 @@ import Testing
     @Test(arguments: [(1, 64, 33), (5, 100, 7), (16, 512, 130), (17, 96, 64), (40, 24, 10), (33, 40, 300), (64, 768, 96)])
     func int8LinearStaysWithinQuantizationError(shape: (rows: Int, inFeatures: Int, outFeatures: Int)) {
         let (rows, inFeatures, outFeatures) = shape
-        let w = KernelTests.random(inFeatures * outFeatures, seed: 6).map { $0 / 8 }
+        // Uniform values: many large bytes side by side, the case an int16 pair sum overflows.
+        let w = Self.uniform(inFeatures * outFeatures, seed: 6).map { $0 / 8 }
         let b = KernelTests.random(outFeatures, seed: 7)
-        var x = KernelTests.random(rows * inFeatures, seed: 8)
+        var x = Self.uniform(rows * inFeatures, seed: 8).map { $0 * 2 }
         if rows > 2 { for i in 0..<inFeatures { x[2 * inFeatures + i] = 0 } }  // an all-zero row gives the bias
         let layer = Linear(weight: w, bias: b, inFeatures: inFeatures, outFeatures: outFeatures, precision: .int8)
         #expect(layer.precision == .int8)
@@ -75,6 +85,21 @@ import Testing
         // The same layer through the float fallback (what runs if oneDNN fails).
         var fallback = [Float](repeating: .nan, count: rows * outFeatures)
         x.withUnsafeBufferPointer { xp in fallback.withUnsafeMutableBufferPointer { layer.floatProduct(xp.baseAddress!, rows: rows, into: $0.baseAddress!) } }
+        // Exactly: the int8 product is Σ q_x · q_w in int32, times both scales, plus the bias.
+        // This catches wrong sums (oneDNN's int16 saturation without VNNI) that the bound below
+        // is too loose to see.
+        let qw = (0..<outFeatures).map { Self.quantize(Array(w[($0 * inFeatures)..<(($0 + 1) * inFeatures)]), limit: OneDNN.weightLimit) }
+        let qx = (0..<rows).map { Self.quantize(Array(x[($0 * inFeatures)..<(($0 + 1) * inFeatures)])) }
+        var wrongSums = 0
+        for r in 0..<rows {
+            for o in 0..<outFeatures {
+                var sum = 0
+                for i in 0..<inFeatures { sum += Int(qx[r].values[i]) * Int(qw[o].values[i]) }
+                let want = Double(sum) * Double(qx[r].scale * qw[o].scale) + Double(b[o])
+                if abs(Double(y[r * outFeatures + o]) - want) > 1e-5 * (abs(want) + 1) { wrongSums += 1 }
+            }
+        }
+        #expect(wrongSums == 0, "\(wrongSums) of \(rows * outFeatures) outputs differ from the exact int32 product")
         let limit = Float(OneDNN.weightLimit)
         var worstRatio = 0.0, worst = 0.0, worstFallback = 0.0
         for r in 0..<rows {
