@@ -33,6 +33,8 @@ let package = Package(
     targets: [
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN (Debian's 2.x, OpenMP runtime) for the int8 GEMM: it ships no pkg-config file.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // gzip streams of Fashion-MNIST's IDX files (ZIPFoundation already has a module named CZlib).
         .systemLibrary(name: "CVitrineZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "CVitrineKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Layers, lowest first. Dependencies point down only.
-        .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CVitrineKernels"]),
+        .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CDNNL", "CVitrineKernels"]),
         .target(
             name: "VitrineImage", dependencies: ["CImageCodecs"],
             // Optimized in debug builds too: Pillow-exact resampling at -Onone is ~10× slower and

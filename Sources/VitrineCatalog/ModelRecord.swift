@@ -7,7 +7,7 @@ public struct ModelRecord: Sendable, Equatable, Codable {
     public var source: String
     /// Hub commit; nil for directories.
     public var revision: String?
-    /// Weight precision the encoder ran in: "fp32", "bf16", ...
+    /// Weight precision the encoder ran in: "fp32", "bf16", "int8"
     public var precision: String
     /// SHA-256 over the weight files (computed by the caller).
     public var weightsSHA256: String

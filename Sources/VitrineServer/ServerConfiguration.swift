@@ -13,7 +13,7 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     /// `model`: the model to query with; nil means the one recorded in the data directory.
     public var model: String?
-    /// `precision`: `fp32` or `bf16`.
+    /// `precision`: `fp32`, `bf16` or `int8`.
     public var precision = "fp32"
     /// `host`: address to listen on.
     public var host = "127.0.0.1"
@@ -88,8 +88,8 @@ public struct ServerConfiguration: Sendable {
         self.init(dataDirectory: data)
         model = try values.string("model").flatMap { $0.isEmpty ? nil : $0 }
         precision = try values.string("precision") ?? precision
-        guard ["fp32", "bf16"].contains(precision) else {
-            throw ConfigurationError(key: "precision", "precision must be fp32 or bf16, not \(precision)")
+        guard ["fp32", "bf16", "int8"].contains(precision) else {
+            throw ConfigurationError(key: "precision", "precision must be fp32, bf16 or int8, not \(precision)")
         }
         host = try values.string("host") ?? host
         port = try values.int("port", in: 0...65535) ?? port

@@ -8,6 +8,11 @@ public enum Precision: String, Sendable, CaseIterable {
     /// bfloat16 (rounded to nearest even): half the memory and half the bytes a text query
     /// streams; activations and sums stay fp32.
     case bf16
+    /// Symmetric 8-bit integers per output channel for the weights, each input row quantized on
+    /// the fly with its own scale, products summed exactly in int32 (oneDNN's GEMM for batches, a
+    /// streaming AVX2 kernel for a few rows): a quarter of fp32's weight bytes. On CPUs without
+    /// VNNI the weights keep 7 bits (see `OneDNN.weightLimit`).
+    case int8
 }
 
 /// A fully connected layer `y = x · Wᵀ + b`, with `W` stored `[outFeatures, inFeatures]` as in
@@ -22,12 +27,20 @@ public struct Linear: Sendable {
     enum Weights: Sendable {
         case fp32([Float])
         case bf16([UInt16])
+        case int8(QuantizedWeights)
+    }
+
+    /// `values[n][k] · scales[n]` approximates the weight `[n][k]`.
+    struct QuantizedWeights: Sendable {
+        let values: [Int8]
+        let scales: [Float]
     }
 
     public var precision: Precision {
         switch weights {
         case .fp32: .fp32
         case .bf16: .bf16
+        case .int8: .int8
         }
     }
 
@@ -41,6 +54,7 @@ public struct Linear: Sendable {
         switch precision {
         case .fp32: weights = .fp32(weight)
         case .bf16: weights = .bf16(weight.map(HalfPrecision.bfloat16Bits))
+        case .int8: weights = .int8(Self.quantize(weight, rows: outFeatures, columns: inFeatures, limit: OneDNN.weightLimit))
         }
     }
 
@@ -61,6 +75,14 @@ public struct Linear: Sendable {
             fewRows(input, rows: rows, into: output)
             return
         }
+        if case .int8(let weight) = weights, int8GEMM(weight, input, rows: rows, into: output) {
+            return
+        }
+        floatProduct(input, rows: rows, into: output)
+    }
+
+    /// The product through OpenBLAS's sgemm, weights widened to floats when they are stored narrower.
+    func floatProduct(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         // The bias is written first and the product accumulated onto it (`beta = 1`), which
         // saves a separate pass over the output.
         if let bias {
@@ -74,6 +96,18 @@ public struct Linear: Sendable {
         switch weights {
         case .fp32(let weight):
             weight.withUnsafeBufferPointer { w in
+                if OneDNN.fp32GEMM {
+                    if OneDNN.sgemm(
+                        m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
+                        c: output, ldc: outFeatures, beta: beta)
+                    {
+                        return
+                    }
+                    // oneDNN failed: the output may be partly written, so the bias goes back in first.
+                    if let bias {
+                        for r in 0..<rows { (output + r * outFeatures).update(from: bias, count: outFeatures) }
+                    }
+                }
                 BLAS.gemm(
                     m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures,
                     b: w.baseAddress!, ldb: inFeatures, transposeB: true, c: output, ldc: outFeatures, beta: beta)
@@ -92,6 +126,65 @@ public struct Linear: Sendable {
                             b: panel.baseAddress!, ldb: inFeatures, transposeB: true,
                             c: output + start, ldc: outFeatures, beta: beta)
                     }
+                }
+            }
+        case .int8(let weight):
+            // Reached only when oneDNN failed (or a test asks for it): the weights widened back to floats, band by band.
+            let band = min(outFeatures, Self.widenBand)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: band * inFeatures) { panel in
+                for start in stride(from: 0, to: outFeatures, by: band) {
+                    let count = min(band, outFeatures - start)
+                    for n in 0..<count {
+                        let scale = weight.scales[start + n]
+                        for j in 0..<inFeatures {
+                            panel[n * inFeatures + j] = Float(weight.values[(start + n) * inFeatures + j]) * scale
+                        }
+                    }
+                    BLAS.gemm(
+                        m: rows, n: count, k: inFeatures, a: input, lda: inFeatures,
+                        b: panel.baseAddress!, ldb: inFeatures, transposeB: true,
+                        c: output + start, ldc: outFeatures, beta: beta)
+                }
+            }
+        }
+    }
+
+    /// Per-row symmetric quantization of a row-major `[rows, columns]` matrix to `[-limit, limit]`.
+    static func quantize(_ matrix: [Float], rows: Int, columns: Int, limit: Int32) -> QuantizedWeights {
+        var scales = [Float](repeating: 0, count: rows)
+        let values = [Int8](unsafeUninitializedCapacity: rows * columns) { q, count in
+            matrix.withUnsafeBufferPointer { m in
+                scales.withUnsafeMutableBufferPointer { s in
+                    vt_quantize_rows_s8(
+                        Int32(rows), Int32(columns), m.baseAddress!, columns, q.baseAddress!, columns, s.baseAddress!, limit)
+                }
+            }
+            count = rows * columns
+        }
+        return QuantizedWeights(values: values, scales: scales)
+    }
+
+    /// Quantizes the input rows (8 bits, a scale per row), multiplies them with the int8 weights
+    /// through oneDNN into the output memory read as int32, then scales that back to floats in
+    /// place and adds the bias. Falls back to float products if oneDNN reports an error.
+    private func int8GEMM(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) -> Bool {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
+                vt_quantize_rows_s8(
+                    Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
+                return output.withMemoryRebound(to: Int32.self, capacity: rows * outFeatures) { c in
+                    let ok = weight.values.withUnsafeBufferPointer { w in
+                        OneDNN.gemmS8(m: rows, n: outFeatures, k: inFeatures, a: q.baseAddress!, b: w.baseAddress!, c: c, ldc: outFeatures)
+                    }
+                    guard ok else { return false }
+                    weight.scales.withUnsafeBufferPointer { ws in
+                        (bias ?? []).withUnsafeBufferPointer { b in
+                            vt_dequantize_s32(
+                                Int32(rows), Int32(outFeatures), c, outFeatures, scales.baseAddress!, ws.baseAddress!,
+                                bias == nil ? nil : b.baseAddress, output, outFeatures)
+                        }
+                    }
+                    return true
                 }
             }
         }
@@ -121,6 +214,22 @@ public struct Linear: Sendable {
                     FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
                         vt_linear_few_rows_bf16($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
                     }.run(parts: parts)
+                }
+            case .int8(let weight):
+                // The few input rows are quantized once; every part reads them.
+                withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
+                        vt_quantize_rows_s8(
+                            Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
+                        let qx = UnsafePointer(q.baseAddress!), sx = UnsafePointer(scales.baseAddress!)
+                        weight.values.withUnsafeBufferPointer { w in
+                            weight.scales.withUnsafeBufferPointer { ws in
+                                FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
+                                    vt_linear_few_rows_s8($0, $1, $2, $3, qx, sx, w.baseAddress!, ws.baseAddress!, $5, $6, $7)
+                                }.run(parts: parts)
+                            }
+                        }
+                    }
                 }
             }
         }

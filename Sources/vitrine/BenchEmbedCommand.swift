@@ -44,6 +44,10 @@ struct BenchEmbed: AsyncParsableCommand {
         var report = BenchReport(model: directory.path, precision: model.precision.rawValue, threads: threads)
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
+        if model.precision == .int8 {
+            report.int8WeightBits = OneDNN.hasVNNI ? 8 : 7
+            log("int8: oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI here, \(report.int8WeightBits!)-bit weights")
+        }
 
         var benchImages: [RGBImage] = []
         if let encoder = encoders.image {
@@ -208,6 +212,8 @@ struct BenchReport: Encodable {
     var precision: String
     var threads: Int
     var sgemmGFLOPS: Double = 0
+    /// Bits the int8 weights keep here: 8 where oneDNN has VNNI, 7 otherwise.
+    var int8WeightBits: Int?
     var imageGFLOP: Double?
     var rooflineImagesPerSecond: Double?
     var decodeMillisecondsPerImage: Double?

@@ -10,7 +10,7 @@ struct ModelOption: ParsableArguments {
     @Option(name: .customLong("model"), help: "A model directory in Hugging Face layout, or a hub repo id such as openai/clip-vit-base-patch32.")
     var spec: String
 
-    @Option(help: "Storage of the linear layers' weights: fp32 (exact, the default) or bf16 (half the memory).")
+    @Option(help: "Linear layers' precision: fp32 (exact, the default), bf16 (half the memory) or int8 (8-bit weights and activations through oneDNN, fastest).")
     var precision: Precision = .fp32
 
     /// The local directory of the model, pulling a repo id into the Hugging Face cache once

@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
     var model: String?
 
-    @Option(help: "Storage of the linear layers' weights: fp32 or bf16.")
+    @Option(help: "Linear layers' precision: fp32, bf16 or int8.")
     var precision: Precision?
 
     @Option(help: "Address to listen on (default 127.0.0.1).")

@@ -40,6 +40,13 @@ struct ConfigurationTests {
         #expect(withFlags.apiKeys.count == 2)
     }
 
+    @Test(arguments: ["fp32", "bf16", "int8"])
+    func everyPrecisionIsAccepted(precision: String) async throws {
+        let configuration = try await ServerConfiguration.load(
+            flags: [:], environment: ["VITRINE_DATA": "/d", "VITRINE_PRECISION": precision], configFile: nil)
+        #expect(configuration.precision == precision)
+    }
+
     @Test func defaultsWhenNothingElseIsSaid() async throws {
         let configuration = try await ServerConfiguration.load(flags: [:], environment: ["VITRINE_DATA": "/d"], configFile: nil)
         #expect(configuration.dataDirectory == "/d")

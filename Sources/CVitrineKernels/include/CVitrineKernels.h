@@ -22,4 +22,20 @@ void vt_widen_bf16(const unsigned short *src, float *dst, long count);
 /// x[i] = x[i] · sigmoid(1.702 · x[i]) in place (CLIP's quick_gelu), with a vectorized e^x
 /// accurate to a few units in the last place.
 void vt_quick_gelu(float *x, long count);
+
+/// Symmetric per-row quantization: scales[r] = max_j |x[r][j]| / qmax and
+/// q[r][j] = round-to-nearest-even(x[r][j] / scales[r]) clamped to [-qmax, qmax]. A row whose
+/// largest magnitude is below 1e-30 (or NaN) gets scale 0 and all-zero bytes. qmax ≤ 127.
+void vt_quantize_rows_s8(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+                         float *scales, int qmax);
+/// y[r][j] = c[r][j] · xs[r] · ws[j] + bias[j] (bias may be NULL): an int32 GEMM result back to
+/// floats with its row and column scales. `c` and `y` may be the same memory (ldc == ldy).
+void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+                       const float *bias, float *y, long ldy);
+/// A few-rows linear layer on quantized operands: y[m][n] = xs[m] · ws[n] · sum_k x[m][k] · w[n][k]
+/// + bias[n] for n in [n_begin, n_end), exact int32 sums. `x` is [rows][k], `w` [n_total][k].
+/// Requires vt_has_avx2_fma().
+void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const signed char *x,
+                           const float *xs, const signed char *w, const float *ws,
+                           const float *bias, float *y, int ldy);
 #endif

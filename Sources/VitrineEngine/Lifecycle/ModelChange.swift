@@ -22,7 +22,8 @@ public struct ModelChangedError: Error, CustomStringConvertible, Sendable {
 
 extension ModelRecord {
     /// Whether vectors of `other` are comparable with this model's: the same weights (precision
-    /// aside: bf16 moves embeddings far less than any ranking cares about) and dimension.
+    /// aside: bf16 and int8 move embeddings far less than any ranking cares about, cosine ≥ 0.995
+    /// to fp32 on real sizes) and dimension.
     public func sameEmbeddings(as other: ModelRecord) -> Bool {
         weightsSHA256 == other.weightsSHA256 && dimension == other.dimension
     }

@@ -1,0 +1,162 @@
+// int8 linear layers: symmetric per-row quantization, the int32 → float pass after an s8 GEMM,
+// and a few-rows s8 product for text queries. AVX2 where the CPU has it, portable C otherwise;
+// both round to nearest even (the default rounding mode) so they give the same bytes.
+#include "CVitrineKernels.h"
+#include <immintrin.h>
+#include <math.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline)) AVX2
+
+// Below this magnitude a row counts as zero: 127 / max would overflow to infinity.
+#define TINY 1e-30f
+
+static float quantize_scalar(float v, float inv, int qmax) {
+    float r = nearbyintf(v * inv);
+    if (!(r >= (float)-qmax)) r = (float)-qmax;  // also NaN
+    if (r > (float)qmax) r = (float)qmax;
+    return r;
+}
+
+static void quantize_rows_portable(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+                                   float *scales, int qmax) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        signed char *qr = q + r * ldq;
+        float m = 0;
+        for (int j = 0; j < k; j++) { float a = fabsf(xr[j]); if (a > m) m = a; }
+        if (!(m >= TINY)) {  // zero row (or NaN)
+            scales[r] = 0;
+            for (int j = 0; j < k; j++) qr[j] = 0;
+            continue;
+        }
+        const float inv = (float)qmax / m;
+        scales[r] = m / (float)qmax;
+        for (int j = 0; j < k; j++) qr[j] = (signed char)quantize_scalar(xr[j], inv, qmax);
+    }
+}
+
+INLINE float hmax256(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static void quantize_rows_avx2(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+                                    float *scales, int qmax) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i hi = _mm256_set1_epi8((char)qmax), lo = _mm256_set1_epi8((char)-qmax);
+    const int k8 = k & ~7, k32 = k & ~31;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        signed char *qr = q + r * ldq;
+        __m256 mv = _mm256_setzero_ps();
+        for (int j = 0; j < k8; j += 8) mv = _mm256_max_ps(mv, _mm256_andnot_ps(sign, _mm256_loadu_ps(xr + j)));
+        float m = hmax256(mv);
+        for (int j = k8; j < k; j++) { float a = fabsf(xr[j]); if (a > m) m = a; }
+        if (!(m >= TINY)) {
+            scales[r] = 0;
+            for (int j = 0; j < k; j++) qr[j] = 0;
+            continue;
+        }
+        const float inv = (float)qmax / m;
+        scales[r] = m / (float)qmax;
+        const __m256 iv = _mm256_set1_ps(inv);
+        int j = 0;
+        for (; j < k32; j += 32) {
+            // cvtps rounds to nearest even; NaN and out-of-range become INT_MIN, clamped below.
+            const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + j), iv));
+            const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + j + 8), iv));
+            const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + j + 16), iv));
+            const __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + j + 24), iv));
+            // Saturating packs work within 128-bit lanes; the permute restores element order.
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+            p = _mm256_permutevar8x32_epi32(p, order);
+            p = _mm256_max_epi8(_mm256_min_epi8(p, hi), lo);
+            _mm256_storeu_si256((__m256i *)(qr + j), p);
+        }
+        for (; j < k; j++) qr[j] = (signed char)quantize_scalar(xr[j], inv, qmax);
+    }
+}
+
+void vt_quantize_rows_s8(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+                         float *scales, int qmax) {
+    if (vt_has_avx2_fma()) quantize_rows_avx2(rows, k, x, ldx, q, ldq, scales, qmax);
+    else quantize_rows_portable(rows, k, x, ldx, q, ldq, scales, qmax);
+}
+
+AVX2 static void dequantize_avx2(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+                                 const float *bias, float *y, long ldy) {
+    const int n8 = n & ~7;
+    for (int r = 0; r < rows; r++) {
+        const int *cr = c + r * ldc;
+        float *yr = y + r * ldy;
+        const __m256 s = _mm256_set1_ps(xs[r]);
+        int j = 0;
+        for (; j < n8; j += 8) {
+            const __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(cr + j)));
+            const __m256 scale = _mm256_mul_ps(s, _mm256_loadu_ps(ws + j));
+            const __m256 b = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
+            _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(v, scale, b));
+        }
+        for (; j < n; j++) yr[j] = fmaf((float)cr[j], xs[r] * ws[j], bias ? bias[j] : 0.0f);
+    }
+}
+
+void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+                       const float *bias, float *y, long ldy) {
+    if (vt_has_avx2_fma()) { dequantize_avx2(rows, n, c, ldc, xs, ws, bias, y, ldy); return; }
+    for (int r = 0; r < rows; r++) {
+        const int *cr = c + r * ldc;
+        float *yr = y + r * ldy;
+        for (int j = 0; j < n; j++) yr[j] = fmaf((float)cr[j], xs[r] * ws[j], bias ? bias[j] : 0.0f);
+    }
+}
+
+INLINE int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+INLINE __m256i load16_s8(const signed char *p) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+}
+
+// Two weight rows against up to four input rows at a time, like the float kernel. Bytes are
+// widened to int16 and multiplied with vpmaddwd: exact (no vpmaddubsw saturation), and the
+// weight stream from memory, a quarter of fp32's, is what bounds the time.
+AVX2 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const signed char *x,
+                                const float *xs, const signed char *w, const float *ws,
+                                const float *bias, float *y, int ldy) {
+    const int k16 = k & ~15;
+    for (int n = n_begin; n < n_end; n += 2) {
+        const int pair = n + 1 < n_end;
+        const signed char *w0 = w + (long)n * k, *w1 = pair ? w0 + k : w0;
+        for (int m0 = 0; m0 < rows; m0 += 4) {
+            const int mb = rows - m0 < 4 ? rows - m0 : 4;
+            __m256i a0[4], a1[4];
+            for (int i = 0; i < 4; i++) { a0[i] = _mm256_setzero_si256(); a1[i] = _mm256_setzero_si256(); }
+            for (int j = 0; j < k16; j += 16) {
+                const __m256i v0 = load16_s8(w0 + j), v1 = load16_s8(w1 + j);
+                for (int i = 0; i < mb; i++) {
+                    const __m256i xv = load16_s8(x + (long)(m0 + i) * k + j);
+                    a0[i] = _mm256_add_epi32(a0[i], _mm256_madd_epi16(xv, v0));
+                    a1[i] = _mm256_add_epi32(a1[i], _mm256_madd_epi16(xv, v1));
+                }
+            }
+            for (int i = 0; i < mb; i++) {
+                const signed char *xr = x + (long)(m0 + i) * k;
+                int s0 = hsum_epi32(a0[i]), s1 = hsum_epi32(a1[i]);
+                for (int j = k16; j < k; j++) { s0 += xr[j] * w0[j]; s1 += xr[j] * w1[j]; }
+                float *yr = y + (long)(m0 + i) * ldy;
+                const float sx = xs[m0 + i];
+                yr[n] = fmaf((float)s0, sx * ws[n], bias ? bias[n] : 0.0f);
+                if (pair) yr[n + 1] = fmaf((float)s1, sx * ws[n + 1], bias ? bias[n + 1] : 0.0f);
+            }
+        }
+    }
+}
