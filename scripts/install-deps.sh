@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vitrine builds and tests against (C libraries for BLAS and image
-# codecs). Skips apt entirely when everything is already there.
+# codecs; python3 and pip for tools/fetch_minilm.sh). Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 dataset-fashion-mnist)
+packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 python3-pip dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
