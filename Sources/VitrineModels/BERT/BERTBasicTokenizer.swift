@@ -3,7 +3,8 @@ import Foundation
 /// BERT's basic tokenization, as the `tokenizers` library's `BertNormalizer` and
 /// `BertPreTokenizer` do it, one whitespace-free word of the raw text at a time:
 /// 1. Clean: drop NUL, U+FFFD and control characters (categories Cc, Cf, Co, except tab, line
-///    feed and carriage return, which are whitespace); whitespace separates words.
+///    feed and carriage return, which are whitespace); whitespace separates words. Categories
+///    are the reference's, Unicode 8.0's (``referenceCategory(_:)``).
 /// 2. Put spaces around CJK ideographs, so each becomes a word of its own.
 /// 3. Strip accents (uncased models): NFD, then drop nonspacing marks (category Mn). Hangul
 ///    syllables decompose into jamo here, as they do in the reference.
@@ -64,7 +65,7 @@ struct BERTBasicTokenizer: Sendable {
             }
         }
         if stripAccents {
-            cleaned = Self.decomposed(cleaned).filter { $0.properties.generalCategory != .nonspacingMark }
+            cleaned = Self.decomposed(cleaned).filter { Self.referenceCategory($0) != .nonspacingMark }
         }
         guard lowercase else { return cleaned }
         var result: [Unicode.Scalar] = []
@@ -88,7 +89,7 @@ struct BERTBasicTokenizer: Sendable {
         case 0, 0xFFFD: return true
         case 0x09, 0x0A, 0x0D: return false
         default:
-            switch scalar.properties.generalCategory {
+            switch referenceCategory(scalar) {
             case .control, .format, .privateUse: return true
             default: return false
             }
@@ -114,7 +115,7 @@ struct BERTBasicTokenizer: Sendable {
         case 0x21...0x2F, 0x3A...0x40, 0x5B...0x60, 0x7B...0x7E: return true
         case 0...0x7F: return false
         default:
-            switch scalar.properties.generalCategory {
+            switch referenceCategory(scalar) {
             case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
                  .initialPunctuation, .finalPunctuation, .otherPunctuation:
                 return true
@@ -123,6 +124,27 @@ struct BERTBasicTokenizer: Sendable {
             }
         }
     }
+
+    /// The general category as the reference sees it. Its category tables (the
+    /// `unicode_categories` crate) are Unicode 8.0's, as measured over every scalar
+    /// (`tools/make_minilm_fixtures.py --all-scalars`): a scalar assigned later has no category
+    /// there (it is neither dropped, punctuation nor a nonspacing mark), and seven scalars keep
+    /// the category they had in 8.0. Whitespace and lowercasing come from Rust's current tables.
+    static func referenceCategory(_ scalar: Unicode.Scalar) -> Unicode.GeneralCategory? {
+        if let category = categoriesChangedSince8[scalar.value] { return category }
+        guard let age = scalar.properties.age, age.major <= 8 else { return nil }
+        return scalar.properties.generalCategory
+    }
+
+    private static let categoriesChangedSince8: [UInt32: Unicode.GeneralCategory] = [
+        0x166D: .otherPunctuation,   // CANADIAN SYLLABICS CHI SIGN, So since 12.0
+        0x111C9: .otherPunctuation,  // SHARADA SANDHI MARK, Mn since 11.0
+        0x1734: .nonspacingMark,     // HANUNOO SIGN PAMUDPOD, Mc since 14.0
+        0x1171E: .nonspacingMark,    // AHOM CONSONANT SIGN MEDIAL RA, Mc since 14.0
+        0x1885: .otherLetter,        // MONGOLIAN LETTER ALI GALI BALUDA, Mn since 9.0
+        0x1886: .otherLetter,        // MONGOLIAN LETTER ALI GALI THREE BALUDA, Mn since 9.0
+        0xA9BD: .spacingMark,        // JAVANESE CONSONANT SIGN KERET, Mn since 12.0
+    ]
 
     /// The NFD form of `scalars`, as the reference computes it: its normalization tables are
     /// Unicode 9.0's (see ``TextNormalizer``), so a scalar assigned later neither decomposes nor
