@@ -75,7 +75,8 @@ struct MiniLMParityTests {
     }
 
     /// fp32 against transformers, the batch packed in one pass and each sentence alone (the
-    /// streaming few-rows path): cosine ≥ 0.99999 and max |difference| ≤ 1e-4 per sentence.
+    /// streaming few-rows path): cosine ≥ 0.99999 and max |difference| ≤ 1e-5 per sentence, ten
+    /// times tighter than the CLIP fixtures' 1e-4 (measured: 1.5e-7).
     @Test(arguments: [true, false])
     func fp32EmbeddingsEqualTransformers(batched: Bool) throws {
         let encoder = try MiniLMFixtures.encoder(.fp32)
@@ -88,7 +89,7 @@ struct MiniLMParityTests {
         var worstCosine: Float = 1, worstDifference: Float = 0
         for (sentence, (g, w)) in zip(sentences, zip(got, want)) {
             let closeness = Closeness(g, w)
-            #expect(closeness.isParity, "\(sentence.text.debugDescription): \(closeness)")
+            #expect(closeness.cosine >= 0.99999 && closeness.maxDifference <= 1e-5, "\(sentence.text.debugDescription): \(closeness)")
             worstCosine = min(worstCosine, closeness.cosine)
             worstDifference = max(worstDifference, closeness.maxDifference)
         }
@@ -216,7 +217,8 @@ struct BERTTokenizerTests {
                 mismatches.append(String(format: "U+%04X", v) + " (\(scalar.properties.generalCategory), Unicode \(scalar.properties.age.map { "\($0.major).\($0.minor)" } ?? "unassigned")): want \(want.map(\.unicodeScalars).map { $0.map { String($0.value, radix: 16) } }) got \(got.map(\.unicodeScalars).map { $0.map { String($0.value, radix: 16) } })")
             }
         }
-        print("BERT basic tokenization: \(checked - mismatches.count) of \(checked) scalars as the reference; mismatches:\n" + mismatches.prefix(60).joined(separator: "\n"))
+        print("BERT basic tokenization: \(checked - mismatches.count) of \(checked) scalars as the reference"
+              + (mismatches.isEmpty ? "" : "; mismatches:\n" + mismatches.prefix(60).joined(separator: "\n")))
         #expect(mismatches.isEmpty, "\(mismatches.count) scalars differ")
     }
 }
