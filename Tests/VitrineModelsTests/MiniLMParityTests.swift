@@ -164,6 +164,37 @@ struct BERTTokenizerTests {
     }
 }
 
+/// The tokenizer on a small vocabulary written here: needs no fetched files, so it always runs.
+@Suite struct BERTTokenizerVocabularyTests {
+    static func tokenizer(_ lines: [String], separator: String, lowercase: Bool = true) throws -> BERTTokenizer {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("bert-vocab-\(UUID().uuidString).txt")
+        try (lines.joined(separator: separator) + separator).write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try BERTTokenizer(vocabURL: url, lowercase: lowercase)
+    }
+
+    static let lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "dress", "##es", "cafe", "!", "中"]
+
+    @Test(arguments: ["\n", "\r\n"])
+    func linesAreTokensWhateverTheLineEnd(separator: String) throws {
+        let t = try Self.tokenizer(Self.lines, separator: separator)
+        #expect(t.vocabularySize == Self.lines.count)
+        #expect(t.encode("Red DRESSES!").ids == [2, 5, 6, 7, 9, 3])
+        #expect(t.encode("Café 中red").ids == [2, 8, 10, 5, 3])
+        #expect(t.encode("reddress blue").ids == [2, 1, 1, 3], "no cover, and no entry: [UNK] each")
+        #expect(t.encode("[MASK][SEP]red").ids == [2, 4, 3, 5, 3])
+    }
+
+    @Test func casedVocabularyKeepsCaseAndAccents() throws {
+        let t = try Self.tokenizer(Self.lines + ["Café"], separator: "\n", lowercase: false)
+        #expect(t.encode("Café red").ids == [2, 11, 5, 3])
+    }
+
+    @Test func missingSpecialTokenIsNamed() throws {
+        #expect(throws: TokenizerError.self) { try Self.tokenizer(["[PAD]", "[UNK]", "red"], separator: "\n") }
+    }
+}
+
 /// BERT's basic tokenization against the reference for every Unicode scalar, probed as `a`,
 /// the scalar, `b`: which scalars are dropped, separate words, stand alone (punctuation, CJK),
 /// or change (lowercase, NFD and accent stripping). The table is written by

@@ -69,14 +69,15 @@ public struct BERTTokenizer: Sendable {
         }
         // One token per line, its id the line number; a line's trailing whitespace (a CR of CRLF
         // included) is not part of the token, and a repeated token keeps its last line.
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split scalars, not Characters: Swift takes CRLF for one Character, which is not "\n".
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         var vocabulary: [[UInt8]: Int32] = [:]
         vocabulary.reserveCapacity(lines.count)
         for (index, line) in lines.enumerated() {
-            var token = line.unicodeScalars[...]
+            var token = line
             while let last = token.last, last.properties.isWhitespace { token = token.dropLast() }
-            vocabulary[Array(String(token).utf8)] = Int32(index)
+            vocabulary[Array(String(String.UnicodeScalarView(token)).utf8)] = Int32(index)
         }
         func special(_ spelling: String) throws(TokenizerError) -> Int32 {
             guard let id = vocabulary[Array(spelling.utf8)] else { throw .missingSpecialToken(path: vocabURL.path, token: spelling) }
