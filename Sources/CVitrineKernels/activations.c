@@ -35,3 +35,37 @@ AVX2 void vt_quick_gelu(float *x, long count) {
     }
     for (; i < count; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
 }
+
+// erfc(z) for eight z ≥ 0 with a relative error below 1.2e-7 everywhere (the Chebyshev-fitted
+// formula of Numerical Recipes' erfcc): one e^x and one division, no cancellation for large z.
+static inline __attribute__((always_inline)) AVX2 __m256 erfc8(__m256 z) {
+    const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(0.17087277f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
+    // exponent −z² + p; e^x below −87 is clamped, where erfc is far under float resolution of 1.
+    return _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p)));
+}
+
+AVX2 void vt_gelu_erf(float *x, long count) {
+    const __m256 half = _mm256_set1_ps(0.5f), two = _mm256_set1_ps(2.0f);
+    const __m256 inv_sqrt2 = _mm256_set1_ps(0.70710678118654752f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        // 1 + erf(v/√2) is erfc(|v|/√2) for v < 0 and 2 − erfc(|v|/√2) for v ≥ 0.
+        const __m256 c = erfc8(_mm256_andnot_ps(sign, _mm256_mul_ps(v, inv_sqrt2)));
+        const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        const __m256 one_plus_erf = _mm256_blendv_ps(_mm256_sub_ps(two, c), c, negative);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), one_plus_erf));
+    }
+    for (; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}

@@ -61,6 +61,10 @@ public enum Kernels {
 
     /// The exact GELU, `0.5 · x · (1 + erf(x / √2))` (PyTorch's default `gelu`), in place.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if CPUFeatures.avx2FMA {
+            vt_gelu_erf(x, count)
+            return
+        }
         let invSqrt2: Float = 0.70710678118654752440
         for i in 0..<count {
             let v = x[i]

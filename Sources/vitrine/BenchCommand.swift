@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks whose numbers go into BENCHMARKS.md.",
-        subcommands: [BenchEmbed.self, BenchIndex.self, BenchIngest.self, BenchCatalog.self, BenchExport.self, BenchTextBatch.self]
+        subcommands: [BenchEmbed.self, BenchIndex.self, BenchIngest.self, BenchCatalog.self, BenchExport.self, BenchTextBatch.self, BenchMiniLM.self]
     )
 }

@@ -98,6 +98,22 @@ import Testing
         #expect(r.stderr.contains("--text"), "\(r.stderr)")
     }
 
+    /// `bench minilm` names the precisions it knows (so int8 shows up once `Precision` has it).
+    @Test func benchMiniLMRejectsUnknownPrecisions() throws {
+        let r = try Self.run(["bench", "minilm", "--model", Self.tinyModel, "--precision", "fp32,fp64"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("unknown precision \"fp64\"") && r.stderr.contains("fp32, bf16"), "\(r.stderr)")
+    }
+
+    @Test func benchMiniLMRefusesANonBERTModel() throws {
+        let sentences = FileManager.default.temporaryDirectory.appendingPathComponent("minilm-cli-\(UUID().uuidString).txt")
+        try "red dress\n".write(to: sentences, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: sentences) }
+        let r = try Self.run(["bench", "minilm", "--model", Self.tinyModel, "--sentences", sentences.path, "--seconds", "0.1"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("expected bert"), "\(r.stderr)")
+    }
+
     @Test func randomModelIsUsable() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-rand-\(UUID().uuidString)")
         let made = try Self.run(["model", "random", "--like", Self.tinyModel, "--out", dir.path, "--seed", "3", "--dtype", "bf16"])

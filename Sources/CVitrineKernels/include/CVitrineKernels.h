@@ -19,6 +19,9 @@ void vt_linear_few_rows_bf16(int rows, int k, int n_begin, int n_end,
                              float *y, int ldy);
 /// dst[i] = bfloat16 src[i] widened to float, for i < count.
 void vt_widen_bf16(const unsigned short *src, float *dst, long count);
+/// x[i] = 0.5 · x[i] · (1 + erf(x[i] / √2)) in place (the exact GELU of BERT and PyTorch's
+/// default `gelu`), with a vectorized erfc accurate to about 1e-7 relative.
+void vt_gelu_erf(float *x, long count);
 /// x[i] = x[i] · sigmoid(1.702 · x[i]) in place (CLIP's quick_gelu), with a vectorized e^x
 /// accurate to a few units in the last place.
 void vt_quick_gelu(float *x, long count);

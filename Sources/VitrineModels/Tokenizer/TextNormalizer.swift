@@ -77,7 +77,7 @@ enum TextNormalizer {
         "\u{0F81}": ["\u{0F71}", "\u{0F80}"],
     ]
 
-    private static func isKnownToReferenceNFC(_ scalar: Unicode.Scalar) -> Bool {
+    static func isKnownToReferenceNFC(_ scalar: Unicode.Scalar) -> Bool {
         guard let age = scalar.properties.age else { return false }
         return age.major <= 8 || (age.major == 9 && age.minor == 0)
     }

@@ -1,7 +1,7 @@
-/// The token ids of one text, ready for the CLIP text encoder.
+/// The token ids of one text, ready for a text encoder (CLIP's, or a BERT's).
 public struct TokenizedText: Sendable, Equatable, Hashable {
-    /// `<|startoftext|>`, the text's tokens, `<|endoftext|>`; never longer than the requested
-    /// maximum length, and not padded.
+    /// The start token (`<|startoftext|>`, BERT's `[CLS]`), the text's tokens, the end token
+    /// (`<|endoftext|>`, `[SEP]`); never longer than the requested maximum length, and not padded.
     public var ids: [Int32]
     /// Whether tokens of the text were dropped to fit the maximum length.
     public var truncated: Bool

@@ -1,0 +1,155 @@
+import Foundation
+import VitrineTensor
+
+// A BERT encoder as transformers' `modeling_bert.py` computes it, with sentence-transformers'
+// mean pooling on top (all-MiniLM-L6-v2), top to bottom: embeddings, post-norm blocks, pooling.
+// The building blocks are CLIP's (TransformerEncoder.swift): Linear at the chosen precision,
+// packed multi-head attention, layer norm, one Workspace per forward pass. A batch of texts is
+// packed row after row, unpadded, so the attention mask of a batch is implicit: tokens attend
+// within their own text, and the mean is over exactly its tokens.
+
+/// One post-norm BERT block:
+/// `x = norm1(x + out(attention(qkv(x))))`, then `x = norm2(x + fc2(gelu(fc1(x))))`.
+struct BERTLayer: Sendable {
+    /// `attention.self.{query,key,value}` stacked into one `[3 · width, width]` layer.
+    let qkv: Linear
+    let attentionOut: Linear    // attention.output.dense
+    let attentionNorm: LayerNorm // attention.output.LayerNorm
+    let intermediate: Linear    // intermediate.dense
+    let output: Linear          // output.dense
+    let outputNorm: LayerNorm   // output.LayerNorm
+
+    init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
+        let w = c.hiddenSize
+        let names = ["query", "key", "value"].map { "\(p).attention.self.\($0)" }
+        qkv = Linear(
+            weight: try names.flatMap { try weights.tensor("\($0).weight", shape: [w, w]) },
+            bias: try names.flatMap { try weights.tensor("\($0).bias", shape: [w]) },
+            inFeatures: w, outFeatures: 3 * w, precision: weights.precision)
+        attentionOut = try weights.linear("\(p).attention.output.dense", in: w, out: w)
+        attentionNorm = try weights.layerNorm("\(p).attention.output.LayerNorm", width: w, eps: c.layerNormEps)
+        intermediate = try weights.linear("\(p).intermediate.dense", in: w, out: c.intermediateSize)
+        output = try weights.linear("\(p).output.dense", in: c.intermediateSize, out: w)
+        outputNorm = try weights.layerNorm("\(p).output.LayerNorm", width: w, eps: c.layerNormEps)
+    }
+}
+
+/// A BERT checkpoint in Hugging Face layout (`BertModel` weights, with or without the `bert.`
+/// prefix of the task heads' checkpoints) that embeds texts as sentence-transformers does for
+/// all-MiniLM-L6-v2: the mean of the last hidden states over the text's tokens, L2-normalized.
+/// The pooler (`pooler.dense`) is not used by that recipe and is not loaded.
+public struct BERTModel: Sendable {
+    public let directory: URL
+    public let config: BERTConfig
+    /// How the linear layers' weights are held (fp32 unless asked otherwise); the embeddings and
+    /// layer norms stay fp32.
+    public let precision: Precision
+
+    let wordEmbedding: [Float]      // [vocab, width]
+    let positionEmbedding: [Float]  // [maxPositions, width]
+    let tokenTypeEmbedding: [Float] // [width], the row of type 0: every token of a single text
+    let embeddingNorm: LayerNorm
+    let layers: [BERTLayer]
+    let attention: MultiHeadAttention
+
+    /// Length of the embeddings (the hidden size, 384 for MiniLM-L6).
+    public var dimension: Int { config.encoder.hiddenSize }
+
+    /// Rows (tokens of a batch) up to which the linear layers stream weights rather than use GEMM:
+    /// a few queries are tens of rows, where GEMM's packing costs as much as the product.
+    static let streamingRows = 256
+
+    /// Loads `config.json` and the safetensors weights of `directory`, keeping the linear layers'
+    /// weights at `precision`.
+    public init(directory: URL, precision: Precision = .fp32) throws {
+        self.directory = directory
+        self.precision = precision
+        let config = try BERTConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        self.config = config
+        let checkpoint = try Checkpoint(directory: directory)
+        let weights = WeightReader(checkpoint: checkpoint, precision: precision)
+        let m = checkpoint.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+        let c = config.encoder, w = c.hiddenSize
+        wordEmbedding = try weights.tensor("\(m)embeddings.word_embeddings.weight", shape: [config.vocabSize, w])
+        positionEmbedding = try weights.tensor("\(m)embeddings.position_embeddings.weight", shape: [config.maxPositions, w])
+        tokenTypeEmbedding = Array(try weights.tensor("\(m)embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, w])[0..<w])
+        embeddingNorm = try weights.layerNorm("\(m)embeddings.LayerNorm", width: w, eps: c.layerNormEps)
+        layers = try (0..<c.layers).map { try BERTLayer(weights, prefix: "\(m)encoder.layer.\($0)", config: c) }
+        attention = MultiHeadAttention(width: w, heads: c.heads, causal: false)
+    }
+
+    /// L2-normalized mean-pooled embeddings of tokenized texts (`[CLS] … [SEP]`, at most
+    /// `maxPositions` tokens each), all computed in one packed pass.
+    public func embed(tokenIDs batch: [[Int32]]) throws -> [[Float]] {
+        var sequences: [(start: Int, length: Int)] = []
+        var start = 0
+        for ids in batch {
+            guard !ids.isEmpty, ids.count <= config.maxPositions else {
+                throw ModelError.invalidInput(input: "token ids", reason: "\(ids.count) tokens; the model takes 1 to \(config.maxPositions)")
+            }
+            if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw ModelError.invalidInput(input: "token ids", reason: "token id \(bad) is outside the vocabulary of \(config.vocabSize)")
+            }
+            sequences.append((start, ids.count))
+            start += ids.count
+        }
+        guard start > 0 else { return [] }
+        let tokens = start, w = config.encoder.hiddenSize
+        let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * w)
+        defer { x.deallocate() }
+
+        // Embeddings: word + token type 0 + position (transformers adds them in this order), normed.
+        wordEmbedding.withUnsafeBufferPointer { words in
+            positionEmbedding.withUnsafeBufferPointer { positions in
+                tokenTypeEmbedding.withUnsafeBufferPointer { type0 in
+                    for (ids, sequence) in zip(batch, sequences) {
+                        for (position, id) in ids.enumerated() {
+                            let row = x + (sequence.start + position) * w
+                            row.update(from: words.baseAddress! + Int(id) * w, count: w)
+                            Kernels.add(type0.baseAddress!, to: row, count: w)
+                            Kernels.add(positions.baseAddress! + position * w, to: row, count: w)
+                        }
+                    }
+                }
+            }
+        }
+        embeddingNorm(x, rows: tokens, into: x)
+
+        for layer in layers {
+            layer.qkv(x, rows: tokens, into: ws.qkv, streamingUpTo: Self.streamingRows)
+            attention(qkv: ws.qkv, sequences: sequences, into: ws.attended, scratch: ws.scores)
+            layer.attentionOut(ws.attended, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
+            Kernels.add(x, to: ws.normed, count: tokens * w)
+            layer.attentionNorm(ws.normed, rows: tokens, into: x)
+
+            layer.intermediate(x, rows: tokens, into: ws.hidden, streamingUpTo: Self.streamingRows)
+            activate(ws.hidden, count: tokens * config.encoder.intermediateSize)
+            layer.output(ws.hidden, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
+            Kernels.add(x, to: ws.normed, count: tokens * w)
+            layer.outputNorm(ws.normed, rows: tokens, into: x)
+        }
+
+        // Mean pooling over each text's tokens (every token is unmasked), then L2 normalization.
+        return sequences.map { sequence in
+            var embedding = [Float](repeating: 0, count: w)
+            embedding.withUnsafeMutableBufferPointer { e in
+                for position in 0..<sequence.length {
+                    Kernels.add(x + (sequence.start + position) * w, to: e.baseAddress!, count: w)
+                }
+                let inverse = 1 / Float(sequence.length)
+                for i in 0..<w { e[i] *= inverse }
+                Kernels.l2Normalize(e.baseAddress!, count: w)
+            }
+            return embedding
+        }
+    }
+
+    private func activate(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch config.encoder.activation {
+        case .gelu: Kernels.gelu(x, count: count)
+        case .geluTanh: Kernels.geluTanh(x, count: count)
+        case .quickGELU: Kernels.quickGELU(x, count: count)
+        }
+    }
+}
