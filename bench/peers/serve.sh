@@ -4,7 +4,7 @@
 # Sets up what it needs, then hands over to serve_peers.py (its docstring has the method).
 #
 #   bench/peers/serve.sh [--model DIR] [--count N] [--data DIR] [--clients 1,4,16] [--seconds S]
-#                        [--configs fp32,fp32-nobatch,bf16,bf16-nobatch] [--queries N]
+#                        [--configs int8,int8-nobatch,fp32,fp32-nobatch,bf16,bf16-nobatch] [--queries N]
 #                        [--image-clients 1,4] [--skip-peer] [--vitrine BIN]
 #
 # 1. The virtual environment bench/peers/.venv (shared with embed.sh; ignored by git) with torch,

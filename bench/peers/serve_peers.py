@@ -511,7 +511,7 @@ def main() -> None:
     run.add_argument("--image-seconds", type=float, default=15)
     run.add_argument("--warmup", type=float, default=3)
     run.add_argument("--queries", type=int, default=5000)
-    run.add_argument("--configs", default="fp32,fp32-nobatch,bf16,bf16-nobatch")
+    run.add_argument("--configs", default="int8,int8-nobatch,fp32,fp32-nobatch,bf16,bf16-nobatch")
     run.add_argument("--threads", type=int, default=2)
     run.add_argument("--skip-peer", action="store_true")
     peer = sub.add_parser("peer")
