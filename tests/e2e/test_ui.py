@@ -6,12 +6,11 @@ import tempfile
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -27,6 +26,21 @@ def browser():
         options.add_argument(argument)
     # Named explicitly: Selenium's driver manager would try to download one, which cannot work here.
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def gone(element):
+    """Whether `element`'s document has been replaced. Selenium's staleness_of only knows the
+    stale-element error; while a navigation is under way chromedriver may instead answer "Node with
+    given id does not belong to the document", which means the same."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
 
 
 class UI:
@@ -46,12 +60,12 @@ class UI:
             # That is the expected outcome, as long as the page really is being replaced.
             if not self._page_left(page):
                 raise error
-        self.wait.until(EC.staleness_of(page))
+        self.wait.until(lambda d: gone(page))
         self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def _page_left(self, page):
         try:
-            WebDriverWait(self.driver, 10).until(EC.staleness_of(page))
+            WebDriverWait(self.driver, 10).until(lambda d: gone(page))
             return True
         except TimeoutException:
             return False
