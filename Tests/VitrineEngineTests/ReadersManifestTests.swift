@@ -198,7 +198,8 @@ struct ReadersDownloadTests {
         await #expect(throws: ReaderError.download(url: server.url("/slow"), reason: "timed out after 0.5 seconds")) {
             try await quick.download(server.url("/slow"))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Well under the server's 30 s stall, with room for a loaded machine (the full suite starves tasks on 2 cores).
+        #expect(ContinuousClock.now - start < .seconds(25))
         try? await small.shutdown()
         try? await mid.shutdown()
         try? await quick.shutdown()
