@@ -31,33 +31,12 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 
 # 1. The virtual environment.
-python=${PYTHON:-python3}
-command -v "$python" >/dev/null || fail "python3 is not installed (Debian: apt-get install python3 python3-venv)"
-wanted="${packages[*]}"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.packages" 2>/dev/null)" != "$wanted" ]; then
-    if [ ! -x "$venv/bin/python" ]; then
-        echo "setting up $venv (torch is large: the first install takes a while)" >&2
-        rm -rf "$venv"  # a leftover without a working python (a dangling link, a half-made one)
-        "$python" -m venv "$venv" \
-            || { rm -rf "$venv"; fail "cannot create a virtual environment (Debian: apt-get install python3-venv)"; }
-    fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" \
-        || fail "pip could not install ${packages[*]} into $venv (is PyPI reachable?)"
-    echo "$wanted" > "$venv/.packages"
-fi
+source "$here/common.sh"
+ensure_venv .packages "${packages[@]}"
 
 # 2. The vitrine binary.
 if [ -z "$vitrine" ]; then
-    vitrine="$root/.build/release/vitrine"
-    stale=""
-    if [ -x "$vitrine" ]; then
-        stale=$(cd "$root" && find Sources Package.swift Package.resolved -newer "$vitrine" -print -quit 2>/dev/null || true)
-    fi
-    if [ ! -x "$vitrine" ] || [ -n "$stale" ]; then
-        command -v swift >/dev/null || fail "swift is not installed; build vitrine elsewhere and pass --vitrine BIN"
-        echo "building vitrine (release)${stale:+, $stale changed}" >&2
-        (cd "$root" && swift build -c release --product vitrine) >&2 || fail "swift build -c release failed"
-    fi
+    vitrine=$(ensure_vitrine)
     args+=(--vitrine "$vitrine")
 fi
 
