@@ -122,6 +122,12 @@ INLINE int hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// The weight rows a few-rows kernel asks the cache for ahead of use. A group of rows is a short
+// stretch of memory (k bytes per row) read as 2–4 interleaved streams, which the hardware
+// prefetcher picks up too late on its own: prefetching 16 rows ahead took a text query's pass
+// from 5.5 to 4.6 ms here (k = 512–2048).
+#define PREFETCH_ROWS 16
+
 INLINE __m256i load16_s8(const signed char *p) {
     return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
 }
@@ -141,6 +147,10 @@ AVX2 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const s
             __m256i a0[4], a1[4];
             for (int i = 0; i < 4; i++) { a0[i] = _mm256_setzero_si256(); a1[i] = _mm256_setzero_si256(); }
             for (int j = 0; j < k16; j += 16) {
+                if (m0 == 0 && (j & 63) == 0) {
+                    _mm_prefetch((const char *)(w0 + j + PREFETCH_ROWS * k), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w1 + j + PREFETCH_ROWS * k), _MM_HINT_T0);
+                }
                 const __m256i v0 = load16_s8(w0 + j), v1 = load16_s8(w1 + j);
                 for (int i = 0; i < mb; i++) {
                     const __m256i xv = load16_s8(x + (long)(m0 + i) * k + j);
@@ -157,6 +167,85 @@ AVX2 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const s
                 yr[n] = fmaf((float)s0, sx * ws[n], bias ? bias[n] : 0.0f);
                 if (pair) yr[n + 1] = fmaf((float)s1, sx * ws[n + 1], bias ? bias[n + 1] : 0.0f);
             }
+        }
+    }
+}
+
+// The same product with AVX-512 VNNI (Zen 4, Ice Lake and later), on 256-bit vectors.
+// vpdpbusd multiplies unsigned by signed bytes and adds each group of four products straight
+// into an int32 lane: exact, and a quarter of vpmaddwd's instructions per product. The input
+// bytes become unsigned by adding 128 (x ^ 0x80); 128 · Σ_k w[n][k], given as wsum[n], comes
+// off the sums again. Four weight rows against four input rows: sixteen accumulators.
+#define VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
+#define VNNI_INLINE static inline __attribute__((always_inline)) VNNI
+
+bool vt_has_avx512_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512bw") && vt_has_avx2_fma();
+}
+
+// [Σ a, Σ b, Σ c, Σ d] of four vectors of eight int32.
+VNNI_INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+    const __m256i abcd = _mm256_hadd_epi32(ab, cd);
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+// `mb` (a constant after inlining) input rows from `m0` against the four weight rows `wr`;
+// `cols` of them are real (the rest repeat the last one and are not stored).
+VNNI_INLINE void few_rows_vnni_block(const int mb, const int prefetch, int m0, int n, int cols, int k, const signed char *x,
+                                     const float *xs, const signed char *const wr[4], const int *wsum,
+                                     const float *ws, const float *bias, float *y, int ldy) {
+    const int k32 = k & ~31;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256i acc[4][4];
+    for (int i = 0; i < mb; i++)
+        for (int c = 0; c < 4; c++) acc[i][c] = _mm256_setzero_si256();
+    for (int j = 0; j < k32; j += 32) {
+        if (prefetch && (j & 63) == 0) {
+            for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(wr[c] + j + PREFETCH_ROWS * k), _MM_HINT_T0);
+        }
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[0] + j));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wr[1] + j));
+        const __m256i w2 = _mm256_loadu_si256((const __m256i *)(wr[2] + j));
+        const __m256i w3 = _mm256_loadu_si256((const __m256i *)(wr[3] + j));
+        for (int i = 0; i < mb; i++) {
+            const __m256i xv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + (long)(m0 + i) * k + j)), flip);
+            acc[i][0] = _mm256_dpbusd_epi32(acc[i][0], xv, w0);
+            acc[i][1] = _mm256_dpbusd_epi32(acc[i][1], xv, w1);
+            acc[i][2] = _mm256_dpbusd_epi32(acc[i][2], xv, w2);
+            acc[i][3] = _mm256_dpbusd_epi32(acc[i][3], xv, w3);
+        }
+    }
+    for (int i = 0; i < mb; i++) {
+        int sums[4];
+        _mm_storeu_si128((__m128i *)sums, hsum4_epi32(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+        const signed char *xr = x + (long)(m0 + i) * k;
+        float *yr = y + (long)(m0 + i) * ldy;
+        for (int c = 0; c < cols; c++) {
+            int s = sums[c];
+            for (int j = k32; j < k; j++) s += (xr[j] + 128) * wr[c][j];
+            s -= 128 * wsum[n + c];
+            yr[n + c] = fmaf((float)s, xs[m0 + i] * ws[n + c], bias ? bias[n + c] : 0.0f);
+        }
+    }
+}
+
+VNNI void vt_linear_few_rows_s8_vnni(int rows, int k, int n_begin, int n_end, const signed char *x,
+                                     const float *xs, const signed char *w, const int *wsum, const float *ws,
+                                     const float *bias, float *y, int ldy) {
+    for (int n = n_begin; n < n_end; n += 4) {
+        const int cols = n_end - n < 4 ? n_end - n : 4;
+        const signed char *wr[4];
+        for (int c = 0; c < 4; c++) wr[c] = w + (long)(n + (c < cols ? c : cols - 1)) * k;
+        int m0 = 0;
+        for (; m0 + 4 <= rows; m0 += 4) few_rows_vnni_block(4, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy);
+        switch (rows - m0) {
+        case 3: few_rows_vnni_block(3, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
+        case 2: few_rows_vnni_block(2, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
+        case 1: few_rows_vnni_block(1, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
+        default: break;
         }
     }
 }

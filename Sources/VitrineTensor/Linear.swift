@@ -30,10 +30,12 @@ public struct Linear: Sendable {
         case int8(QuantizedWeights)
     }
 
-    /// `values[n][k] · scales[n]` approximates the weight `[n][k]`.
+    /// `values[n][k] · scales[n]` approximates the weight `[n][k]`; `sums[n]` is `Σ_k values[n][k]`
+    /// (the VNNI kernel's correction for its unsigned inputs).
     struct QuantizedWeights: Sendable {
         let values: [Int8]
         let scales: [Float]
+        let sums: [Int32]
     }
 
     public var precision: Precision {
@@ -161,7 +163,8 @@ public struct Linear: Sendable {
             }
             count = rows * columns
         }
-        return QuantizedWeights(values: values, scales: scales)
+        let sums = (0..<rows).map { n in values[n * columns..<(n + 1) * columns].reduce(Int32(0)) { $0 + Int32($1) } }
+        return QuantizedWeights(values: values, scales: scales, sums: sums)
     }
 
     /// Quantizes the input rows (8 bits, a scale per row), multiplies them with the int8 weights
@@ -198,6 +201,10 @@ public struct Linear: Sendable {
     /// weight row once does the work instead, the output columns split across threads.
     public static let fewRowsLimit = 16
 
+    /// The int8 few-rows kernel uses VNNI where the CPU has AVX-512 VNNI and oneDNN is allowed to
+    /// use it too: `DNNL_MAX_CPU_ISA=AVX2` turns both to their AVX2 kernels, as on a Zen 3.
+    public static let fewRowsVNNI = vt_has_avx512_vnni() && OneDNN.hasVNNI
+
     private func fewRows(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let parts = min(BLAS.threads, max(1, outFeatures / 256))
         (bias ?? []).withUnsafeBufferPointer { b in
@@ -224,9 +231,16 @@ public struct Linear: Sendable {
                         let qx = UnsafePointer(q.baseAddress!), sx = UnsafePointer(scales.baseAddress!)
                         weight.values.withUnsafeBufferPointer { w in
                             weight.scales.withUnsafeBufferPointer { ws in
-                                FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
-                                    vt_linear_few_rows_s8($0, $1, $2, $3, qx, sx, w.baseAddress!, ws.baseAddress!, $5, $6, $7)
-                                }.run(parts: parts)
+                                weight.sums.withUnsafeBufferPointer { wsum in
+                                    let call = FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
+                                        if Self.fewRowsVNNI {
+                                            vt_linear_few_rows_s8_vnni($0, $1, $2, $3, qx, sx, w.baseAddress!, wsum.baseAddress!, ws.baseAddress!, $5, $6, $7)
+                                        } else {
+                                            vt_linear_few_rows_s8($0, $1, $2, $3, qx, sx, w.baseAddress!, ws.baseAddress!, $5, $6, $7)
+                                        }
+                                    }
+                                    call.run(parts: parts)
+                                }
                             }
                         }
                     }

@@ -125,4 +125,50 @@ import Testing
         #expect(worstFallback <= 1, "fallback error beyond the weight-quantization bound: ratio \(worstFallback)")
         #expect(worst > 1e-6, "int8 rounding must show; if not, nothing was quantized")
     }
+
+    /// The VNNI few-rows kernel against the AVX2 one, bit for bit, over row counts that exercise
+    /// each block size, lengths with and without a tail past the last 32 bytes, column ranges
+    /// that start and end off the four-column blocks, and the extreme bytes (±127 everywhere).
+    @Test func vnniKernelMatchesAVX2BitForBit() throws {
+        try #require(CPUFeatures.avx2FMA, "needs AVX2")
+        guard vt_has_avx512_vnni() else {
+            print("note: no AVX-512 VNNI on this CPU; only the AVX2 kernel runs here")
+            return
+        }
+        var state: UInt64 = 12345
+        func byte() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
+        }
+        for (rows, k, n) in [(1, 32, 9), (2, 31, 4), (3, 100, 13), (4, 64, 8), (5, 300, 6), (7, 512, 17), (9, 33, 5), (16, 96, 12)] {
+            for extreme in [false, true] {
+                let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
+                let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
+                let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
+                let ws = (0..<n).map { Float($0 + 2) * 0.007 }
+                let bias = (0..<n).map { Float($0) * 0.5 - 1 }
+                for (begin, end) in [(0, n), (1, n), (0, max(1, n - 1)), (min(2, n - 1), n)] {
+                    var avx2 = [Float](repeating: .nan, count: rows * n), vnni = avx2
+                    vt_linear_few_rows_s8(Int32(rows), Int32(k), Int32(begin), Int32(end), x, xs, w, ws, bias, &avx2, Int32(n))
+                    vt_linear_few_rows_s8_vnni(Int32(rows), Int32(k), Int32(begin), Int32(end), x, xs, w, sums, ws, bias, &vnni, Int32(n))
+                    // Both against the exact integer sum put through the kernels' own float steps.
+                    var wrong = 0
+                    for r in 0..<rows {
+                        for o in begin..<end {
+                            var exact = 0
+                            for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
+                            let want = bias[o].addingProduct(Float(exact), xs[r] * ws[o])
+                            if vnni[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
+                        }
+                    }
+                    #expect(wrong == 0, "rows \(rows) k \(k): \(wrong) outputs differ from the exact sum")
+                    let same = zip(avx2, vnni).allSatisfy { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): the kernels disagree")
+                    // Columns outside the range stay untouched (NaN) in both.
+                    #expect((0..<rows).allSatisfy { r in (0..<n).allSatisfy { o in (begin..<end).contains(o) || vnni[r * n + o].isNaN } })
+                }
+            }
+        }
+    }
 }

@@ -41,4 +41,11 @@ void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs,
 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const signed char *x,
                            const float *xs, const signed char *w, const float *ws,
                            const float *bias, float *y, int ldy);
+/// True when the CPU has AVX-512 VNNI with 256-bit vectors (AVX512VL, AVX512BW) and AVX2/FMA.
+bool vt_has_avx512_vnni(void);
+/// vt_linear_few_rows_s8 with vpdpbusd: the same result, bit for bit. `wsum[n]` must be
+/// Σ_k w[n][k] over the whole row. Requires vt_has_avx512_vnni().
+void vt_linear_few_rows_s8_vnni(int rows, int k, int n_begin, int n_end, const signed char *x,
+                                const float *xs, const signed char *w, const int *wsum, const float *ws,
+                                const float *bias, float *y, int ldy);
 #endif
