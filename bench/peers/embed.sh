@@ -3,12 +3,12 @@
 # same run. Sets up what it needs, then hands over to embed_peers.py (its docstring has the method).
 #
 #   bench/peers/embed.sh [--model DIR] [--seconds S] [--batch 1,8,32,64] [--images PATH ...]
-#                        [--rounds N] [--threads N] [--vitrine BIN]
+#                        [--precisions fp32,int8] [--rounds N] [--threads N] [--vitrine BIN]
 #
 # 1. A virtual environment in bench/peers/.venv (ignored by git) with torch, transformers, Pillow,
 #    onnxruntime, onnx and numpy from PyPI; made once, and again when the package list below changes.
 # 2. The release `vitrine` binary, built when missing or older than the sources (unless --vitrine).
-# 3. PyTorch (eager and sdpa), ONNX Runtime, then `vitrine bench embed`, one after another.
+# 3. PyTorch (eager and sdpa), ONNX Runtime, then `vitrine bench embed` at each precision, one after another.
 # Results: one table on stdout and bench/peers/.cache/embed-results.json. Measure on a quiet machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

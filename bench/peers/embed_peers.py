@@ -37,8 +37,9 @@ invocation, never two at once, so that they share the machine's state but not it
   sequential execution and all graph optimizations. This process imports neither torch nor
   transformers: it tokenizes with the ``tokenizers`` library and the checkpoint's own
   tokenizer, saved as ``tokenizer.json`` next to the export.
-* **Vitrine.** ``vitrine bench embed --model DIR --batch ... --seconds S --threads 2 --json`` on
-  the same image files. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
+* **Vitrine.** ``vitrine bench embed --model DIR --precision P --batch ... --seconds S --threads 2
+  --json`` on the same image files, once per precision of ``--precisions`` (default fp32 and int8;
+  int8 is Vitrine's own reduced precision, the peers stay fp32), each a row and each with its ratios. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
   image give the roofline, the rate at which all of an image's FLOPs would run at sgemm speed;
   every engine's best rate is also shown as a fraction of it. The probe is short (a few ms),
   so the roofline is an estimate that moves by 10–20% between runs; an engine can pass it.
@@ -536,8 +537,8 @@ def report_other_load(engine: str, load: dict) -> dict:
     return load
 
 
-def run_vitrine(common: argparse.Namespace) -> dict | None:
-    command = [common.vitrine, "bench", "embed", "--model", common.model, "--batch",
+def run_vitrine(common: argparse.Namespace, precision: str) -> dict | None:
+    command = [common.vitrine, "bench", "embed", "--model", common.model, "--precision", precision, "--batch",
                ",".join(map(str, common.batch)), "--seconds", str(common.seconds),
                "--threads", str(common.threads), "--json"]
     for path in common.image_files:
@@ -556,8 +557,8 @@ def run_vitrine(common: argparse.Namespace) -> dict | None:
     except json.JSONDecodeError:
         log("warning: vitrine bench embed printed no JSON; its row is left empty")
         return None
-    report["engine"] = "Vitrine"
-    report["otherLoad"] = report_other_load("Vitrine", watch.stop())
+    report["engine"] = f"Vitrine {precision}"
+    report["otherLoad"] = report_other_load(f"Vitrine {precision}", watch.stop())
     return report
 
 
@@ -607,7 +608,8 @@ def best(result: dict | None) -> dict | None:
 
 
 def summarize(results: dict, common: argparse.Namespace) -> dict:
-    """Best batch per engine, the faster PyTorch, and Vitrine's ratios to its peers."""
+    """Best batch per engine, the faster PyTorch, and each Vitrine precision's ratios to its peers
+    (``vitrineVsOnnxRuntime`` and ``vitrineVsPyTorch`` are fp32's, ``ratios`` every precision's)."""
     vitrine = results.get("vitrine")
     torch_runs = [r for r in (results.get("torch_eager"), results.get("torch_sdpa")) if best(r)]
     pytorch = max(torch_runs, key=lambda r: best(r)["imagesPerSecond"]) if torch_runs else None
@@ -621,25 +623,55 @@ def summarize(results: dict, common: argparse.Namespace) -> dict:
             summary["vitrineVsOnnxRuntime"] = v / best(results["ort"])["imagesPerSecond"]
         if pytorch:
             summary["vitrineVsPyTorch"] = v / best(pytorch)["imagesPerSecond"]
+    summary["ratios"] = {}
+    for key in results:
+        if not is_vitrine(key) or not best(results[key]):
+            continue
+        v = best(results[key])["imagesPerSecond"]
+        ratios = {}
+        if best(results.get("ort")):
+            ratios["onnxRuntime"] = v / best(results["ort"])["imagesPerSecond"]
+        if pytorch:
+            ratios["pyTorch"] = v / best(pytorch)["imagesPerSecond"]
+        summary["ratios"][vitrine_precision(key)] = ratios
     return summary
 
 
-ENGINES = {"torch_eager": "PyTorch eager", "torch_sdpa": "PyTorch sdpa", "ort": "ONNX Runtime", "vitrine": "Vitrine"}
+PEERS = {"torch_eager": "PyTorch eager", "torch_sdpa": "PyTorch sdpa", "ort": "ONNX Runtime"}
+
+
+def vitrine_key(precision: str) -> str:
+    """Results key of Vitrine at a precision: ``vitrine`` for fp32 (the roofline's), ``vitrine_int8``…"""
+    return "vitrine" if precision == "fp32" else f"vitrine_{precision}"
+
+
+def is_vitrine(key: str) -> bool:
+    return key == "vitrine" or key.startswith("vitrine_")
+
+
+def vitrine_precision(key: str) -> str:
+    return "fp32" if key == "vitrine" else key.removeprefix("vitrine_")
+
+
+def engines(precisions: list[str]) -> dict[str, str]:
+    """Every row of a run, in table order: the peers, then Vitrine at each precision."""
+    return {**PEERS, **{vitrine_key(p): f"Vitrine {p}" for p in precisions}}
 
 
 def engine_name(key: str) -> str:
-    return ENGINES.get(key, key)
+    return PEERS.get(key) or (f"Vitrine {vitrine_precision(key)}" if is_vitrine(key) else key)
 
 
 def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
     """One table: a row per engine, images/s per batch, best batch, ratios, text latency, memory."""
     roofline = summary.get("rooflineImagesPerSecond")
-    vitrine_best = best(results.get("vitrine"))
+    vitrines = [(vitrine_precision(key), best(result)) for key, result in results.items() if is_vitrine(key) and best(result)]
     header = (["engine"] + [f"b={b} img/s" for b in batches]
               + ["best (batch)", "% roofline", "Vitrine ×", "text p50 ms", "text p99 ms", "peak RSS MB",
                  "others' CPU"])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|"]
-    for key, name in ENGINES.items():
+    for key in results:
+        name = engine_name(key)
         result = results.get(key)
         if key.startswith("torch") and summary.get("pytorch") == key.split("_")[1]:
             name += " ◀"
@@ -651,8 +683,8 @@ def markdown_table(results: dict, summary: dict, batches: list[int]) -> str:
         cells = [name] + [f"{rates[b]:.2f}" if b in rates else "–" for b in batches]
         cells.append(f"**{top['imagesPerSecond']:.2f}** ({top['batch']})" if top else "–")
         cells.append(f"{100 * top['imagesPerSecond'] / roofline:.0f}%" if top and roofline else "–")
-        cells.append(f"{vitrine_best['imagesPerSecond'] / top['imagesPerSecond']:.2f}×"
-                     if top and vitrine_best and key != "vitrine" else "–")
+        cells.append(" · ".join(f"{precision} {row['imagesPerSecond'] / top['imagesPerSecond']:.2f}×" for precision, row in vitrines)
+                     if top and vitrines and not is_vitrine(key) else "–")
         for field in ("textP50Milliseconds", "textP99Milliseconds"):
             cells.append(f"{result[field]:.1f}" if result.get(field) is not None else "–")
         cells.append(f"{result['peakResidentBytes'] / 1e6:.0f}" if result.get("peakResidentBytes") else "–")
@@ -670,16 +702,21 @@ def footer(report: dict) -> str:
         vitrine = r.get("vitrine") or {}
         lines.append(f"roofline: sgemm 768³ on {report['threads']} threads {s['sgemmGFLOPS']:.1f} GFLOP/s ÷ "
                      f"{vitrine.get('imageGFLOP', 0):.2f} GFLOP per image = {s['rooflineImagesPerSecond']:.1f} images/s")
-    if "vitrineVsOnnxRuntime" in s or "vitrineVsPyTorch" in s:
+    for precision, ratios in (s.get("ratios") or {}).items():
         parts = []
-        if "vitrineVsOnnxRuntime" in s:
-            parts.append(f"{s['vitrineVsOnnxRuntime']:.2f}× ONNX Runtime")
-        if "vitrineVsPyTorch" in s:
-            parts.append(f"{s['vitrineVsPyTorch']:.2f}× PyTorch ({s['pytorch']}, the faster; marked ◀)")
-        lines.append("Vitrine at its best batch: " + ", ".join(parts) + ", each at its best batch")
+        if "onnxRuntime" in ratios:
+            parts.append(f"{ratios['onnxRuntime']:.2f}× ONNX Runtime")
+        if "pyTorch" in ratios:
+            parts.append(f"{ratios['pyTorch']:.2f}× PyTorch ({s['pytorch']}, the faster; marked ◀)")
+        if parts:
+            lines.append(f"Vitrine {precision} at its best batch: " + ", ".join(parts) + ", each at its best batch (peers fp32)")
     if s.get("rooflineImagesPerSecond"):
-        above = [engine_name(key) for key, result in r.items()
-                 if best(result) and best(result)["imagesPerSecond"] > s["rooflineImagesPerSecond"]]
+        reduced = [engine_name(key) for key in r if is_vitrine(key) and key != "vitrine"]
+        if reduced:
+            lines.append(f"the roofline is fp32's (sgemm); {', '.join(reduced)} {'computes' if len(reduced) == 1 else 'compute'} "
+                         "in fewer bits and may pass it")
+        above = [engine_name(key) for key, result in r.items() if key not in ("vitrine_int8", "vitrine_bf16")
+                 and best(result) and best(result)["imagesPerSecond"] > s["rooflineImagesPerSecond"]]
         if above:
             lines.append(f"above the roofline: {', '.join(above)}; the 768³ sgemm probe (OpenBLAS, best of 5) "
                          "is below what this CPU's fp32 units reach, so the roofline is not a ceiling here")
@@ -775,9 +812,9 @@ def step_run(args) -> dict:
             "torch_eager": run_worker("torch-eager", "torch", ["--attn", "eager", "--preprocess"], args),
             "torch_sdpa": run_worker("torch-sdpa", "torch", ["--attn", "sdpa"], args),
             "ort": run_worker("onnxruntime", "ort", ["--export-dir", prepared["exportDir"]], args),
-            "vitrine": run_vitrine(args),
+            **{vitrine_key(p): run_vitrine(args, p) for p in args.precisions},
         })
-    results = {key: merge_rounds([r[key] for r in rounds]) for key in ENGINES}
+    results = {key: merge_rounds([r[key] for r in rounds]) for key in engines(args.precisions)}
     summary = summarize(results, args)
     versions = {
         "torch": (results.get("torch_eager") or results.get("torch_sdpa") or {}).get("torch"),
@@ -838,6 +875,14 @@ def parse_batches(text: str) -> list[int]:
     return sizes
 
 
+def parse_precisions(text: str) -> list[str]:
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in ("fp32", "bf16", "int8")]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"--precisions takes fp32, bf16 and int8, comma-separated (got {text!r})")
+    return list(dict.fromkeys(names))
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
@@ -852,6 +897,8 @@ def main(argv: list[str]) -> None:
         step.add_argument("--images", nargs="*", default=[])
         if name == "run":
             step.add_argument("--vitrine", default=str(ROOT / ".build/release/vitrine"))
+            step.add_argument("--precisions", type=parse_precisions, default=["fp32", "int8"],
+                              help="Vitrine's weight precisions, one row each (fp32, bf16, int8)")
             step.add_argument("--rounds", type=int, default=1,
                               help="run all engines this many times, interleaved; keep each one's best")
         else:
