@@ -22,10 +22,7 @@ struct BackupCommand: AsyncParsableCommand {
             return try Backup.create(from: data.directory, to: url)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            FileHandle.standardOutput.write(try encoder.encode(manifest) + Data("\n".utf8))
+            try CLI.printJSON(manifest)
             return
         }
         print("backed up \(manifest.products) products, \(manifest.images) images, \(manifest.vectors) vectors at index sequence "

@@ -157,9 +157,7 @@ struct BenchCatalog: AsyncParsableCommand {
             photos: pool.count, seconds: Date().timeIntervalSince(started), embedSeconds: embedSeconds,
             indexSeconds: Date().timeIntervalSince(t1), centreCosine: centreCosine, productToCentreCosine: closeness / Double(count))
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try CLI.printJSON(report)
         } else {
             print("""
             \(count) products in \(report.data) (\(String(format: "%.0f", report.seconds)) s: embedding \(String(format: "%.0f", embedSeconds)) s, \

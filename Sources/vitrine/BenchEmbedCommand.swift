@@ -33,11 +33,12 @@ struct BenchEmbed: AsyncParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    func validate() throws {
+        _ = try CLI.integers(batch, option: "--batch", in: 1...1000)
+    }
+
     func run() async throws {
-        let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !batches.isEmpty, batches.allSatisfy({ (1...1000).contains($0) }) else {
-            throw ValidationError("--batch takes sizes between 1 and 1000, comma-separated")
-        }
+        let batches = try CLI.integers(batch, option: "--batch", in: 1...1000)
         BLAS.threads = threads
         let directory = try await CLI.run { try await model.resolve() }
         let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }
@@ -115,9 +116,7 @@ struct BenchEmbed: AsyncParsableCommand {
         }
 
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try CLI.printJSON(report)
         }
     }
 

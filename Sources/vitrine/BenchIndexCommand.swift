@@ -55,8 +55,8 @@ struct BenchIndex: ParsableCommand {
     /// Usage errors (exit 2 by ArgumentParser's conventions) before anything runs.
     func validate() throws {
         guard Metric(rawValue: metric) != nil else { throw ValidationError("--metric must be cosine, ip or l2") }
-        _ = try list(ef, "--ef")
-        _ = try list(threads, "--threads")
+        _ = try CLI.integers(ef, option: "--ef", in: 1...Int.max)
+        _ = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
         guard k > 0, m >= 2, efConstruction > 0, n > 0, dim > 0, buildThreads > 0 else {
             throw ValidationError("--n, --dim, --k, --ef-construction and --build-threads must be positive, --m at least 2")
         }
@@ -73,8 +73,8 @@ struct BenchIndex: ParsableCommand {
 
     private func benchmark() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("--metric must be cosine, ip or l2") }
-        let efs = try list(ef, "--ef")
-        let threadCounts = try list(threads, "--threads")
+        let efs = try CLI.integers(ef, option: "--ef", in: 1...Int.max)
+        let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
         guard k > 0, m >= 2, efConstruction > 0 else { throw ValidationError("--k, --m and --ef-construction must be positive") }
 
         // Data.
@@ -278,12 +278,6 @@ struct BenchIndex: ParsableCommand {
     }
 
     // MARK: Helpers
-
-    private func list(_ text: String, _ name: String) throws -> [Int] {
-        let values = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 > 0 }) else { throw ValidationError("\(name) takes positive integers separated by commas") }
-        return values
-    }
 
     /// A normalized Gaussian mixture: centre ~ N(0, I) normalized, point = centre + spread · g/‖g‖·‖…‖
     /// (g ~ N(0, I) scaled to norm `spread`), normalized. `stream` separates vectors from queries.

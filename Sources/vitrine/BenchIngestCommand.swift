@@ -125,10 +125,7 @@ struct BenchIngest: AsyncParsableCommand {
                 peakResidentBytes: peak, indexBytes: indexBytes, peakMinusIndexBytes: peak - indexBytes,
                 ingestMinusIndexBytes: sampler.largest, samples: sampler.samples)
             if json {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+                try CLI.printJSON(report, snakeCaseKeys: true)
             } else {
                 print(String(format: "encoder alone     %8.1f images/s (batch %d)", encoderRate, batchSize))
                 print(String(format: "ingest end to end %8.1f images/s (%d images in %.1f s)", result.imagesPerSecond, result.counts.imagesEmbedded, result.seconds))

@@ -114,9 +114,7 @@ struct BenchMiniLM: AsyncParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try CLI.printJSON(rows)
         }
     }
 }

@@ -37,11 +37,12 @@ struct BenchTextBatch: AsyncParsableCommand {
         var queriesPerSecond: Double
     }
 
+    func validate() throws {
+        _ = try CLI.integers(batch, option: "--batch", in: 1...256)
+    }
+
     func run() async throws {
-        let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sizes.isEmpty, sizes.allSatisfy({ (1...256).contains($0) }) else {
-            throw ValidationError("--batch takes sizes between 1 and 256, comma-separated")
-        }
+        let sizes = try CLI.integers(batch, option: "--batch", in: 1...256)
         BLAS.threads = threads
         let directory = try await CLI.run { try await model.resolve() }
         let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }
@@ -77,9 +78,7 @@ struct BenchTextBatch: AsyncParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try CLI.printJSON(rows)
         }
     }
 }

@@ -33,4 +33,29 @@ enum CLI {
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
+
+    /// What every `--json` prints: pretty, keys sorted, slashes as they are, ISO 8601 dates.
+    static func printJSON<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
+    /// The comma-separated integers of `option` ("1,8, 32"), each in `range`; anything else is a
+    /// usage error naming the option and the offending item.
+    static func integers(_ text: String, option: String, in range: ClosedRange<Int>) throws -> [Int] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard items.contains(where: { !$0.isEmpty }) else {
+            throw ValidationError("\(option) needs at least one number (comma-separated)")
+        }
+        return try items.filter { !$0.isEmpty }.map { item in
+            guard let value = Int(item), range.contains(value) else {
+                let allowed = range.upperBound == Int.max ? "whole numbers from \(range.lowerBound)" : "whole numbers from \(range.lowerBound) to \(range.upperBound)"
+                throw ValidationError("\(option) takes \(allowed), comma-separated; \"\(item)\" is not one")
+            }
+            return value
+        }
+    }
 }

@@ -25,9 +25,7 @@ struct GC: AsyncParsableCommand {
             return try store.collectGarbage(dryRun: dryRun)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try CLI.printJSON(report)
             return
         }
         let verb = dryRun ? "would remove" : "removed"

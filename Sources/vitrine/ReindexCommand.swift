@@ -59,9 +59,7 @@ struct Reindex: AsyncParsableCommand {
             return report
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try CLI.printJSON(report)
             return
         }
         print("reindexed \(report.images) images into \(report.indexDirectory) with \(report.model): "

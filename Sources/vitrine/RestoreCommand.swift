@@ -26,9 +26,7 @@ struct RestoreCommand: AsyncParsableCommand {
             return try Backup.restore(url, to: data.directory, force: force)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try CLI.printJSON(report)
             return
         }
         print("restored \(report.products) products, \(report.images) images, \(report.vectors) vectors into \(report.data); verified")

@@ -68,7 +68,7 @@ struct Search: AsyncParsableCommand {
             }
             return try engine.search(text: query ?? "", filter: filter, page: page)
         }
-        if json {
+        if json {  // one line, in the API's field order: a result page, not a report
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(response) + Data("\n".utf8))
@@ -98,10 +98,7 @@ struct Stats: AsyncParsableCommand {
             return try store.stats()
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            FileHandle.standardOutput.write(try encoder.encode(stats) + Data("\n".utf8))
+            try CLI.printJSON(stats)
             return
         }
         print("products  \(stats.products)")

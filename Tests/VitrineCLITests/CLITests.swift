@@ -105,6 +105,17 @@ import Testing
         #expect(r.stderr.contains("unknown precision \"fp64\"") && r.stderr.contains("fp32, bf16"), "\(r.stderr)")
     }
 
+    /// A list option with an item that is no number, or out of range, is a usage error naming
+    /// the item, before any model is loaded (it used to be dropped silently).
+    @Test(arguments: [(["bench", "embed", "--batch", "1,x,8"], "--batch", "\"x\""),
+                      (["bench", "text-batch", "--batch", "4,300"], "--batch", "\"300\""),
+                      (["bench", "index", "--ef", "16,-1"], "--ef", "\"-1\"")])
+    func benchListOptionsNameTheBadItem(arguments: [String], option: String, item: String) throws {
+        let r = try Self.run(arguments + (arguments[1] == "index" ? [] : ["--model", "/nonexistent-model"]))
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(option) && r.stderr.contains(item), "\(r.stderr)")
+    }
+
     @Test func benchMiniLMRefusesANonBERTModel() throws {
         let sentences = FileManager.default.temporaryDirectory.appendingPathComponent("minilm-cli-\(UUID().uuidString).txt")
         try "red dress\n".write(to: sentences, atomically: true, encoding: .utf8)
