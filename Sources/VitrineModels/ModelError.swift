@@ -21,3 +21,16 @@ public enum ModelError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+extension ModelError {
+    /// One text's token ids against a model's limits: 1 to `maxPositions` of them, each a row of
+    /// the embedding table.
+    static func checkTokenIDs(_ ids: [Int32], maxPositions: Int, vocabSize: Int) throws {
+        guard !ids.isEmpty, ids.count <= maxPositions else {
+            throw ModelError.invalidInput(input: "token ids", reason: "\(ids.count) tokens; the model takes 1 to \(maxPositions)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
+            throw ModelError.invalidInput(input: "token ids", reason: "token id \(bad) is outside the vocabulary of \(vocabSize)")
+        }
+    }
+}

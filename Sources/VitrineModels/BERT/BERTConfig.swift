@@ -14,14 +14,7 @@ public struct BERTConfig: Sendable, Equatable {
     public var padTokenID: Int
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.missingFile(path: url.path, reason: "cannot read config.json")
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError.malformedConfig(path: url.path, reason: "not a JSON object")
-        }
-        try self.init(json: json, path: url.path)
+        try self.init(json: ConfigReader.object(contentsOf: url), path: url.path)
     }
 
     public init(json: [String: Any], path: String) throws {

@@ -21,11 +21,7 @@ struct BERTLayer: Sendable {
 
     init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
         let w = c.hiddenSize
-        let names = ["query", "key", "value"].map { "\(p).attention.self.\($0)" }
-        qkv = Linear(
-            weight: try names.flatMap { try weights.tensor("\($0).weight", shape: [w, w]) },
-            bias: try names.flatMap { try weights.tensor("\($0).bias", shape: [w]) },
-            inFeatures: w, outFeatures: 3 * w, precision: weights.precision)
+        qkv = try weights.stackedLinear(["query", "key", "value"].map { "\(p).attention.self.\($0)" }, width: w)
         attentionOut = try weights.linear("\(p).attention.output.dense", in: w, out: w)
         attentionNorm = try weights.layerNorm("\(p).attention.output.LayerNorm", width: w, eps: c.layerNormEps)
         intermediate = try weights.linear("\(p).intermediate.dense", in: w, out: c.intermediateSize)
@@ -84,12 +80,7 @@ public struct BERTModel: Sendable {
         var sequences: [(start: Int, length: Int)] = []
         var start = 0
         for ids in batch {
-            guard !ids.isEmpty, ids.count <= config.maxPositions else {
-                throw ModelError.invalidInput(input: "token ids", reason: "\(ids.count) tokens; the model takes 1 to \(config.maxPositions)")
-            }
-            if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-                throw ModelError.invalidInput(input: "token ids", reason: "token id \(bad) is outside the vocabulary of \(config.vocabSize)")
-            }
+            try ModelError.checkTokenIDs(ids, maxPositions: config.maxPositions, vocabSize: config.vocabSize)
             sequences.append((start, ids.count))
             start += ids.count
         }

@@ -63,14 +63,7 @@ public struct CLIPConfig: Sendable, Equatable {
     public var isRandom: Bool
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.missingFile(path: url.path, reason: "cannot read config.json")
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError.malformedConfig(path: url.path, reason: "not a JSON object")
-        }
-        try self.init(json: json, path: url.path)
+        try self.init(json: ConfigReader.object(contentsOf: url), path: url.path)
     }
 
     public init(json: [String: Any], path: String) throws {
@@ -153,6 +146,18 @@ public struct CLIPConfig: Sendable, Equatable {
 struct ConfigReader {
     let json: [String: Any]
     let path: String
+
+    /// The JSON object in the file at `url` (a `config.json`).
+    static func object(contentsOf url: URL) throws -> [String: Any] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError.missingFile(path: url.path, reason: "cannot read config.json")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelError.malformedConfig(path: url.path, reason: "not a JSON object")
+        }
+        return json
+    }
 
     /// A nested config object; keys of the legacy `*_config_dict` object override it, as
     /// transformers does for older checkpoints.

@@ -150,12 +150,7 @@ public struct CLIPTextTower: Sendable {
         var sequences: [(start: Int, length: Int)] = []
         var start = 0
         for ids in batch {
-            guard !ids.isEmpty, ids.count <= config.maxPositions else {
-                throw ModelError.invalidInput(input: "token ids", reason: "\(ids.count) tokens; the model takes 1 to \(config.maxPositions)")
-            }
-            if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-                throw ModelError.invalidInput(input: "token ids", reason: "token id \(bad) is outside the vocabulary of \(config.vocabSize)")
-            }
+            try ModelError.checkTokenIDs(ids, maxPositions: config.maxPositions, vocabSize: config.vocabSize)
             let length = pooledPosition(ids) + 1
             sequences.append((start, length))
             start += length

@@ -15,11 +15,7 @@ struct TransformerLayer: Sendable {
     init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
         let w = c.hiddenSize
         norm1 = try weights.layerNorm("\(p).layer_norm1", width: w, eps: c.layerNormEps)
-        let names = ["q_proj", "k_proj", "v_proj"].map { "\(p).self_attn.\($0)" }
-        qkv = Linear(
-            weight: try names.flatMap { try weights.tensor("\($0).weight", shape: [w, w]) },
-            bias: try names.flatMap { try weights.tensor("\($0).bias", shape: [w]) },
-            inFeatures: w, outFeatures: 3 * w, precision: weights.precision)
+        qkv = try weights.stackedLinear(["q_proj", "k_proj", "v_proj"].map { "\(p).self_attn.\($0)" }, width: w)
         out = try weights.linear("\(p).self_attn.out_proj", in: w, out: w)
         norm2 = try weights.layerNorm("\(p).layer_norm2", width: w, eps: c.layerNormEps)
         fc1 = try weights.linear("\(p).mlp.fc1", in: w, out: c.intermediateSize)
@@ -122,6 +118,15 @@ struct WeightReader {
         let weight = try tensor("\(prefix).weight", shape: [outFeatures, inFeatures])
         let bias = hasBias ? try tensor("\(prefix).bias", shape: [outFeatures]) : nil
         return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, precision: precision)
+    }
+
+    /// Square layers over the same input (attention's query, key and value) as one layer of
+    /// `prefixes.count` times the width: weights stacked by rows, biases end to end.
+    func stackedLinear(_ prefixes: [String], width w: Int) throws -> Linear {
+        Linear(
+            weight: try prefixes.flatMap { try tensor("\($0).weight", shape: [w, w]) },
+            bias: try prefixes.flatMap { try tensor("\($0).bias", shape: [w]) },
+            inFeatures: w, outFeatures: prefixes.count * w, precision: precision)
     }
 
     func layerNorm(_ prefix: String, width: Int, eps: Float) throws -> LayerNorm {
