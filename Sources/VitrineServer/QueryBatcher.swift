@@ -54,16 +54,12 @@ final class QueryBatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable
         let entry = Entry(input)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, Error>) in
-                entry.set(continuation)
+                entry.answer.set(continuation)
                 // Not on `worker`: a pass blocks it, and the timer must fire during one.
-                let (seconds, attoseconds) = timeout.components
-                let timer = DispatchWorkItem { [weak self, weak entry] in
+                entry.answer.arm(timeout: timeout, on: DispatchQueue.global(qos: .userInitiated)) { [weak self, weak entry] in
                     guard let self, let entry else { return }
                     self.abandon(entry, with: APIError.timeout)
                 }
-                entry.arm(timer)
-                DispatchQueue.global(qos: .userInitiated).asyncAfter(
-                    deadline: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)), execute: timer)
                 enqueue(entry)
             }
         } onCancel: {
@@ -136,52 +132,15 @@ final class QueryBatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable
         }
     }
 
-    /// A queued query and the continuation of the request waiting for it, resumed exactly once
-    /// by whichever comes first: the pass, the timer or a cancellation.
-    private final class Entry: @unchecked Sendable {
+    /// A queued query and the answer the request waits for.
+    private final class Entry: Sendable {
         let input: Input
-        private let lock = NSLock()
-        private var continuation: CheckedContinuation<Output, Error>?
-        private var early: Result<Output, Error>?
-        private var done = false
-        /// The request's timeout, cancelled once the entry is answered (so timers don't pile up).
-        private var timer: DispatchWorkItem?
+        let answer = ResumeOnce<Output>()
 
         init(_ input: Input) { self.input = input }
 
-        var isDone: Bool { lock.withLock { done } }
+        var isDone: Bool { answer.isDone }
 
-        func arm(_ timer: DispatchWorkItem) {
-            lock.lock()
-            if done { timer.cancel() } else { self.timer = timer }
-            lock.unlock()
-        }
-
-        func set(_ continuation: CheckedContinuation<Output, Error>) {
-            lock.lock()
-            if let early {
-                lock.unlock()
-                continuation.resume(with: early)
-                return
-            }
-            self.continuation = continuation
-            lock.unlock()
-        }
-
-        func finish(_ result: Result<Output, Error>) {
-            lock.lock()
-            guard !done else { lock.unlock(); return }
-            done = true
-            timer?.cancel()
-            timer = nil
-            guard let continuation else {
-                early = result
-                lock.unlock()
-                return
-            }
-            self.continuation = nil
-            lock.unlock()
-            continuation.resume(with: result)
-        }
+        func finish(_ result: Result<Output, Error>) { answer.resume(with: result) }
     }
 }
