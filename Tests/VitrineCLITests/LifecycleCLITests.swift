@@ -24,6 +24,28 @@ import Testing
         return data
     }
 
+    /// `ingest --prune` as a user runs it: a dry run lists what the shortened manifest no longer
+    /// has and removes nothing; the real run removes exactly those; `--dry-run` alone is a usage error.
+    @Test func ingestPruneThroughTheCLI() throws {
+        let root = try Ingest.scratch()
+        let data = root.appendingPathComponent("data")
+        let manifest = try Ingest.twoPhotoManifest(count: 6, in: root)
+        #expect(try Ingest.ingest(manifest, data).status == 0)
+        let header = 1, kept = 4
+        let lines = try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").prefix(header + kept)
+        try Data(lines.joined(separator: "\n").utf8).write(to: manifest)
+
+        let dry = try Self.json(try Ingest.ingest(manifest, data, extra: ["--prune", "--dry-run", "--json"]))
+        #expect(dry["pruned"] as? [String] == ["p4", "p5"])
+        #expect(try Ingest.stats(data)["products"] as? Int == 6)
+        let real = try Self.json(try Ingest.ingest(manifest, data, extra: ["--prune", "--json"]))
+        #expect(real["pruned"] as? [String] == ["p4", "p5"])
+        #expect(try Ingest.stats(data)["products"] as? Int == 4)
+        #expect(try Ingest.run(["verify", "--data", data.path]).status == 0)
+        let usage = try Ingest.ingest(manifest, data, extra: ["--dry-run"])
+        #expect(usage.status == 2 && usage.stderr.contains("--dry-run goes with --prune"), "\(usage.stderr)")
+    }
+
     @Test func aKilledReindexLeavesTheOldModelServingAndTheNextRunResumes() throws {
         let root = try Ingest.scratch()
         let data = try Self.ingested(root)

@@ -46,7 +46,8 @@ enum EngineFixtures {
     }
 
     static func ingest(_ entries: [SourceEntry], into directory: DataDirectory, batchSize: Int = 4,
-                       limit: Int? = nil, prune: Bool = false, dryRun: Bool = false, source: String = "test") async throws -> IngestReport {
+                       limit: Int? = nil, prune: Bool = false, dryRun: Bool = false, source: String = "test",
+                       maxImageBytes: Int? = nil, maxPixels: Int? = nil) async throws -> IngestReport {
         let store = try DataStore.openForWriting(directory, holder: "engine test")
         defer { try? store.close() }
         var options = IngestOptions()
@@ -54,6 +55,8 @@ enum EngineFixtures {
         options.limit = limit
         options.prune = prune
         options.dryRun = dryRun
+        options.maxImageBytes = maxImageBytes ?? options.maxImageBytes
+        options.maxPixels = maxPixels ?? options.maxPixels
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(encoders.image!), model: modelRecord(), options: options)
         return try await pipeline.run(ArrayReader(entries, source: source))
     }

@@ -3,6 +3,7 @@ import Testing
 import VitrineCatalog
 @testable import VitrineEngine
 import VitrineIndex
+import VitrineImage
 import VitrineModels
 
 @Suite struct IngestPipelineTests {
@@ -134,6 +135,30 @@ import VitrineModels
         let store = try DataStore.openForReading(dir)
         #expect(try store.catalog.allProductIDs() == ["good1", "good2"])
         #expect(try store.catalog.product(id: "good1")?.name == "product good1")  // the first occurrence wins
+    }
+
+    /// Images over the byte limit (refused as fetched) or the pixel limit (refused from the
+    /// header, before decoding) fail their product alone, named with the limit in the report.
+    /// The limits sit between the fixture photos' own sizes, so some pass and some don't.
+    @Test(arguments: ["bytes", "pixels"])
+    func oversizedImagesAreReportedAndSkipped(limit kind: String) async throws {
+        let decoder = ImageDecoder()
+        let sizes = try F.photos.map { kind == "bytes" ? $0.count : try decoder.decode($0).width * decoder.decode($0).height }
+        let limit = sizes.sorted()[sizes.count / 2]  // the median: the larger half is over it
+        let dir = try F.scratch()
+        let entries: [SourceEntry] = F.photos.indices.map { .item(F.item("p\($0)", photo: $0)) }
+        let report = try await F.ingest(entries, into: dir,
+                                        maxImageBytes: kind == "bytes" ? limit : nil, maxPixels: kind == "pixels" ? limit : nil)
+        let over = Set(sizes.indices.filter { sizes[$0] > limit }.map { "p\($0)" })
+        #expect(!over.isEmpty && over.count < sizes.count)
+        #expect(Set(report.failures.compactMap(\.id)) == over)
+        for failure in report.failures {
+            #expect(failure.reason.contains("more than the limit of \(limit)"), "\(failure.reason)")
+        }
+        #expect(report.counts.ingested == sizes.count - over.count)
+        let store = try DataStore.openForReading(dir)
+        #expect(Set(try store.catalog.allProductIDs()) == Set(sizes.indices.map { "p\($0)" }).subtracting(over))
+        #expect(try store.verify().isEmpty)
     }
 
     @Test func limitCountsProductsInSourceOrder() async throws {
