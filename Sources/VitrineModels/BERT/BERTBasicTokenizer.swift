@@ -150,24 +150,7 @@ struct BERTBasicTokenizer: Sendable {
     /// Unicode 9.0's (see ``TextNormalizer``), so a scalar assigned later neither decomposes nor
     /// reorders and blocks reordering around it. Runs between such scalars are decomposed apart.
     static func decomposed(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        var result: [Unicode.Scalar] = []
-        result.reserveCapacity(scalars.count + 4)
-        var run = String.UnicodeScalarView()
-        func flushRun() {
-            guard !run.isEmpty else { return }
-            result.append(contentsOf: String(run).decomposedStringWithCanonicalMapping.unicodeScalars)
-            run = String.UnicodeScalarView()
-        }
-        for scalar in scalars {
-            if scalar.isASCII || TextNormalizer.isKnownToReferenceNFC(scalar) {
-                run.append(scalar)
-            } else {
-                flushRun()
-                result.append(scalar)
-            }
-        }
-        flushRun()
-        return result
+        TextNormalizer.byReferenceRuns(scalars, normalize: \.decomposedStringWithCanonicalMapping)
     }
 
     @inline(__always)

@@ -43,22 +43,33 @@ enum TextNormalizer {
     /// that must be reordered with their neighbours (Swift 6.3 leaves `U+034B U+0F75` unsorted).
     /// Handing it their decompositions instead gives the correct, reference, result.
     private static func composed(_ word: ArraySlice<Unicode.Scalar>) -> [Unicode.Scalar] {
+        // `_nfcCodeUnits` is the standard library's own NFC (the one String comparison uses);
+        // Foundation's `precomposedStringWithCanonicalMapping` goes through NSString and ICU.
+        byReferenceRuns(word, normalize: { String(decoding: $0._nfcCodeUnits, as: UTF8.self) }) { scalar in
+            (0x0F73...0x0F81).contains(scalar.value) ? nonStarterDecompositions[scalar] : nil
+        }
+    }
+
+    /// `scalars` normalized the way the reference's Unicode 9.0 tables do it: ASCII and the scalars
+    /// those tables know gather into runs that `normalize` handles whole (`substitute` may put a
+    /// scalar's replacement into the run instead); any other scalar ends the run and passes as is.
+    static func byReferenceRuns<S: Sequence<Unicode.Scalar>>(
+        _ scalars: S, normalize: (String) -> String,
+        substitute: (Unicode.Scalar) -> [Unicode.Scalar]? = { _ in nil }
+    ) -> [Unicode.Scalar] {
         var result: [Unicode.Scalar] = []
-        result.reserveCapacity(word.count)
+        result.reserveCapacity(scalars.underestimatedCount + 4)
         var run = String.UnicodeScalarView()
         func flushRun() {
             guard !run.isEmpty else { return }
-            // `_nfcCodeUnits` is the standard library's own NFC (the one String comparison uses);
-            // Foundation's `precomposedStringWithCanonicalMapping` goes through NSString and ICU.
-            let utf8 = String(run)._nfcCodeUnits
-            result.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
+            result.append(contentsOf: normalize(String(run)).unicodeScalars)
             run = String.UnicodeScalarView()
         }
-        for scalar in word {
+        for scalar in scalars {
             if scalar.isASCII {
                 run.append(scalar)
-            } else if (0x0F73...0x0F81).contains(scalar.value), let decomposition = nonStarterDecompositions[scalar] {
-                run.append(contentsOf: decomposition)
+            } else if let replacement = substitute(scalar) {
+                run.append(contentsOf: replacement)
             } else if isKnownToReferenceNFC(scalar) {
                 run.append(scalar)
             } else {
