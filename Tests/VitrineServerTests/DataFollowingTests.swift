@@ -9,6 +9,15 @@ import VitrineModels
 
 @Suite("following the data directory")
 struct DataFollowingTests {
+    /// What `vitrine reindex --model other` does to a data directory under a running server.
+    static func reindex(_ directory: DataDirectory, to other: URL) throws {
+        let encoders = try CLIPEncoders(directory: other)
+        let record = try ModelIdentity.record(specifier: other.path, directory: other, precision: "fp32", dimension: encoders.image!.dimension)
+        let writer = try DataStore.openForWriting(directory, holder: "test reindex")
+        _ = try Reindexer(store: writer, encoder: IngestEncoder(encoders.image!), model: record).run()
+        try writer.close()
+    }
+
     /// Another writer (an `ingest`) commits while the server runs: the next request sees it.
     @Test func anotherWritersCommitsAreServedWithoutRestart() async throws {
         let server = try await ServerFixtures.server()
@@ -45,11 +54,7 @@ struct DataFollowingTests {
             #expect(await server.reloadModelIfChanged() == false, "nothing changed yet")
             #expect(loads.count == 0)
 
-            let encoders = try CLIPEncoders(directory: other)
-            let record = try ModelIdentity.record(specifier: other.path, directory: other, precision: "fp32", dimension: encoders.image!.dimension)
-            let writer = try DataStore.openForWriting(server.service.store.directory, holder: "test reindex")
-            _ = try Reindexer(store: writer, encoder: IngestEncoder(encoders.image!), model: record).run()
-            try writer.close()
+            try Self.reindex(server.service.store.directory, to: other)
 
             try server.service.refresh()
             let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
@@ -94,11 +99,7 @@ struct DataFollowingTests {
             throw EngineError.model(path: other.path, reason: "test: the weights are gone")
         })
         try await ServerFixtures.test(server) { client in
-            let encoders = try CLIPEncoders(directory: other)
-            let record = try ModelIdentity.record(specifier: other.path, directory: other, precision: "fp32", dimension: encoders.image!.dimension)
-            let writer = try DataStore.openForWriting(server.service.store.directory, holder: "test reindex")
-            _ = try Reindexer(store: writer, encoder: IngestEncoder(encoders.image!), model: record).run()
-            try writer.close()
+            try Self.reindex(server.service.store.directory, to: other)
             try server.service.refresh()
             #expect(await server.reloadModelIfChanged() == false)
             let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
