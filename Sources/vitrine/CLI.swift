@@ -34,13 +34,18 @@ enum CLI {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 
-    /// What every `--json` prints: pretty, keys sorted, slashes as they are, ISO 8601 dates.
-    static func printJSON<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) throws {
+    /// The JSON of every report, printed (`--json`) or written to a file: pretty, keys sorted,
+    /// slashes as they are, ISO 8601 dates.
+    static func jsonEncoder(snakeCaseKeys: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
-        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+        return encoder
+    }
+
+    static func printJSON<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) throws {
+        FileHandle.standardOutput.write(try jsonEncoder(snakeCaseKeys: snakeCaseKeys).encode(value) + Data("\n".utf8))
     }
 
     /// The comma-separated integers of `option` ("1,8, 32"), each in `range`; anything else is a

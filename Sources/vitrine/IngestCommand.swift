@@ -78,7 +78,7 @@ struct Ingest: AsyncParsableCommand {
             }
         }
         if json {
-            FileHandle.standardOutput.write(try Self.encoder.encode(report) + Data("\n".utf8))
+            try CLI.printJSON(report)
         } else {
             print(Self.summary(report, dryRun: dryRun))
         }
@@ -120,13 +120,6 @@ struct Ingest: AsyncParsableCommand {
         return report
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
     static func reportName(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withColonSeparatorInTime]
@@ -135,7 +128,7 @@ struct Ingest: AsyncParsableCommand {
 
     private func write(_ report: IngestReport, to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Self.encoder.encode(report).write(to: url, options: .atomic)
+        try CLI.jsonEncoder().encode(report).write(to: url, options: .atomic)
     }
 
     static func summary(_ report: IngestReport, dryRun: Bool) -> String {
