@@ -33,12 +33,13 @@ struct BenchEmbed: AsyncParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
-    func validate() throws {
-        _ = try CLI.integers(batch, option: "--batch", in: 1...1000)
-    }
+    /// The `--batch` sizes: checked before anything loads, used by `run`.
+    private func batchSizes() throws -> [Int] { try CLI.integers(batch, option: "--batch", in: 1...1000) }
+
+    func validate() throws { _ = try batchSizes() }
 
     func run() async throws {
-        let batches = try CLI.integers(batch, option: "--batch", in: 1...1000)
+        let batches = try batchSizes()
         BLAS.threads = threads
         let directory = try await CLI.run { try await model.resolve() }
         let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }

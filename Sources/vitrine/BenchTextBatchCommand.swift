@@ -37,12 +37,13 @@ struct BenchTextBatch: AsyncParsableCommand {
         var queriesPerSecond: Double
     }
 
-    func validate() throws {
-        _ = try CLI.integers(batch, option: "--batch", in: 1...256)
-    }
+    /// The `--batch` sizes: checked before anything loads, used by `run`.
+    private func batchSizes() throws -> [Int] { try CLI.integers(batch, option: "--batch", in: 1...256) }
+
+    func validate() throws { _ = try batchSizes() }
 
     func run() async throws {
-        let sizes = try CLI.integers(batch, option: "--batch", in: 1...256)
+        let sizes = try batchSizes()
         BLAS.threads = threads
         let directory = try await CLI.run { try await model.resolve() }
         let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }
