@@ -203,7 +203,7 @@ public struct Linear: Sendable {
 
     /// The int8 few-rows kernel uses VNNI where the CPU has AVX-512 VNNI and oneDNN is allowed to
     /// use it too: `DNNL_MAX_CPU_ISA=AVX2` turns both to their AVX2 kernels, as on a Zen 3.
-    public static let fewRowsVNNI = vt_has_avx512_vnni() && OneDNN.hasVNNI
+    static let fewRowsVNNI = vt_has_avx512_vnni() && OneDNN.hasVNNI
 
     private func fewRows(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let parts = min(BLAS.threads, max(1, outFeatures / 256))
