@@ -12,8 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 tools/fetch_minilm.sh >/dev/null || [ "${VITRINE_ALLOW_MISSING_MINILM:-}" = 1 ]
-swift build --build-tests
+# Every target declares what it imports, and imports what it declares.
+tools/check_dependencies.py
+swift build --build-tests --explicit-target-dependency-import-check=error
 swift test --skip-build "$@"
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
-    tests/e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
+    e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
 fi

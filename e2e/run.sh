@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end tests against a real `vitrine serve`: the web UI in headless Chromium and an API fuzz
 # run (schemathesis). Installs what they need: Debian's chromium and chromium-driver, and the
-# Python packages of requirements.txt in tests/.venv (not in git). Uses the binary that
+# Python packages of requirements.txt in e2e/.venv (not in git). Uses the binary that
 # `swift build` made (debug by default, as scripts/test.sh builds it), so nothing is rebuilt.
-#   tests/e2e/run.sh [--only browser|fuzz] [--vitrine PATH]
+#   e2e/run.sh [--only browser|fuzz] [--vitrine PATH]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 missing=()
@@ -20,8 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-venv=tests/.venv
-requirements=tests/e2e/requirements.txt
+venv=e2e/.venv
+requirements=e2e/requirements.txt
 # Reinstall only when requirements.txt changed since the last install.
 if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -29,4 +29,4 @@ if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
     cp "$requirements" "$venv/.installed"
 fi
 
-exec "$venv/bin/python" tests/e2e/harness.py "$@"
+exec "$venv/bin/python" e2e/harness.py "$@"

@@ -2,9 +2,9 @@
 binary and the tiny CLIP model, starts the server on a free loopback port, then runs the browser
 test (test_ui.py, headless Chromium) and the API fuzz run (schemathesis) against it.
 
-    tests/.venv/bin/python tests/e2e/harness.py --vitrine .build/debug/vitrine [--only browser|fuzz]
+    e2e/.venv/bin/python e2e/harness.py --vitrine .build/debug/vitrine [--only browser|fuzz]
 
-Run through tests/e2e/run.sh, which installs Chromium, chromedriver and the Python packages.
+Run through e2e/run.sh, which installs Chromium, chromedriver and the Python packages.
 """
 
 import argparse
@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "Tests" / "Fixtures"
 TINY_MODEL = FIXTURES / "models" / "tiny-clip-p32"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
