@@ -6,11 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vitrine", targets: ["vitrine"]),
+        .library(name: "VitrineCore", targets: ["VitrineCore"]),
         .library(name: "VitrineModels", targets: ["VitrineModels"]),
+        .library(name: "VitrineHub", targets: ["VitrineHub"]),
         .library(name: "VitrineImage", targets: ["VitrineImage"]),
         .library(name: "VitrineTensor", targets: ["VitrineTensor"]),
         .library(name: "VitrineIndex", targets: ["VitrineIndex"]),
         .library(name: "VitrineCatalog", targets: ["VitrineCatalog"]),
+        .library(name: "VitrineSources", targets: ["VitrineSources"]),
         .library(name: "VitrineEngine", targets: ["VitrineEngine"]),
         .library(name: "VitrineServer", targets: ["VitrineServer"]),
     ],
@@ -19,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         // The search service.
@@ -46,9 +50,11 @@ let package = Package(
         .target(name: "CVitrineKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Layers, lowest first. Dependencies point down only.
+        // What every layer may share: hex text of bytes.
+        .target(name: "VitrineCore"),
         .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CDNNL", "CVitrineKernels"]),
         .target(
-            name: "VitrineImage", dependencies: ["CImageCodecs"],
+            name: "VitrineImage", dependencies: ["VitrineCore", "CImageCodecs"],
             // Optimized in debug builds too: Pillow-exact resampling at -Onone is ~10× slower and
             // makes every ingest test wait on it.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -57,17 +63,22 @@ let package = Package(
         // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
         .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
-            name: "VitrineIndex", dependencies: ["VitrineTensor", "CVitrineIndex"],
+            name: "VitrineIndex", dependencies: ["CVitrineIndex"],
             // Optimized in debug builds too: graph construction at -Onone is ~20× slower and
             // would make the index tests take minutes.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
+        // Checkpoints, tokenizers and the CLIP and BERT encoders.
+        .target(name: "VitrineModels", dependencies: ["VitrineTensor", "VitrineImage"]),
+        // The Hugging Face Hub client: model files by repo id, the shared cache, downloads, progress.
         .target(
-            name: "VitrineModels",
+            name: "VitrineHub",
             dependencies: [
-                "VitrineTensor", "VitrineImage",
+                "VitrineCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Product records (SQLite + FTS5 through GRDB), the content-addressed image store and the
@@ -75,18 +86,29 @@ let package = Package(
         .target(
             name: "VitrineCatalog",
             dependencies: [
+                "VitrineCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Ingest (dataset readers, pipeline) and search over a data directory.
+        // Dataset readers: GLAMI-1M, a folder of photos, a CSV/JSONL manifest, Fashion-MNIST, and
+        // the HTTP fetching of manifest images.
+        .target(
+            name: "VitrineSources",
+            dependencies: [
+                "VitrineCatalog", "VitrineImage", "CVitrineZlib",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // Ingest and search over a data directory, and the catalog lifecycle.
         .target(
             name: "VitrineEngine",
             dependencies: [
-                "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineTensor", "CVitrineZlib",
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "VitrineCore", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // AsyncChannel: ingest hands prepared batches to the committing loop one at a time.
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
         // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
@@ -95,10 +117,11 @@ let package = Package(
         .target(
             name: "VitrineServer",
             dependencies: [
-                "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage",
+                "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,8 +132,8 @@ let package = Package(
         .executableTarget(
             name: "vitrine",
             dependencies: [
-                "VitrineModels", "VitrineImage", "VitrineTensor", "VitrineIndex", "VitrineCatalog", "VitrineEngine",
-                "VitrineServer",
+                "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex", "VitrineCatalog",
+                "VitrineSources", "VitrineEngine", "VitrineServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,31 +143,44 @@ let package = Package(
 
         // Runs the built `vitrine` binary as a user would.
         .testTarget(name: "VitrineCLITests", dependencies: ["vitrine"]),
-        .testTarget(name: "VitrineCatalogTests", dependencies: ["VitrineCatalog"]),
         .testTarget(
-            name: "VitrineEngineTests",
+            name: "VitrineCatalogTests",
+            dependencies: ["VitrineCatalog", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "VitrineSourcesTests",
             dependencies: [
-                "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage",
+                "VitrineSources", "VitrineCatalog", "VitrineImage",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                // A loopback HTTP server that serves manifest images in tests.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
+            name: "VitrineEngineTests",
+            dependencies: ["VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources"]
+        ),
+        .testTarget(
             name: "VitrineServerTests",
             dependencies: [
-                "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage",
+                "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage", "VitrineSources",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor"]),
-        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineTensor"]),
+        .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor", "CVitrineKernels"]),
+        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex"]),
         .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
+        .testTarget(name: "VitrineModelsTests", dependencies: ["VitrineModels", "VitrineImage", "VitrineTensor"]),
         .testTarget(
-            name: "VitrineModelsTests",
+            name: "VitrineHubTests",
             dependencies: [
-                "VitrineModels", "VitrineImage", "VitrineTensor",
+                "VitrineHub",
                 // A loopback HTTP server that plays the Hugging Face Hub in tests.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

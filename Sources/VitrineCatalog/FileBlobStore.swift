@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import VitrineCore
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +9,7 @@ import Darwin
 
 /// Content-addressed files: `<directory>/<sha[0..2]>/<sha[2..4]>/<sha256>.<ext>`.
 ///
-/// ``put(_:ext:)`` hashes the bytes itself, so a key always names its content, and writes
+/// ``put(_:ext:)`` takes ``HashedData``, so a key always names its content, and writes
 /// atomically: a temporary file in the target directory, fsync, rename, then an fsync of the
 /// directory so the rename survives a power cut. Readers therefore never see a partial blob.
 /// Temporary files start with "." and are ignored by ``keys()``.
@@ -38,22 +38,8 @@ public final class FileBlobStore: BlobStore, @unchecked Sendable {
             .appendingPathComponent(key.description)
     }
 
-    /// The key `data` would be stored under with extension `ext`.
-    public static func key(for data: Data, ext: String) throws -> BlobKey {
-        let digest = SHA256.hash(data: data)
-        let hex = digest.map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
-        guard let key = BlobKey("\(hex).\(ext)") else {
-            throw CatalogError.invalidArgument(
-                "blob extension \"\(ext)\" is not one of \(BlobKey.extensions.sorted().joined(separator: ", "))")
-        }
-        return key
-    }
-
-    public func put(_ data: Data, ext: String) throws -> BlobKey {
-        let key = try Self.key(for: data, ext: ext)
+    public func put(_ content: HashedData, ext: String) throws -> BlobKey {
+        let key = try BlobKey(content, ext: ext)
         let target = url(for: key)
         // Same name means same bytes: an existing file is already the blob.
         if FileManager.default.fileExists(atPath: target.path) { return key }
@@ -64,7 +50,7 @@ public final class FileBlobStore: BlobStore, @unchecked Sendable {
             throw CatalogError.fromFoundation(error, path: folder.path, doing: "create directory")
         }
         let temporary = folder.appendingPathComponent(".\(key.description).\(UUID().uuidString).tmp")
-        try writeDurably(data, to: temporary.path)
+        try writeDurably(content.data, to: temporary.path)
         if rename(temporary.path, target.path) != 0 {
             let code = errno
             unlink(temporary.path)
@@ -143,7 +129,7 @@ public final class FileBlobStore: BlobStore, @unchecked Sendable {
     // MARK: - Helpers
 
     private static func isHexPair(_ name: String) -> Bool {
-        name.utf8.count == 2 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        Hex.isLowercaseHex(name, count: 2)
     }
 
     /// Names in a directory; an absent directory has none.

@@ -1,10 +1,11 @@
 import Foundation
+import Synchronization
 
 /// Named points between the stores' writes where tests make ingest die as if killed (`kill -9`),
 /// to prove every crash window recoverable. Set `VITRINE_FAULT=<point>` or `<point>:<n>` (die on
 /// the n-th time the point is reached, default the first). Unset in normal runs: one dictionary
 /// lookup at start-up, then a nil check per batch.
-struct FaultInjection: Sendable {
+final class FaultInjection: Sendable {
     enum Point: String, CaseIterable, Sendable {
         case afterBlobs = "after-blobs"
         case afterMarkStale = "after-mark-stale"
@@ -19,7 +20,12 @@ struct FaultInjection: Sendable {
 
     private let point: Point?
     private let occurrence: Int
-    private let counter = AtomicCounter()
+    private let reached = Atomic<Int>(0)
+
+    private init(point: Point?, occurrence: Int) {
+        self.point = point
+        self.occurrence = occurrence
+    }
 
     static func fromEnvironment() -> FaultInjection {
         guard let spec = ProcessInfo.processInfo.environment["VITRINE_FAULT"], !spec.isEmpty else {
@@ -33,7 +39,7 @@ struct FaultInjection: Sendable {
     /// configured one and this is its configured occurrence.
     func reach(_ point: Point) throws {
         guard let configured = self.point, configured == point else { return }
-        if counter.increment() + 1 == occurrence {
+        if reached.add(1, ordering: .relaxed).newValue == occurrence {
             FileHandle.standardError.write(Data("vitrine: fault injected at \(point.rawValue)\n".utf8))
             kill(getpid(), SIGKILL)
             throw EngineError.injectedFault(point.rawValue)  // not reached

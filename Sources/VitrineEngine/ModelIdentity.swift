@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import VitrineCatalog
+import VitrineCore
 
 /// Which model built a data directory's vectors, and the check that a query uses the same one:
 /// vectors of two different models live in unrelated spaces, so mixing them gives meaningless
@@ -23,7 +24,7 @@ public enum ModelIdentity {
                 hasher.update(data: chunk)
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 
     static func weightFiles(in directory: URL) throws -> [URL] {

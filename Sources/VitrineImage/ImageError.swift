@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Why an image could not be decoded or preprocessed.
 ///
 /// Every failure on untrusted input surfaces as one of these cases; the decoders never trap.
@@ -26,10 +28,7 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .empty:
             return "image data is empty"
         case .unknownFormat(let bytes):
-            let hex = bytes.map { byte in
-                let digits = String(byte, radix: 16)
-                return digits.count == 1 ? "0" + digits : digits
-            }.joined(separator: " ")
+            let hex = Hex.encode(bytes, separator: " ")
             return "unknown image format (not JPEG, PNG or WebP); first bytes: \(hex.isEmpty ? "none" : hex)"
         case .tooLarge(let width, let height, let maxPixels):
             return "image is \(width)×\(height) pixels, more than the limit of \(maxPixels) pixels"

@@ -5,6 +5,7 @@ import VitrineCatalog
 import VitrineEngine
 import VitrineImage
 import VitrineIndex
+import VitrineSources
 
 /// An error as the API reports it: an HTTP status and the body
 /// `{"error": {"code": "...", "message": "..."}}`, whatever went wrong.

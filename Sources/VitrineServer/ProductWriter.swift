@@ -3,6 +3,7 @@ import Logging
 import VitrineCatalog
 import VitrineEngine
 import VitrineModels
+import VitrineSources
 
 /// Makes the server the data directory's one writer when a write arrives.
 ///

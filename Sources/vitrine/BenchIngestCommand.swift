@@ -4,6 +4,7 @@ import VitrineCatalog
 import VitrineEngine
 import VitrineImage
 import VitrineModels
+import VitrineSources
 import VitrineTensor
 
 /// `vitrine bench ingest`: end-to-end ingest (files → decode → preprocess → encode → index +

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VitrineCatalog
 import VitrineEngine
+import VitrineHub
 import VitrineModels
 import VitrineTensor
 

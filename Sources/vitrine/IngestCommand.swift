@@ -3,6 +3,7 @@ import Foundation
 import VitrineCatalog
 import VitrineEngine
 import VitrineModels
+import VitrineSources
 
 extension DatasetFormat: ExpressibleByArgument {}
 extension DatasetSplit: ExpressibleByArgument {}

@@ -3,6 +3,7 @@ import Testing
 import VitrineCatalog
 @testable import VitrineEngine
 import VitrineIndex
+import VitrineSources
 
 /// `backup` and `restore`: a copy taken while a writer and readers are busy is the source's state
 /// at one sequence number, and restores to a directory that verifies.

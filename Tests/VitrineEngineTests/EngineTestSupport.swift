@@ -4,6 +4,7 @@ import VitrineCatalog
 import VitrineEngine
 import VitrineIndex
 import VitrineModels
+import VitrineSources
 
 /// Shared pieces of the engine tests: the tiny CLIP fixture, photos, scratch directories and an
 /// in-memory dataset reader.

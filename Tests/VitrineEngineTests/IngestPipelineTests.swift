@@ -5,6 +5,7 @@ import VitrineCatalog
 import VitrineIndex
 import VitrineImage
 import VitrineModels
+import VitrineSources
 
 @Suite struct IngestPipelineTests {
     typealias F = EngineFixtures

@@ -3,6 +3,7 @@ import Testing
 import VitrineCatalog
 @testable import VitrineEngine
 import VitrineIndex
+import VitrineSources
 
 /// Removing products: `delete`, `ingest --prune`, and what a concurrent reader sees meanwhile.
 @Suite struct LifecycleTests {

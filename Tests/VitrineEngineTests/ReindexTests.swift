@@ -5,6 +5,7 @@ import VitrineCatalog
 import VitrineImage
 import VitrineIndex
 import VitrineModels
+import VitrineSources
 
 /// `reindex`: a second model's vectors are built beside the live index and swapped in while
 /// readers search; an interrupted run leaves the old model serving and resumes.

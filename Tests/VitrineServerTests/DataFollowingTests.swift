@@ -6,6 +6,7 @@ import VitrineCatalog
 import VitrineEngine
 import VitrineModels
 @testable import VitrineServer
+import VitrineSources
 
 @Suite("following the data directory")
 struct DataFollowingTests {

@@ -7,6 +7,7 @@ import VitrineCatalog
 import VitrineEngine
 import VitrineModels
 @testable import VitrineServer
+import VitrineSources
 
 /// A data directory built with the engine (tiny CLIP fixture, real photos), a server over it, and
 /// helpers to call its routes through HummingbirdTesting.

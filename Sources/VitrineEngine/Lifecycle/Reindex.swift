@@ -223,27 +223,18 @@ public final class Reindexer: @unchecked Sendable {
     /// image that cannot be read or decoded stops the reindex (its product would lose its vector):
     /// the old index stays live.
     private func prepare(_ entries: [ImageEntry]) throws -> [RGBImage] {
-        let results = UnsafeResults<Result<RGBImage, LifecycleError>>(count: entries.count)
-        let next = AtomicCounter()
         let blobs = store.blobs
-        DispatchQueue.concurrentPerform(iterations: max(1, min(options.decodeThreads, entries.count))) { _ in
-            while true {
-                let i = next.increment()
-                guard i < entries.count else { return }
-                let entry = entries[i]
-                do {
-                    let image = try decoder.decode(try blobs.get(entry.key))
-                    results[i] = .success(encoder.prepare(image))
-                } catch {
-                    results[i] = .failure(LifecycleError(
-                        "image \(entry.image) of product \(entry.product) (\(blobs.url(for: entry.key).path)): \(error); "
-                            + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product"))
-                }
+        let results = try BlockingWork.map(count: entries.count, threads: options.decodeThreads) { i -> Result<RGBImage, LifecycleError> in
+            let entry = entries[i]
+            do {
+                let image = try decoder.decode(try blobs.get(entry.key))
+                return .success(encoder.prepare(image))
+            } catch {
+                return .failure(LifecycleError(
+                    "image \(entry.image) of product \(entry.product) (\(blobs.url(for: entry.key).path)): \(error); "
+                        + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product"))
             }
         }
-        return try results.values.enumerated().map { i, result in
-            guard let result else { throw LifecycleError("image \(entries[i].image) of product \(entries[i].product) was not prepared") }
-            return try result.get()
-        }
+        return try results.map { try $0.get() }
     }
 }

@@ -83,7 +83,7 @@ extension DataStore {
 
         for key in referenced.sorted() {
             guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
-            if checksums, IngestPipeline.sha256(try blobs.get(key)) != key.sha256 {
+            if checksums, HashedData(try blobs.get(key)).sha256 != key.sha256 {
                 problems.append("image \(key) does not match its checksum (\(blobs.url(for: key).path))")
             }
         }

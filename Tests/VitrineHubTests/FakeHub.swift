@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
-@testable import VitrineModels
+@testable import VitrineHub
 
 /// A loopback HTTP/1.1 server that answers like the Hugging Face Hub: the model API, `resolve`
 /// with the hub's headers, a 302 to a CDN path for LFS files, and `Range` requests. It records

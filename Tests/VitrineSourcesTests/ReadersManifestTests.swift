@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Testing
-@testable import VitrineEngine
+@testable import VitrineSources
 
 @Suite("Manifest reader")
 struct ReadersManifestTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import VitrineImage
-@testable import VitrineEngine
+@testable import VitrineSources
 
 /// Runs a shell pipeline and returns its standard output (gzip is the independent reference here).
 func shell(_ command: String) throws -> Data {

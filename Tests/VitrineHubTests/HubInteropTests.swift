@@ -1,13 +1,13 @@
 import Foundation
 import Testing
-@testable import VitrineModels
+@testable import VitrineHub
 
 /// The cache must be one cache for Vitrine and Python's `huggingface_hub`.
 @Suite("Hub cache shared with huggingface_hub")
 struct HubInteropTests {
     /// Written by `Tests/Fixtures/hub/make_python_cache.py` with huggingface_hub's own helpers.
     static let pythonCache = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/hub/python-cache", isDirectory: true)
     static let pythonCommit = "0123456789abcdef0123456789abcdef01234567"
     static let pythonFiles: [FakeHub.File] = [

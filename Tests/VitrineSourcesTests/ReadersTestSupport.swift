@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
-import VitrineEngine
+@testable import VitrineSources
 
 /// The committed test images (`Tests/Fixtures/images`).
 enum ReaderFixtures {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import VitrineModels
+@testable import VitrineHub
 
 @Suite("Hub client against a fake hub")
 struct HubClientTests {

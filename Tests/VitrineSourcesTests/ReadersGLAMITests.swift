@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import VitrineCatalog
-@testable import VitrineEngine
+@testable import VitrineSources
 import ZIPFoundation
 
 /// A small GLAMI-1M in its exact layout: the two CSVs and `images/{image_id}.jpg`.

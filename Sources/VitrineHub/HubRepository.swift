@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// A model repository on the hub at one revision: `owner/name` plus a branch, tag or commit.
 public struct HubRepository: Sendable, Hashable, CustomStringConvertible {
     /// `owner/name`.
@@ -41,7 +43,7 @@ public struct HubRepository: Sendable, Hashable, CustomStringConvertible {
     public var revisionIsCommitHash: Bool { Self.isCommitHash(revision) }
 
     static func isCommitHash(_ string: String) -> Bool {
-        string.utf8.count == 40 && string.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        Hex.isLowercaseHex(string, count: 40)
     }
 
     // The hub's own rule: letters, digits, '-', '_', '.'; no '--' or '..'; no leading or trailing

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import VitrineEngine
+@testable import VitrineSources
 
 @Suite("Folder reader")
 struct ReadersFolderTests {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VitrineCore
 
 /// How a blob's name (its etag) commits to its content. LFS files are named by the SHA-256 of
 /// their bytes; small files kept in git itself are named by their git blob id, the SHA-1 of
@@ -10,12 +11,12 @@ enum BlobDigest: Sendable, Equatable {
 
     /// The digest an etag is, or `nil` when it is not a hash we can check.
     init?(etag: String) {
-        let isHex = etag.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-        guard isHex else { return nil }
-        switch etag.utf8.count {
-        case 64: self = .sha256
-        case 40: self = .gitBlobSHA1
-        default: return nil
+        if Hex.isLowercaseHex(etag, count: 64) {
+            self = .sha256
+        } else if Hex.isLowercaseHex(etag, count: 40) {
+            self = .gitBlobSHA1
+        } else {
+            return nil
         }
     }
 
@@ -34,14 +35,14 @@ enum BlobDigest: Sendable, Equatable {
         case .sha256:
             var hasher = SHA256()
             try Self.forEachChunk(handle) { hasher.update(data: $0) }
-            return Self.hex(hasher.finalize())
+            return Hex.encode(hasher.finalize())
         case .gitBlobSHA1:
             let size = try handle.seekToEnd()
             try handle.seek(toOffset: 0)
             var hasher = Insecure.SHA1()
             hasher.update(data: Data("blob \(size)\0".utf8))
             try Self.forEachChunk(handle) { hasher.update(data: $0) }
-            return Self.hex(hasher.finalize())
+            return Hex.encode(hasher.finalize())
         }
     }
 
@@ -49,12 +50,12 @@ enum BlobDigest: Sendable, Equatable {
     func hex(of data: Data) -> String {
         switch self {
         case .sha256:
-            return Self.hex(SHA256.hash(data: data))
+            return Hex.encode(SHA256.hash(data: data))
         case .gitBlobSHA1:
             var hasher = Insecure.SHA1()
             hasher.update(data: Data("blob \(data.count)\0".utf8))
             hasher.update(data: data)
-            return Self.hex(hasher.finalize())
+            return Hex.encode(hasher.finalize())
         }
     }
 
@@ -62,9 +63,5 @@ enum BlobDigest: Sendable, Equatable {
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             body(chunk)
         }
-    }
-
-    private static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
     }
 }

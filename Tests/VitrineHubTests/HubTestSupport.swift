@@ -1,5 +1,5 @@
 import Foundation
-@testable import VitrineModels
+@testable import VitrineHub
 
 /// Fixtures shared by the hub tests: a CLIP-like repo and a scratch cache per test.
 enum HubFixture {

@@ -2,7 +2,7 @@ import Foundation
 import NIOHTTP1
 import Synchronization
 import Testing
-@testable import VitrineModels
+@testable import VitrineHub
 
 @Suite("Hub environment, names and hashes")
 struct HubUnitTests {

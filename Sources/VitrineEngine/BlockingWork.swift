@@ -1,0 +1,40 @@
+import Dispatch
+import Synchronization
+
+/// CPU-bound work that blocks (decoding, resizing, a forward pass) run on Dispatch's threads, not
+/// on Swift's cooperative pool: a cooperative thread stuck for milliseconds per image starves
+/// every other task of the process, and the pool has only as many threads as cores.
+enum BlockingWork {
+    /// `body` on a Dispatch thread; the caller's task waits without holding a thread.
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+
+    /// `body(0) ... body(count - 1)` on up to `threads` threads, results in index order. The first
+    /// error stops the workers after their current item and is rethrown. Blocks the calling
+    /// thread, which takes part; from async code wrap it in ``run(_:)``.
+    static func map<T: Sendable>(count: Int, threads: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        guard count > 0 else { return [] }
+        let next = Atomic<Int>(0)
+        let results = Mutex([T?](repeating: nil, count: count))
+        let failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, count))) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < count else { return }
+                do {
+                    let value = try body(i)
+                    results.withLock { $0[i] = value }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { $0.map { $0! } }
+    }
+}

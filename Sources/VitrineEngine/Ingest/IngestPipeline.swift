@@ -1,0 +1,130 @@
+import AsyncAlgorithms
+import Foundation
+import VitrineCatalog
+import VitrineImage
+import VitrineIndex
+import VitrineSources
+
+/// Ingest: source entries → image bytes (fetched in parallel) → content hashes → skip what is
+/// stored unchanged → blob store → decode + resize (parallel) → batched CLIP forward pass →
+/// index + catalog, batch by batch.
+///
+/// Two stages run at once: ``BatchPreparer`` (read → fetch → decode, in a child task) and
+/// ``BatchCommitter`` (encode → commit). They meet at a channel that holds no batch: the next
+/// batch is read, fetched and decoded while the current one is encoded, and at most two batches
+/// are in memory, whatever the size of the source.
+///
+/// **Crash safety.** A batch reaches the stores in this order: (1) blobs (content-addressed, so a
+/// crash leaves at worst unreferenced files for `gc`), (2) the catalog marks the batch's stored
+/// products stale (clears their fingerprints), (3) the index upserts the new vectors and deletes
+/// replaced images' vectors, (4) one catalog transaction writes the records, their fingerprints and
+/// the index's sequence number. A crash after (2) leaves stale products the next run re-embeds; a
+/// crash after (3) leaves index entries the catalog does not name, which
+/// ``DataStore/reconcile()`` deletes when the next writer opens the directory (the sequence numbers
+/// differ). Searches drop hits the catalog does not name, so readers never see a half-written batch.
+public final class IngestPipeline: Sendable {
+    public let store: DataStore
+    public let encoder: IngestEncoder
+    public let model: ModelRecord
+    public let options: IngestOptions
+    private let faults = FaultInjection.fromEnvironment()
+
+    /// - Throws: ``EngineError/modelMismatch(data:recorded:given:)`` when the directory's vectors
+    ///   were built by another model (re-embedding is `vitrine reindex`'s job).
+    public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: IngestOptions = IngestOptions()) throws {
+        guard (1...1000).contains(options.batchSize) else {
+            throw EngineError.invalidQuery("batch size must be between 1 and 1000, not \(options.batchSize)")
+        }
+        guard !options.prune || options.limit == nil else {
+            throw EngineError.invalidQuery("pruning needs a full pass over the source: drop --limit")
+        }
+        guard store.isWriter else {
+            throw EngineError.model(path: store.directory.url.path, reason: "ingest needs the data directory opened for writing")
+        }
+        if let recorded = try store.catalog.modelRecord(), recorded.weightsSHA256 != model.weightsSHA256 {
+            throw EngineError.modelMismatch(data: store.directory.url.path, recorded: recorded.specifier, given: model.specifier)
+        }
+        guard model.dimension == encoder.dimension else {
+            throw EngineError.model(path: model.source, reason: "the record says dimension \(model.dimension), the encoder makes \(encoder.dimension)")
+        }
+        self.store = store
+        self.encoder = encoder
+        self.model = model
+        self.options = options
+    }
+
+    /// Runs the whole source. `progress` is called after every batch (and every skipped chunk)
+    /// with the counts so far. Per-item problems land in the report; store failures (disk full,
+    /// read-only directory) throw after everything committed so far is durable.
+    public func run(_ reader: DatasetReader,
+                    progress: @escaping @Sendable (IngestCounts) -> Void = { _ in }) async throws -> IngestReport {
+        let reconciliation = store.reconciliation
+        let started = Date()
+        let vectors = try store.vectorStore(dimension: encoder.dimension)
+        if try store.catalog.modelRecord() == nil {
+            try store.catalog.setModelRecord(model)
+        }
+        let ledger = IngestLedger()
+        let preparer = BatchPreparer(
+            catalog: store.catalog,
+            fetcher: ImageFetcher(concurrentLoads: options.concurrentLoads, maxImageBytes: options.maxImageBytes),
+            preparer: ImagePreparer(blobs: store.blobs, encoder: encoder, decoder: ImageDecoder(maxPixels: options.maxPixels),
+                                    threads: options.decodeThreads),
+            batchSize: options.batchSize, ledger: ledger)
+        let committer = BatchCommitter(catalog: store.catalog, vectors: vectors, encoder: encoder, faults: faults, ledger: ledger)
+
+        // Batch n+1 is prepared while batch n is committed: `send` waits until the loop below
+        // takes the batch, so the preparer runs one batch ahead and no further. An error on
+        // either side ends the group and cancels the other.
+        let batches = AsyncThrowingChannel<PreparedBatch, Error>()
+        let limit = options.limit
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    var entries = EntryReader(reader, limit: limit, ledger: ledger)
+                    var last = false
+                    while !last {
+                        let batch = try await preparer.nextBatch(from: &entries, progress: progress)
+                        last = batch.isLast
+                        await batches.send(batch)
+                    }
+                    batches.finish()
+                } catch {
+                    batches.fail(error)
+                }
+            }
+            for try await batch in batches {
+                try await BlockingWork.run { try committer.commit(batch) }
+                progress(ledger.counts)
+            }
+            try await group.waitForAll()
+        }
+
+        var pruned: [String] = []
+        var pruneSkipped: String?
+        if options.prune {
+            (pruned, pruneSkipped) = try prune(source: reader.source, ledger: ledger)
+        }
+        try vectors.flush()
+        return IngestReport(
+            source: reader.source, dataDirectory: store.directory.url.path, model: model.specifier,
+            started: started, counts: ledger.counts,
+            reconciliation: reconciliation.isEmpty ? nil : .init(orphanVectors: reconciliation.orphanVectors, staleProducts: reconciliation.staleProducts),
+            failures: ledger.failures, pruned: pruned, pruneSkipped: pruneSkipped)
+    }
+
+    /// The products of `source` the pass did not list, removed unless `dryRun`. A rejected row
+    /// without a readable id might be a listed product, so pruning is then skipped, not guessed.
+    private func prune(source: String, ledger: IngestLedger) throws -> ([String], String?) {
+        let failures = ledger.failures
+        if let unnamed = failures.first(where: { $0.id == nil }) {
+            return ([], "a row without a readable id was rejected (\(unnamed.location)); fix it or drop --prune")
+        }
+        let listed = ledger.seenIDs
+        let gone = try store.catalog.productIDs(source: source).filter { !listed.contains($0) }
+        if !options.dryRun, !gone.isEmpty {
+            try store.delete(ids: gone)
+        }
+        return (gone, nil)
+    }
+}
