@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "VitrineServerTests",
             dependencies: [
-                "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage", "VitrineSources",
+                "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage", "VitrineSources", "VitrineCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,7 +175,10 @@ let package = Package(
         ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor", "CVitrineKernels"]),
         .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex"]),
-        .testTarget(name: "VitrineImageTests", dependencies: ["VitrineImage", "VitrineTensor"]),
+        .testTarget(
+            name: "VitrineImageTests",
+            dependencies: ["VitrineImage", "VitrineTensor", "VitrineCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "VitrineModelsTests", dependencies: ["VitrineModels", "VitrineImage", "VitrineTensor"]),
         .testTarget(
             name: "VitrineHubTests",

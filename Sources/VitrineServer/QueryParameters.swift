@@ -1,6 +1,4 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
 import VitrineEngine
 
 /// A request's query string, decoded as HTML forms encode it (`+` is a space, then `%XX`), with

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VitrineCatalog
+import VitrineCore
 import VitrineImage
 @testable import VitrineServer
 
@@ -18,7 +19,7 @@ struct ImageRouteTests {
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "image/jpeg")
             #expect(response.headers[.cacheControl] == "public, max-age=31536000, immutable")
-            let digest = SHA256.hash(data: response.data).map { String(format: "%02x", $0) }.joined()
+            let digest = Hex.encode(SHA256.hash(data: response.data))
             #expect(response.data == ServerFixtures.photo("baseline.jpg"))
             #expect(response.headers[.eTag] == "\"\(digest)\"")
             #expect(url.hasSuffix("/\(digest).jpg"))
