@@ -7,6 +7,7 @@ direction as well: a declared dependency that no source file of the target impor
 A product is taken to provide the module of the same name (true of every package we use).
 
     tools/check_dependencies.py            # exit 1 and a line per problem, 0 when clean
+    tools/check_dependencies.py --graph    # the package's own targets, top layer first
 """
 import json
 import pathlib
@@ -44,9 +45,28 @@ def imported(directory):
     return modules - SYSTEM
 
 
+def graph(package):
+    """Prints each library and executable target of the package over the ones it depends on,
+    by layer: a target stands above everything it imports (layer 1 imports none of ours)."""
+    ours = {t["name"]: t for t in package["targets"] if t["type"] in ("regular", "executable", "system")}
+    edges = {name: sorted(d for d in declared(t) if d in ours) for name, t in ours.items()}
+    layer = {}
+
+    def depth(name):
+        if name not in layer:
+            layer[name] = 1 + max((depth(d) for d in edges[name]), default=0)
+        return layer[name]
+
+    for name in sorted(ours, key=lambda n: (-depth(n), n)):
+        print(f"{depth(name):>2}  {name:<20} -> {', '.join(edges[name]) or '-'}")
+
+
 def main():
     package = json.loads(subprocess.run(["swift", "package", "dump-package"], cwd=ROOT, check=True,
                                         capture_output=True, text=True).stdout)
+    if "--graph" in sys.argv[1:]:
+        graph(package)
+        return 0
     executables = {t["name"] for t in package["targets"] if t["type"] == "executable"}
     problems = []
     for target in package["targets"]:
