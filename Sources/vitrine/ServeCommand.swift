@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import VitrineCatalog
+import VitrineCommandLine
 import VitrineEngine
 import VitrineServer
 import VitrineTensor

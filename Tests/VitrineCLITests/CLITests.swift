@@ -14,20 +14,20 @@ import Testing
         let stderr: String
     }
 
-    /// The binary SwiftPM built beside this test bundle.
-    static func binary() throws -> URL {
+    /// The binary SwiftPM built beside this test bundle: `vitrine` or `vitrine-bench`.
+    static func binary(_ name: String = "vitrine") throws -> URL {
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("vitrine")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "vitrine binary near \(Bundle.main.bundleURL.path)"])
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "\(name) binary near \(Bundle.main.bundleURL.path)"])
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
+    static func run(_ arguments: [String], tool: String = "vitrine") throws -> Run {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = try binary(tool)
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -98,20 +98,20 @@ import Testing
         #expect(r.stderr.contains("--text"), "\(r.stderr)")
     }
 
-    /// `bench minilm` names the precisions it knows (so int8 shows up once `Precision` has it).
+    /// `vitrine-bench minilm` names the precisions it knows (so int8 shows up once `Precision` has it).
     @Test func benchMiniLMRejectsUnknownPrecisions() throws {
-        let r = try Self.run(["bench", "minilm", "--model", Self.tinyModel, "--precision", "fp32,fp64"])
+        let r = try Self.run(["minilm", "--model", Self.tinyModel, "--precision", "fp32,fp64"], tool: "vitrine-bench")
         #expect(r.status == 2)
         #expect(r.stderr.contains("unknown precision \"fp64\"") && r.stderr.contains("fp32, bf16"), "\(r.stderr)")
     }
 
     /// A list option with an item that is no number, or out of range, is a usage error naming
     /// the item, before any model is loaded (it used to be dropped silently).
-    @Test(arguments: [(["bench", "embed", "--batch", "1,x,8"], "--batch", "\"x\""),
-                      (["bench", "text-batch", "--batch", "4,300"], "--batch", "\"300\""),
-                      (["bench", "index", "--ef", "16,-1"], "--ef", "\"-1\"")])
+    @Test(arguments: [(["embed", "--batch", "1,x,8"], "--batch", "\"x\""),
+                      (["text-batch", "--batch", "4,300"], "--batch", "\"300\""),
+                      (["index", "--ef", "16,-1"], "--ef", "\"-1\"")])
     func benchListOptionsNameTheBadItem(arguments: [String], option: String, item: String) throws {
-        let r = try Self.run(arguments + (arguments[1] == "index" ? [] : ["--model", "/nonexistent-model"]))
+        let r = try Self.run(arguments + (arguments[0] == "index" ? [] : ["--model", "/nonexistent-model"]), tool: "vitrine-bench")
         #expect(r.status == 2)
         #expect(r.stderr.contains(option) && r.stderr.contains(item), "\(r.stderr)")
     }
@@ -120,7 +120,7 @@ import Testing
         let sentences = FileManager.default.temporaryDirectory.appendingPathComponent("minilm-cli-\(UUID().uuidString).txt")
         try "red dress\n".write(to: sentences, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: sentences) }
-        let r = try Self.run(["bench", "minilm", "--model", Self.tinyModel, "--sentences", sentences.path, "--seconds", "0.1"])
+        let r = try Self.run(["minilm", "--model", Self.tinyModel, "--sentences", sentences.path, "--seconds", "0.1"], tool: "vitrine-bench")
         #expect(r.status == 1)
         #expect(r.stderr.contains("expected bert"), "\(r.stderr)")
     }

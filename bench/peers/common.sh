@@ -19,16 +19,18 @@ ensure_venv() {
     echo "$wanted" > "$stamp"
 }
 
-# ensure_vitrine: prints the release `vitrine` binary, built when missing or older than the sources.
+# ensure_vitrine: prints the release `vitrine` binary, built (with `vitrine-bench` beside it) when
+# either is missing or older than the sources.
 ensure_vitrine() {
     local vitrine="$root/.build/release/vitrine" stale=""
-    if [ -x "$vitrine" ]; then
-        stale=$(cd "$root" && find Sources Package.swift Package.resolved -newer "$vitrine" -print -quit 2>/dev/null || true)
+    if [ -x "$vitrine" ] && [ -x "$vitrine-bench" ]; then
+        stale=$(cd "$root" && find Sources Package.swift Package.resolved -newer "$vitrine-bench" -print -quit 2>/dev/null || true)
     fi
-    if [ ! -x "$vitrine" ] || [ -n "$stale" ]; then
+    if [ ! -x "$vitrine" ] || [ ! -x "$vitrine-bench" ] || [ -n "$stale" ]; then
         command -v swift >/dev/null || fail "swift is not installed; build vitrine elsewhere and pass --vitrine BIN"
-        echo "building vitrine (release)${stale:+, $stale changed}" >&2
-        (cd "$root" && swift build -c release --product vitrine) >&2 || fail "swift build -c release failed"
+        echo "building vitrine and vitrine-bench (release)${stale:+, $stale changed}" >&2
+        (cd "$root" && swift build -c release --product vitrine && swift build -c release --product vitrine-bench) >&2 \
+            || fail "swift build -c release failed"
     fi
     echo "$vitrine"
 }

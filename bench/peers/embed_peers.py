@@ -12,7 +12,7 @@ invocation, never two at once, so that they share the machine's state but not it
 * **Inputs.** The images are decoded and preprocessed once, by the transformers Pillow image
   processor (``AutoImageProcessor.from_pretrained(dir, backend="pil")``), into one array of pixel
   values that both Python engines read. A batch of size B is images ``i % n`` for ``i < B``, the
-  way ``vitrine bench embed`` builds its batches from its own preprocessing of the same files.
+  way ``vitrine-bench embed`` builds its batches from its own preprocessing of the same files.
   Images smaller than 32×32 are left out, as Vitrine's bench leaves them out.
 * **Images/s (encode only).** For each batch size: one warm-up call, then calls back to back
   until ``--seconds`` have passed (at least one call); the rate is images done ÷ elapsed time.
@@ -21,7 +21,7 @@ invocation, never two at once, so that they share the machine's state but not it
   and keeps each configuration's best, leaving out rounds that other processes disturbed (see
   ``merge_rounds``): quiet runs minutes apart differed by 10–25% per configuration here, so
   one round can favour or penalize an engine by luck.
-* **Text latency.** Eight short catalog queries (≤ 16 tokens, the list ``vitrine bench embed``
+* **Text latency.** Eight short catalog queries (≤ 16 tokens, the list ``vitrine-bench embed``
   uses), batch 1, tokenization included, one after another for ``--seconds`` after one warm-up
   pass; p50 is the middle sorted latency, p99 the one at index ⌊0.99·n⌋ (Vitrine's definitions).
 * **PyTorch.** ``CLIPModel.from_pretrained`` in ``inference_mode`` with ``torch.set_num_threads(2)``,
@@ -37,7 +37,7 @@ invocation, never two at once, so that they share the machine's state but not it
   sequential execution and all graph optimizations. This process imports neither torch nor
   transformers: it tokenizes with the ``tokenizers`` library and the checkpoint's own
   tokenizer, saved as ``tokenizer.json`` next to the export.
-* **Vitrine.** ``vitrine bench embed --model DIR --precision P --batch ... --seconds S --threads 2
+* **Vitrine.** ``vitrine-bench embed --model DIR --precision P --batch ... --seconds S --threads 2
   --json`` on the same image files, once per precision of ``--precisions`` (default fp32 and int8;
   int8 is Vitrine's own reduced precision, the peers stay fp32), each a row and each with its ratios. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
   image give the roofline, the rate at which all of an image's FLOPs would run at sgemm speed;
@@ -82,7 +82,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CACHE = HERE / ".cache"
 
-#: The queries of ``vitrine bench embed`` (Sources/vitrine/BenchEmbedCommand.swift), in its order.
+#: The queries of ``vitrine-bench embed`` (Sources/vitrine/BenchEmbedCommand.swift), in its order.
 QUERIES = [
     "red floral summer dress",
     "black leather ankle boots",
@@ -100,7 +100,7 @@ EXPORT_FORMAT = 3
 #: Above this CPU use by other processes (% of one core) while an engine ran, its numbers are disturbed.
 DISTURBED_PERCENT = 10
 
-#: Minimum side of a benchmark image, as in ``vitrine bench embed``.
+#: Minimum side of a benchmark image, as in ``vitrine-bench embed``.
 MIN_SIDE = 32
 
 
@@ -122,7 +122,7 @@ def peak_rss_bytes() -> int:
 
 
 def percentiles(latencies_ms: list[float]) -> tuple[float, float]:
-    """p50 and p99 with the index rule of ``vitrine bench embed``."""
+    """p50 and p99 with the index rule of ``vitrine-bench embed``."""
     ordered = sorted(latencies_ms)
     n = len(ordered)
     return ordered[n // 2], ordered[min(n - 1, n * 99 // 100)]
@@ -538,7 +538,7 @@ def report_other_load(engine: str, load: dict) -> dict:
 
 
 def run_vitrine(common: argparse.Namespace, precision: str) -> dict | None:
-    command = [common.vitrine, "bench", "embed", "--model", common.model, "--precision", precision, "--batch",
+    command = [str(Path(common.vitrine).with_name("vitrine-bench")), "embed", "--model", common.model, "--precision", precision, "--batch",
                ",".join(map(str, common.batch)), "--seconds", str(common.seconds),
                "--threads", str(common.threads), "--json"]
     for path in common.image_files:
@@ -550,12 +550,12 @@ def run_vitrine(common: argparse.Namespace, precision: str) -> dict | None:
         log(f"warning: cannot run {common.vitrine}: {error}")
         return None
     if completed.returncode != 0:
-        log(f"warning: vitrine bench embed failed (exit {completed.returncode}); its row is left empty")
+        log(f"warning: vitrine-bench embed failed (exit {completed.returncode}); its row is left empty")
         return None
     try:
         report = json.loads(completed.stdout)
     except json.JSONDecodeError:
-        log("warning: vitrine bench embed printed no JSON; its row is left empty")
+        log("warning: vitrine-bench embed printed no JSON; its row is left empty")
         return None
     report["engine"] = f"Vitrine {precision}"
     report["otherLoad"] = report_other_load(f"Vitrine {precision}", watch.stop())
@@ -787,6 +787,8 @@ def step_run(args) -> dict:
                         "make the standard one with `tools/make_fixtures.sh --full`")
     if not Path(args.vitrine).exists():
         raise StepError(f"no vitrine binary at {args.vitrine}; build it with `swift build -c release --product vitrine`")
+    if not Path(args.vitrine).with_name("vitrine-bench").exists():
+        raise StepError(f"no vitrine-bench beside {args.vitrine}; build it with `swift build -c release --product vitrine-bench`")
     args.image_files = benchmark_images(args.images)
     args.pixels = CACHE / "pixels.npy"
 

@@ -10,5 +10,5 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import hnswlib, faiss
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet hnswlib faiss-cpu numpy
 fi
-swift build -c release --product vitrine >&2
-exec "$venv/bin/python" bench/peers/index_peers.py --vitrine .build/release/vitrine "$@"
+swift build -c release --product vitrine-bench >&2
+exec "$venv/bin/python" bench/peers/index_peers.py --vitrine-bench .build/release/vitrine-bench "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Vitrine's HNSW index beside hnswlib and FAISS IndexHNSWFlat on the same data, in one run.
 
-`vitrine bench index --save-data DIR --json` generates the data (a normalized Gaussian mixture,
+`vitrine-bench index --save-data DIR --json` generates the data (a normalized Gaussian mixture,
 deterministic), benchmarks Vitrine and writes vectors.npy / queries.npy; this script then builds
 hnswlib and FAISS HNSW indexes with the same M, efConstruction and ef values on those files and
 prints one table: recall@10 against exact search, queries/s on 1 and 2 threads, build seconds,
@@ -120,7 +120,7 @@ def best_qps_at(rows, library, target, threads=1):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vitrine", default=".build/release/vitrine")
+    parser.add_argument("--vitrine-bench", default=".build/release/vitrine-bench")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=1000)
@@ -153,7 +153,7 @@ def main():
     if float(load_before.split()[0]) > 0.5:
         print(f"warning: load average {load_before}: other work on the cores will lower every number",
               file=sys.stderr, flush=True)
-    command = [args.vitrine, "bench", "index", "--n", str(args.n), "--dim", str(args.dim),
+    command = [args.vitrine_bench, "index", "--n", str(args.n), "--dim", str(args.dim),
                "--queries", str(args.queries), "--m", str(args.m), "--ef-construction", str(args.ef_construction),
                "--ef", ",".join(map(str, args.ef)), "--threads", ",".join(map(str, args.threads)),
                "--build-threads", str(args.build_threads), "--k", str(args.k),

@@ -10,8 +10,8 @@
 # 1. The virtual environment bench/peers/.venv (shared with embed.sh; ignored by git) with torch,
 #    transformers, FastAPI, uvicorn, pymilvus and milvus-lite from PyPI; wrk from apt if missing.
 # 2. The release `vitrine` binary, built when missing or older than the sources (unless --vitrine).
-# 3. The catalog (`vitrine bench catalog`, N products, default 100,000) when DIR has none, and its
-#    export for the peer (`vitrine bench export`) when missing or older than the catalog.
+# 3. The catalog (`vitrine-bench catalog`, N products, default 100,000) when DIR has none, and its
+#    export for the peer (`vitrine-bench export`) when missing or older than the catalog.
 # 4. Each Vitrine configuration, then the peer: start, warm up, wrk at each client count, stop.
 # Results: one table on stdout and bench/peers/.cache/serve/serve-results.json. Measure on a quiet machine.
 set -euo pipefail
@@ -60,13 +60,13 @@ fi
 
 # 3. The catalog and its export for the peer (Milvus Lite is reloaded when the export changes).
 if [ ! -f "$data/catalog.sqlite" ]; then
-    echo "building a $count-product catalog in $data (vitrine bench catalog)" >&2
-    (cd "$root" && "$vitrine" bench catalog --model "$model" --count "$count" --data "$data") >&2 \
-        || fail "vitrine bench catalog failed"
+    echo "building a $count-product catalog in $data (vitrine-bench catalog)" >&2
+    (cd "$root" && "$(dirname "$vitrine")/vitrine-bench" catalog --model "$model" --count "$count" --data "$data") >&2 \
+        || fail "vitrine-bench catalog failed"
 fi
 export_dir="$here/.cache/serve/export-$(basename "$data")"
 if [ ! -f "$export_dir/vectors.npy" ] || [ "$data/catalog.sqlite" -nt "$export_dir/vectors.npy" ]; then
-    "$vitrine" bench export --data "$data" --out "$export_dir" >&2 || fail "vitrine bench export failed"
+    "$(dirname "$vitrine")/vitrine-bench" export --data "$data" --out "$export_dir" >&2 || fail "vitrine-bench export failed"
     rm -rf "$export_dir/milvus"
 fi
 

@@ -6,10 +6,10 @@ take, when 1, 4 or 16 clients send queries back to back?
 
 Method
 ------
-* **Catalog.** One data directory made by ``vitrine bench catalog`` (synthetic products whose
+* **Catalog.** One data directory made by ``vitrine-bench catalog`` (synthetic products whose
   vectors are text-tower embeddings of generated descriptions plus noise; see that command's
   help). Vitrine serves it as is; the peer gets the same vectors and records through
-  ``vitrine bench export`` (``vectors.npy`` + ``items.jsonl``) loaded into Milvus Lite.
+  ``vitrine-bench export`` (``vectors.npy`` + ``items.jsonl``) loaded into Milvus Lite.
 * **Queries.** ``--queries`` distinct text queries (default 5,000) made from colours × patterns ×
   materials × garments (+ an occasional occasion or audience), shuffled with a fixed seed, sent in
   turn; each client (one wrk thread and connection) starts at its own offset in the list, so
@@ -407,7 +407,7 @@ def report(results: dict) -> str:
 # MARK: peer
 
 def milvus_load(client, collection: str, export: Path) -> None:
-    """Creates the collection from ``vitrine bench export``'s files: the same vectors and records."""
+    """Creates the collection from ``vitrine-bench export``'s files: the same vectors and records."""
     import numpy as np
     from pymilvus import DataType
 

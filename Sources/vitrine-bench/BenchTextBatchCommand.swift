@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import VitrineCommandLine
 import VitrineIndex
 import VitrineModels
 import VitrineTensor
 
-/// `vitrine bench text-batch`: how long one pass of the text tower takes over B queries at once,
+/// `vitrine-bench text-batch`: how long one pass of the text tower takes over B queries at once,
 /// the number behind the server's query batching (a pass reads every weight once, whatever B is).
 struct BenchTextBatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import VitrineCatalog
+import VitrineCommandLine
 import VitrineEngine
 import VitrineImage
 import VitrineModels
 import VitrineSources
 import VitrineTensor
 
-/// `vitrine bench ingest`: end-to-end ingest (files → decode → preprocess → encode → index +
+/// `vitrine-bench ingest`: end-to-end ingest (files → decode → preprocess → encode → index +
 /// catalog) against the encoder alone on the same images, and the memory ingest holds beyond the
 /// index's own bytes.
 struct BenchIngest: AsyncParsableCommand {
@@ -97,7 +98,7 @@ struct BenchIngest: AsyncParsableCommand {
             let dataURL = data.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-bench-ingest-\(UUID().uuidString.prefix(8))")
             defer { if data == nil { try? FileManager.default.removeItem(at: dataURL) } }
-            let store = try DataStore.openForWriting(DataDirectory(dataURL), holder: "vitrine bench ingest")
+            let store = try DataStore.openForWriting(DataDirectory(dataURL), holder: "vitrine-bench ingest")
             defer { try? store.close() }
             let record = try ModelIdentity.record(specifier: model.spec, directory: directory,
                                                   precision: model.precision.rawValue, dimension: image.dimension)

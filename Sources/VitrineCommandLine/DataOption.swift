@@ -7,19 +7,21 @@ import VitrineModels
 import VitrineTensor
 
 /// `--data DIR`: the data directory a command works on.
-struct DataOption: ParsableArguments {
+public struct DataOption: ParsableArguments {
     @Option(name: .customLong("data"), help: "The data directory (catalog, images, index).")
-    var path: String
+    public var path: String
 
-    var directory: DataDirectory {
+    public init() {}
+
+    public var directory: DataDirectory {
         DataDirectory(URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL)
     }
 }
 
 /// The encoders a reader of a data directory queries with: the recorded model by default; a
 /// `--model` given must be the same model (same hub snapshot, or weights with the same hash).
-enum RecordedModel {
-    static func load(store: DataStore, specifier: String?, precision: Precision, progress: Bool = true) async throws -> CLIPEncoders {
+public enum RecordedModel {
+    public static func load(store: DataStore, specifier: String?, precision: Precision, progress: Bool = true) async throws -> CLIPEncoders {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.directory.url.path)
         }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import VitrineCommandLine
 import VitrineIndex
 import VitrineTensor
 
-/// `vitrine bench index`: builds the embedded HNSW index on a clustered synthetic set (or your own
+/// `vitrine-bench index`: builds the embedded HNSW index on a clustered synthetic set (or your own
 /// `.npy` embeddings) and reports recall@10 against exact search, queries/s per thread count and
 /// ef, build time and memory — the numbers `bench/peers/index.sh` sets beside hnswlib and FAISS.
 struct BenchIndex: ParsableCommand {

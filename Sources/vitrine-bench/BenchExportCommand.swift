@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import VitrineCatalog
+import VitrineCommandLine
 import VitrineEngine
 import VitrineIndex
 import VitrineTensor
 
-/// `vitrine bench export`: a data directory's vectors and the records they belong to, as files
+/// `vitrine-bench export`: a data directory's vectors and the records they belong to, as files
 /// another system can load (the peer benchmark fills Milvus Lite with them), so both sides search
 /// the very same catalog.
 struct BenchExport: AsyncParsableCommand {

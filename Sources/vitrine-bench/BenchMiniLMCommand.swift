@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import VitrineCommandLine
 import VitrineHub
 import VitrineModels
 import VitrineTensor
 
-/// `vitrine bench minilm`: all-MiniLM-L6-v2 (sentence-transformers' 6-layer BERT) through
+/// `vitrine-bench minilm`: all-MiniLM-L6-v2 (sentence-transformers' 6-layer BERT) through
 /// Vitrine's own kernels at each weight precision: throughput, and how far each reduced precision
 /// moves the real model's sentence embeddings from fp32 (issue 3: random weights lack the outlier
 /// channels of trained ones, so the cosine is measured here too).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VitrineCommandLine
 import VitrineImage
 import VitrineModels
 import VitrineTensor
@@ -8,7 +9,7 @@ import VitrineTensor
 import Glibc
 #endif
 
-/// `vitrine bench embed`: embedding throughput and latency of a CLIP checkpoint on this machine,
+/// `vitrine-bench embed`: embedding throughput and latency of a CLIP checkpoint on this machine,
 /// with the machine's own sgemm rate as the yardstick (the roofline).
 struct BenchEmbed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import VitrineCatalog
+import VitrineCommandLine
 import VitrineEngine
 import VitrineImage
 import VitrineIndex
 import VitrineModels
 import VitrineTensor
 
-/// `vitrine bench catalog`: a large synthetic catalog for load benchmarks of `vitrine serve`, made
+/// `vitrine-bench catalog`: a large synthetic catalog for load benchmarks of `vitrine serve`, made
 /// in minutes rather than the hours that embedding as many real photos would take.
 ///
 /// Vectors lie in the model's own embedding space: a few thousand generated product descriptions
@@ -110,7 +111,7 @@ struct BenchCatalog: AsyncParsableCommand {
 
         // 3. Products, vectors and the model record, in batches as ingest commits them.
         let directory = DataDirectory(directoryURL)
-        let store = try CLI.run { try DataStore.openForWriting(directory, holder: "vitrine bench catalog") }
+        let store = try CLI.run { try DataStore.openForWriting(directory, holder: "vitrine-bench catalog") }
         defer { try? store.close() }
         guard try store.catalog.counts().products == 0 else {
             CLI.printError("\(directoryURL.path) already holds products; give a new directory")

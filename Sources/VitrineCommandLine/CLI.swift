@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+
+/// Conventions shared by every command of `vitrine` and `vitrine-bench`: errors are one line on stderr and map to exit codes
+/// (0 ok, 1 failure, 2 usage, 3 partial success).
+public enum CLI {
+    public static let partialSuccess = ExitCode(3)
+
+    /// Runs `body`, turning a thrown error into a one-line message and exit code 1.
+    public static func run<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            printError(error)
+            throw ExitCode.failure
+        }
+    }
+
+    public static func run<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch {
+            printError(error)
+            throw ExitCode.failure
+        }
+    }
+
+    public static func printError(_ error: any Error) {
+        printError(String(describing: error))
+    }
+
+    /// A remark for people on standard error (not an error: the command goes on).
+    public static func printNote(_ message: String) {
+        FileHandle.standardError.write(Data("note: \(message)\n".utf8))
+    }
+
+    public static func printError(_ message: String) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+
+    /// The JSON of every report, printed (`--json`) or written to a file: pretty, keys sorted,
+    /// slashes as they are, ISO 8601 dates.
+    public static func jsonEncoder(snakeCaseKeys: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        return encoder
+    }
+
+    public static func printJSON<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) throws {
+        FileHandle.standardOutput.write(try jsonEncoder(snakeCaseKeys: snakeCaseKeys).encode(value) + Data("\n".utf8))
+    }
+
+    /// The comma-separated integers of `option` ("1,8, 32"), each in `range`; anything else is a
+    /// usage error naming the option and the offending item.
+    public static func integers(_ text: String, option: String, in range: ClosedRange<Int>) throws -> [Int] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard items.contains(where: { !$0.isEmpty }) else {
+            throw ValidationError("\(option) needs at least one number (comma-separated)")
+        }
+        return try items.filter { !$0.isEmpty }.map { item in
+            guard let value = Int(item), range.contains(value) else {
+                let allowed = range.upperBound == Int.max ? "whole numbers from \(range.lowerBound)" : "whole numbers from \(range.lowerBound) to \(range.upperBound)"
+                throw ValidationError("\(option) takes \(allowed), comma-separated; \"\(item)\" is not one")
+            }
+            return value
+        }
+    }
+}
+
+extension CLI {
+    /// Parses and runs `Root`, mapping usage errors to exit code 2 (ArgumentParser's own default
+    /// is 64) so every command follows Vitrine's exit codes: 0, 1, 2 usage, 3 partial.
+    public static func main<Root: AsyncParsableCommand>(_ root: Root.Type) async {
+        // Large buffers (pixel batches, index arrays as they grow) always come straight from the
+        // kernel and go back to it when freed. glibc otherwise raises its mmap threshold after the
+        // first large free, serving later large blocks from the heap, where freed capacity stays
+        // resident: memory that grew with the catalog instead of staying flat.
+        #if os(Linux)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        #endif
+        do {
+            var command = try Root.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if Root.exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((Root.fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            Root.exit(withError: error)
+        }
+    }
+}
+
+#if os(Linux)
+/// glibc's `mallopt` (declared in malloc.h, which Swift's Glibc module does not export).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
