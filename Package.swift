@@ -64,13 +64,13 @@ let package = Package(
         // vector index: the few things Swift cannot express (intrinsics, prefetch, atomics on raw memory).
         .target(name: "CVitrineIndex", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
-            name: "VitrineIndex", dependencies: ["CVitrineIndex"],
+            name: "VitrineIndex", dependencies: ["VitrineCore", "CVitrineIndex"],
             // Optimized in debug builds too: graph construction at -Onone is ~20× slower and
             // would make the index tests take minutes.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         // Checkpoints, tokenizers and the CLIP and BERT encoders.
-        .target(name: "VitrineModels", dependencies: ["VitrineTensor", "VitrineImage"]),
+        .target(name: "VitrineModels", dependencies: ["VitrineCore", "VitrineTensor", "VitrineImage"]),
         // The Hugging Face Hub client: model files by repo id, the shared cache, downloads, progress.
         .target(
             name: "VitrineHub",
@@ -130,6 +130,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Synthetic data for tests and benchmarks alike (one generator, not two copies).
+        .target(name: "VitrineSynthetic", dependencies: ["VitrineCore"]),
         // What both command-line tools share: error printing and exit codes, --json, --model and
         // --data, ingest's progress line, the entry point.
         .target(
@@ -155,7 +157,7 @@ let package = Package(
             name: "vitrine-bench",
             dependencies: [
                 "VitrineCommandLine", "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex",
-                "VitrineCatalog", "VitrineSources", "VitrineEngine",
+                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineCore", "VitrineSynthetic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -193,7 +195,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor", "CVitrineKernels"]),
-        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex"]),
+        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineCore", "VitrineSynthetic"]),
         .testTarget(
             name: "VitrineImageTests",
             dependencies: ["VitrineImage", "VitrineTensor", "VitrineCore", .product(name: "Crypto", package: "swift-crypto")]

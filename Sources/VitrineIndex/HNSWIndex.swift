@@ -1,5 +1,6 @@
 import CVitrineIndex
 import Foundation
+import VitrineCore
 
 /// The HNSW graph over dense internal ids, whose vectors live in a shared ``VectorSlab``.
 ///

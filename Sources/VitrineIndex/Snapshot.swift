@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// The snapshot `snapshot.vidx`: the whole in-memory index at one sequence number, graph included,
 /// so a restart loads arrays instead of rebuilding.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VitrineCatalog
 import VitrineCommandLine
+import VitrineCore
 import VitrineEngine
 import VitrineImage
 import VitrineIndex

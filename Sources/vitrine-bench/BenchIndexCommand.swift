@@ -2,7 +2,9 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import VitrineCommandLine
+import VitrineCore
 import VitrineIndex
+import VitrineSynthetic
 import VitrineTensor
 
 /// `vitrine-bench index`: builds the embedded HNSW index on a clustered synthetic set (or your own
@@ -72,87 +74,97 @@ struct BenchIndex: ParsableCommand {
         if !json { print(message) } else { FileHandle.standardError.write(Data("\(message)\n".utf8)) }
     }
 
+    /// The steps, in order: data → filters → ground truth → build (or open) → searches
+    /// (unfiltered, filtered, exact) → persistence; each adds its rows to the report.
     private func benchmark() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("--metric must be cosine, ip or l2") }
         let efs = try CLI.integers(ef, option: "--ef", in: 1...Int.max)
         let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
-        guard k > 0, m >= 2, efConstruction > 0 else { throw ValidationError("--k, --m and --ef-construction must be positive") }
 
-        // Data.
-        var data: [Float]
-        var queryData: [Float]
-        var dimension = dim
-        var labels: [Int] = []
-        var queryLabels: [Int] = []
+        let data = try loadData(metric: metric)
+        if let saveData { try data.save(to: saveData) }
+        if dataOnly {
+            log("wrote \(data.count) vectors and \(data.queryCount) queries to \(saveData ?? "")")
+            return
+        }
+        let filterCases = filters && vectors == nil ? Self.filterCases(data) : []
+
+        let truthStart = Date()
+        let truth = Self.groundTruth(data: data.vectors, queries: data.queries, dimension: data.dimension, k: k, metric: metric,
+                                     cases: [{ _, _ in true }] + filterCases.map(\.allows))
+        log("exact ground truth in \(String(format: "%.1f", Date().timeIntervalSince(truthStart))) s")
+
+        let (store, build) = try buildStore(data, metric: metric, efSearch: efs.first ?? 64, attributes: !filterCases.isEmpty)
+        var rows: [IndexBenchRow] = []
+        rows += try unfilteredRuns(store, build, data, truth: truth[0], efs: efs, threadCounts: threadCounts)
+        rows += try filteredRuns(store, build, data, filterCases, truth: Array(truth.dropFirst()))
+        if exact { rows += try exactRuns(build, data, metric: metric, truth: truth[0], threadCounts: threadCounts) }
+        if let persist { rows.append(try persistRun(store, build, data, to: persist)) }
+
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+        }
+    }
+
+    // MARK: Steps
+
+    /// The vectors and queries: `--vectors`/`--queries` files, or the synthetic mixture.
+    private func loadData(metric: Metric) throws -> IndexBenchData {
+        var data = IndexBenchData(vectors: [], queries: [], dimension: dim, labels: [], queryLabels: [])
+        let mixture = GaussianMixture(dimension: dim, clusters: clusters, spread: Float(spread), seed: seed)
         if let vectors {
             let a = try NPYArray(contentsOf: URL(fileURLWithPath: vectors))
             guard a.shape.count == 2, a.dtype == .float32 else { throw ValidationError("\(vectors): expected a 2-D float32 matrix") }
-            data = a.floats()
-            dimension = a.shape[1]
+            data.vectors = a.floats()
+            data.dimension = a.shape[1]
         } else {
             let start = Date()
-            (data, labels) = Self.mixture(count: n, dimension: dim, clusters: clusters, spread: Float(spread), seed: seed, stream: 0)
+            (data.vectors, data.labels) = mixture.sample(count: n, stream: 0)
             log("generated \(n) × \(dim) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         }
         if let count = Int(queries) {
             guard vectors == nil else { throw ValidationError("with --vectors, --queries must be a .npy path") }
-            (queryData, queryLabels) = Self.mixture(count: count, dimension: dim, clusters: clusters, spread: Float(spread), seed: seed, stream: 1)
+            (data.queries, data.queryLabels) = mixture.sample(count: count, stream: 1)
         } else {
             let a = try NPYArray(contentsOf: URL(fileURLWithPath: queries))
-            guard a.shape.count == 2, a.dtype == .float32, a.shape[1] == dimension else {
-                throw ValidationError("\(queries): expected a float32 matrix with \(dimension) columns")
+            guard a.shape.count == 2, a.dtype == .float32, a.shape[1] == data.dimension else {
+                throw ValidationError("\(queries): expected a float32 matrix with \(data.dimension) columns")
             }
-            queryData = a.floats()
+            data.queries = a.floats()
         }
-        let count = data.count / dimension
-        let queryCount = queryData.count / dimension
         if metric == .cosine {
-            Self.normalizeRows(&data, dimension)
-            Self.normalizeRows(&queryData, dimension)
+            GaussianMixture.normalizeRows(&data.vectors, dimension: data.dimension)
+            GaussianMixture.normalizeRows(&data.queries, dimension: data.dimension)
         }
-        if let saveData {
-            try FileManager.default.createDirectory(atPath: saveData, withIntermediateDirectories: true)
-            try NPYArray(float32: data, shape: [count, dimension]).write(to: URL(fileURLWithPath: saveData + "/vectors.npy"))
-            try NPYArray(float32: queryData, shape: [queryCount, dimension]).write(to: URL(fileURLWithPath: saveData + "/queries.npy"))
-        }
-        if dataOnly {
-            guard saveData != nil else { throw ValidationError("--data-only needs --save-data DIR") }
-            log("wrote \(count) vectors and \(queryCount) queries to \(saveData!)")
-            return
-        }
+        return data
+    }
 
-        // Filters over the synthetic labels: a bucket per item (uncorrelated with the query) and
-        // the cluster (correlated: each query is filtered to its own cluster).
-        let bucket = { (i: Int) -> Int in
-            var random = SplitMix64(seed: UInt64(i) &+ 0xB0C4)
-            return Int(random.next() % 100)
+    /// Filters over the synthetic labels: a bucket per item (uncorrelated with the query) allowing
+    /// 1%, 10% and 50%, and the cluster (correlated: each query is filtered to its own cluster).
+    static func filterCases(_ data: IndexBenchData) -> [IndexFilterCase] {
+        var cases: [IndexFilterCase] = []
+        for percent in [1, 10, 50] {
+            let values = Set((0..<percent).map(String.init))
+            cases.append(IndexFilterCase(
+                name: "\(percent)%", allows: { item, _ in IndexBenchData.bucket(item) < percent },
+                filter: { _ in VectorFilter(["bucket": values]) }))
         }
-        struct FilterCase { var name: String; var allows: (Int, Int) -> Bool; var filter: (Int) -> VectorFilter }
-        var filterCases: [FilterCase] = []
-        let useFilters = filters && vectors == nil
-        if useFilters {
-            for percent in [1, 10, 50] {
-                let values = Set((0..<percent).map(String.init))
-                filterCases.append(FilterCase(
-                    name: "\(percent)%", allows: { item, _ in bucket(item) < percent },
-                    filter: { _ in VectorFilter(["bucket": values]) }))
-            }
-            filterCases.append(FilterCase(
-                name: "cluster", allows: { item, query in labels[item] == queryLabels[query] },
-                filter: { query in VectorFilter(["cluster": [String(queryLabels[query])]]) }))
-        }
+        let labels = data.labels, queryLabels = data.queryLabels
+        cases.append(IndexFilterCase(
+            name: "cluster", allows: { item, query in labels[item] == queryLabels[query] },
+            filter: { query in VectorFilter(["cluster": [String(queryLabels[query])]]) }))
+        return cases
+    }
 
-        // Ground truth: exact top-k by one GEMM per block of vectors.
-        let truthStart = Date()
-        let truth = Self.groundTruth(data: data, queries: queryData, dimension: dimension, k: k, metric: metric,
-                                     cases: [{ _, _ in true }] + filterCases.map(\.allows))
-        log("exact ground truth in \(String(format: "%.1f", Date().timeIntervalSince(truthStart))) s")
-
-        // Build.
-        let parameters = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efs.first ?? 64)
+    /// The index over the data (with `bucket` and `cluster` attributes when filters are measured),
+    /// or the one `--open` names, and what the build cost.
+    private func buildStore(_ data: IndexBenchData, metric: Metric, efSearch: Int, attributes: Bool) throws -> (EmbeddedVectorStore, IndexBuildFacts) {
+        let parameters = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efSearch)
         let rssBefore = Self.residentBytes()
         let configuration = VectorStoreConfiguration(
-            dimension: dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false,
+            dimension: data.dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false,
             filterExactFraction: filterExactBelow, filterTwoHopFraction: filterTwoHopBelow)
         let store: EmbeddedVectorStore
         let buildStart = Date()
@@ -161,155 +173,117 @@ struct BenchIndex: ParsableCommand {
             log("opened \(open) in \(String(format: "%.2f", Date().timeIntervalSince(buildStart))) s")
         } else {
             store = try EmbeddedVectorStore(configuration: configuration)
-            store.reserveCapacity(count)
+            store.reserveCapacity(data.count)
             store.applyChunk = 10_000
-            let batch = 2_000
-            for start in stride(from: 0, to: count, by: batch) {
-                let records = (start..<min(start + batch, count)).map { i in
-                    var attributes: [String: String] = [:]
-                    if useFilters {
-                        attributes = ["bucket": String(bucket(i)), "cluster": String(labels[i])]
-                    }
-                    return VectorRecord(key: VectorKey(product: String(i)),
-                                        vector: Array(data[i * dimension..<(i + 1) * dimension]), attributes: attributes)
-                }
-                _ = try store.upsert(records)
+            for start in stride(from: 0, to: data.count, by: Self.upsertBatch) {
+                _ = try store.upsert(data.records(start..<min(start + Self.upsertBatch, data.count), attributes: attributes))
             }
         }
-        let buildSeconds = Date().timeIntervalSince(buildStart)
-        let memory = Self.residentBytes() - rssBefore
-        log("\(open == nil ? "built" : "opened") \(count) × \(dimension) (M \(m), efConstruction \(efConstruction), \(buildThreads) threads) in \(String(format: "%.1f", buildSeconds)) s; RSS +\(memory >> 20) MiB, index accounts \(store.memoryBytes >> 20) MiB")
+        let build = IndexBuildFacts(
+            n: data.count, dim: data.dimension, buildSeconds: Date().timeIntervalSince(buildStart),
+            memoryBytes: Self.residentBytes() - rssBefore, indexMemoryBytes: store.memoryBytes, m: m,
+            efConstruction: efConstruction, buildThreads: buildThreads, k: k, metric: metric.rawValue)
+        log("\(open == nil ? "built" : "opened") \(data.count) × \(data.dimension) (M \(m), efConstruction \(efConstruction), \(buildThreads) threads) in \(String(format: "%.1f", build.buildSeconds)) s; RSS +\(build.memoryBytes >> 20) MiB, index accounts \(store.memoryBytes >> 20) MiB")
+        return (store, build)
+    }
 
-        var rows: [[String: Any]] = []
-        func row(threads: Int, ef: Int?, recall: Double, qps: Double, extra: [String: Any] = [:]) {
-            var r: [String: Any] = [
-                "library": "vitrine", "n": count, "dim": dimension, "threads": threads, "ef_search": ef as Any,
-                "recall_at_10": recall, "queries_per_second": qps, "build_seconds": buildSeconds,
-                "memory_bytes": memory, "index_memory_bytes": store.memoryBytes, "m": m,
-                "ef_construction": efConstruction, "build_threads": buildThreads, "k": k, "metric": metric.rawValue,
-                "filter": NSNull(),
-            ]
-            for (key, value) in extra { r[key] = value }
-            rows.append(r)
-        }
+    private static let upsertBatch = 2_000
 
-        // Unfiltered search.
-        let queryVectors = (0..<queryCount).map { Array(queryData[$0 * dimension..<($0 + 1) * dimension]) }
+    /// Recall and queries/s per efSearch and thread count, without filters.
+    private func unfilteredRuns(_ store: EmbeddedVectorStore, _ build: IndexBuildFacts, _ data: IndexBenchData,
+                                truth: [[Int]], efs: [Int], threadCounts: [Int]) throws -> [IndexBenchRow] {
+        let queryVectors = data.queryVectors
+        var rows: [IndexBenchRow] = []
         for efSearch in efs {
             for t in threadCounts {
-                let (results, seconds) = try Self.timedSearch(count: queryCount, threads: t) { [k] i in
+                let (results, seconds) = try Self.timedSearch(count: queryVectors.count, threads: t) { [k] i in
                     try store.search(queryVectors[i], k: k, filter: nil, ef: efSearch)
                 }
-                let recall = Self.recall(results, truth[0])
-                let qps = Double(queryCount) / seconds
-                row(threads: t, ef: efSearch, recall: recall, qps: qps)
-                log(String(format: "ef %4d  threads %d  recall@%d %.4f  %8.0f queries/s", efSearch, t, k, recall, qps))
+                let row = IndexBenchRow.search(build, threads: t, efSearch: efSearch, recall: Self.recall(results, truth),
+                                               queriesPerSecond: Double(queryVectors.count) / seconds)
+                rows.append(row)
+                log(String(format: "ef %4d  threads %d  recall@%d %.4f  %8.0f queries/s", efSearch, t, k, row.recall ?? 0, row.queriesPerSecond ?? 0))
             }
         }
+        return rows
+    }
 
-        // Filtered search.
-        for (index, filterCase) in filterCases.enumerated() {
-            let filters = (0..<queryCount).map(filterCase.filter)
-            let (results, seconds) = try Self.timedSearch(count: queryCount, threads: 1) { [k, filterEf] i in
+    /// One thread per filter case at `--filter-ef`: recall against the filtered exact answer, the
+    /// route the store chose, and any result that breaks its filter.
+    private func filteredRuns(_ store: EmbeddedVectorStore, _ build: IndexBuildFacts, _ data: IndexBenchData,
+                              _ cases: [IndexFilterCase], truth: [[[Int]]]) throws -> [IndexBenchRow] {
+        let queryVectors = data.queryVectors
+        var rows: [IndexBenchRow] = []
+        for (filterCase, truth) in zip(cases, truth) {
+            let filters = (0..<queryVectors.count).map(filterCase.filter)
+            let (results, seconds) = try Self.timedSearch(count: queryVectors.count, threads: 1) { [k, filterEf] i in
                 try store.search(queryVectors[i], k: k, filter: filters[i], ef: filterEf)
             }
-            // Every result must pass its query's filter.
             var violations = 0
             for (qi, hits) in results.enumerated() {
                 for id in hits where !filterCase.allows(id, qi) { violations += 1 }
             }
-            let recall = Self.recall(results, truth[index + 1])
-            let qps = Double(queryCount) / seconds
-            let allowed = (0..<min(count, 20_000)).filter { filterCase.allows($0, 0) }.count
-            let route = store.searchRoute(for: filters[0])
-            row(threads: 1, ef: filterEf, recall: recall, qps: qps, extra: [
-                "filter": filterCase.name, "allowed_fraction": Double(allowed) / Double(min(count, 20_000)),
-                "violations": violations, "route": route,
-            ])
+            let sampled = min(data.count, 20_000)
+            let allowed = (0..<sampled).filter { filterCase.allows($0, 0) }.count
+            var row = IndexBenchRow.search(build, threads: 1, efSearch: filterEf, recall: Self.recall(results, truth),
+                                           queriesPerSecond: Double(queryVectors.count) / seconds)
+            row.filter = filterCase.name
+            row.allowedFraction = Double(allowed) / Double(sampled)
+            row.violations = violations
+            row.route = store.searchRoute(for: filters[0])
+            rows.append(row)
             log(String(format: "filter %-7@ ef %d  recall@%d %.4f  %8.0f queries/s  route %@  violations %d",
-                       filterCase.name, filterEf, k, recall, qps, route, violations))
+                       filterCase.name, filterEf, k, row.recall ?? 0, row.queriesPerSecond ?? 0, row.route ?? "", violations))
         }
+        return rows
+    }
 
-        let batch = 2_000
-        if exact {
-            let exactStore = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(
-                dimension: dimension, metric: metric, algorithm: .exact, syncWrites: false))
-            exactStore.reserveCapacity(count)
-            for start in stride(from: 0, to: count, by: batch) {
-                _ = try exactStore.upsert((start..<min(start + batch, count)).map { i in
-                    VectorRecord(key: VectorKey(product: String(i)), vector: Array(data[i * dimension..<(i + 1) * dimension]))
-                })
-            }
-            let sample = Array(queryVectors.prefix(max(1, min(queryCount, 200))))
-            for t in threadCounts {
-                let (results, seconds) = try Self.timedSearch(count: sample.count, threads: t) { [k] i in
-                    try exactStore.search(sample[i], k: k, filter: nil)
-                }
-                let recall = Self.recall(results, Array(truth[0].prefix(sample.count)))
-                let qps = Double(sample.count) / seconds
-                row(threads: t, ef: nil, recall: recall, qps: qps, extra: ["algorithm": "exact"])
-                log(String(format: "exact    threads %d  recall@%d %.4f  %8.0f queries/s", t, k, recall, qps))
-            }
+    /// Brute-force search over the same vectors, on up to 200 queries.
+    private func exactRuns(_ build: IndexBuildFacts, _ data: IndexBenchData, metric: Metric, truth: [[Int]],
+                           threadCounts: [Int]) throws -> [IndexBenchRow] {
+        let exactStore = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(
+            dimension: data.dimension, metric: metric, algorithm: .exact, syncWrites: false))
+        exactStore.reserveCapacity(data.count)
+        for start in stride(from: 0, to: data.count, by: Self.upsertBatch) {
+            _ = try exactStore.upsert(data.records(start..<min(start + Self.upsertBatch, data.count), attributes: false))
         }
+        let sample = Array(data.queryVectors.prefix(max(1, min(data.queryCount, 200))))
+        var rows: [IndexBenchRow] = []
+        for t in threadCounts {
+            let (results, seconds) = try Self.timedSearch(count: sample.count, threads: t) { [k] i in
+                try exactStore.search(sample[i], k: k, filter: nil)
+            }
+            var row = IndexBenchRow.search(build, threads: t, efSearch: nil, recall: Self.recall(results, Array(truth.prefix(sample.count))),
+                                           queriesPerSecond: Double(sample.count) / seconds)
+            row.algorithm = "exact"
+            rows.append(row)
+            log(String(format: "exact    threads %d  recall@%d %.4f  %8.0f queries/s", t, k, row.recall ?? 0, row.queriesPerSecond ?? 0))
+        }
+        return rows
+    }
 
-        if let persist {
-            let url = URL(fileURLWithPath: persist)
-            try? FileManager.default.removeItem(at: url)
-            let snapshotStart = Date()
-            try store.writeSnapshot(to: url)
-            let snapshotSeconds = Date().timeIntervalSince(snapshotStart)
-            let loadStart = Date()
-            let reopened = try EmbeddedVectorStore(directory: url, configuration: store.configuration)
-            let loadSeconds = Date().timeIntervalSince(loadStart)
-            let reopenedCount = try reopened.count()
-            let same = try queryVectors.prefix(20).allSatisfy {
-                try reopened.search($0, k: k, filter: nil) == store.search($0, k: k, filter: nil)
-            }
-            try reopened.close()
-            log(String(format: "persist: snapshot written in %.2f s, reopened in %.2f s (%d vectors, same results: %@)",
-                       snapshotSeconds, loadSeconds, reopenedCount, same ? "yes" : "NO"))
-            rows.append(["library": "vitrine", "n": count, "dim": dimension, "snapshot_seconds": snapshotSeconds,
-                         "load_seconds": loadSeconds, "reopened_same_results": same])
+    /// Writes the index as a snapshot, reopens it, and checks the reopened index answers the same.
+    private func persistRun(_ store: EmbeddedVectorStore, _ build: IndexBuildFacts, _ data: IndexBenchData,
+                            to persist: String) throws -> IndexBenchRow {
+        let url = URL(fileURLWithPath: persist)
+        try? FileManager.default.removeItem(at: url)
+        let snapshotStart = Date()
+        try store.writeSnapshot(to: url)
+        let snapshotSeconds = Date().timeIntervalSince(snapshotStart)
+        let loadStart = Date()
+        let reopened = try EmbeddedVectorStore(directory: url, configuration: store.configuration)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let reopenedCount = try reopened.count()
+        let same = try data.queryVectors.prefix(20).allSatisfy {
+            try reopened.search($0, k: k, filter: nil) == store.search($0, k: k, filter: nil)
         }
-
-        if json {
-            let out = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
-            print(String(decoding: out, as: UTF8.self))
-        }
+        try reopened.close()
+        log(String(format: "persist: snapshot written in %.2f s, reopened in %.2f s (%d vectors, same results: %@)",
+                   snapshotSeconds, loadSeconds, reopenedCount, same ? "yes" : "NO"))
+        return .persistence(n: build.n, dim: build.dim, snapshotSeconds: snapshotSeconds, loadSeconds: loadSeconds, sameResults: same)
     }
 
     // MARK: Helpers
-
-    /// A normalized Gaussian mixture: centre ~ N(0, I) normalized, point = centre + spread · g/‖g‖·‖…‖
-    /// (g ~ N(0, I) scaled to norm `spread`), normalized. `stream` separates vectors from queries.
-    static func mixture(count: Int, dimension: Int, clusters: Int, spread: Float, seed: UInt64, stream: UInt64) -> ([Float], [Int]) {
-        var centreRandom = SplitMix64(seed: seed)
-        var centres = [Float](repeating: 0, count: clusters * dimension)
-        for i in centres.indices { centres[i] = Float(centreRandom.nextGaussian()) }
-        normalizeRows(&centres, dimension)
-        var random = SplitMix64(seed: seed &* 0x9E37_79B9 &+ stream &+ 1)
-        var out = [Float](repeating: 0, count: count * dimension)
-        var labels = [Int](repeating: 0, count: count)
-        let noiseScale = spread / Float(dimension).squareRoot()
-        for i in 0..<count {
-            let c = Int(random.next() % UInt64(clusters))
-            labels[i] = c
-            for j in 0..<dimension {
-                out[i * dimension + j] = centres[c * dimension + j] + noiseScale * Float(random.nextGaussian())
-            }
-        }
-        normalizeRows(&out, dimension)
-        return (out, labels)
-    }
-
-    static func normalizeRows(_ x: inout [Float], _ dimension: Int) {
-        for r in 0..<x.count / dimension {
-            var s: Float = 0
-            for j in 0..<dimension { s += x[r * dimension + j] * x[r * dimension + j] }
-            let scale = s > 0 ? 1 / s.squareRoot() : 0
-            for j in 0..<dimension { x[r * dimension + j] *= scale }
-        }
-    }
 
     /// Exact top-k ids per query for each case (a predicate on (item, query)), from blocks of
     /// `queries × vectorsᵀ` computed by GEMM.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VitrineCommandLine
+import VitrineCore
 import VitrineIndex
 import VitrineModels
 import VitrineTensor

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VitrineCore
 @testable import VitrineIndex
 
 /// Read-only followers beside a writer on the same directory.

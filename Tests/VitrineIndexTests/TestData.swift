@@ -1,28 +1,16 @@
 import Foundation
 @testable import VitrineIndex
+import VitrineSynthetic
 
 /// Deterministic test data: a normalized Gaussian mixture like real embeddings (clustered).
 enum TestData {
-    /// `count` vectors and `queries` more from the same mixture (queries come after the vectors).
+    /// `count` vectors and `queries` more from the same mixture (the benchmarks' generator).
     static func mixture(count: Int, dimension: Int, clusters: Int = 20, spread: Float = 0.6, seed: UInt64 = 7,
                         queries: Int = 0) -> (vectors: [[Float]], labels: [Int], queries: [[Float]], queryLabels: [Int]) {
-        let all = sample(count: count + queries, dimension: dimension, clusters: clusters, spread: spread, seed: seed)
-        return (Array(all.vectors.prefix(count)), Array(all.labels.prefix(count)),
-                Array(all.vectors.suffix(queries)), Array(all.labels.suffix(queries)))
-    }
-
-    private static func sample(count: Int, dimension: Int, clusters: Int, spread: Float, seed: UInt64) -> (vectors: [[Float]], labels: [Int]) {
-        var random = SplitMix64(seed: seed)
-        let centres = (0..<clusters).map { _ in normalized((0..<dimension).map { _ in Float(random.nextGaussian()) }) }
-        var vectors: [[Float]] = []
-        var labels: [Int] = []
-        let scale = spread / Float(dimension).squareRoot()
-        for _ in 0..<count {
-            let c = Int(random.next() % UInt64(clusters))
-            labels.append(c)
-            vectors.append(normalized((0..<dimension).map { centres[c][$0] + scale * Float(random.nextGaussian()) }))
-        }
-        return (vectors, labels)
+        let mixture = GaussianMixture(dimension: dimension, clusters: clusters, spread: spread, seed: seed)
+        let data = mixture.sampleRows(count: count, stream: 0)
+        let asked = mixture.sampleRows(count: queries, stream: 1)
+        return (data.vectors, data.labels, asked.vectors, asked.labels)
     }
 
     /// Whether two vectors agree to float rounding (normalization order differs by an ulp).

@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// The parameter names and shapes of a CLIP checkpoint in transformers' layout, derived from its
 /// config alone.
@@ -104,18 +105,13 @@ public enum RandomCheckpoint {
 /// Standard normal samples from a seeded SplitMix64 stream (Box–Muller), reproducible across
 /// machines.
 struct NormalGenerator {
-    private var state: UInt64
+    private var bits: SplitMix64
     private var spare: Float?
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
     private mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Double(z >> 11) + 0.5) / Double(1 << 53)  // in (0, 1)
+        (Double(bits.next() >> 11) + 0.5) / Double(1 << 53)  // in (0, 1)
     }
 
     mutating func next() -> Float {

@@ -1,6 +1,6 @@
-/// A small, fast, seedable random generator (SplitMix64). HNSW levels come from it, so an index
-/// built single-threaded from the same data and seed is the same graph; benchmarks use it to
-/// generate reproducible data.
+/// A small, fast, seedable random generator (SplitMix64), the one of the code base. HNSW levels
+/// come from it, so an index built single-threaded from the same data and seed is the same graph;
+/// random checkpoints, synthetic data and tests use it to be reproducible on every machine.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public private(set) var state: UInt64
 
