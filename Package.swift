@@ -114,11 +114,11 @@ let package = Package(
         ),
         // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
         // images and thumbnails, metrics, health, writes through the data directory's writer lock,
-        // and the web UI (its CSS and JS are string literals in WebUI/, so the binary is self-contained).
+        // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
         .target(
             name: "VitrineServer",
             dependencies: [
-                "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
+                "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources", "VitrineCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +128,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // The web UI's stylesheet and script, as files (WebUIAssets finds them at start-up).
+            resources: [.copy("Resources/vitrine.css"), .copy("Resources/vitrine.js")]
         ),
         // Synthetic data for tests and benchmarks alike (one generator, not two copies).
         .target(name: "VitrineSynthetic", dependencies: ["VitrineCore"]),

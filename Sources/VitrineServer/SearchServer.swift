@@ -21,6 +21,8 @@ public final class SearchServer: Sendable {
     public let metrics: ServerMetrics
     let writer: ProductWriter?
     let thumbnails: ThumbnailCache
+    /// The web UI's stylesheet and script, read at start-up.
+    let assets: WebUIAssets
     let logger: Logger
     /// Loads the encoders of the model a data directory records (after a reindex swapped it).
     public typealias EncoderLoader = @Sendable (DataStore) async throws -> CLIPEncoders
@@ -31,7 +33,8 @@ public final class SearchServer: Sendable {
     ///   directory's model under the running server; without one, queries answer 503
     ///   `model_changed` until a restart.
     /// - Throws: ``EngineError/noModelRecord(path:)`` when the directory records no model (nothing
-    ///   was ever ingested), or an ``EngineError/model(path:reason:)`` when the model lacks a tower.
+    ///   was ever ingested), an ``EngineError/model(path:reason:)`` when the model lacks a tower, or
+    ///   ``WebUIAssetsMissing`` when the web UI's files are not beside the binary.
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
                 loader: EncoderLoader? = nil) throws {
         guard let record = try store.catalog.modelRecord() else {
@@ -40,6 +43,7 @@ public final class SearchServer: Sendable {
         guard let image = encoders.image, encoders.text != nil else {
             throw EngineError.model(path: encoders.directory.path, reason: "serving needs both the text and the image tower")
         }
+        assets = try WebUIAssets.load()
         self.configuration = configuration
         self.logger = logger
         self.loader = loader
@@ -66,7 +70,7 @@ public final class SearchServer: Sendable {
                       configuration: configuration).register(on: router)
         ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails).register(on: router)
         OperationsRoutes(service: service, metrics: metrics).register(on: router)
-        WebUIRoutes(service: service, configuration: configuration).register(on: router)
+        WebUIRoutes(service: service, configuration: configuration, assets: assets).register(on: router)
         routes.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
     }

@@ -1,11 +1,14 @@
 import Crypto
 import Foundation
+import VitrineCore
 
-/// The web UI's stylesheet and script, compiled into the binary as string literals rather than
-/// shipped as SwiftPM resources: a `vitrine` binary copied on its own still serves the whole UI
-/// (a resource bundle must sit beside it, and `Bundle.module` stops the process when it is
-/// missing). Sources: `WebUIStylesheet.swift`, `WebUIScript.swift`.
-enum WebUIAssets {
+/// The web UI's stylesheet and script: real files in `Sources/VitrineServer/Resources/`, which
+/// SwiftPM copies into the resource bundle `Vitrine_VitrineServer.resources` beside the binary.
+///
+/// They are found and read once, when the server starts, and a missing bundle stops `vitrine
+/// serve` then, with the paths searched. SwiftPM's own `Bundle.module` would instead stop the
+/// process with a trap on first use.
+struct WebUIAssets: Sendable {
     struct File: Sendable {
         var contentType: String
         var text: String
@@ -14,18 +17,56 @@ enum WebUIAssets {
         var version: String
     }
 
-    static let files: [String: File] = [
-        "vitrine.css": file(stylesheet, type: "text/css; charset=utf-8"),
-        "vitrine.js": file(script, type: "text/javascript; charset=utf-8"),
-    ]
+    /// By name: `vitrine.css`, `vitrine.js`.
+    let files: [String: File]
+
+    static let bundleName = "Vitrine_VitrineServer.resources"
+    static let types = ["vitrine.css": "text/css; charset=utf-8", "vitrine.js": "text/javascript; charset=utf-8"]
+
+    /// Reads the files from the first of these directories that has them: `VITRINE_RESOURCES`,
+    /// the resource bundle beside the executable (symbolic links followed), the one beside the
+    /// main bundle (the test runner).
+    static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WebUIAssets {
+        var candidates: [URL] = []
+        if let override = environment["VITRINE_RESOURCES"], !override.isEmpty {
+            candidates.append(URL(fileURLWithPath: override))
+        }
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundleName))
+        }
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName))
+        var seen = Set<String>()
+        candidates = candidates.filter { seen.insert($0.standardizedFileURL.path).inserted }
+        for directory in candidates {
+            var files: [String: File] = [:]
+            for (name, type) in types {
+                guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path),
+                      let text = String(data: data, encoding: .utf8) else { break }
+                files[name] = file(text, type: type)
+            }
+            if files.count == types.count { return WebUIAssets(files: files) }
+        }
+        throw WebUIAssetsMissing(searched: candidates.map(\.path))
+    }
 
     static func file(_ text: String, type: String) -> File {
-        let digest = SHA256.hash(data: Data(text.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(8))
         return File(contentType: type, text: text, etag: "\"\(digest)\"", version: digest)
     }
 
     /// The versioned URL of a file: `/ui/vitrine.css?v=<hash>`.
-    static func url(_ name: String) -> String {
+    func url(_ name: String) -> String {
         "/ui/\(name)" + (files[name].map { "?v=\($0.version)" } ?? "")
+    }
+}
+
+/// The web UI's files are not where the server looks for them (a binary copied without the
+/// resource bundle beside it).
+struct WebUIAssetsMissing: Error, CustomStringConvertible {
+    var searched: [String]
+
+    var description: String {
+        "the web UI's files (vitrine.css, vitrine.js) are in none of \(searched.joined(separator: ", ")); "
+            + "copy \(WebUIAssets.bundleName) from the build directory beside the vitrine binary, or set VITRINE_RESOURCES to its path"
     }
 }

@@ -4,10 +4,10 @@ import VitrineEngine
 
 /// The web UI's one page, rendered on the server: the search form, the photo drop zone, and —
 /// when the request asked for a search — the results, so the page works without JavaScript.
-/// `WebUIAssets.script` only adds what needs a script: photo uploads by drag and drop through
+/// `vitrine.js` only adds what needs a script: photo uploads by drag and drop through
 /// the JSON API, and paging of photo results.
 ///
-/// All catalog and request text is escaped with ``HTML/escape(_:)``; the page loads nothing but
+/// The page is ``HTML``: every catalog and request value is escaped where it is interpolated; it loads nothing but
 /// its own stylesheet, script and `/images/...`, which its Content-Security-Policy enforces.
 struct WebUIPage {
     enum Mode: Equatable {
@@ -28,6 +28,8 @@ struct WebUIPage {
     /// bound, so the OpenAPI document can state it.
     static let maxPage = SearchPage.maxOffset / maxPerPage + 1
 
+    /// The stylesheet and script the page links, by their versioned URLs.
+    let assets: WebUIAssets
     var mode: Mode = .home
     var q = ""
     var category: String?
@@ -50,6 +52,8 @@ struct WebUIPage {
     /// What went wrong, shown in an alert (also a 200 prompt for a blank query).
     var error: APIError?
 
+    init(assets: WebUIAssets) { self.assets = assets }
+
     var title: String {
         switch mode {
         case .home: "Vitrine"
@@ -59,17 +63,17 @@ struct WebUIPage {
         }
     }
 
-    func render() -> String {
-        var out = """
+    func render() -> HTML {
+        """
         <!doctype html>
         <html lang="en" class="no-js">
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(HTML.escape(title))</title>
+        <title>\(title)</title>
         <link rel="icon" href="data:,">
-        <link rel="stylesheet" href="\(WebUIAssets.url("vitrine.css"))">
-        <script src="\(WebUIAssets.url("vitrine.js"))" defer></script>
+        <link rel="stylesheet" href="\(assets.url("vitrine.css"))">
+        <script src="\(assets.url("vitrine.js"))" defer></script>
         </head>
         <body>
         <a class="skip" href="#results-heading">Skip to results</a>
@@ -79,27 +83,21 @@ struct WebUIPage {
         \(uploadForm())
         </header>
         <main id="main" data-per-page="\(perPage)">
-
-        """
-        out += messages()
-        out += resultsSection()
-        out += """
-        </main>
+        \(messages())\(resultsSection())</main>
         <footer class="foot"><a href="/docs">API documentation</a> · <a href="/openapi.json">OpenAPI</a></footer>
         </body>
         </html>
 
         """
-        return out
     }
 
     // MARK: Forms
 
-    func searchForm() -> String {
-        var out = """
+    func searchForm() -> HTML {
+        var out: HTML = """
         <form id="search-form" class="search" role="search" method="get" action="/">
         <div class="field grow"><label for="q">Search by words</label>
-        <input id="q" name="q" type="search" maxlength="\(SearchEngine.maxQueryLength)" value="\(HTML.escape(q))" placeholder="red floral summer dress" autocomplete="off"></div>
+        <input id="q" name="q" type="search" maxlength="\(SearchEngine.maxQueryLength)" value="\(q)" placeholder="red floral summer dress" autocomplete="off"></div>
         <div class="field"><label for="category">Category</label>
         <select id="category" name="category"><option value="">All categories</option>\(options(categories, selected: category))</select></div>
         <div class="field"><label for="market">Market</label>
@@ -108,24 +106,24 @@ struct WebUIPage {
         """
         if perPage != Self.defaultPerPage { out += "<input type=\"hidden\" name=\"k\" value=\"\(perPage)\">\n" }
         // Keeps a "more like this" view when only the filters change; a typed query wins over it.
-        if mode == .similar, let similar { out += "<input type=\"hidden\" name=\"similar\" value=\"\(HTML.escape(similar))\">\n" }
+        if mode == .similar, let similar { out += "<input type=\"hidden\" name=\"similar\" value=\"\(similar)\">\n" }
         out += "<button type=\"submit\">Search</button>\n</form>"
         return out
     }
 
     /// Options of a facet select; a selected value the catalog lacks stays listed, so the form
     /// shows the filter that is in force.
-    func options(_ facets: [FacetCount], selected: String?) -> String {
-        var out = ""
+    func options(_ facets: [FacetCount], selected: String?) -> HTML {
+        var out = HTML.empty
         var found = false
         for facet in facets {
             let isSelected = selected.map { Self.matches(facet, $0) } ?? false
             found = found || isSelected
             let label = "\(facet.name ?? facet.value) (\(facet.count))"
-            out += "<option value=\"\(HTML.escape(facet.value))\"\(isSelected ? " selected" : "")>\(HTML.escape(label))</option>"
+            out += "<option value=\"\(facet.value)\"\(isSelected ? " selected" : "")>\(label)</option>"
         }
         if let selected, !found {
-            out += "<option value=\"\(HTML.escape(selected))\" selected>\(HTML.escape(selected)) (0)</option>"
+            out += "<option value=\"\(selected)\" selected>\(selected) (0)</option>"
         }
         return out
     }
@@ -135,7 +133,7 @@ struct WebUIPage {
         facet.value == value || facet.value.lowercased() == value.lowercased() || facet.name?.lowercased() == value.lowercased()
     }
 
-    func uploadForm() -> String {
+    func uploadForm() -> HTML {
         """
         <form id="upload-form" class="upload" method="post" action="/ui/search-image" enctype="multipart/form-data">
         <div id="drop" class="drop" tabindex="0" role="button" aria-describedby="drop-help">
@@ -144,8 +142,8 @@ struct WebUIPage {
         </div>
         <div class="field file"><label for="image">Photo</label>
         <input id="image" name="image" type="file" accept="image/jpeg,image/png,image/webp"></div>
-        <input type="hidden" name="category" value="\(HTML.escape(category ?? ""))">
-        <input type="hidden" name="market" value="\(HTML.escape(market ?? ""))">
+        <input type="hidden" name="category" value="\(category ?? "")">
+        <input type="hidden" name="market" value="\(market ?? "")">
         <button type="submit" class="upload-submit">Search by photo</button>
         </form>
         """
@@ -153,9 +151,9 @@ struct WebUIPage {
 
     // MARK: Messages and results
 
-    func messages() -> String {
-        var out = "<div id=\"error\" class=\"error\" role=\"alert\"\(error == nil ? " hidden" : "")>"
-        if let error { out += HTML.escape(Self.sentence(error.message)) }
+    func messages() -> HTML {
+        var out: HTML = "<div id=\"error\" class=\"error\" role=\"alert\"\(error == nil ? " hidden" : "")>"
+        if let error { out += "\(Self.sentence(error.message))" }
         out += "</div>\n"
         if truncated {
             out += "<p class=\"note\">Only the first 77 tokens of the query were used.</p>\n"
@@ -171,33 +169,36 @@ struct WebUIPage {
         return text
     }
 
-    func resultsSection() -> String {
-        var out = "<section class=\"results\" aria-labelledby=\"results-heading\">\n"
-        out += "<h1 id=\"results-heading\" tabindex=\"-1\">\(heading())</h1>\n"
-        out += "<p id=\"status\" class=\"status\" role=\"status\">\(HTML.escape(summary()))</p>\n"
-        out += "<ol id=\"results\" class=\"grid\">\n"
-        for result in results ?? [] { out += card(result) }
-        out += "</ol>\n"
-        out += "<div id=\"empty\" class=\"empty\"\(emptyText() == nil ? " hidden" : "")>\(emptyText() ?? "")</div>\n"
-        out += pager()
-        return out + "</section>\n"
+    func resultsSection() -> HTML {
+        let empty = emptyText()
+        return """
+        <section class="results" aria-labelledby="results-heading">
+        <h1 id="results-heading" tabindex="-1">\(heading())</h1>
+        <p id="status" class="status" role="status">\(summary())</p>
+        <ol id="results" class="grid">
+        \((results ?? []).map(card))</ol>
+        <div id="empty" class="empty"\(empty == nil ? " hidden" : "")>\(empty ?? .empty)</div>
+        \(pager())</section>
+
+        """
     }
 
-    func heading() -> String {
+    func heading() -> HTML {
         switch mode {
         case .home: return "Find products by words or by a photo"
-        case .text: return "Results for “\(HTML.escape(q))”"
+        case .text: return "Results for “\(q)”"
         case .image: return "Products like your photo"
         case .similar:
             guard let product = similarProduct else { return "More like this" }
-            var text = ""
+            var text = HTML.empty
             if let key = product.images.first?.key {
-                text += "<img class=\"similar-thumb\" src=\"/images/\(HTML.escape(key.description))?w=256\" alt=\"\" width=\"48\" height=\"48\"> "
+                text += "<img class=\"similar-thumb\" src=\"/images/\(key.description)?w=256\" alt=\"\" width=\"48\" height=\"48\"> "
             }
-            return text + "More like “\(HTML.escape(product.name))”"
+            return text + "More like “\(product.name)”"
         }
     }
 
+    /// Plain text (escaped where it is interpolated).
     func summary() -> String {
         guard let results, error == nil else { return "" }
         if results.isEmpty { return "" }
@@ -215,16 +216,16 @@ struct WebUIPage {
     }
 
     /// The empty state: what to do on the start page, why nothing was found otherwise.
-    func emptyText() -> String? {
+    func emptyText() -> HTML? {
         guard error == nil else { return nil }
         switch (mode, results) {
         case (.home, _):
             let size = productCount.map { "\($0) product\($0 == 1 ? "" : "s")" } ?? "the catalog"
-            return "<p>Type what you are looking for, or drop a photo, to search \(HTML.escape(size)). Every result offers <em>more like this</em>.</p>"
+            return "<p>Type what you are looking for, or drop a photo, to search \(size). Every result offers <em>more like this</em>.</p>"
         case (_, let results?) where results.isEmpty:
-            if page > 1 { return "<p>No more results: this search has fewer than \(page) pages. <a href=\"\(HTML.escape(pageURL(1)))\">Back to the first page</a>.</p>" }
+            if page > 1 { return "<p>No more results: this search has fewer than \(page) pages. <a href=\"\(pageURL(1))\">Back to the first page</a>.</p>" }
             if category != nil || market != nil {
-                return "<p>No products match with these filters. <a href=\"\(HTML.escape(unfilteredURL()))\">Search all categories and markets</a>.</p>"
+                return "<p>No products match with these filters. <a href=\"\(unfilteredURL())\">Search all categories and markets</a>.</p>"
             }
             return "<p>No products match. Try other words, or a photo.</p>"
         default:
@@ -232,19 +233,18 @@ struct WebUIPage {
         }
     }
 
-    func card(_ result: SearchResult) -> String {
-        let name = HTML.escape(result.name)
-        var meta: [String] = []
-        if let category = result.category { meta.append("<span class=\"category\">\(HTML.escape(category))</span>") }
-        if let market = result.market { meta.append("<span class=\"market\">\(HTML.escape(market))</span>") }
+    func card(_ result: SearchResult) -> HTML {
+        var meta: [HTML] = []
+        if let category = result.category { meta.append("<span class=\"category\">\(category)</span>") }
+        if let market = result.market { meta.append("<span class=\"market\">\(market)</span>") }
         let more = "/" + HTML.query([("similar", result.id), ("category", category), ("market", market)])
         return """
-        <li class="card" data-id="\(HTML.escape(result.id))">
-        <img src="\(HTML.escape(result.image))?w=256" alt="\(name)" loading="lazy" width="256" height="256">
-        <h2 class="name">\(name)</h2>
-        <p class="meta">\(meta.joined(separator: " · "))</p>
+        <li class="card" data-id="\(result.id)">
+        <img src="\(result.image)?w=256" alt="\(result.name)" loading="lazy" width="256" height="256">
+        <h2 class="name">\(result.name)</h2>
+        <p class="meta">\(HTML(joining: meta, separator: " · "))</p>
         <p class="score" title="cosine similarity">score <data value="\(result.score)">\(String(format: "%.3f", Double(result.score)))</data></p>
-        <a class="more" href="\(HTML.escape(more))">More like this<span class="visually-hidden">: \(name)</span></a>
+        <a class="more" href="\(more)">More like this<span class="visually-hidden">: \(result.name)</span></a>
         </li>
 
         """
@@ -252,14 +252,14 @@ struct WebUIPage {
 
     // MARK: Paging and links
 
-    func pager() -> String {
+    func pager() -> HTML {
         guard let results, mode == .text || mode == .similar, page > 1 || hasNext, !results.isEmpty || page > 1 else {
             return "<nav id=\"pager\" class=\"pager\" aria-label=\"Pages\" hidden></nav>\n"
         }
-        var out = "<nav id=\"pager\" class=\"pager\" aria-label=\"Pages\">"
-        if page > 1 { out += "<a rel=\"prev\" href=\"\(HTML.escape(pageURL(page - 1)))\">← Previous</a>" }
+        var out: HTML = "<nav id=\"pager\" class=\"pager\" aria-label=\"Pages\">"
+        if page > 1 { out += "<a rel=\"prev\" href=\"\(pageURL(page - 1))\">← Previous</a>" }
         out += "<span class=\"page-number\" aria-current=\"page\">Page \(page)</span>"
-        if hasNext { out += "<a rel=\"next\" href=\"\(HTML.escape(pageURL(page + 1)))\">Next →</a>" }
+        if hasNext { out += "<a rel=\"next\" href=\"\(pageURL(page + 1))\">Next →</a>" }
         return out + "</nav>\n"
     }
 

@@ -12,6 +12,7 @@ import VitrineEngine
 struct WebUIRoutes {
     let service: SearchService
     let configuration: ServerConfiguration
+    let assets: WebUIAssets
 
     /// The prefix of routes that are not API (see `OpenAPITests`).
     static let privatePrefix = "/ui/"
@@ -27,7 +28,7 @@ struct WebUIRoutes {
     /// `GET /?q=&category=&market=&similar=&page=&k=`. Every failure is shown on the page, with
     /// the status the API would answer (400 bad input, 404 unknown product, 503 busy).
     func page(_ request: Request) async -> Response {
-        var page = WebUIPage()
+        var page = WebUIPage(assets: assets)
         let query = QueryParameters(request.uri)
         do {
             let q = try query.string("q")
@@ -103,7 +104,7 @@ struct WebUIRoutes {
     /// `image`, and optionally `category` and `market`). Shows the first page of results; paging
     /// photo results needs the script, which keeps the photo and posts it to the API again.
     func imagePage(_ request: Request) async -> Response {
-        var page = WebUIPage()
+        var page = WebUIPage(assets: assets)
         page.mode = .image
         do {
             let (image, form) = try await SearchRoutes.upload(request, limit: configuration.maxUploadBytes)
@@ -132,7 +133,7 @@ struct WebUIRoutes {
         let status = page.error?.status ?? .ok
         var headers = Self.pageHeaders
         if let error = page.error { headers.append(contentsOf: error.headers) }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.render())))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.render().description)))
     }
 
     /// The page loads only its own script, stylesheet and images (`blob:` for the preview of a
@@ -151,7 +152,7 @@ struct WebUIRoutes {
     /// as `?v=`, so they can be cached for good.
     func asset(_ request: Request, _ context: VitrineRequestContext) throws -> Response {
         let name = context.parameters.get("asset") ?? ""
-        guard let asset = WebUIAssets.files[name] else {
+        guard let asset = assets.files[name] else {
             throw APIError.notFound("no web UI file \"\(name.prefix(80))\"")
         }
         var headers: HTTPFields = [.eTag: asset.etag, .cacheControl: ImageRoutes.cacheControl, .xContentTypeOptions: "nosniff"]

@@ -1,10 +1,8 @@
-extension WebUIAssets {
-    /// `/ui/vitrine.js`: what the server-rendered page cannot do alone. A photo dropped, picked
-    /// or chosen with the keyboard is posted to `POST /api/v1/search/image` and its results are
-    /// drawn with the same markup the server renders (text set with `textContent`, never HTML);
-    /// photo results page by posting the photo again; the filters re-run the current search.
-    /// Errors show the API's `error.message`.
-    static let script = #"""
+// Vitrine's web UI script (served at /ui/vitrine.js): what the server-rendered page cannot do
+// alone. A photo dropped, picked or chosen with the keyboard is posted to POST /api/v1/search/image
+// and its results are drawn with the same markup the server renders (text set with textContent,
+// never HTML); photo results page by posting the photo again; the filters re-run the current
+// search. Errors show the API's error.message.
 "use strict";
 (function () {
   var root = document.documentElement;
@@ -226,5 +224,3 @@ extension WebUIAssets {
   });
   searchForm.addEventListener("submit", function () { photo = null; });
 })();
-"""#
-}
