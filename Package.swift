@@ -53,7 +53,7 @@ let package = Package(
         // Layers, lowest first. Dependencies point down only.
         // What every layer may share: hex text of bytes.
         .target(name: "VitrineCore"),
-        .target(name: "VitrineTensor", dependencies: ["COpenBLAS", "CDNNL", "CVitrineKernels"]),
+        .target(name: "VitrineTensor", dependencies: ["VitrineCore", "COpenBLAS", "CDNNL", "CVitrineKernels"]),
         .target(
             name: "VitrineImage", dependencies: ["VitrineCore", "CImageCodecs"],
             // Optimized in debug builds too: Pillow-exact resampling at -Onone is ~10× slower and
@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "VitrineSources",
             dependencies: [
-                "VitrineCatalog", "VitrineImage", "CVitrineZlib",
+                "VitrineCore", "VitrineCatalog", "VitrineImage", "CVitrineZlib",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "VitrineCommandLine",
             dependencies: [
-                "VitrineCatalog", "VitrineEngine", "VitrineHub", "VitrineModels", "VitrineTensor",
+                "VitrineCore", "VitrineCatalog", "VitrineEngine", "VitrineHub", "VitrineModels", "VitrineTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -189,6 +189,8 @@ let package = Package(
             name: "VitrineServerTests",
             dependencies: [
                 "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage", "VitrineSources", "VitrineCore",
+                "VitrineIndex", "VitrineHub", "VitrineTensor", "VitrineCommandLine",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// Why a catalog, blob store or data directory operation failed. Every case names the file or
 /// input concerned, so a message printed as is tells an operator what to fix.
@@ -54,6 +55,20 @@ public enum CatalogError: Error, CustomStringConvertible, Sendable, Equatable {
         case EACCES, EPERM, EROFS: return .readOnly(path: path)
         case ENOENT: return .notFound(path: path)
         default: return .io(path: path, reason: "\(action): \(String(cString: strerror(code)))")
+        }
+    }
+}
+
+extension CatalogError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .locked: .conflict
+        case .readOnly: .unavailable
+        case .diskFull: .insufficientStorage
+        case .blobNotFound: .notFound
+        case .invalidArgument: .invalidInput
+        case .schemaTooNew, .corrupted: .corrupted
+        case .notFound, .io: .internalFailure
         }
     }
 }

@@ -1,24 +1,31 @@
 import ArgumentParser
 import Foundation
+import VitrineCore
 
 /// Conventions shared by every command of `vitrine` and `vitrine-bench`: errors are one line on stderr and map to exit codes
 /// (0 ok, 1 failure, 2 usage, 3 partial success).
 public enum CLI {
     public static let partialSuccess = ExitCode(3)
 
-    /// Runs `body`, turning a thrown error into a one-line message and exit code 1.
+    /// Runs `body`, turning a thrown error into a one-line message and its exit code.
     public static func run<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch {
             printError(error)
-            throw ExitCode.failure
+            throw ExitCode(exitCode(for: error))
         }
     }
 
     public static func run<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch {
             printError(error)
-            throw ExitCode.failure
+            throw ExitCode(exitCode(for: error))
         }
+    }
+
+    /// The exit code of a failure: its kind's (``ErrorKind/exitCode``: 2 for an option out of
+    /// range, 1 otherwise); 1 for errors that are not Vitrine's.
+    public static func exitCode(for error: any Error) -> Int32 {
+        (error as? any VitrineError)?.kind.exitCode ?? 1
     }
 
     public static func printError(_ error: any Error) {

@@ -234,7 +234,7 @@ public final class DataStore: @unchecked Sendable {
     /// Returns the removed products (unknown ids are ignored).
     @discardableResult
     public func delete(ids: [String]) throws -> [Product] {
-        guard isWriter else { throw EngineError.model(path: directory.url.path, reason: "deleting needs the data directory opened for writing") }
+        guard isWriter else { throw EngineError.notWriter(path: directory.url.path) }
         guard let vectors = liveVectors else { return [] }
         let removed = try catalog.delete(ids: ids, vectorSequence: try vectors.lastSequence())
         let keys = removed.flatMap { product in product.images.map { VectorKey(product: product.id, image: $0.id) } }

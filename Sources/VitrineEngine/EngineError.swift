@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// Errors of ingest and search that are not a store's or a reader's own: each names the input
 /// (data directory, model, query) and says what to do.
@@ -11,8 +12,13 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case noModelRecord(path: String)
     /// A model that cannot serve this purpose (no image tower, no weights, wrong dimension, ...).
     case model(path: String, reason: String)
-    /// A query the engine refuses (empty, over-long, bad parameter).
+    /// A query the engine refuses (empty, over-long, an image it cannot read).
     case invalidQuery(String)
+    /// An option or parameter outside its range (batch size, `k`, offset, `--limit` with `--prune`).
+    case invalidArgument(String)
+    /// A write was asked of a data directory opened for reading: another process is (or may be)
+    /// the writer.
+    case notWriter(path: String)
     /// A product id that is not in the catalog.
     case unknownProduct(String)
     /// A fault injected by `VITRINE_FAULT` (tests of crash recovery).
@@ -30,10 +36,28 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             "model \(path): \(reason)"
         case .invalidQuery(let reason):
             "invalid query: \(reason)"
+        case .invalidArgument(let reason):
+            reason
+        case .notWriter(let path):
+            "data directory \(path) is open for reading only: writing needs the writer lock (is another vitrine writing?)"
         case .unknownProduct(let id):
             "no product with id \(id)"
         case .injectedFault(let point):
             "fault injected at \(point)"
+        }
+    }
+}
+
+extension EngineError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .emptyDataDirectory, .noModelRecord: .unavailable
+        case .modelMismatch, .model: .misconfigured
+        case .invalidQuery: .invalidInput
+        case .invalidArgument: .invalidArgument
+        case .notWriter: .conflict
+        case .unknownProduct: .notFound
+        case .injectedFault: .internalFailure
         }
     }
 }

@@ -31,12 +31,12 @@ public struct SearchPage: Sendable, Equatable {
     }
 
     func validate() throws {
-        guard (1...Self.maxK).contains(k) else { throw EngineError.invalidQuery("k must be between 1 and \(Self.maxK), not \(k)") }
+        guard (1...Self.maxK).contains(k) else { throw EngineError.invalidArgument("k must be between 1 and \(Self.maxK), not \(k)") }
         guard (0...Self.maxOffset).contains(offset) else {
-            throw EngineError.invalidQuery("offset must be between 0 and \(Self.maxOffset), not \(offset)")
+            throw EngineError.invalidArgument("offset must be between 0 and \(Self.maxOffset), not \(offset)")
         }
         if let minScore, !(minScore >= -1 && minScore <= 1) {
-            throw EngineError.invalidQuery("min_score must be between -1 and 1, not \(minScore)")
+            throw EngineError.invalidArgument("min_score must be between -1 and 1, not \(minScore)")
         }
     }
 }

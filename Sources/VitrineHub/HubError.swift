@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Why a model could not be found, fetched or stored. Every case names the repository (and the
 /// file, where there is one) and says what to do about it.
 public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -64,6 +66,19 @@ public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
             return "'\(repo)' at '\(revision)' is not fully in the cache \(cacheDirectory) (missing: \(missing.joined(separator: ", "))). Unset HF_HUB_OFFLINE and connect to download it, or pass a local model directory."
         case .fileSystem(let path, let operation, let reason):
             return "cannot \(operation) \(path): \(reason)."
+        }
+    }
+}
+
+extension HubError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .invalidModelSpecifier: .notFound  // neither a directory nor a repo id: no such model
+        case .repositoryNotFound, .revisionNotFound, .fileNotFound: .notFound
+        case .accessDenied, .noSafetensors, .noWeights: .misconfigured
+        case .network, .unexpectedStatus, .invalidResponse, .checksumMismatch, .sizeMismatch: .dependency
+        case .notCached: .unavailable
+        case .fileSystem: .internalFailure
         }
     }
 }

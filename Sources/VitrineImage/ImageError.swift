@@ -47,3 +47,15 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension ImageError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .tooLarge: .tooLarge
+        case .empty, .unknownFormat, .truncated, .corrupt, .unsupported: .unprocessable
+        case .outOfMemory: .unavailable
+        case .invalidConfiguration: .misconfigured
+        case .unreadable: .internalFailure
+        }
+    }
+}

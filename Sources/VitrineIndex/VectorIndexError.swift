@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Errors of the vector index. Every case names what was wrong so a caller can report it in one line.
 public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A vector's length is not the store's dimension.
@@ -56,3 +58,16 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension VectorIndexError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .dimensionMismatch, .invalidVector: .invalidInput
+        case .invalidArgument: .invalidArgument
+        case .corrupted, .unsupportedVersion, .incompatible: .corrupted
+        case .locked, .readOnly: .conflict
+        case .closed, .notFound: .unavailable
+        case .io: .internalFailure
+        }
+    }
+}

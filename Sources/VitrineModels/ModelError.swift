@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Why a model directory could not be loaded. Every case names the file or tensor concerned.
 public enum ModelError: Error, CustomStringConvertible, Sendable, Equatable {
     case missingFile(path: String, reason: String)
@@ -31,6 +33,15 @@ extension ModelError {
         }
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
             throw ModelError.invalidInput(input: "token ids", reason: "token id \(bad) is outside the vocabulary of \(vocabSize)")
+        }
+    }
+}
+
+extension ModelError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .missingFile, .malformedConfig, .unsupportedModel, .malformedWeights, .missingTensor, .wrongShape: .misconfigured
+        case .invalidInput: .invalidInput
         }
     }
 }

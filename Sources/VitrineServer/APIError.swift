@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import VitrineCatalog
+import VitrineCore
 import VitrineEngine
 import VitrineImage
 import VitrineIndex
@@ -60,26 +61,16 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     // MARK: Mapping
 
-    /// The API error for anything a handler threw: engine, catalog, image and reader errors map to
-    /// the status that says whose fault it is (bad input → 4xx); anything unknown is a 500 whose
-    /// message does not leak internals (the log has the details).
+    /// The API error for anything a handler threw. Vitrine's own errors answer with their kind's
+    /// status (``ErrorKind/httpStatus``, the one mapping) and a stable code; framework errors with
+    /// theirs; anything unknown is a 500 whose message does not leak internals (the log has the
+    /// details). Transient answers (503) carry `Retry-After`.
     public init(_ error: any Error) {
         switch error {
         case let error as APIError:
             self = error
-        case let error as EngineError:
+        case let error as any VitrineError:
             self = Self.map(error)
-        case let error as ModelChangedError:
-            // A reindex swapped models under a running server: its encoders belong to the old one.
-            self = APIError(.serviceUnavailable, code: "model_changed", error.description + "; the server is loading the new model: retry shortly")
-        case let error as CatalogError:
-            self = Self.map(error)
-        case let error as ImageError:
-            self = Self.map(error)
-        case let error as ReaderError:
-            self = Self.map(error)
-        case let error as IngestFailure:
-            self = APIError(.unprocessableContent, code: "invalid_product", "\(error.location): \(error.reason)")
         case let error as DecodingError:
             self = APIError(.badRequest, code: "invalid_json", Self.describe(error))
         case let error as HTTPError:
@@ -93,44 +84,86 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    static func map(_ error: EngineError) -> APIError {
+    static func map(_ error: any VitrineError) -> APIError {
+        let status = HTTPResponse.Status(code: error.kind.httpStatus)
+        var headers: HTTPFields = [:]
+        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        return APIError(status, code: code(for: error), message(for: error), headers: headers)
+    }
+
+    /// The API's word for an error: a case's own where clients tell it apart (documented in the
+    /// OpenAPI document), else its kind's.
+    static func code(for error: any VitrineError) -> String {
         switch error {
-        case .invalidQuery(let reason): APIError(.badRequest, code: "invalid_query", reason)
-        case .unknownProduct(let id): APIError(.notFound, code: "not_found", "no product with id \(id)")
-        case .emptyDataDirectory, .noModelRecord: APIError(.serviceUnavailable, code: "not_ready", error.description)
-        case .model, .modelMismatch, .injectedFault: APIError(.internalServerError, code: "internal", error.description)
+        case let error as EngineError:
+            switch error {
+            case .invalidQuery: return "invalid_query"
+            case .invalidArgument: return "invalid_parameter"
+            case .emptyDataDirectory, .noModelRecord: return "not_ready"
+            default: break
+            }
+        case is ModelChangedError:
+            return "model_changed"
+        case is IngestFailure:
+            return "invalid_product"
+        case let error as CatalogError:
+            switch error {
+            case .invalidArgument: return "invalid_product"
+            case .readOnly: return "read_only"
+            default: break
+            }
+        case let error as ImageError:
+            switch error {
+            case .tooLarge: return "image_too_large"
+            case .empty, .unknownFormat, .truncated, .corrupt, .unsupported: return "invalid_image"
+            case .outOfMemory: return "busy"
+            default: break
+            }
+        case let error as ReaderError:
+            switch error {
+            case .badImageReference, .forbiddenAddress, .invalidFormat: return "invalid_product"
+            case .download: return "invalid_image"
+            default: break
+            }
+        default:
+            break
+        }
+        return code(for: error.kind)
+    }
+
+    /// The code of each kind, for cases without a word of their own.
+    static func code(for kind: ErrorKind) -> String {
+        switch kind {
+        case .invalidArgument: "invalid_parameter"
+        case .invalidInput: "invalid_input"
+        case .unprocessable: "unprocessable"
+        case .notFound: "not_found"
+        case .tooLarge: "payload_too_large"
+        case .conflict: "writer_busy"
+        case .unavailable: "unavailable"
+        case .insufficientStorage: "disk_full"
+        case .dependency: "dependency_failed"
+        case .misconfigured, .corrupted, .internalFailure: "internal"
         }
     }
 
-    static func map(_ error: CatalogError) -> APIError {
+    /// What the answer says: the error's own message, without a prefix the code already says.
+    static func message(for error: any VitrineError) -> String {
         switch error {
-        case .locked: APIError(.conflict, code: "writer_busy", error.description)
-        case .invalidArgument(let message): APIError(.badRequest, code: "invalid_product", message)
-        case .blobNotFound: APIError(.notFound, code: "not_found", error.description)
-        case .diskFull: APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "disk_full", error.description)
-        case .readOnly: APIError(.serviceUnavailable, code: "read_only", error.description)
-        case .notFound, .schemaTooNew, .corrupted, .io: APIError(.internalServerError, code: "internal", error.description)
+        case let error as EngineError:
+            switch error {
+            case .invalidQuery(let reason): return reason
+            case .unknownProduct(let id): return "no product with id \(id)"
+            default: break
+            }
+        case let error as ModelChangedError:
+            return error.description + "; the server is loading the new model: retry shortly"
+        case let error as CatalogError:
+            if case .invalidArgument(let message) = error { return message }
+        default:
+            break
         }
-    }
-
-    static func map(_ error: ImageError) -> APIError {
-        switch error {
-        case .tooLarge: APIError(.contentTooLarge, code: "image_too_large", error.description)
-        case .empty, .unknownFormat, .truncated, .corrupt, .unsupported:
-            APIError(.unprocessableContent, code: "invalid_image", error.description)
-        case .outOfMemory: APIError(.serviceUnavailable, code: "busy", error.description)
-        case .unreadable, .invalidConfiguration: APIError(.internalServerError, code: "internal", error.description)
-        }
-    }
-
-    static func map(_ error: ReaderError) -> APIError {
-        switch error {
-        case .tooLarge: APIError(.contentTooLarge, code: "payload_too_large", error.description)
-        case .badImageReference, .forbiddenAddress, .invalidFormat: APIError(.badRequest, code: "invalid_product", error.description)
-        case .download: APIError(.unprocessableContent, code: "invalid_image", error.description)
-        case .notFound: APIError(.notFound, code: "not_found", error.description)
-        case .unreadable: APIError(.internalServerError, code: "internal", error.description)
-        }
+        return error.description
     }
 
     /// `snake_case` of the status's reason (404 → `not_found`), for errors raised by the framework.

@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import VitrineCore
 
 /// Everything `vitrine serve` can be told, and where it may come from.
 ///
@@ -112,7 +113,7 @@ public struct ServerConfiguration: Sendable {
 }
 
 /// A configuration value that cannot be used, naming its key (and so its flag, variable and field).
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+public struct ConfigurationError: VitrineError, Sendable {
     public var key: String
     public var message: String
 
@@ -122,6 +123,8 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "configuration \(key): \(message)" }
+
+    public var kind: ErrorKind { .misconfigured }
 }
 
 /// Typed reads that tell a missing value (nil) from a malformed one (an error naming the key):

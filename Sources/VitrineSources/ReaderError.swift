@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Why a dataset reader could not read a source, or an image of it could not be fetched.
 ///
 /// Every case names the input (a path, `zip:member`, a URL) and, where there is one, the reason.
@@ -33,6 +35,18 @@ public enum ReaderError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(url): refused: the host resolves to \(address), a loopback, private, link-local or otherwise non-public address (allowPrivateNetworks is off)"
         case .invalidFormat(let path, let reason):
             return "\(path): invalid format: \(reason)"
+        }
+    }
+}
+
+extension ReaderError: VitrineError {
+    public var kind: ErrorKind {
+        switch self {
+        case .notFound: .notFound
+        case .tooLarge: .tooLarge
+        case .badImageReference, .forbiddenAddress, .invalidFormat: .invalidInput
+        case .download: .unprocessable  // the product names an image that cannot be had
+        case .unreadable: .internalFailure
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// A NumPy `.npy` array (format versions 1–3, little-endian, C order), the interchange format
 /// for embeddings and test fixtures.
@@ -146,4 +147,14 @@ public struct NPYError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
     public var description: String { "\(path): \(reason)" }
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+}
+
+extension NPYError: VitrineError {
+    /// A NumPy file that cannot be read as asked: the input is at fault.
+    public var kind: ErrorKind { .invalidInput }
 }

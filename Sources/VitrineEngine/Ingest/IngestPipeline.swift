@@ -33,13 +33,13 @@ public final class IngestPipeline: Sendable {
     ///   were built by another model (re-embedding is `vitrine reindex`'s job).
     public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: IngestOptions = IngestOptions()) throws {
         guard (1...1000).contains(options.batchSize) else {
-            throw EngineError.invalidQuery("batch size must be between 1 and 1000, not \(options.batchSize)")
+            throw EngineError.invalidArgument("batch size must be between 1 and 1000, not \(options.batchSize)")
         }
         guard !options.prune || options.limit == nil else {
-            throw EngineError.invalidQuery("pruning needs a full pass over the source: drop --limit")
+            throw EngineError.invalidArgument("pruning needs a full pass over the source: drop --limit")
         }
         guard store.isWriter else {
-            throw EngineError.model(path: store.directory.url.path, reason: "ingest needs the data directory opened for writing")
+            throw EngineError.notWriter(path: store.directory.url.path)
         }
         if let recorded = try store.catalog.modelRecord(), recorded.weightsSHA256 != model.weightsSHA256 {
             throw EngineError.modelMismatch(data: store.directory.url.path, recorded: recorded.specifier, given: model.specifier)

@@ -1,8 +1,14 @@
 import Foundation
+import VitrineCore
 
 /// A lifecycle command (reindex, backup, restore) that cannot go on, with the input it concerns
 /// and what to do.
-public struct LifecycleError: Error, CustomStringConvertible, Sendable {
+public struct LifecycleError: VitrineError, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    public var kind: ErrorKind
+
+    public init(_ description: String, kind: ErrorKind = .internalFailure) {
+        self.description = description
+        self.kind = kind
+    }
 }

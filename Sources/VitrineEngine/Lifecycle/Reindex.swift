@@ -79,14 +79,14 @@ public final class Reindexer: @unchecked Sendable {
     private let decoder = ImageDecoder()
     private let faults = FaultInjection.fromEnvironment()
 
-    /// - Throws: ``EngineError/invalidQuery(_:)`` for a bad batch size, ``EngineError/model(path:reason:)``
+    /// - Throws: ``EngineError/invalidArgument(_:)`` for a bad batch size, ``EngineError/model(path:reason:)``
     ///   when the store is not the writer or the record does not describe the encoder.
     public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: ReindexOptions = ReindexOptions()) throws {
         guard (1...1000).contains(options.batchSize) else {
-            throw EngineError.invalidQuery("batch size must be between 1 and 1000, not \(options.batchSize)")
+            throw EngineError.invalidArgument("batch size must be between 1 and 1000, not \(options.batchSize)")
         }
         guard (2...256).contains(options.hnsw.M), options.hnsw.efConstruction >= 1 else {
-            throw EngineError.invalidQuery("HNSW needs M in 2...256 and efConstruction ≥ 1, not M \(options.hnsw.M), efConstruction \(options.hnsw.efConstruction)")
+            throw EngineError.invalidArgument("HNSW needs M in 2...256 and efConstruction ≥ 1, not M \(options.hnsw.M), efConstruction \(options.hnsw.efConstruction)")
         }
         guard store.isWriter else {
             throw EngineError.model(path: store.directory.url.path, reason: "reindex needs the data directory opened for writing")
@@ -232,7 +232,7 @@ public final class Reindexer: @unchecked Sendable {
             } catch {
                 return .failure(LifecycleError(
                     "image \(entry.image) of product \(entry.product) (\(blobs.url(for: entry.key).path)): \(error); "
-                        + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product"))
+                        + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product", kind: .corrupted))
             }
         }
         return try results.map { try $0.get() }

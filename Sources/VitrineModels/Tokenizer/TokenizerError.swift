@@ -1,3 +1,5 @@
+import VitrineCore
+
 /// Why a tokenizer could not be loaded.
 ///
 /// Every case names the file it concerns, so the message alone tells an operator what to fix.
@@ -23,4 +25,9 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(path) lacks the special token \(token.debugDescription)"
         }
     }
+}
+
+extension TokenizerError: VitrineError {
+    /// Every case is a tokenizer file that cannot work: the model directory is at fault.
+    public var kind: ErrorKind { .misconfigured }
 }

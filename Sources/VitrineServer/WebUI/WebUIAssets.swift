@@ -62,8 +62,9 @@ struct WebUIAssets: Sendable {
 
 /// The web UI's files are not where the server looks for them (a binary copied without the
 /// resource bundle beside it).
-struct WebUIAssetsMissing: Error, CustomStringConvertible {
+struct WebUIAssetsMissing: VitrineError {
     var searched: [String]
+    var kind: ErrorKind { .misconfigured }
 
     var description: String {
         "the web UI's files (vitrine.css, vitrine.js) are in none of \(searched.joined(separator: ", ")); "
