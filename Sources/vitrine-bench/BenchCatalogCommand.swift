@@ -78,6 +78,8 @@ struct BenchCatalog: AsyncParsableCommand {
         var productToCentreCosine: Double
     }
 
+    /// The steps, in order (one random stream through all of them, so a seed gives the same
+    /// catalog): centres → photo pool → products and vectors → report.
     func run() async throws {
         BLAS.threads = threads
         let started = Date()
@@ -89,61 +91,88 @@ struct BenchCatalog: AsyncParsableCommand {
             throw ExitCode.failure
         }
         var random = SplitMix64(seed: seed)
-
-        // 1. Cluster centres: generated descriptions through the text tower, in batches.
-        log("embedding \(centres) descriptions with the text tower")
-        let t0 = Date()
-        let descriptions = (0..<centres).map { _ in SyntheticProducts.description(&random) }
-        var centreVectors: [[Float]] = []
-        for start in stride(from: 0, to: descriptions.count, by: 64) {
-            centreVectors += try text.embed(texts: Array(descriptions[start..<min(start + 64, descriptions.count)]))
-        }
-        let embedSeconds = Date().timeIntervalSince(t0)
-        let dimension = text.dimension
-        let spread = Self.meanDistance(centreVectors, &random)
-        let centreCosine = 1 - spread.squared / 2  // unit vectors: |a − b|² = 2 − 2 cos
-
-        // 2. The photo pool.
+        let centres = try CLI.run { try embedCentres(text, &random) }
         let photos = try photoFiles()
         guard !photos.isEmpty else {
             CLI.printError("no photos found (give --images FILE|DIR)")
             throw ExitCode.failure
         }
 
-        // 3. Products, vectors and the model record, in batches as ingest commits them.
-        let directory = DataDirectory(directoryURL)
-        let store = try CLI.run { try DataStore.openForWriting(directory, holder: "vitrine-bench catalog") }
+        let store = try CLI.run { try DataStore.openForWriting(DataDirectory(directoryURL), holder: "vitrine-bench catalog") }
         defer { try? store.close() }
         guard try store.catalog.counts().products == 0 else {
             CLI.printError("\(directoryURL.path) already holds products; give a new directory")
             throw ExitCode.failure
         }
         let record = try ModelIdentity.record(specifier: model.spec, directory: modelDirectory,
-                                              precision: model.precision.rawValue, dimension: dimension)
+                                              precision: model.precision.rawValue, dimension: text.dimension)
         try store.catalog.setModelRecord(record)
+        let pool = try storePhotos(photos, in: store)
+        let written = try writeProducts(store, centres: centres, pool: pool, &random)
+
+        let report = Report(
+            data: directoryURL.path, model: record.specifier, products: count, centres: self.centres, noise: noise,
+            photos: pool.count, seconds: Date().timeIntervalSince(started), embedSeconds: centres.seconds,
+            indexSeconds: written.seconds, centreCosine: centres.meanCosine, productToCentreCosine: written.meanCosineToCentre)
+        try show(report)
+    }
+
+    /// The mixture's centres: generated descriptions through the text tower, in batches.
+    struct Centres {
+        var descriptions: [String]
+        var vectors: [[Float]]
+        /// Mean distance between two different centres (products are jittered by a fraction of it).
+        var spread: Double
+        var meanCosine: Double
+        var seconds: Double
+    }
+
+    func embedCentres(_ text: CLIPTextEncoder, _ random: inout SplitMix64) throws -> Centres {
+        log("embedding \(centres) descriptions with the text tower")
+        let start = Date()
+        let descriptions = (0..<centres).map { _ in SyntheticProducts.description(&random) }
+        var vectors: [[Float]] = []
+        for first in stride(from: 0, to: descriptions.count, by: 64) {
+            vectors += try text.embed(texts: Array(descriptions[first..<min(first + 64, descriptions.count)]))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let spread = Self.meanDistance(vectors, &random)
+        // Unit vectors: |a − b|² = 2 − 2 cos.
+        return Centres(descriptions: descriptions, vectors: vectors, spread: spread, meanCosine: 1 - spread.squared / 2, seconds: seconds)
+    }
+
+    /// The photos products share, stored once each (files that do not decode are left out).
+    func storePhotos(_ files: [URL], in store: DataStore) throws -> [(key: BlobKey, width: Int, height: Int)] {
         let decoder = ImageDecoder()
         var pool: [(key: BlobKey, width: Int, height: Int)] = []
-        for file in photos {
+        for file in files {
             let bytes = try Data(contentsOf: file)
             guard let decoded = try? decoder.decode(bytes) else { continue }
             let ext = ["jpeg": "jpg"][file.pathExtension.lowercased()] ?? file.pathExtension.lowercased()
             guard BlobKey.extensions.contains(ext) else { continue }
             pool.append((try store.blobs.put(bytes, ext: ext), decoded.width, decoded.height))
         }
-        let vectors = try store.vectorStore(dimension: dimension)
+        return pool
+    }
+
+    /// Products and their vectors (a centre jittered by `--noise` of the spread), in batches as
+    /// ingest commits them: index first, then the catalog with the index's sequence.
+    func writeProducts(_ store: DataStore, centres: Centres, pool: [(key: BlobKey, width: Int, height: Int)],
+                       _ random: inout SplitMix64) throws -> (seconds: Double, meanCosineToCentre: Double) {
+        let vectors = try store.vectorStore(dimension: centres.vectors[0].count)
         vectors.reserveCapacity(count)
         log("writing \(count) products (\(pool.count) photos shared)")
-        let t1 = Date()
+        let start = Date()
         var closeness = 0.0
         let batchSize = 5_000
-        for start in stride(from: 0, to: count, by: batchSize) {
+        for first in stride(from: 0, to: count, by: batchSize) {
             var products: [Product] = []
             var records: [VectorRecord] = []
-            for i in start..<min(start + batchSize, count) {
-                let c = Int(random.next() % UInt64(centres))
-                let product = SyntheticProducts.product(index: i, description: descriptions[c], photo: pool[i % pool.count], &random)
-                let vector = Self.jitter(centreVectors[c], by: noise * spread, &random)
-                closeness += Double(zip(vector, centreVectors[c]).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+            for i in first..<min(first + batchSize, count) {
+                let c = Int(random.next() % UInt64(self.centres))
+                let product = SyntheticProducts.product(index: i, description: centres.descriptions[c], photo: pool[i % pool.count], &random)
+                let vector = Self.jitter(centres.vectors[c], by: noise * centres.spread, &random)
+                closeness += Double(zip(vector, centres.vectors[c]).reduce(Float(0)) { $0 + $1.0 * $1.1 })
                 records.append(VectorRecord(key: VectorKey(product: product.id, image: "0"), vector: vector,
                                             attributes: ["category": product.category ?? "", "market": product.market ?? ""]))
                 products.append(product)
@@ -151,20 +180,20 @@ struct BenchCatalog: AsyncParsableCommand {
             let sequence = try vectors.upsert(records)
             try store.catalog.upsert(products, fingerprints: Dictionary(uniqueKeysWithValues: products.map { ($0.id, "synthetic") }),
                                      vectorSequence: sequence)
-            if !json { log("  \(start + products.count) / \(count)") }
+            if !json { log("  \(first + products.count) / \(count)") }
         }
         try vectors.flush()
-        let report = Report(
-            data: directoryURL.path, model: record.specifier, products: count, centres: centres, noise: noise,
-            photos: pool.count, seconds: Date().timeIntervalSince(started), embedSeconds: embedSeconds,
-            indexSeconds: Date().timeIntervalSince(t1), centreCosine: centreCosine, productToCentreCosine: closeness / Double(count))
+        return (Date().timeIntervalSince(start), closeness / Double(count))
+    }
+
+    func show(_ report: Report) throws {
         if json {
             try CLI.printJSON(report)
         } else {
             print("""
-            \(count) products in \(report.data) (\(String(format: "%.0f", report.seconds)) s: embedding \(String(format: "%.0f", embedSeconds)) s, \
+            \(count) products in \(report.data) (\(String(format: "%.0f", report.seconds)) s: embedding \(String(format: "%.0f", report.embedSeconds)) s, \
             catalog + index \(String(format: "%.0f", report.indexSeconds)) s)
-            centres: \(centres), mean cosine between two \(String(format: "%.3f", centreCosine)); \
+            centres: \(centres), mean cosine between two \(String(format: "%.3f", report.centreCosine)); \
             product to its centre \(String(format: "%.3f", report.productToCentreCosine))
             """)
         }

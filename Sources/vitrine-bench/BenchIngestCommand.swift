@@ -73,15 +73,11 @@ struct BenchIngest: AsyncParsableCommand {
         var samples: [[Int]]
     }
 
+    /// The steps: the source → the encoder → its rate alone on the source's own images → ingest
+    /// into a fresh data directory (progress and memory sampled) → the encoder's rate again → report.
     func run() async throws {
         try await CLI.run {
-            let reader: any DatasetReader
-            if let synthetic {
-                reader = SyntheticReader(count: synthetic)
-            } else {
-                let url = URL(fileURLWithPath: (source! as NSString).expandingTildeInPath).standardizedFileURL
-                reader = try DatasetFormat.detect(url).makeReader(url: url)
-            }
+            let reader = try makeReader()
             let directory = try await model.resolve()
             let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
             guard let image = encoders.image else {
@@ -119,23 +115,33 @@ struct BenchIngest: AsyncParsableCommand {
             log(String(format: "encoder alone: %.1f images/s (batch %d)", encoderRate, sample.count))
             let indexBytes = store.vectors?.memoryBytes ?? 0
             let peak = BenchEmbed.peakResidentBytes()
-            let report = Report(
+            try show(Report(
                 source: reader.source, model: model.spec, precision: model.precision.rawValue, batchSize: batchSize,
                 products: result.counts.ingested + result.counts.updated, imagesEmbedded: result.counts.imagesEmbedded,
                 encoderImagesPerSecond: encoderRate, ingestImagesPerSecond: result.imagesPerSecond,
                 ratio: result.imagesPerSecond / encoderRate, ingestSeconds: result.seconds,
                 peakResidentBytes: peak, indexBytes: indexBytes, peakMinusIndexBytes: peak - indexBytes,
-                ingestMinusIndexBytes: sampler.largest, samples: sampler.samples)
-            if json {
-                try CLI.printJSON(report, snakeCaseKeys: true)
-            } else {
-                print(String(format: "encoder alone     %8.1f images/s (batch %d)", encoderRate, batchSize))
-                print(String(format: "ingest end to end %8.1f images/s (%d images in %.1f s)", result.imagesPerSecond, result.counts.imagesEmbedded, result.seconds))
-                print(String(format: "ratio             %8.2f", report.ratio))
-                print("peak resident     \(peak / 1_000_000) MB; index \(indexBytes / 1_000_000) MB; peak − index \((peak - indexBytes) / 1_000_000) MB")
-                print("during ingest     resident − index at most \(sampler.largest / 1_000_000) MB")
-            }
+                ingestMinusIndexBytes: sampler.largest, samples: sampler.samples))
         }
+    }
+
+    /// `--synthetic N` products, or the source the path's format says.
+    func makeReader() throws -> any DatasetReader {
+        if let synthetic { return SyntheticReader(count: synthetic) }
+        let url = URL(fileURLWithPath: (source! as NSString).expandingTildeInPath).standardizedFileURL
+        return try DatasetFormat.detect(url).makeReader(url: url)
+    }
+
+    func show(_ report: Report) throws {
+        if json {
+            try CLI.printJSON(report, snakeCaseKeys: true)
+            return
+        }
+        print(String(format: "encoder alone     %8.1f images/s (batch %d)", report.encoderImagesPerSecond, report.batchSize))
+        print(String(format: "ingest end to end %8.1f images/s (%d images in %.1f s)", report.ingestImagesPerSecond, report.imagesEmbedded, report.ingestSeconds))
+        print(String(format: "ratio             %8.2f", report.ratio))
+        print("peak resident     \(report.peakResidentBytes / 1_000_000) MB; index \(report.indexBytes / 1_000_000) MB; peak − index \(report.peakMinusIndexBytes / 1_000_000) MB")
+        print("during ingest     resident − index at most \(report.ingestMinusIndexBytes / 1_000_000) MB")
     }
 
     private func log(_ text: String) {
