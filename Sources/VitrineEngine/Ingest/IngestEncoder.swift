@@ -1,3 +1,4 @@
+import VitrineCatalog
 import VitrineImage
 import VitrineModels
 
@@ -14,4 +15,11 @@ public struct IngestEncoder: Sendable {
 
     /// Embeddings of prepared images, in order.
     public func embed(_ images: [RGBImage]) -> [[Float]] { encoder.embed(prepared: images) }
+
+    /// Throws unless `record` describes this encoder's embeddings (their dimension).
+    func check(_ record: ModelRecord) throws {
+        guard record.dimension == dimension else {
+            throw EngineError.model(path: record.source, reason: "the record says dimension \(record.dimension), the encoder makes \(dimension)")
+        }
+    }
 }

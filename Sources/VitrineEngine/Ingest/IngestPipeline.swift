@@ -44,9 +44,7 @@ public final class IngestPipeline: Sendable {
         if let recorded = try store.catalog.modelRecord(), recorded.weightsSHA256 != model.weightsSHA256 {
             throw EngineError.modelMismatch(data: store.directory.url.path, recorded: recorded.specifier, given: model.specifier)
         }
-        guard model.dimension == encoder.dimension else {
-            throw EngineError.model(path: model.source, reason: "the record says dimension \(model.dimension), the encoder makes \(encoder.dimension)")
-        }
+        try encoder.check(model)
         self.store = store
         self.encoder = encoder
         self.model = model

@@ -36,7 +36,7 @@ extension DataStore {
     /// touched except for the index's new sequence number.
     public func collectGarbage(dryRun: Bool = false) throws -> GarbageReport {
         guard isWriter else {
-            throw EngineError.model(path: directory.url.path, reason: "garbage collection needs the data directory opened for writing")
+            throw EngineError.notWriter(path: directory.url.path)
         }
         var report = GarbageReport(dryRun: dryRun, blobs: [], blobBytes: 0, vectors: [], indexDirectories: [],
                                    indexBytes: 0, temporaryFiles: 0)

@@ -88,12 +88,8 @@ public final class Reindexer: @unchecked Sendable {
         guard (2...256).contains(options.hnsw.M), options.hnsw.efConstruction >= 1 else {
             throw EngineError.invalidArgument("HNSW needs M in 2...256 and efConstruction ≥ 1, not M \(options.hnsw.M), efConstruction \(options.hnsw.efConstruction)")
         }
-        guard store.isWriter else {
-            throw EngineError.model(path: store.directory.url.path, reason: "reindex needs the data directory opened for writing")
-        }
-        guard model.dimension == encoder.dimension else {
-            throw EngineError.model(path: model.source, reason: "the record says dimension \(model.dimension), the encoder makes \(encoder.dimension)")
-        }
+        guard store.isWriter else { throw EngineError.notWriter(path: store.directory.url.path) }
+        try encoder.check(model)
         self.store = store
         self.encoder = encoder
         self.model = model
