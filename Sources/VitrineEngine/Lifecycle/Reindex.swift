@@ -79,8 +79,9 @@ public final class Reindexer: @unchecked Sendable {
     private let decoder = ImageDecoder()
     private let faults = FaultInjection.fromEnvironment()
 
-    /// - Throws: ``EngineError/invalidArgument(_:)`` for a bad batch size, ``EngineError/model(path:reason:)``
-    ///   when the store is not the writer or the record does not describe the encoder.
+    /// - Throws: ``EngineError/invalidArgument(_:)`` for a bad batch size or graph parameters,
+    ///   ``EngineError/notWriter(path:)`` when the store is not the writer,
+    ///   ``EngineError/model(path:reason:)`` when the record does not describe the encoder.
     public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: ReindexOptions = ReindexOptions()) throws {
         guard (1...1000).contains(options.batchSize) else {
             throw EngineError.invalidArgument("batch size must be between 1 and 1000, not \(options.batchSize)")
