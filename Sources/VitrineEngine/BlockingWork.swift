@@ -1,14 +1,17 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// CPU-bound work that blocks (decoding, resizing, a forward pass), on Dispatch's threads rather
 /// than Swift's cooperative pool: a cooperative thread stuck for milliseconds per image starves
 /// every other task of the process, and the pool has only as many threads as cores.
 enum BlockingWork {
-    /// `body` on a Dispatch thread; the caller's task waits without holding a thread.
+    /// `body` on a thread of its own; the caller's task waits without holding a thread. Not a
+    /// Dispatch queue: Dispatch's pool on Linux is as wide as the CPU and does not start a job while
+    /// its threads compute, so a forward pass would queue behind a decode instead of overlapping it.
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import VitrineCatalog
 import VitrineImage
 import VitrineSources
@@ -16,6 +17,8 @@ struct ImagePreparer: Sendable {
     let encoder: IngestEncoder
     let decoder: ImageDecoder
     let threads: Int
+    /// The CPU the run's stages share (see ``IngestPipeline``): one slot per product prepared.
+    let cores: DispatchSemaphore
 
     /// Prepares the images of each item. An image that cannot be decoded fails its item; a store
     /// that cannot be written (disk full, read-only) fails the run, since every later item would
@@ -23,7 +26,9 @@ struct ImagePreparer: Sendable {
     func prepare(_ work: [(item: SourceItem, images: [HashedData])]) async throws -> [Result<Prepared, IngestFailure>] {
         try await BlockingWork.run { [self] in
             try BlockingWork.map(count: work.count, threads: threads) { i in
-                try prepare(work[i].item, images: work[i].images)
+                cores.wait()
+                defer { cores.signal() }
+                return try prepare(work[i].item, images: work[i].images)
             }
         }
     }
