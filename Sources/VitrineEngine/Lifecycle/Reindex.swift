@@ -220,7 +220,7 @@ public final class Reindexer: @unchecked Sendable {
     /// image that cannot be read or decoded stops the reindex (its product would lose its vector):
     /// the old index stays live.
     private func prepare(_ entries: [ImageEntry]) throws -> [RGBImage] {
-        let blobs = store.blobs
+        let blobs = store.blobs, decoder = decoder, encoder = encoder
         let results = try BlockingWork.map(count: entries.count, threads: options.decodeThreads) { i -> Result<RGBImage, LifecycleError> in
             let entry = entries[i]
             do {
