@@ -1,24 +1,24 @@
 /// What went wrong, in the user's terms: the one vocabulary every module's errors speak. The CLI
 /// turns a kind into an exit code (``exitCode``) and the server into an HTTP status (``httpStatus``),
 /// each in one place; an error type only says which kind each of its cases is.
-public enum ErrorKind: String, Sendable, CaseIterable {
+public enum ErrorKind: Sendable, CaseIterable {
     /// A command-line option or request parameter out of its range (a batch size, `k`, an offset).
-    case invalidArgument = "invalid_argument"
+    case invalidArgument
     /// A request that cannot be used as given: an empty or over-long query, a malformed record.
-    case invalidInput = "invalid_input"
+    case invalidInput
     /// Content that is well-formed as a request but unusable: an image that does not decode, a
     /// product that cannot be ingested.
     case unprocessable
     /// The thing asked for does not exist: a product, a file, a repository.
-    case notFound = "not_found"
+    case notFound
     /// Input over a size limit.
-    case tooLarge = "too_large"
+    case tooLarge
     /// Another process holds what this one needs (the data directory's writer lock).
     case conflict
     /// Not now, later: nothing ingested yet, a model being swapped, out of memory, a time limit.
     case unavailable
     /// The disk is full.
-    case insufficientStorage = "insufficient_storage"
+    case insufficientStorage
     /// A model, configuration or installation that cannot work as set up (fix it, then retry).
     case misconfigured
     /// Another service failed or could not be reached (the Hugging Face Hub, an image's host).
@@ -26,7 +26,7 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     /// Stored data is damaged (a checksum, a schema newer than this build).
     case corrupted
     /// Anything else: an I/O failure or a bug. The log has the details.
-    case internalFailure = "internal"
+    case internalFailure
 
     /// The process's exit code: 2 for usage errors (as for a bad flag), 1 for every other failure.
     /// (3, partial success, is a result, not an error.)
@@ -46,9 +46,6 @@ public enum ErrorKind: String, Sendable, CaseIterable {
         case .dependency: 502
         }
     }
-
-    /// Whether the same request may succeed later unchanged (the API then sends `Retry-After`).
-    public var isTransient: Bool { self == .unavailable || self == .conflict }
 }
 
 /// An error of Vitrine's: a message that names the input and the reason, and its kind.
