@@ -23,20 +23,31 @@ struct WebUIAssets: Sendable {
     static let bundleName = "Vitrine_VitrineServer.resources"
     static let types = ["vitrine.css": "text/css; charset=utf-8", "vitrine.js": "text/javascript; charset=utf-8"]
 
-    /// Reads the files from the first of these directories that has them: `VITRINE_RESOURCES`,
-    /// the resource bundle beside the executable (symbolic links followed), the one beside the
-    /// main bundle (the test runner).
+    /// Reads the files from the first directory of ``searchPaths(environment:)`` that has both.
     static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WebUIAssets {
-        var candidates: [URL] = []
+        try load(from: searchPaths(environment: environment))
+    }
+
+    /// Where the files may be: `VITRINE_RESOURCES` alone when it is set (a wrong override should
+    /// stop the server, not fall back silently to other files); otherwise the resource bundle
+    /// beside the executable (symbolic links followed, so a linked `vitrine` finds its build),
+    /// then the one beside the main bundle.
+    static func searchPaths(environment: [String: String]) -> [URL] {
         if let override = environment["VITRINE_RESOURCES"], !override.isEmpty {
-            candidates.append(URL(fileURLWithPath: override))
+            return [URL(fileURLWithPath: override)]
         }
+        var candidates: [URL] = []
         if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
             candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundleName))
         }
         candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName))
         var seen = Set<String>()
-        candidates = candidates.filter { seen.insert($0.standardizedFileURL.path).inserted }
+        return candidates.filter { seen.insert($0.standardizedFileURL.path).inserted }
+    }
+
+    /// Reads the files from the first of `candidates` that has them all.
+    /// - Throws: ``WebUIAssetsMissing`` naming every candidate when none does.
+    static func load(from candidates: [URL]) throws -> WebUIAssets {
         for directory in candidates {
             var files: [String: File] = [:]
             for (name, type) in types {
