@@ -132,8 +132,9 @@ let package = Package(
             // The web UI's stylesheet and script, as files (WebUIAssets finds them at start-up).
             resources: [.copy("Resources/vitrine.css"), .copy("Resources/vitrine.js")]
         ),
-        // Synthetic data for tests and benchmarks alike (one generator, not two copies).
-        .target(name: "VitrineSynthetic", dependencies: ["VitrineCore"]),
+        // Synthetic data for tests and benchmarks alike (one generator, not two copies): vectors
+        // in clusters, products from a fashion vocabulary, small photos, a source of N products.
+        .target(name: "VitrineSynthetic", dependencies: ["VitrineCore", "VitrineCatalog", "VitrineImage", "VitrineSources"]),
         // What both command-line tools share: error printing and exit codes, --json, --model and
         // --data, ingest's progress line, the entry point.
         .target(
@@ -200,6 +201,10 @@ let package = Package(
         ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor", "CVitrineKernels"]),
         .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineCore", "VitrineSynthetic"]),
+        .testTarget(
+            name: "VitrineSyntheticTests",
+            dependencies: ["VitrineSynthetic", "VitrineCore", "VitrineCatalog", "VitrineImage", "VitrineSources"]
+        ),
         .testTarget(
             name: "VitrineImageTests",
             dependencies: ["VitrineImage", "VitrineTensor", "VitrineCore", .product(name: "Crypto", package: "swift-crypto")]

@@ -7,6 +7,7 @@ import VitrineEngine
 import VitrineImage
 import VitrineIndex
 import VitrineModels
+import VitrineSynthetic
 import VitrineTensor
 
 /// `vitrine-bench catalog`: a large synthetic catalog for load benchmarks of `vitrine serve`, made
@@ -141,23 +142,24 @@ struct BenchCatalog: AsyncParsableCommand {
         return Centres(descriptions: descriptions, vectors: vectors, spread: spread, meanCosine: 1 - spread.squared / 2, seconds: seconds)
     }
 
-    /// The photos products share, stored once each (files that do not decode are left out).
-    func storePhotos(_ files: [URL], in store: DataStore) throws -> [(key: BlobKey, width: Int, height: Int)] {
+    /// The photos products share, stored once each (files that do not decode are left out), as
+    /// each product's image "0".
+    func storePhotos(_ files: [URL], in store: DataStore) throws -> [ProductImage] {
         let decoder = ImageDecoder()
-        var pool: [(key: BlobKey, width: Int, height: Int)] = []
+        var pool: [ProductImage] = []
         for file in files {
             let bytes = try Data(contentsOf: file)
             guard let decoded = try? decoder.decode(bytes) else { continue }
             let ext = ["jpeg": "jpg"][file.pathExtension.lowercased()] ?? file.pathExtension.lowercased()
             guard BlobKey.extensions.contains(ext) else { continue }
-            pool.append((try store.blobs.put(bytes, ext: ext), decoded.width, decoded.height))
+            pool.append(ProductImage(id: "0", key: try store.blobs.put(bytes, ext: ext), width: decoded.width, height: decoded.height))
         }
         return pool
     }
 
     /// Products and their vectors (a centre jittered by `--noise` of the spread), in batches as
     /// ingest commits them: index first, then the catalog with the index's sequence.
-    func writeProducts(_ store: DataStore, centres: Centres, pool: [(key: BlobKey, width: Int, height: Int)],
+    func writeProducts(_ store: DataStore, centres: Centres, pool: [ProductImage],
                        _ random: inout SplitMix64) throws -> (seconds: Double, meanCosineToCentre: Double) {
         let vectors = try store.vectorStore(dimension: centres.vectors[0].count)
         vectors.reserveCapacity(count)
@@ -170,8 +172,8 @@ struct BenchCatalog: AsyncParsableCommand {
             var records: [VectorRecord] = []
             for i in first..<min(first + batchSize, count) {
                 let c = Int(random.next() % UInt64(self.centres))
-                let product = SyntheticProducts.product(index: i, description: centres.descriptions[c], photo: pool[i % pool.count], &random)
-                let vector = Self.jitter(centres.vectors[c], by: noise * centres.spread, &random)
+                let product = SyntheticProducts.product(index: i, description: centres.descriptions[c], image: pool[i % pool.count], &random)
+                let vector = SyntheticVectors.jitter(centres.vectors[c], by: noise * centres.spread, using: &random)
                 closeness += Double(zip(vector, centres.vectors[c]).reduce(Float(0)) { $0 + $1.0 * $1.1 })
                 records.append(VectorRecord(key: VectorKey(product: product.id, image: "0"), vector: vector,
                                             attributes: ["category": product.category ?? "", "market": product.market ?? ""]))
@@ -237,82 +239,8 @@ struct BenchCatalog: AsyncParsableCommand {
         }
         return total / Double(samples)
     }
-
-    /// `centre` moved by `distance` in a random direction, normalized.
-    static func jitter(_ centre: [Float], by distance: Double, _ random: inout SplitMix64) -> [Float] {
-        var direction = centre.map { _ in Float(random.nextGaussian()) }
-        let norm = direction.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        var out = centre
-        for i in out.indices { out[i] += Float(distance) * direction[i] / norm }
-        let length = out.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        for i in out.indices { out[i] /= length }
-        direction.removeAll()
-        return out
-    }
 }
 
 extension Double {
     fileprivate var squared: Double { self * self }
-}
-
-extension SplitMix64 {
-    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-}
-
-/// The vocabulary of the synthetic catalog: garments with their categories, colours, patterns,
-/// materials, fits, brands and GLAMI's markets.
-enum SyntheticProducts {
-    static let garments: [(name: String, category: String)] = [
-        ("dress", "dresses"), ("maxi dress", "dresses"), ("midi dress", "dresses"), ("shirt dress", "dresses"),
-        ("shirt", "shirts"), ("blouse", "shirts"), ("polo shirt", "shirts"), ("t-shirt", "t-shirts"),
-        ("tank top", "t-shirts"), ("sweater", "knitwear"), ("cardigan", "knitwear"), ("hoodie", "sweatshirts"),
-        ("sweatshirt", "sweatshirts"), ("jacket", "jackets"), ("bomber jacket", "jackets"), ("denim jacket", "jackets"),
-        ("coat", "coats"), ("trench coat", "coats"), ("parka", "coats"), ("blazer", "blazers"),
-        ("jeans", "jeans"), ("trousers", "trousers"), ("chinos", "trousers"), ("joggers", "trousers"),
-        ("shorts", "shorts"), ("skirt", "skirts"), ("pleated skirt", "skirts"), ("mini skirt", "skirts"),
-        ("jumpsuit", "jumpsuits"), ("sneakers", "shoes"), ("boots", "shoes"), ("ankle boots", "shoes"),
-        ("sandals", "shoes"), ("loafers", "shoes"), ("heels", "shoes"), ("handbag", "bags"),
-        ("backpack", "bags"), ("tote bag", "bags"), ("scarf", "accessories"), ("beanie", "accessories"),
-    ]
-    static let colours = [
-        "black", "white", "navy", "blue", "light blue", "red", "burgundy", "pink", "blush", "green",
-        "olive", "khaki", "beige", "cream", "brown", "camel", "grey", "charcoal", "yellow", "mustard",
-        "orange", "coral", "purple", "lilac", "teal", "mint", "silver", "gold",
-    ]
-    static let patterns = [
-        "", "striped", "floral", "checked", "plaid", "polka dot", "leopard print", "paisley", "camouflage",
-        "tie-dye", "houndstooth", "geometric", "embroidered", "solid", "colour-block",
-    ]
-    static let materials = [
-        "", "cotton", "linen", "wool", "cashmere", "silk", "satin", "denim", "leather", "suede",
-        "corduroy", "velvet", "knitted", "jersey", "chiffon", "fleece", "nylon",
-    ]
-    static let fits = ["", "", "slim", "oversized", "relaxed", "cropped", "wide-leg", "high-waisted", "fitted", "classic"]
-    static let brands = [
-        "Nordvik", "Lumen & Co", "Marigold", "Atelier Sola", "Brava", "Kestrel", "Oaken", "Vela", "Tessa Rowe",
-        "Halden", "Mirabel", "Pioneer", "Cobalt Lane", "Ferro", "Juniper", "Solstice", "Arden", "Nomad Thread",
-    ]
-    static let markets = ["cz", "sk", "ro", "gr", "si", "hu", "hr", "es", "lt", "lv", "tr", "ee", "bg"]
-
-    /// A description such as "navy striped linen shirt" (the text a centre's vector comes from).
-    static func description(_ random: inout SplitMix64) -> String {
-        let garment = random.pick(garments).name
-        return [random.pick(colours), random.pick(patterns), random.pick(materials), garment]
-            .filter { !$0.isEmpty }.joined(separator: " ")
-    }
-
-    /// Product `index`: its description with a brand and a fit, the garment's category, a market.
-    static func product(index: Int, description: String, photo: (key: BlobKey, width: Int, height: Int),
-                        _ random: inout SplitMix64) -> Product {
-        let brand = random.pick(brands)
-        let fit = random.pick(fits)
-        let category = garments.filter { description.hasSuffix($0.name) }.max { $0.name.count < $1.name.count }?.category ?? "other"
-        let name = "\(brand) \(fit.isEmpty ? "" : fit + " ")\(description)"
-        return Product(
-            id: String(format: "syn-%07d", index), name: name,
-            description: "\(name.capitalized). Synthetic product for load benchmarks.",
-            category: category.replacingOccurrences(of: " ", with: "-"), categoryName: category.capitalized,
-            market: random.pick(markets), source: "bench-catalog",
-            images: [ProductImage(id: "0", key: photo.key, width: photo.width, height: photo.height)])
-    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import VitrineCommandLine
 import VitrineImage
 import VitrineModels
+import VitrineSynthetic
 import VitrineTensor
 
 #if canImport(Glibc)
@@ -159,9 +160,7 @@ struct BenchEmbed: AsyncParsableCommand {
         let decoded = files.compactMap { try? decoder.decode(contentsOf: $0) }.filter { $0.width >= 32 && $0.height >= 32 }
         let seconds = Date().timeIntervalSince(start)
         if decoded.isEmpty {
-            // Synthetic photos: smooth gradients with noise, 640×480.
-            let image = RGBImage(width: 640, height: 480, pixels: (0..<(640 * 480 * 3)).map { UInt8(truncatingIfNeeded: ($0 / 3 % 640) + ($0 &* 2654435761) >> 28) })!
-            return ([], [image], 0)
+            return ([], [SyntheticPhoto.gradient(width: 640, height: 480)], 0)
         }
         return (files, decoded, seconds)
     }

@@ -6,6 +6,7 @@ import VitrineEngine
 import VitrineImage
 import VitrineModels
 import VitrineSources
+import VitrineSynthetic
 import VitrineTensor
 
 /// `vitrine-bench ingest`: end-to-end ingest (files → decode → preprocess → encode → index +
@@ -206,45 +207,6 @@ final class MemorySampler: @unchecked Sendable {
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-}
-
-/// Distinct generated products: a 28×28 grayscale PNG each (a seeded pattern, so every image and
-/// every hash differs), named and categorized like a small catalog.
-struct SyntheticReader: DatasetReader {
-    let count: Int
-    var source: String { "synthetic:\(count)" }
-
-    func entries() -> AsyncThrowingStream<SourceEntry, Error> {
-        // Pulled one at a time (unfolding), like the real readers: a stream that yielded all N up
-        // front would buffer the whole source and show up as memory that grows with N.
-        let count = count
-        let counter = Counter()
-        return AsyncThrowingStream(unfolding: {
-            let i = counter.next()
-            guard i < count else { return nil }
-            let product = Product(id: String(format: "syn-%07d", i), name: "Synthetic \(i)", description: "generated",
-                                  category: String(i % 10), categoryName: "class \(i % 10)", market: ["cz", "sk", "ro"][i % 3],
-                                  source: "synthetic:\(count)")
-            let image = SourceImage(id: "0", origin: "synthetic:\(i)") { try Self.png(seed: UInt64(i)) }
-            return .item(SourceItem(product: product, images: [image]))
-        })
-    }
-
-    private final class Counter: @unchecked Sendable {
-        private var value = 0
-        private let lock = NSLock()
-        func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
-    }
-
-    static func png(seed: UInt64) throws -> Data {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
-        var pixels = [UInt8](repeating: 0, count: 28 * 28)
-        for i in pixels.indices {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            pixels[i] = UInt8(truncatingIfNeeded: (state >> 24) & 0xF0) | UInt8(i % 16)
-        }
-        return try PNGEncoder().encode(pixels: pixels, width: 28, height: 28, layout: .gray)
     }
 }
 

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import VitrineCommandLine
 import VitrineCore
-import VitrineIndex
 import VitrineModels
+import VitrineSynthetic
 import VitrineTensor
 
 /// `vitrine-bench text-batch`: how long one pass of the text tower takes over B queries at once,
