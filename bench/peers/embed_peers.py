@@ -82,7 +82,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CACHE = HERE / ".cache"
 
-#: The queries of ``vitrine-bench embed`` (Sources/vitrine/BenchEmbedCommand.swift), in its order.
+#: The queries of ``vitrine-bench embed`` (Sources/vitrine-bench/BenchEmbedCommand.swift), in its order.
 QUERIES = [
     "red floral summer dress",
     "black leather ankle boots",
