@@ -64,19 +64,29 @@ public struct HashedData: Sendable {
     }
 }
 
-/// A store of immutable, content-addressed blobs (product images). The embedded default is
-/// ``FileBlobStore``; an S3 store comes later behind the same protocol.
+/// The blob role of the storage boundary: immutable, content-addressed blobs (product photos and
+/// their thumbnails). ``FileBlobStore`` keeps them in the data directory, `S3BlobStore` (module
+/// VitrineS3) in a bucket. Calls block the calling thread.
 public protocol BlobStore: Sendable {
+    /// Which backend this is and where (never a secret).
+    var backend: StoreBackend { get }
     /// Stores `content` (idempotent: the same bytes give the same key and are written once).
     /// `ext` must be one of ``BlobKey/extensions``.
     func put(_ content: HashedData, ext: String) throws -> BlobKey
     /// The bytes of `key`; throws ``CatalogError/blobNotFound(_:)`` when absent.
     func get(_ key: BlobKey) throws -> Data
     func contains(_ key: BlobKey) throws -> Bool
+    /// The stored size of `key` in bytes, nil when absent.
+    func size(of key: BlobKey) throws -> Int?
+    /// Where `key` is kept, for messages: a path or a URL (without credentials).
+    func location(of key: BlobKey) -> String
     /// Removes `key` (absent keys are ignored).
     func delete(_ key: BlobKey) throws
     /// Every stored key, sorted.
     func keys() throws -> [BlobKey]
+    /// Removes what interrupted writes left behind (temporary files, unfinished uploads) and
+    /// returns how many; the blobs themselves are untouched.
+    func removeLeftovers() throws -> Int
 }
 
 extension BlobStore {

@@ -1,149 +1,114 @@
 import Foundation
-import GRDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// The product catalog in SQLite: products, their images, a full-text index over name and
-/// description, and the data directory's bookkeeping (vector-store sequence, generation, model
-/// record).
+/// The catalog role of the storage boundary: products and their images, facets, full-text search,
+/// and the bookkeeping that ties the catalog to the vector store (the vector sequence it is
+/// consistent with, the generation readers poll, the model record, the live index's name).
 ///
-/// It is a GRDB `DatabasePool` in WAL mode: reads run concurrently with each other and with the
-/// writer, and catalogs opened read-only in other processes see each commit as soon as it is
-/// made. Every write method is one transaction. Writers should hold the data directory's
-/// ``WriterLock``; the catalog itself does not take it.
-public final class Catalog: @unchecked Sendable {
-    /// The SQLite file.
-    public let url: URL
+/// Two implementations keep the same semantics: ``SQLiteCatalog`` (a file in the data directory)
+/// and `PostgresCatalog` (module VitrinePostgres). Every write is one transaction that also
+/// records the vector sequence it belongs to and advances the generation, so a product, its
+/// images and the vector batch they name commit together. Calls block the calling thread; the
+/// engine makes them from threads of its own, never from an event loop.
+public protocol Catalog: AnyObject, Sendable {
+    /// Which backend this is and where, for `vitrine stats` and `/readyz` (never a secret).
+    var backend: StoreBackend { get }
     /// Whether this catalog was opened for reading only.
-    public let isReadOnly: Bool
-    let pool: DatabasePool
-    var path: String { url.path }
+    var isReadOnly: Bool { get }
 
-    /// Opens the catalog at `path`.
-    ///
-    /// - Parameters:
-    ///   - path: the SQLite file (a data directory's ``DataDirectory/catalogURL``).
-    ///   - readOnly: false creates the file (and its directory) if needed and migrates the
-    ///     schema; true opens an existing catalog for reading only.
-    /// - Throws: ``CatalogError/notFound(path:)`` (read-only, file absent),
-    ///   ``CatalogError/readOnly(path:)`` (opened for writing where it cannot write),
-    ///   ``CatalogError/schemaTooNew(path:found:supported:)`` (written by a newer build),
-    ///   ``CatalogError/corrupted(path:reason:)`` (not a Vitrine catalog).
-    public init(path: URL, readOnly: Bool = false) throws {
-        url = path.standardizedFileURL
-        isReadOnly = readOnly
-        let filePath = url.path
-        let folder = url.deletingLastPathComponent()
-        let fileExists = FileManager.default.fileExists(atPath: filePath)
+    /// Takes the one-writer lock of this catalog; throws ``CatalogError/locked(path:holder:)``
+    /// naming the holder's command and pid when another writer holds it.
+    func acquireWriterLease(holder: String) throws -> any WriterLease
 
-        if readOnly {
-            guard fileExists else { throw CatalogError.notFound(path: filePath) }
-        } else {
-            // SQLite would report these as a bare "unable to open database file" (or only at
-            // the first write): check first so the error names the path that is not writable.
-            if !FileManager.default.fileExists(atPath: folder.path) {
-                do {
-                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                } catch {
-                    throw CatalogError.fromFoundation(error, path: folder.path, doing: "create directory")
-                }
-            }
-            if access(folder.path, W_OK) != 0 { throw CatalogError.readOnly(path: folder.path) }
-            if fileExists, access(filePath, W_OK) != 0 { throw CatalogError.readOnly(path: filePath) }
-        }
+    // MARK: Products
 
-        var configuration = Configuration()
-        configuration.readonly = readOnly
-        configuration.foreignKeysEnabled = true
-        // A reader in another process may briefly hold the WAL during a checkpoint: wait
-        // rather than fail.
-        configuration.busyMode = .timeout(10)
-        configuration.label = "VitrineCatalog"
-        do {
-            pool = try DatabasePool(path: filePath, configuration: configuration)
-        } catch {
-            throw Self.translate(error, path: filePath)
-        }
+    /// Inserts or replaces `batch` (each product's columns and whole image set) in one
+    /// transaction, sets their fingerprints (absent = stale), records `vectorSequence` and
+    /// advances the generation. The last of repeated ids wins. Validates every product first
+    /// (``Product/validate()``): nothing is written when one is refused.
+    func upsert(_ batch: [Product], fingerprints: [String: String], vectorSequence: UInt64) throws
+    /// Removes these products and their images in one transaction, records `vectorSequence` and
+    /// advances the generation; returns the removed products in the order of `ids`, each once.
+    @discardableResult
+    func delete(ids: [String], vectorSequence: UInt64) throws -> [Product]
+    /// Clears the fingerprints of `ids` so the next ingest re-embeds them; the generation stays.
+    func markStale(ids: [String]) throws
 
-        do {
-            try Self.checkVersion(pool: pool, path: filePath, readOnly: readOnly)
-            if !readOnly { try CatalogSchema.migrator.migrate(pool) }
-        } catch {
-            try? pool.close()
-            throw Self.translate(error, path: filePath)
-        }
+    /// The products with these ids (with images in position order), keyed by id.
+    func products(ids: [String]) throws -> [String: Product]
+    /// Stored fingerprints of these ids; stale and unknown ids are absent.
+    func fingerprints(ids: [String]) throws -> [String: String]
+    /// Ids of the products of `source`, sorted by their UTF-8 bytes.
+    func productIDs(source: String) throws -> [String]
+    /// Every product id, sorted by UTF-8 bytes.
+    func allProductIDs() throws -> [String]
+    /// Every (product, image) pair, sorted by product then image (UTF-8 bytes).
+    func imageKeys() throws -> [(product: String, image: String)]
+    /// Every image with its blob key and its product's filter attributes, in ``imageKeys()`` order.
+    func imageEntries() throws -> [ImageEntry]
+    /// Every blob key an image references.
+    func referencedBlobs() throws -> Set<BlobKey>
+    /// Numbers of products and images.
+    func counts() throws -> (products: Int, images: Int)
+    /// Categories with their product counts, most first, then by value.
+    func categories() throws -> [FacetCount]
+    /// Markets with their product counts, most first, then by value.
+    func markets() throws -> [FacetCount]
+    /// Product ids whose name or description match the words of `query` (user text, never query
+    /// syntax), best first; products matching every word, else any word. Empty for no words.
+    func textSearch(_ query: String, limit: Int) throws -> [String]
+
+    // MARK: Bookkeeping
+
+    /// The vector sequence recorded by the last write; 0 for a new catalog.
+    func vectorSequence() throws -> UInt64
+    /// Advances by one on every committed change readers should see; 0 for a new catalog.
+    func generation() throws -> UInt64
+    /// Time of the last commit; nil for a new catalog.
+    func lastCommit() throws -> Date?
+    /// Records `sequence` alone (reconciliation) and advances the generation.
+    func setVectorSequence(_ sequence: UInt64) throws
+    /// The model that produced the vectors, or nil.
+    func modelRecord() throws -> ModelRecord?
+    /// Records the model that produced the vectors and advances the generation.
+    func setModelRecord(_ record: ModelRecord) throws
+    /// The live index's name: `index` until a reindex swaps in `index-<n>`.
+    func indexDirectoryName() throws -> String
+    /// Generation, sequence, index name and model, read in one transaction.
+    func servingState() throws -> ServingState
+    /// Switches readers to another index, its model and its sequence in one commit.
+    func switchIndex(directory: String, model: ModelRecord, vectorSequence: UInt64) throws
+    /// The backend's own consistency check: empty when sound, else descriptions of the damage.
+    func integrityCheck() throws -> [String]
+    /// Lets go of connections; later calls throw.
+    func close() throws
+}
+
+extension Catalog {
+    /// The product with this id and its images, or nil.
+    public func product(id: String) throws -> Product? {
+        try products(ids: [id])[id]
+    }
+}
+
+/// A writer's hold on a store, released explicitly or when the process ends.
+public protocol WriterLease: AnyObject, Sendable {
+    func release()
+}
+
+extension WriterLock: WriterLease {}
+
+/// Which backend fills a role, and where: what `vitrine stats` and `/readyz` name. `location`
+/// never holds a password or a secret key.
+public struct StoreBackend: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// `sqlite`, `postgres`, `files`, `s3`, `embedded`, …
+    public var kind: String
+    /// A path, or a URL without credentials.
+    public var location: String
+
+    public init(kind: String, location: String) {
+        self.kind = kind
+        self.location = location
     }
 
-    /// Refuses catalogs from a newer build, and (read-only) files that are not catalogs.
-    private static func checkVersion(pool: DatabasePool, path: String, readOnly: Bool) throws {
-        let (version, hasMeta, hasTables) = try pool.read { db -> (Int, Bool, Bool) in
-            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            let hasMeta = try db.tableExists("meta")
-            let hasTables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0 > 0
-            return (version, hasMeta, hasTables)
-        }
-        if version > CatalogSchema.version {
-            throw CatalogError.schemaTooNew(path: path, found: version, supported: CatalogSchema.version)
-        }
-        if readOnly {
-            guard hasMeta else {
-                throw CatalogError.corrupted(path: path, reason: "it is not a Vitrine catalog (no meta table)")
-            }
-            if version < CatalogSchema.version {
-                throw CatalogError.corrupted(
-                    path: path,
-                    reason: "schema version \(version) is older than \(CatalogSchema.version); open it once for writing to upgrade it")
-            }
-        } else if hasTables && !hasMeta {
-            // Never migrate someone else's database into a catalog.
-            throw CatalogError.corrupted(path: path, reason: "it is an SQLite database but not a Vitrine catalog")
-        }
-    }
-
-    /// Closes the database connections. Later calls throw. Optional: deinit closes too.
-    public func close() throws {
-        do { try pool.close() } catch { throw Self.translate(error, path: path) }
-    }
-
-    /// The schema version this build reads and writes (`PRAGMA user_version`).
-    public static var schemaVersion: Int { CatalogSchema.version }
-
-    // MARK: - Running statements
-
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read(body) } catch { throw Self.translate(error, path: path) }
-    }
-
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        if isReadOnly { throw CatalogError.readOnly(path: path) }
-        do { return try pool.write(body) } catch { throw Self.translate(error, path: path) }
-    }
-
-    /// Turns SQLite and decoding errors into ``CatalogError``s naming the file.
-    static func translate(_ error: Error, path: String) -> CatalogError {
-        if let error = error as? CatalogError { return error }
-        if let error = error as? DatabaseError {
-            let reason = error.message ?? "\(error.resultCode)"
-            switch error.resultCode {
-            // SQLite's unix VFS reports ENOSPC on writes as SQLITE_FULL.
-            case .SQLITE_FULL: return .diskFull(path: path)
-            case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH: return .readOnly(path: path)
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FORMAT: return .corrupted(path: path, reason: reason)
-            case .SQLITE_CANTOPEN:
-                return .io(path: path, reason: "cannot open the database file (\(reason)); readers need the -wal and -shm files or a writable directory")
-            case .SQLITE_BUSY, .SQLITE_LOCKED:
-                return .io(path: path, reason: "the database is busy (another writer?): \(reason)")
-            default:
-                return .io(path: path, reason: reason)
-            }
-        }
-        if error is RowDecodingError {
-            return .corrupted(path: path, reason: "unexpected value in a row: \(error)")
-        }
-        return .io(path: path, reason: "\(error)")
-    }
+    public var description: String { "\(kind) \(location)" }
 }

@@ -24,6 +24,10 @@ public enum CatalogError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidArgument(String)
     /// Any other I/O or SQLite failure.
     case io(path: String, reason: String)
+    /// A service a store depends on (PostgreSQL, S3) cannot be reached, timed out, refused the
+    /// credentials or is shutting down: `dependency` names it and where ("PostgreSQL
+    /// postgres://vitrine@db:5432/shop"), `reason` what happened. Worth retrying later.
+    case unavailable(dependency: String, reason: String)
 
     public var description: String {
         switch self {
@@ -45,6 +49,8 @@ public enum CatalogError: Error, CustomStringConvertible, Sendable, Equatable {
             return "invalid argument: \(message)"
         case let .io(path, reason):
             return "I/O error on \(path): \(reason)"
+        case let .unavailable(dependency, reason):
+            return "\(dependency) is unavailable: \(reason)"
         }
     }
 
@@ -63,7 +69,7 @@ extension CatalogError: VitrineError {
     public var kind: ErrorKind {
         switch self {
         case .locked: .conflict
-        case .readOnly: .unavailable
+        case .readOnly, .unavailable: .unavailable
         case .diskFull: .insufficientStorage
         case .blobNotFound: .notFound
         case .invalidArgument: .invalidInput

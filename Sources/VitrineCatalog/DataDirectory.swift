@@ -13,7 +13,7 @@ public struct DataDirectory: Sendable, Equatable {
     /// The product catalog (SQLite): `url/catalog.sqlite`.
     public var catalogURL: URL { url.appendingPathComponent("catalog.sqlite") }
     /// The first vector index directory: `url/index`. The live one is the catalog's
-    /// ``Catalog/indexDirectoryName()`` (a reindex builds `index-<n>` beside it and swaps).
+    /// ``SQLiteCatalog/indexDirectoryName()`` (a reindex builds `index-<n>` beside it and swaps).
     public var indexURL: URL { url.appendingPathComponent("index", isDirectory: true) }
 
     /// The index directory called `name` (see ``isIndexDirectoryName(_:)``).

@@ -27,6 +27,19 @@ public final class FileBlobStore: BlobStore, @unchecked Sendable {
         }
     }
 
+    public var backend: StoreBackend { StoreBackend(kind: "files", location: directory.path) }
+
+    public func location(of key: BlobKey) -> String { url(for: key).path }
+
+    public func size(of key: BlobKey) throws -> Int? {
+        var info = stat()
+        guard stat(url(for: key).path, &info) == 0 else {
+            if errno == ENOENT { return nil }
+            throw CatalogError.fromErrno(errno, path: url(for: key).path, doing: "stat")
+        }
+        return Int(info.st_size)
+    }
+
     /// Where the blob of `key` lives (for serving files); the file may not exist.
     public func url(for key: BlobKey) -> URL {
         let hex = key.sha256
@@ -112,7 +125,7 @@ public final class FileBlobStore: BlobStore, @unchecked Sendable {
 
     /// Removes temporary files a crashed `put` left behind; returns how many.
     @discardableResult
-    public func removeTemporaryFiles() throws -> Int {
+    public func removeLeftovers() throws -> Int {
         var removed = 0
         for first in try entries(of: directory) where Self.isHexPair(first) {
             let firstURL = directory.appendingPathComponent(first, isDirectory: true)

@@ -21,6 +21,12 @@ public final class WriterLock: @unchecked Sendable {
         public var host: String
         public var since: Date
 
+        /// This process, doing `command`.
+        public static func thisProcess(command: String) -> Holder {
+            Holder(pid: getpid(), command: command, host: WriterLock.hostName,
+                   since: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        }
+
         /// "vitrine ingest, pid 4242, since 2026-11-25T17:03:00Z" (plus "on host h" when the
         /// holder runs on another machine, which a shared file system makes possible).
         public var summary: String {
@@ -69,8 +75,7 @@ public final class WriterLock: @unchecked Sendable {
             }
             throw CatalogError.fromErrno(code, path: path, doing: "flock")
         }
-        let me = Holder(
-            pid: getpid(), command: holder, host: hostName, since: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        let me = Holder.thisProcess(command: holder)
         do {
             try writeHolder(me, fd: fd, path: path)
         } catch {

@@ -12,7 +12,7 @@ import VitrineIndex
 /// and index disagree on that number, ``reconcile()`` repairs the difference before anything else.
 public final class DataStore: @unchecked Sendable {
     public let directory: DataDirectory
-    public let catalog: Catalog
+    public let catalog: SQLiteCatalog
     public let blobs: FileBlobStore
     /// The live index. Nil until the first ingest has fixed the dimension (a reader of an empty
     /// directory). A reader's refresh replaces it when a reindex swapped indexes.
@@ -39,7 +39,7 @@ public final class DataStore: @unchecked Sendable {
         VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .hnsw(HNSWParameters()))
     }
 
-    private init(directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore, vectors: EmbeddedVectorStore?,
+    private init(directory: DataDirectory, catalog: SQLiteCatalog, blobs: FileBlobStore, vectors: EmbeddedVectorStore?,
                  state: ServingState, writerLock: WriterLock?) {
         self.directory = directory
         self.catalog = catalog
@@ -58,7 +58,7 @@ public final class DataStore: @unchecked Sendable {
     public static func openForWriting(_ directory: DataDirectory, holder: String) throws -> DataStore {
         let lock = try WriterLock.acquire(directory, holder: holder)
         do {
-            let catalog = try Catalog(path: directory.catalogURL)
+            let catalog = try SQLiteCatalog(path: directory.catalogURL)
             let blobs = try FileBlobStore(directory: directory.imagesURL)
             let state = try catalog.servingState()
             var vectors: EmbeddedVectorStore?
@@ -79,7 +79,7 @@ public final class DataStore: @unchecked Sendable {
     /// ``EngineError/emptyDataDirectory(path:)`` when nothing was ever ingested.
     public static func openForReading(_ directory: DataDirectory) throws -> DataStore {
         guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
-        let catalog = try Catalog(path: directory.catalogURL, readOnly: true)
+        let catalog = try SQLiteCatalog(path: directory.catalogURL, readOnly: true)
         let blobs = try FileBlobStore(directory: directory.imagesURL)
         let (state, vectors) = try follow(directory, catalog: catalog)
         return DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLock: nil)
@@ -88,7 +88,7 @@ public final class DataStore: @unchecked Sendable {
     /// The catalog's serving state and a follower of the index it names. A reindex may swap
     /// indexes and remove the old directory between reading the name and opening it: then the
     /// name has changed, so read it again.
-    private static func follow(_ directory: DataDirectory, catalog: Catalog) throws -> (ServingState, EmbeddedVectorStore?) {
+    private static func follow(_ directory: DataDirectory, catalog: SQLiteCatalog) throws -> (ServingState, EmbeddedVectorStore?) {
         var attempt = 0
         while true {
             attempt += 1

@@ -106,7 +106,7 @@ import Testing
         try Data().write(to: wrongFolder.appendingPathComponent(misplaced.description))
 
         #expect(try store.keys() == put.sorted())
-        #expect(try store.removeTemporaryFiles() == 1)
+        #expect(try store.removeLeftovers() == 1)
 
         for key in put.prefix(5) { try store.delete(key) }
         #expect(try store.keys() == Array(put.dropFirst(5)).sorted())

@@ -67,7 +67,7 @@ import VitrineSources
         #expect(manifest.products >= 8 && manifest.products < total, "the backup was not taken during the ingest")
         #expect(manifest.vectors == manifest.images)
         #expect(manifest.model?.weightsSHA256 == (try F.modelRecord()).weightsSHA256)
-        let backedUp = try Catalog(path: DataDirectory(backupURL).catalogURL, readOnly: true)
+        let backedUp = try SQLiteCatalog(path: DataDirectory(backupURL).catalogURL, readOnly: true)
         let backedUpIDs = Set(try backedUp.allProductIDs())
         #expect(backedUpIDs.count == manifest.products)
         #expect(try backedUp.vectorSequence() == manifest.vectorSequence)

@@ -53,7 +53,7 @@ struct EntryReader {
                 return nil
             }
             do {
-                try Catalog.validate(item.product)
+                try item.product.validate()
             } catch {
                 ledger.fail(IngestFailure(id: id, location: item.product.source, reason: String(describing: error)))
                 return nil

@@ -69,7 +69,7 @@ public enum Backup {
                 throw LifecycleError("backup destination \(target.path) exists and is not an empty directory")
             }
         }
-        let catalog = try Catalog(path: source.catalogURL, readOnly: true)
+        let catalog = try SQLiteCatalog(path: source.catalogURL, readOnly: true)
         defer { try? catalog.close() }
         let blobs = try FileBlobStore(directory: source.imagesURL)
         var reasons: [String] = []
@@ -101,11 +101,11 @@ public enum Backup {
         var reason: String
     }
 
-    private static func attemptBackup(_ source: DataDirectory, catalog: Catalog, blobs: FileBlobStore, to target: URL) throws -> BackupManifest? {
+    private static func attemptBackup(_ source: DataDirectory, catalog: SQLiteCatalog, blobs: FileBlobStore, to target: URL) throws -> BackupManifest? {
         let copy = DataDirectory(target)
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         try catalog.backup(to: copy.catalogURL)
-        let copied = try Catalog(path: copy.catalogURL)
+        let copied = try SQLiteCatalog(path: copy.catalogURL)
         defer { try? copied.close() }
         let state = try copied.servingState()
         var manifest = BackupManifest(

@@ -44,7 +44,7 @@ extension DataStore {
         let referenced = try catalog.referencedBlobs()
         let orphanBlobs = try blobs.keys().filter { !referenced.contains($0) }
         report.blobs = orphanBlobs.map(\.description)
-        report.blobBytes = orphanBlobs.reduce(0) { $0 + Self.fileSize(blobs.url(for: $1)) }
+        report.blobBytes = try orphanBlobs.reduce(0) { $0 + Int64(try blobs.size(of: $1) ?? 0) }
 
         var orphanVectors: [VectorKey] = []
         if let vectors {
@@ -71,7 +71,7 @@ extension DataStore {
                 throw LifecycleError("cannot remove the retired index directory \(folder.path): \(error.localizedDescription)")
             }
         }
-        report.temporaryFiles = try blobs.removeTemporaryFiles()
+        report.temporaryFiles = try blobs.removeLeftovers()
         return report
     }
 

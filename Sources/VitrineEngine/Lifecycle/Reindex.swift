@@ -228,7 +228,7 @@ public final class Reindexer: @unchecked Sendable {
                 return .success(encoder.prepare(image))
             } catch {
                 return .failure(LifecycleError(
-                    "image \(entry.image) of product \(entry.product) (\(blobs.url(for: entry.key).path)): \(error); "
+                    "image \(entry.image) of product \(entry.product) (\(blobs.location(of: entry.key))): \(error); "
                         + "the old index stays live: run `vitrine verify`, then re-ingest or delete the product", kind: .corrupted))
             }
         }

@@ -45,7 +45,7 @@ extension Backup {
             }
         }
 
-        let catalog = try Catalog(path: source.catalogURL, readOnly: true)
+        let catalog = try SQLiteCatalog(path: source.catalogURL, readOnly: true)
         let state = try catalog.servingState()
         try catalog.close()
         try copy(source.catalogURL, to: target.catalogURL)

@@ -27,9 +27,9 @@ extension DataStore {
     /// - Throws: ``EngineError/emptyDataDirectory(path:)`` when there is no catalog at all.
     public static func verify(_ directory: DataDirectory, checksums: Bool = true) throws -> [String] {
         guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
-        let catalog: Catalog
+        let catalog: SQLiteCatalog
         do {
-            catalog = try Catalog(path: directory.catalogURL, readOnly: true)
+            catalog = try SQLiteCatalog(path: directory.catalogURL, readOnly: true)
         } catch {
             return ["catalog \(directory.catalogURL.path): \(error)"]
         }
@@ -39,7 +39,7 @@ extension DataStore {
     }
 
     /// The checks; `live` is the index to compare with the catalog (nil: the one loaded from the files).
-    static func verify(_ directory: DataDirectory, catalog: Catalog, blobs: FileBlobStore, live: EmbeddedVectorStore?,
+    static func verify(_ directory: DataDirectory, catalog: SQLiteCatalog, blobs: FileBlobStore, live: EmbeddedVectorStore?,
                        checksums: Bool) throws -> [String] {
         var problems: [String] = []
         let catalogPath = directory.catalogURL.path
@@ -84,7 +84,7 @@ extension DataStore {
         for key in referenced.sorted() {
             guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
             if checksums, HashedData(try blobs.get(key)).sha256 != key.sha256 {
-                problems.append("image \(key) does not match its checksum (\(blobs.url(for: key).path))")
+                problems.append("image \(key) does not match its checksum (\(blobs.location(of: key)))")
             }
         }
         return problems

@@ -4,7 +4,7 @@ import GRDB
 // The `meta` table: the vector-store sequence the catalog is consistent with, the generation
 // readers poll, the time of the last commit, the model record and the live index directory.
 
-extension Catalog {
+extension SQLiteCatalog {
     /// The vector-store sequence recorded by the last write; 0 for a new catalog.
     public func vectorSequence() throws -> UInt64 {
         try read { db in try Self.counter(db, key: "vector_sequence", path: path) }
@@ -100,7 +100,7 @@ extension Catalog {
         }
     }
 
-    static func encode(_ record: ModelRecord) throws -> String {
+    public static func encode(_ record: ModelRecord) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(record) else {
@@ -157,4 +157,11 @@ public struct ServingState: Sendable, Equatable {
     /// The live index directory's name (`index`, `index-<n>`).
     public var indexDirectory: String
     public var model: ModelRecord?
+
+    public init(generation: UInt64, vectorSequence: UInt64, indexDirectory: String, model: ModelRecord?) {
+        self.generation = generation
+        self.vectorSequence = vectorSequence
+        self.indexDirectory = indexDirectory
+        self.model = model
+    }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
-@testable import VitrineCatalog
+import VitrineCatalog
 
-@Suite struct TextSearchTests {
+@Suite struct TextSearchConformanceTests {
     /// A catalog of a few products with Czech and English text.
-    private func makeCatalog(_ dir: TemporaryDirectory) throws -> Catalog {
-        let catalog = try Catalog(path: dir.url.appendingPathComponent("c.sqlite"))
+    private func makeCatalog(_ fixture: CatalogFixture) throws -> any Catalog {
+        let catalog = try fixture.open()
         try catalog.upsert([
             sampleProduct("dress-cz", name: "Letní šaty", description: "Lehké bavlněné šaty na léto"),
             sampleProduct("dress-en", name: "Red summer dress", description: "Cotton, knee length"),
@@ -15,10 +15,11 @@ import Testing
         return catalog
     }
 
-    @Test func findsByNameAndDescriptionWords() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+    @Test(arguments: CatalogBackend.available)
+    func findsByNameAndDescriptionWords(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         #expect(try catalog.textSearch("boots", limit: 10) == ["shoe"])
         #expect(try catalog.textSearch("canvas", limit: 10) == ["bag"])
         #expect(try catalog.textSearch("COTTON", limit: 10) == ["dress-en"])
@@ -29,20 +30,22 @@ import Testing
         #expect(try catalog.textSearch("umbrella", limit: 10) == [])
     }
 
-    @Test func diacriticsAreIgnored() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+    @Test(arguments: CatalogBackend.available)
+    func diacriticsAreIgnored(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         #expect(try catalog.textSearch("saty", limit: 10) == ["dress-cz"])
         #expect(try catalog.textSearch("šaty", limit: 10) == ["dress-cz"])
         #expect(try catalog.textSearch("LETNI", limit: 10) == ["dress-cz"])
         #expect(try catalog.textSearch("bavlnene", limit: 10) == ["dress-cz"])
     }
 
-    @Test func allWordsFirstThenAnyWord() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+    @Test(arguments: CatalogBackend.available)
+    func allWordsFirstThenAnyWord(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         #expect(try catalog.textSearch("red dress", limit: 10) == ["dress-en"])
         #expect(try catalog.textSearch("winter dress", limit: 10) == ["shoe"])
         // No product has both words: products with either are returned.
@@ -55,18 +58,21 @@ import Testing
         "dress\0boots\"", "+", "\\", "★☆", "dress -- boots", "šaty\"*",
     ])
     func hostileQueriesDoNotThrow(query: String) throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+      for backend in CatalogBackend.available {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         let results = try catalog.textSearch(query, limit: 10)
         if FullTextQuery.words(query).isEmpty { #expect(results.isEmpty) }
         #expect(Set(results).isSubset(of: ["dress-cz", "dress-en", "shoe", "bag"]))
+      }
     }
 
-    @Test func syntaxIsSearchedAsText() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+    @Test(arguments: CatalogBackend.available)
+    func syntaxIsSearchedAsText(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         // Operators and punctuation are words or separators, not FTS5 syntax.
         #expect(try catalog.textSearch("-dress", limit: 10) == ["dress-en", "shoe"])
         #expect(try catalog.textSearch("name:boots", limit: 10) == [])   // "name boots": no product has both
@@ -74,10 +80,11 @@ import Testing
         #expect(try catalog.textSearch("dress*", limit: 10) == ["dress-en", "shoe"])
     }
 
-    @Test func indexFollowsUpdatesAndDeletes() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(dir)
+    @Test(arguments: CatalogBackend.available)
+    func indexFollowsUpdatesAndDeletes(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try makeCatalog(fixture)
         try catalog.upsert([sampleProduct("bag", name: "Leather satchel", description: "Brown")],
                            fingerprints: [:], vectorSequence: 2)
         #expect(try catalog.textSearch("tote", limit: 10) == [])

