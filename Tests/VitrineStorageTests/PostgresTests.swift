@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import VitrineCatalog
+@testable import VitrinePostgres
+
+/// The `postgres://` URL and the PostgreSQL catalog's faults: credentials refused, a server that
+/// is not there, a schema from a newer build.
+@Suite struct PostgresTests {
+    @Test func urlsAreParsedAndBadOnesNamed() throws {
+        let parsed = try PostgresConfiguration(url: "postgres://shop@db.internal:5433/catalog?schema=vitrine&pool=8&timeout=5",
+                                               setting: "--catalog", environment: ["PGPASSWORD": "pw"], passwordAllowed: false)
+        #expect(parsed == PostgresConfiguration(host: "db.internal", port: 5433, user: "shop", password: "pw", database: "catalog",
+                                                schema: "vitrine", poolSize: 8, timeout: 5))
+        #expect(parsed.displayURL == "postgres://shop@db.internal:5433/catalog?schema=vitrine")
+        let fromFile = try PostgresConfiguration(url: "postgresql://shop:s3cret@db/catalog", setting: "catalog (config file)",
+                                                 environment: [:], passwordAllowed: true)
+        #expect(fromFile.password == "s3cret" && !fromFile.displayURL.contains("s3cret"))
+        for (url, fragment) in [
+            ("mysql://u@h/d", "not a postgres:// URL"), ("postgres://u@/d", "no host"), ("postgres://u@h", "no database"),
+            ("postgres://h/d", "no user"), ("postgres://u:pw@h/d", "visible to every user"),
+            ("postgres://u@h/d?schema=Robert'); DROP", "schema"), ("postgres://u@h/d?pool=0", "pool"),
+            ("postgres://u@h/d?sslmode=maybe", "sslmode"), ("postgres://u@h/d?colour=red", "unknown parameter \"colour\""),
+        ] {
+            guard case .invalidArgument(let message)? = catalogError({
+                _ = try PostgresConfiguration(url: url, setting: "--catalog", environment: [:], passwordAllowed: false)
+            }) else {
+                Issue.record("\(url) was accepted")
+                continue
+            }
+            #expect(message.hasPrefix("--catalog: ") && message.contains(fragment), "\(message)")
+            #expect(!message.contains(":pw@"))
+        }
+    }
+
+    @Test(.enabled(if: TestServers.postgres != nil))
+    func aWrongPasswordIsRefusedAndSaidSo() throws {
+        var configuration = try #require(TestServers.postgres)
+        configuration.password = "not-the-password"
+        guard case .unavailable(let dependency, let reason)? = catalogError({ _ = try PostgresCatalog(configuration) }) else {
+            Issue.record("a wrong password was accepted")
+            return
+        }
+        #expect(dependency == "PostgreSQL \(configuration.displayURL)")
+        #expect(reason.contains("refused the credentials"), "\(reason)")
+        #expect(!reason.contains("not-the-password"))
+    }
+
+    @Test func anUnreachableServerIsUnavailableWithinItsTimeout() throws {
+        let configuration = PostgresConfiguration(host: "127.0.0.1", port: 9, user: "u", database: "d", connectTimeout: 1, timeout: 2)
+        let started = Date()
+        guard case .unavailable(let dependency, _)? = catalogError({ _ = try PostgresCatalog(configuration, readOnly: true) }) else {
+            Issue.record("an unreachable server was not reported as unavailable")
+            return
+        }
+        #expect(dependency == "PostgreSQL postgres://u@127.0.0.1:9/d?schema=public")
+        // Three attempts with backoff, each bounded by the connect timeout.
+        #expect(Date().timeIntervalSince(started) < 15)
+    }
+
+    @Test(.enabled(if: TestServers.postgres != nil))
+    func aReaderOfAnEmptySchemaAndANewerSchemaAreRefused() throws {
+        let fixture = try CatalogBackend.postgres.make()
+        defer { fixture.dispose() }
+        guard case .notFound(let what)? = catalogError({ _ = try fixture.open(readOnly: true) }) else {
+            Issue.record("an empty schema opened for reading")
+            return
+        }
+        #expect(what.contains("no Vitrine catalog"))
+        let catalog = try fixture.open() as! PostgresCatalog
+        _ = try catalog.pool.withConnection(idempotent: false) { session in
+            try session.execute("UPDATE vitrine_schema SET version = 99")
+        }
+        for readOnly in [false, true] {
+            #expect(catalogError { _ = try fixture.open(readOnly: readOnly) } ==
+                .schemaTooNew(path: "PostgreSQL \(fixture.postgres!.displayURL)", found: 99, supported: PostgresCatalog.schemaVersion))
+        }
+    }
+
+    /// A statement over the configured timeout is cut off by the server and reported as the
+    /// dependency being unavailable; the pool goes on working afterwards.
+    @Test(.enabled(if: TestServers.postgres != nil))
+    func aSlowStatementTimesOutAndThePoolRecovers() throws {
+        let fixture = try CatalogBackend.postgres.make()
+        defer { fixture.dispose() }
+        var configuration = fixture.postgres!
+        configuration.timeout = 1
+        let catalog = try PostgresCatalog(configuration)
+        defer { try? catalog.close() }
+        guard case .unavailable(_, let reason)? = catalogError({
+            _ = try catalog.pool.withConnection(idempotent: false) { session in try session.execute("SELECT pg_sleep(5)") }
+        }) else {
+            Issue.record("a 5 s statement under a 1 s timeout did not fail")
+            return
+        }
+        #expect(reason.contains("longer than 1 s") || reason.contains("no answer within"), "\(reason)")
+        try catalog.upsert([sampleProduct("after")], fingerprints: [:], vectorSequence: 1)
+        #expect(try catalog.allProductIDs() == ["after"])
+    }
+}
