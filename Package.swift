@@ -135,6 +135,7 @@ let package = Package(
             name: "VitrineEngine",
             dependencies: [
                 "VitrineCore", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
+                "VitrinePostgres", "VitrineS3",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // AsyncChannel: ingest hands prepared batches to the committing loop one at a time.
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),

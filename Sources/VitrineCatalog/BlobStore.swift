@@ -87,9 +87,21 @@ public protocol BlobStore: Sendable {
     /// Removes what interrupted writes left behind (temporary files, unfinished uploads) and
     /// returns how many; the blobs themselves are untouched.
     func removeLeftovers() throws -> Int
+    func derived(named name: String) throws -> Data?
+    func storeDerived(_ data: Data, named name: String) throws
+    func directURL(for key: BlobKey) -> URL?
 }
 
 extension BlobStore {
+    /// A file derived from blobs (a thumbnail), stored beside them under `name` so every replica
+    /// makes it once; nil when absent or when the store keeps no derived files (the default).
+    public func derived(named name: String) throws -> Data? { nil }
+    /// Stores a derived file under `name` (the default keeps nothing).
+    public func storeDerived(_ data: Data, named name: String) throws {}
+    /// A URL a client may fetch `key` from directly (a presigned S3 URL), or nil to have the
+    /// server send the bytes (the default).
+    public func directURL(for key: BlobKey) -> URL? { nil }
+
     /// Stores `data`, hashing it first.
     public func put(_ data: Data, ext: String) throws -> BlobKey {
         try put(HashedData(data), ext: ext)

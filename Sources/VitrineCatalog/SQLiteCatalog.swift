@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,8 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     /// Whether this catalog was opened for reading only.
     public let isReadOnly: Bool
     let pool: DatabasePool
+    /// Whether ``close()`` ran (a second call does nothing).
+    private let closing = Mutex(false)
     var path: String { url.path }
 
     /// Opens the catalog at `path`.
@@ -111,8 +114,16 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         try WriterLock.acquire(DataDirectory(url.deletingLastPathComponent()), holder: holder)
     }
 
-    /// Closes the database connections. Later calls throw. Optional: deinit closes too.
+    /// Closes the database connections. Later calls throw. Optional: deinit closes too. A
+    /// writable catalog first moves its write-ahead log into the file (readers in other
+    /// processes may hold it back, then the log stays and is replayed by the next opener).
     public func close() throws {
+        let first = closing.withLock { (closed: inout Bool) -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        if !isReadOnly { _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
         do { try pool.close() } catch { throw Self.translate(error, path: path) }
     }
 

@@ -6,15 +6,56 @@ import VitrineHub
 import VitrineModels
 import VitrineTensor
 
-/// `--data DIR`: the data directory a command works on.
+/// `--data DIR`: the data directory a command works on; `--catalog` and `--blobs` move the
+/// catalog to PostgreSQL and the photos to S3 (or VITRINE_CATALOG, VITRINE_BLOBS).
 public struct DataOption: ParsableArguments {
-    @Option(name: .customLong("data"), help: "The data directory (catalog, images, index).")
+    @Option(name: .customLong("data"), help: "The data directory (catalog, images, index; the index alone when the others are moved).")
     public var path: String
+
+    @Option(name: .customLong("catalog"), help: ArgumentHelp(
+        "The catalog in PostgreSQL: postgres://USER@HOST[:PORT]/DB[?schema=S]. Or VITRINE_CATALOG. The password comes from PGPASSWORD.",
+        valueName: "url"))
+    public var catalog: String?
+
+    @Option(name: .customLong("blobs"), help: ArgumentHelp(
+        "The photos in S3: s3://BUCKET[/PREFIX]?endpoint=URL&region=R. Or VITRINE_BLOBS. Credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+        valueName: "url"))
+    public var blobs: String?
 
     public init() {}
 
     public var directory: DataDirectory {
         DataDirectory(URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL)
+    }
+
+    /// Where each role lives: the flags, else VITRINE_CATALOG and VITRINE_BLOBS, else the data
+    /// directory. A password in a `--catalog` URL is refused (the command line is public).
+    public func storage(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StorageLocation {
+        try StorageLocation.parse(
+            directory: directory,
+            catalog: catalog ?? environment["VITRINE_CATALOG"], catalogSetting: catalog != nil ? "--catalog" : "VITRINE_CATALOG",
+            blobs: blobs ?? environment["VITRINE_BLOBS"], blobsSetting: blobs != nil ? "--blobs" : "VITRINE_BLOBS",
+            environment: environment, passwordAllowed: catalog == nil)
+    }
+
+    /// ``storage(environment:)`` for a command that needs something ingested already: an
+    /// embedded catalog must exist (a PostgreSQL one is found out when opened).
+    public func existingStorage() throws -> StorageLocation {
+        let storage = try storage()
+        if storage.catalog == .embedded, !storage.directory.exists {
+            throw EngineError.emptyDataDirectory(path: storage.directory.url.path)
+        }
+        return storage
+    }
+
+    /// ``storage(environment:)`` for backup and restore, which copy a data directory whole.
+    public func embeddedStorage(for command: String) throws -> DataDirectory {
+        let storage = try storage()
+        guard storage.isEmbedded else {
+            throw EngineError.invalidArgument(
+                "\(command) copies a data directory whole; with the catalog in PostgreSQL or the photos in S3, copy them with `vitrine migrate --from … --to DIR` (or the backends' own tools)")
+        }
+        return storage.directory
     }
 }
 
@@ -23,7 +64,7 @@ public struct DataOption: ParsableArguments {
 public enum RecordedModel {
     public static func load(store: DataStore, specifier: String?, precision: Precision, progress: Bool = true) async throws -> CLIPEncoders {
         guard let record = try store.catalog.modelRecord() else {
-            throw EngineError.noModelRecord(path: store.directory.url.path)
+            throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
         let spec = specifier ?? record.specifier
         let directory = try await ModelLocation.resolve(spec, progress: progress ? ProgressBar().handler : nil)

@@ -2,18 +2,23 @@ import Foundation
 import VitrineCatalog
 import VitrineIndex
 
-/// A data directory opened as a whole: the catalog, the image store and the vector index, for
-/// the one writer (ingest) or for a reader (search, serve).
+/// The three stores opened together: the catalog, the image store and the vector index, for the one
+/// writer (ingest) or for a reader (search, serve). Each role is a protocol (``Catalog``,
+/// ``BlobStore``; the index is the embedded one) filled by the backend ``StorageLocation`` names:
+/// all three in the data directory by default, the catalog in PostgreSQL and the photos in S3
+/// when configured.
 ///
-/// The stores are separate files, so a batch reaches them in an order that makes every crash
+/// The stores are separate, so a batch reaches them in an order that makes every crash
 /// window recoverable (see ``IngestPipeline``): blobs first (content-addressed, harmless if
 /// orphaned), then the catalog marks the batch's products stale, then the index, then the catalog
 /// commit that records the index's sequence number. When a writer opens a directory whose catalog
 /// and index disagree on that number, ``reconcile()`` repairs the difference before anything else.
 public final class DataStore: @unchecked Sendable {
-    public let directory: DataDirectory
-    public let catalog: SQLiteCatalog
-    public let blobs: FileBlobStore
+    public let storage: StorageLocation
+    /// The data directory (the index, and the roles not moved out).
+    public var directory: DataDirectory { storage.directory }
+    public let catalog: any Catalog
+    public let blobs: any BlobStore
     /// The live index. Nil until the first ingest has fixed the dimension (a reader of an empty
     /// directory). A reader's refresh replaces it when a reindex swapped indexes.
     public var vectors: EmbeddedVectorStore? { stateLock.withLock { liveVectors } }
@@ -25,7 +30,7 @@ public final class DataStore: @unchecked Sendable {
     public var indexDirectoryName: String { stateLock.withLock { indexName } }
     private var indexName: String
     public let isWriter: Bool
-    private let writerLock: WriterLock?
+    private let writerLeases: [any WriterLease]
     private var seenGeneration: UInt64
     /// What opening for writing repaired (empty for readers and consistent directories).
     public private(set) var reconciliation = Reconciliation()
@@ -39,38 +44,50 @@ public final class DataStore: @unchecked Sendable {
         VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .hnsw(HNSWParameters()))
     }
 
-    private init(directory: DataDirectory, catalog: SQLiteCatalog, blobs: FileBlobStore, vectors: EmbeddedVectorStore?,
-                 state: ServingState, writerLock: WriterLock?) {
-        self.directory = directory
+    private init(storage: StorageLocation, catalog: any Catalog, blobs: any BlobStore, vectors: EmbeddedVectorStore?,
+                 state: ServingState, writerLeases: [any WriterLease]) {
+        self.storage = storage
         self.catalog = catalog
         self.blobs = blobs
         liveVectors = vectors
         servedModel = state.model
         indexName = state.indexDirectory
-        self.writerLock = writerLock
-        isWriter = writerLock != nil
+        self.writerLeases = writerLeases
+        isWriter = !writerLeases.isEmpty
         seenGeneration = state.generation
     }
 
     /// Opens `directory` as its one writer, creating it if needed. `holder` names this process in
-    /// the lock ("vitrine ingest"), so a second writer's error says who holds it. `dimension` is
-    /// the embedding length of the model about to write (checked against the model record).
+    /// the lock ("vitrine ingest"), so a second writer's error says who holds it.
     public static func openForWriting(_ directory: DataDirectory, holder: String) throws -> DataStore {
-        let lock = try WriterLock.acquire(directory, holder: holder)
+        try openForWriting(StorageLocation(directory: directory), holder: holder)
+    }
+
+    /// Opens the stores of `storage` as their one writer. The data directory's lock is always
+    /// taken (it guards the index); a PostgreSQL catalog's advisory lock too, so writers on other
+    /// machines sharing that catalog wait their turn.
+    public static func openForWriting(_ storage: StorageLocation, holder: String) throws -> DataStore {
+        var leases: [any WriterLease] = [try WriterLock.acquire(storage.directory, holder: holder)]
         do {
-            let catalog = try SQLiteCatalog(path: directory.catalogURL)
-            let blobs = try FileBlobStore(directory: directory.imagesURL)
-            let state = try catalog.servingState()
-            var vectors: EmbeddedVectorStore?
-            if let record = state.model {
-                vectors = try EmbeddedVectorStore(directory: directory.indexURL(named: state.indexDirectory),
-                                                  configuration: indexConfiguration(dimension: record.dimension))
+            let catalog = try storage.openCatalog(readOnly: false)
+            do {
+                if storage.catalog != .embedded { leases.append(try catalog.acquireWriterLease(holder: holder)) }
+                let blobs = try storage.openBlobs(create: true)
+                let state = try catalog.servingState()
+                var vectors: EmbeddedVectorStore?
+                if let record = state.model {
+                    vectors = try EmbeddedVectorStore(directory: storage.directory.indexURL(named: state.indexDirectory),
+                                                      configuration: indexConfiguration(dimension: record.dimension))
+                }
+                let store = DataStore(storage: storage, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLeases: leases)
+                if vectors != nil { store.reconciliation = try store.reconcile() }
+                return store
+            } catch {
+                try? catalog.close()
+                throw error
             }
-            let store = DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLock: lock)
-            if vectors != nil { store.reconciliation = try store.reconcile() }
-            return store
         } catch {
-            lock.release()
+            for lease in leases.reversed() { lease.release() }
             throw error
         }
     }
@@ -78,17 +95,32 @@ public final class DataStore: @unchecked Sendable {
     /// Opens `directory` for reading beside a writer (in this process or another). Throws
     /// ``EngineError/emptyDataDirectory(path:)`` when nothing was ever ingested.
     public static func openForReading(_ directory: DataDirectory) throws -> DataStore {
-        guard directory.exists else { throw EngineError.emptyDataDirectory(path: directory.url.path) }
-        let catalog = try SQLiteCatalog(path: directory.catalogURL, readOnly: true)
-        let blobs = try FileBlobStore(directory: directory.imagesURL)
-        let (state, vectors) = try follow(directory, catalog: catalog)
-        return DataStore(directory: directory, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLock: nil)
+        try openForReading(StorageLocation(directory: directory))
+    }
+
+    /// Opens the stores of `storage` for reading beside a writer.
+    public static func openForReading(_ storage: StorageLocation) throws -> DataStore {
+        guard storage.catalogMayExist else { throw EngineError.emptyDataDirectory(path: storage.directory.url.path) }
+        let catalog: any Catalog
+        do {
+            catalog = try storage.openCatalog(readOnly: true)
+        } catch CatalogError.notFound(let what) where storage.catalog != .embedded {
+            throw EngineError.emptyCatalog(location: what)
+        }
+        do {
+            let blobs = try storage.openBlobs(create: false)
+            let (state, vectors) = try follow(storage.directory, catalog: catalog)
+            return DataStore(storage: storage, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLeases: [])
+        } catch {
+            try? catalog.close()
+            throw error
+        }
     }
 
     /// The catalog's serving state and a follower of the index it names. A reindex may swap
     /// indexes and remove the old directory between reading the name and opening it: then the
     /// name has changed, so read it again.
-    private static func follow(_ directory: DataDirectory, catalog: SQLiteCatalog) throws -> (ServingState, EmbeddedVectorStore?) {
+    private static func follow(_ directory: DataDirectory, catalog: any Catalog) throws -> (ServingState, EmbeddedVectorStore?) {
         var attempt = 0
         while true {
             attempt += 1
@@ -217,14 +249,19 @@ public final class DataStore: @unchecked Sendable {
         return result
     }
 
-    /// Live counts of the three stores.
+    /// Live counts of the three stores, and which backend fills each role.
     public func stats() throws -> DataStats {
         let counts = try catalog.counts()
         return DataStats(
             products: counts.products, images: counts.images, vectors: try vectors?.count() ?? 0,
             blobs: try blobs.keys().count, generation: try catalog.generation(),
             vectorSequence: try vectors?.lastSequence() ?? 0, lastCommit: try catalog.lastCommit(),
-            model: try catalog.modelRecord())
+            model: try catalog.modelRecord(), backends: backends)
+    }
+
+    /// The backend of each role: what `stats` and `/readyz` name.
+    public var backends: StoreBackends {
+        StoreBackends(catalog: catalog.backend, blobs: blobs.backend, vectors: storage.vectorBackend)
     }
 
     /// Removes products from catalog and index; their images stay in the store until `gc` (another
@@ -249,12 +286,15 @@ public final class DataStore: @unchecked Sendable {
     /// acknowledged write (tests of recovery use it).
     public func abandon() {
         vectors?.abandon()
-        writerLock?.release()
+        for lease in writerLeases.reversed() { lease.release() }
     }
 
     /// Checkpoints and closes the index, then lets go of the writer lock.
     public func close() throws {
-        defer { writerLock?.release() }
+        defer {
+            for lease in writerLeases.reversed() { lease.release() }
+            try? catalog.close()
+        }
         if isWriter { try vectors?.close() }
     }
 }
@@ -271,4 +311,12 @@ public struct DataStats: Sendable, Codable, Equatable {
     public var vectorSequence: UInt64
     public var lastCommit: Date?
     public var model: ModelRecord?
+    public var backends: StoreBackends?
+}
+
+/// Which backend fills each role.
+public struct StoreBackends: Sendable, Codable, Equatable {
+    public var catalog: StoreBackend
+    public var blobs: StoreBackend
+    public var vectors: StoreBackend
 }

@@ -6,6 +6,8 @@ import VitrineCore
 public enum EngineError: Error, CustomStringConvertible, Sendable {
     /// The data directory has no catalog yet.
     case emptyDataDirectory(path: String)
+    /// A remote catalog (PostgreSQL) that holds no Vitrine catalog yet; `location` names it.
+    case emptyCatalog(location: String)
     /// The model given does not match the one that built the vectors.
     case modelMismatch(data: String, recorded: String, given: String)
     /// The data directory records no model (ingest did not get far enough).
@@ -28,6 +30,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .emptyDataDirectory(let path):
             "data directory \(path) has no catalog: run `vitrine ingest SOURCE --data \(path) --model M` first"
+        case .emptyCatalog(let location):
+            "the catalog \(location) holds nothing yet: run `vitrine ingest SOURCE --data DIR --catalog URL --model M` first"
         case .modelMismatch(let data, let recorded, let given):
             "model \(given) is not the model that built the vectors of \(data) (\(recorded)); omit --model to use the recorded one, or re-embed with `vitrine reindex`"
         case .noModelRecord(let path):
@@ -51,7 +55,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
 extension EngineError: VitrineError {
     public var kind: ErrorKind {
         switch self {
-        case .emptyDataDirectory, .noModelRecord: .unavailable
+        case .emptyDataDirectory, .emptyCatalog, .noModelRecord: .unavailable
         case .modelMismatch, .model: .misconfigured
         case .invalidQuery: .invalidInput
         case .invalidArgument: .invalidArgument

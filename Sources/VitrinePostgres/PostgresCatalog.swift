@@ -28,7 +28,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         do {
             if readOnly {
                 guard let found = try PostgresSchema.readVersion(pool) else {
-                    throw CatalogError.notFound(path: "\(pool.dependency): no Vitrine catalog in schema \(configuration.schema)")
+                    throw CatalogError.notFound(path: pool.dependency)
                 }
                 if found > PostgresSchema.version {
                     throw CatalogError.schemaTooNew(path: pool.dependency, found: found, supported: PostgresSchema.version)
@@ -57,7 +57,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     /// process (or its connection) ends. The holder's description is kept in the `writer` table,
     /// so a refused writer can name the command and pid that holds it.
     public func acquireWriterLease(holder: String) throws -> any WriterLease {
-        let connection = try pool.connect()
+        let connection = try pool.connectForLease()
         let session = PostgresPool.Session(connection: connection, pool: pool)
         do {
             let key = "vitrine-writer:" + configuration.schema
@@ -67,7 +67,6 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
                 let decoder = JSONDecoder()
                 decoder.dateDecodingStrategy = .iso8601
                 let summary = text.flatMap { try? decoder.decode(WriterLock.Holder.self, from: Data($0.utf8)) }?.summary
-                PostgresPool.closeQuietly(connection)
                 throw CatalogError.locked(path: pool.dependency, holder: summary ?? "another process (it recorded no description)")
             }
             let encoder = JSONEncoder()
@@ -77,9 +76,9 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
                 INSERT INTO writer(singleton, holder) VALUES (true, \(me))
                 ON CONFLICT (singleton) DO UPDATE SET holder = excluded.holder
                 """)
-            return PostgresWriterLease(connection: connection)
+            return PostgresWriterLease(connection: connection, pool: pool)
         } catch {
-            PostgresPool.closeQuietly(connection)
+            PostgresWriterLease(connection: connection, pool: pool).release()
             throw error
         }
     }
@@ -439,9 +438,11 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
 final class PostgresWriterLease: WriterLease, @unchecked Sendable {
     private let lock = NSLock()
     private var connection: PostgresConnection?
+    private let pool: PostgresPool
 
-    init(connection: PostgresConnection) {
+    init(connection: PostgresConnection, pool: PostgresPool) {
         self.connection = connection
+        self.pool = pool
     }
 
     deinit { release() }
@@ -452,7 +453,11 @@ final class PostgresWriterLease: WriterLease, @unchecked Sendable {
             return connection
         }
         guard let held else { return }
-        // Unlocking explicitly first would need a round trip; closing the session releases it.
-        PostgresPool.closeQuietly(held)
+        // Closing the session releases the lock; the pool's loop stops after it if it is closed.
+        let pool = pool
+        held.close().whenComplete { _ in
+            withExtendedLifetime(held) {}
+            pool.leaseEnded()
+        }
     }
 }

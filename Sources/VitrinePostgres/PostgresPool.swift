@@ -24,6 +24,9 @@ final class PostgresPool: @unchecked Sendable {
     private var idle: [PostgresConnection] = []
     private var open = 0
     private var closed = false
+    /// Writer leases holding a connection of this pool's event loop: the loop outlives them.
+    private var leases = 0
+    private var groupShutDown = false
     private let slots: DispatchSemaphore
     private var nextID = 0
 
@@ -41,16 +44,41 @@ final class PostgresPool: @unchecked Sendable {
         shutdown()
     }
 
-    /// Closes every connection and the event loop; later calls throw.
+    /// Closes every idle connection, and the event loop once no writer lease needs it; later
+    /// calls throw.
     func shutdown() {
-        let connections = lock.withLock { () -> [PostgresConnection] in
-            guard !closed else { return [] }
+        let (connections, stopLoop) = lock.withLock { () -> ([PostgresConnection], Bool) in
+            guard !closed else { return ([], false) }
             closed = true
             defer { idle = [] }
-            return idle
+            return (idle, leases == 0 && !groupShutDown)
         }
         for connection in connections { _ = try? wait(connection.close(), seconds: 2) }
-        try? group.syncShutdownGracefully()
+        if stopLoop { stopGroup() }
+    }
+
+    /// A connection of its own for a writer lease (counted, so the loop stays up for it).
+    func connectForLease() throws -> PostgresConnection {
+        let connection = try connect()
+        lock.withLock { leases += 1 }
+        return connection
+    }
+
+    /// A lease's connection is closed: when the pool is shut down and this was the last, the
+    /// loop stops too.
+    func leaseEnded() {
+        let stopLoop = lock.withLock { () -> Bool in
+            leases -= 1
+            return closed && leases == 0 && !groupShutDown
+        }
+        if stopLoop { stopGroup() }
+    }
+
+    private func stopGroup() {
+        lock.withLock { groupShutDown = true }
+        // Not from one of the loop's own threads (a lease may end in a callback on it).
+        let group = group
+        Thread { try? group.syncShutdownGracefully() }.start()
     }
 
     // MARK: Running statements

@@ -144,6 +144,27 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
         return aborted
     }
 
+    // MARK: - Derived files and direct URLs
+
+    /// Thumbnails and the like, under `PREFIX/derived/` (out of ``keys()``, which lists blobs only).
+    public func derived(named name: String) throws -> Data? {
+        let response = try send("GET", key: derivedKey(name), idempotent: true)
+        if response.status == .notFound { return nil }
+        guard response.status == .ok else { throw failure(response, doing: "read \(derivedKey(name))") }
+        return response.body.map { Data($0.readableBytesView) } ?? Data()
+    }
+
+    public func storeDerived(_ data: Data, named name: String) throws {
+        let response = try send("PUT", key: derivedKey(name), body: data, idempotent: true)
+        guard response.status == .ok else { throw failure(response, doing: "store \(derivedKey(name))") }
+    }
+
+    public func directURL(for key: BlobKey) -> URL? { presignedURL(for: key) }
+
+    private func derivedKey(_ name: String) -> String {
+        (configuration.prefix.isEmpty ? "" : configuration.prefix + "/") + "derived/" + name
+    }
+
     // MARK: - Presigned URLs
 
     /// A URL anyone may GET `key` with for `seconds` (default: the configured `presign`), signed

@@ -99,7 +99,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             switch error {
             case .invalidQuery: return "invalid_query"
             case .invalidArgument: return "invalid_parameter"
-            case .emptyDataDirectory, .noModelRecord: return "not_ready"
+            case .emptyDataDirectory, .emptyCatalog, .noModelRecord: return "not_ready"
             default: break
             }
         case is ModelChangedError:
@@ -110,6 +110,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             switch error {
             case .invalidArgument: return "invalid_product"
             case .readOnly: return "read_only"
+            case .unavailable: return "dependency_unavailable"
             default: break
             }
         case let error as ImageError:

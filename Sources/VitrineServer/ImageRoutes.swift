@@ -9,8 +9,10 @@ import VitrineCatalog
 /// path. Content never changes under a key, so responses are cacheable forever and the ETag is
 /// the SHA-256 (plus the width for thumbnails).
 struct ImageRoutes {
-    let blobs: FileBlobStore
+    let blobs: any BlobStore
     let thumbnails: ThumbnailCache
+    /// Bound on each call to the photo store (a remote one may hang).
+    let timeout: Duration
 
     static let cacheControl = "public, max-age=31536000, immutable"
 
@@ -30,17 +32,27 @@ struct ImageRoutes {
         }
         let etag = "\"\(key.sha256)\(width.map { "-w\($0)" } ?? "")\""
         var headers: HTTPFields = [.eTag: etag, .cacheControl: Self.cacheControl]
+        let blobs = blobs
+        // Calls to the store run on a blocking thread with a bound, never on the server's own.
         if let match = request.headers[.ifNoneMatch], Self.matches(match, etag: etag) {
-            guard try blobs.contains(key) else { throw APIError.notFound("no image \(key)") }
+            guard try await Deadline.run(timeout, { try blobs.contains(key) }) else { throw APIError.notFound("no image \(key)") }
             return Response(status: .notModified, headers: headers)
         }
-        guard try blobs.contains(key) else { throw APIError.notFound("no image \(key)") }
+        // A store that hands out direct URLs (S3 with `presign`) serves the bytes itself.
+        if width == nil, let direct = blobs.directURL(for: key) {
+            return Response(status: .temporaryRedirect, headers: [.location: direct.absoluteString, .cacheControl: "no-store"])
+        }
         let data: Data
         if let width {
+            guard try await Deadline.run(timeout, { try blobs.contains(key) }) else { throw APIError.notFound("no image \(key)") }
             data = try await thumbnails.thumbnail(key, width: width)
             headers[.contentType] = "image/png"
         } else {
-            data = try blobs.get(key)
+            do {
+                data = try await Deadline.run(timeout) { try blobs.get(key) }
+            } catch CatalogError.blobNotFound {
+                throw APIError.notFound("no image \(key)")
+            }
             headers[.contentType] = Self.contentType(key.ext)
         }
         headers[.xContentTypeOptions] = "nosniff"

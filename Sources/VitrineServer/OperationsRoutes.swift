@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Liveness, readiness, metrics and the API's description (the start page is `WebUIRoutes`).
@@ -9,12 +10,25 @@ struct OperationsRoutes {
     func register(on router: Router<VitrineRequestContext>) {
         router.get("/healthz") { _, _ in try JSONCoding.response(HealthResponse(status: "ok")) }
         router.get("/readyz") { _, _ in
-            let readiness = await Task.detached { service.readiness() }.value
-            return try JSONCoding.response(readiness, status: readiness.ready ? .ok : .serviceUnavailable)
+            // On a blocking thread with a bound: a catalog or photo store that hangs makes the probe
+            // answer 503 in time, naming what did not answer, instead of hanging the prober.
+            let readiness: SearchService.Readiness
+            do {
+                readiness = try await Deadline.run(Self.probeLimit) { service.readiness() }
+            } catch {
+                var late = service.unansweredReadiness()
+                late.problems.append("the stores did not answer within \(Self.probeLimit) (catalog \(late.backends.catalog), photos \(late.backends.blobs))")
+                readiness = late
+            }
+            var headers: HTTPFields = [:]
+            if !readiness.ready { headers[.retryAfter] = "5" }
+            var response = try JSONCoding.response(readiness, status: readiness.ready ? .ok : .serviceUnavailable)
+            response.headers.append(contentsOf: headers)
+            return response
         }
         router.get("/metrics") { _, _ in
             // Data gauges are read at scrape time, so they are current whatever the poll interval.
-            try? await Task.detached { try service.refresh() }.value
+            _ = try? await Deadline.run(Self.probeLimit) { try service.refresh() }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
@@ -24,6 +38,9 @@ struct OperationsRoutes {
         }
         router.get("/docs") { _, _ in html(DocsPage.html) }
     }
+
+    /// The longest a probe or scrape waits for the stores.
+    static let probeLimit: Duration = .seconds(5)
 
     func html(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))

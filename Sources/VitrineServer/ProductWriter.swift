@@ -15,7 +15,7 @@ import VitrineSources
 /// checkpoints it: both cost time on a large catalog), then lets the lock go; 0 closes it right
 /// after each write. The reading store sees every write at its next refresh.
 actor ProductWriter {
-    let directory: DataDirectory
+    let storage: StorageLocation
     private(set) var encoder: IngestEncoder
     /// The model record the vectors were built with (the directory's own, read at start-up or at
     /// the last model reload): the pipeline checks it against the directory before writing.
@@ -29,8 +29,8 @@ actor ProductWriter {
     private var lastUse = 0
     private var closer: Task<Void, Never>?
 
-    init(directory: DataDirectory, encoder: IngestEncoder, model: ModelRecord, configuration: ServerConfiguration, logger: Logger) {
-        self.directory = directory
+    init(storage: StorageLocation, encoder: IngestEncoder, model: ModelRecord, configuration: ServerConfiguration, logger: Logger) {
+        self.storage = storage
         self.encoder = encoder
         self.model = model
         idle = configuration.writerIdle
@@ -113,8 +113,8 @@ actor ProductWriter {
 
     private func openWriter() async throws -> DataStore {
         if let store { return store }
-        let directory = directory
-        let opened = try await Self.offload { try DataStore.openForWriting(directory, holder: "vitrine serve") }
+        let storage = storage
+        let opened = try await Self.offload { try DataStore.openForWriting(storage, holder: "vitrine serve") }
         if !opened.reconciliation.isEmpty {
             logger.notice("repaired an interrupted write", metadata: [
                 "orphan_vectors": .stringConvertible(opened.reconciliation.orphanVectors),

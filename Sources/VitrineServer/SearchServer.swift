@@ -38,7 +38,7 @@ public final class SearchServer: Sendable {
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
                 loader: EncoderLoader? = nil) throws {
         guard let record = try store.catalog.modelRecord() else {
-            throw EngineError.noModelRecord(path: store.directory.url.path)
+            throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
         guard let image = encoders.image, encoders.text != nil else {
             throw EngineError.model(path: encoders.directory.path, reason: "serving needs both the text and the image tower")
@@ -50,10 +50,13 @@ public final class SearchServer: Sendable {
         metrics = ServerMetrics()
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
-            directory: store.directory, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
+            storage: store.storage, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
         thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)
         try? service.refresh()
     }
+
+    /// The backend of each role of the store served.
+    public var backends: StoreBackends { service.store.backends }
 
     /// Every route and middleware. Middleware comes first: Hummingbird binds it to the routes
     /// added after it. Order, outermost first: request log (id, one line per request), metrics,
@@ -68,7 +71,7 @@ public final class SearchServer: Sendable {
         SearchRoutes(service: service, configuration: configuration).register(on: router)
         ProductRoutes(service: service, writer: writer, authorization: WriteAuthorization(keys: configuration.apiKeys),
                       configuration: configuration).register(on: router)
-        ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails).register(on: router)
+        ImageRoutes(blobs: service.store.blobs, thumbnails: thumbnails, timeout: configuration.requestTimeout).register(on: router)
         OperationsRoutes(service: service, metrics: metrics).register(on: router)
         WebUIRoutes(service: service, configuration: configuration, assets: assets).register(on: router)
         routes.set(router.routes.map { ($0.method.rawValue, $0.path.description) })

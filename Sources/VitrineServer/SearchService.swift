@@ -176,8 +176,19 @@ public final class SearchService: Sendable {
         var products: Int
         var vectors: Int
         var generation: UInt64
+        /// The backend of each role (catalog, photos, index).
+        var backends: StoreBackends
         var problems: [String]
     }
+
+    /// Readiness when the stores did not answer in time: not ready, nothing counted.
+    func unansweredReadiness() -> Readiness {
+        Readiness(ready: false, model: engine.model?.specifier, products: 0, vectors: 0, generation: 0,
+                  backends: store.backends, problems: [])
+    }
+
+    /// A key no photo has (the digest of no bytes), looked up by readiness probes.
+    static let probeKey = try! BlobKey(HashedData(Data()), ext: "bin")
 
     func readiness() -> Readiness {
         var problems: [String] = []
@@ -194,8 +205,14 @@ public final class SearchService: Sendable {
         } catch {
             problems.append("the catalog cannot be read: \(error)")
         }
+        // One cheap request proves the photo store answers and takes the credentials.
+        do {
+            _ = try store.blobs.contains(Self.probeKey)
+        } catch {
+            problems.append("the photo store cannot be read: \(error)")
+        }
         return Readiness(ready: problems.isEmpty, model: model, products: gauges.products, vectors: gauges.vectors,
-                         generation: gauges.generation, problems: problems)
+                         generation: gauges.generation, backends: store.backends, problems: problems)
     }
 
     // MARK: Running engine work

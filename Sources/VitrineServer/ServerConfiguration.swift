@@ -12,6 +12,15 @@ import VitrineCore
 public struct ServerConfiguration: Sendable {
     /// `data`: the data directory to serve (required).
     public var dataDirectory: String
+    /// `catalog`: a `postgres://` URL for the catalog (nil: the data directory's SQLite file). In
+    /// the config file or `VITRINE_CATALOG` it may carry the password; else `postgres.password`
+    /// or `PGPASSWORD`.
+    public var catalog: String?
+    /// `blobs`: an `s3://` URL for the photos (nil: the data directory's `images/`).
+    public var blobs: String?
+    /// `postgres.password`, `s3.accessKeyId`, `s3.secretAccessKey`: credentials from the config
+    /// file (or their `VITRINE_*` variables); `PGPASSWORD` and `AWS_*` are read when these are absent.
+    public var credentials: [String: String] = [:]
     /// `model`: the model to query with; nil means the one recorded in the data directory.
     public var model: String?
     /// `precision`: `fp32`, `bf16` or `int8`.
@@ -62,7 +71,7 @@ public struct ServerConfiguration: Sendable {
     public static func load(flags: [String: ConfigValue], environment: [String: String], configFile: String?) async throws -> ServerConfiguration {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS"]))
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS", "VITRINE_CATALOG", "VITRINE_POSTGRES_PASSWORD", "VITRINE_S3_SECRET_ACCESS_KEY"]))
                 .prefixKeys(with: ConfigKey("vitrine")),
         ]
         if let file = configFile ?? environment["VITRINE_CONFIG"], !file.isEmpty {
@@ -87,6 +96,12 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(key: "data", "no data directory given: pass --data DIR or set VITRINE_DATA")
         }
         self.init(dataDirectory: data)
+        catalog = try values.string("catalog", secret: true).flatMap { $0.isEmpty ? nil : $0 }
+        blobs = try values.string("blobs").flatMap { $0.isEmpty ? nil : $0 }
+        for (key, variable) in [("postgres.password", "PGPASSWORD"), ("s3.accessKeyId", "AWS_ACCESS_KEY_ID"),
+                                ("s3.secretAccessKey", "AWS_SECRET_ACCESS_KEY")] {
+            if let value = try values.string(key, secret: true), !value.isEmpty { credentials[variable] = value }
+        }
         model = try values.string("model").flatMap { $0.isEmpty ? nil : $0 }
         precision = try values.string("precision") ?? precision
         guard ["fp32", "bf16", "int8"].contains(precision) else {
@@ -146,8 +161,8 @@ private struct ConfigValues {
         return name
     }
 
-    func string(_ key: String) throws -> String? {
-        reader.string(forKey: ConfigKey(key))
+    func string(_ key: String, secret: Bool = false) throws -> String? {
+        reader.string(forKey: ConfigKey(key), isSecret: secret)
     }
 
     func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {

@@ -5,20 +5,22 @@ import VitrineImage
 
 /// Thumbnails of stored images, made once: decoded upright (EXIF orientation applied), resized to
 /// the requested width keeping the aspect ratio (Pillow's bicubic), encoded as PNG and kept in
-/// `DIR/thumbnails/<sha256>-w<width>.png`. Blobs are immutable, so a thumbnail never goes stale.
+/// `DIR/thumbnails/<sha256>-w<width>.png`, and stored back beside the photos when their store
+/// keeps derived files (S3), so other replicas fetch it instead of making it again. Blobs are
+/// immutable, so a thumbnail never goes stale.
 final class ThumbnailCache: Sendable {
     /// Widths a client may ask for.
     static let widths = 16...1024
 
     let directory: URL
-    let blobs: FileBlobStore
+    let blobs: any BlobStore
     let decoder: ImageDecoder
     let pool: ConcurrencyLimiter
     let metrics: ServerMetrics
     let timeout: Duration
     let logger: Logger
 
-    init(dataDirectory: DataDirectory, blobs: FileBlobStore, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) {
+    init(dataDirectory: DataDirectory, blobs: any BlobStore, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) {
         directory = dataDirectory.url.appendingPathComponent("thumbnails", isDirectory: true)
         self.blobs = blobs
         decoder = ImageDecoder(maxPixels: configuration.maxPixels)
@@ -42,17 +44,25 @@ final class ThumbnailCache: Sendable {
         defer { Task { await pool.release() } }
         // Another request may have made it while this one waited.
         if let cached = try? Data(contentsOf: file) { return cached }
-        let (blobs, decoder) = (blobs, decoder)
-        let png = try await Deadline.run(timeout) { () throws -> Data in
+        let (blobs, decoder, logger) = (blobs, decoder, logger)
+        let name = file.lastPathComponent
+        let (png, made) = try await Deadline.run(timeout) { () throws -> (Data, Bool) in
+            if let stored = try? blobs.derived(named: name) { return (stored, false) }
             let image = try decoder.decode(try blobs.get(key))
             let w = min(width, image.width)
             let h = max(1, Int((Double(image.height) * Double(w) / Double(image.width)).rounded()))
             guard let small = image.resized(width: w, height: h) else {
                 throw APIError(.unprocessableContent, code: "invalid_image", "image \(key) is \(image.width)×\(image.height): cannot make a thumbnail")
             }
-            return try PNGEncoder().encode(pixels: small.pixels, width: w, height: h, layout: .rgb)
+            let png = try PNGEncoder().encode(pixels: small.pixels, width: w, height: h, layout: .rgb)
+            do {
+                try blobs.storeDerived(png, named: name)
+            } catch {
+                logger.warning("cannot store a thumbnail back", metadata: ["name": .string(name), "error": .string(String(describing: error))])
+            }
+            return (png, true)
         }
-        metrics.thumbnailGenerated()
+        if made { metrics.thumbnailGenerated() }
         store(png, at: file)
         return png
     }

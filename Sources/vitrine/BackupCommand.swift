@@ -20,7 +20,7 @@ struct BackupCommand: AsyncParsableCommand {
     func run() async throws {
         let manifest = try CLI.run { () throws -> BackupManifest in
             let url = URL(fileURLWithPath: (destination as NSString).expandingTildeInPath)
-            return try Backup.create(from: data.directory, to: url)
+            return try Backup.create(from: try data.embeddedStorage(for: "backup"), to: url)
         }
         if json {
             try CLI.printJSON(manifest)

@@ -28,8 +28,7 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         let result = try CLI.run { () throws -> Result in
-            guard data.directory.exists else { throw EngineError.emptyDataDirectory(path: data.directory.url.path) }
-            let store = try DataStore.openForWriting(data.directory, holder: "vitrine delete")
+            let store = try DataStore.openForWriting(try data.existingStorage(), holder: "vitrine delete")
             defer { try? store.close() }
             let removed = Set(try store.delete(ids: ids).map(\.id))
             return Result(deleted: ids.filter(removed.contains), unknown: ids.filter { !removed.contains($0) })

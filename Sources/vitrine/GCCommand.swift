@@ -20,8 +20,7 @@ struct GC: AsyncParsableCommand {
 
     func run() async throws {
         let report = try CLI.run { () throws -> GarbageReport in
-            guard data.directory.exists else { throw EngineError.emptyDataDirectory(path: data.directory.url.path) }
-            let store = try DataStore.openForWriting(data.directory, holder: "vitrine gc")
+            let store = try DataStore.openForWriting(try data.existingStorage(), holder: "vitrine gc")
             defer { try? store.close() }
             return try store.collectGarbage(dryRun: dryRun)
         }

@@ -98,7 +98,7 @@ struct Ingest: AsyncParsableCommand {
         guard let image = encoders.image else {
             throw EngineError.model(path: directory.path, reason: "the model has no image tower")
         }
-        let store = try DataStore.openForWriting(data.directory, holder: "vitrine ingest \(source)")
+        let store = try DataStore.openForWriting(try data.storage(), holder: "vitrine ingest \(source)")
         var closed = false
         defer { if !closed { try? store.close() } }
         if !store.reconciliation.isEmpty {

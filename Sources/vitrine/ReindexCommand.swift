@@ -39,7 +39,7 @@ struct Reindex: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await CLI.run { () async throws -> ReindexReport in
-            guard data.directory.exists else { throw EngineError.emptyDataDirectory(path: data.directory.url.path) }
+            let storage = try data.existingStorage()
             let directory = try await model.resolve()
             let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
             guard let image = encoders.image else {
@@ -47,7 +47,7 @@ struct Reindex: AsyncParsableCommand {
             }
             let record = try ModelIdentity.record(
                 specifier: model.spec, directory: directory, precision: model.precision.rawValue, dimension: image.dimension)
-            let store = try DataStore.openForWriting(data.directory, holder: "vitrine reindex \(model.spec)")
+            let store = try DataStore.openForWriting(storage, holder: "vitrine reindex \(model.spec)")
             defer { try? store.close() }
             var options = ReindexOptions()
             options.batchSize = batchSize

@@ -24,7 +24,7 @@ struct RestoreCommand: AsyncParsableCommand {
     func run() async throws {
         let report = try CLI.run { () throws -> RestoreReport in
             let url = URL(fileURLWithPath: (backup as NSString).expandingTildeInPath)
-            return try Backup.restore(url, to: data.directory, force: force)
+            return try Backup.restore(url, to: try data.embeddedStorage(for: "restore"), force: force)
         }
         if json {
             try CLI.printJSON(report)

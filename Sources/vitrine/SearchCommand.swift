@@ -55,7 +55,7 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         let response = try await CLI.run { () async throws -> SearchResponse in
-            let store = try DataStore.openForReading(data.directory)
+            let store = try DataStore.openForReading(try data.storage())
             let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
             let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image)
             let filter = SearchFilter(category: category, market: market)
@@ -95,7 +95,8 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         let stats = try CLI.run { () throws -> DataStats in
-            let store = try DataStore.openForReading(data.directory)
+            let store = try DataStore.openForReading(try data.storage())
+            defer { try? store.close() }
             return try store.stats()
         }
         if json {
@@ -109,6 +110,11 @@ struct Stats: AsyncParsableCommand {
         print("generation \(stats.generation), index sequence \(stats.vectorSequence)")
         if let model = stats.model {
             print("model     \(model.specifier) (\(model.precision), \(model.dimension) dimensions, weights sha256 \(model.weightsSHA256.prefix(12))…)")
+        }
+        if let backends = stats.backends {
+            print("catalog   \(backends.catalog)")
+            print("photos    \(backends.blobs)")
+            print("index     \(backends.vectors)")
         }
     }
 }
@@ -124,7 +130,12 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let problems = try CLI.run { () throws -> [String] in
-            try DataStore.verify(data.directory, checksums: !skipChecksums)
+            let storage = try data.storage()
+            if storage.isEmbedded { return try DataStore.verify(storage.directory, checksums: !skipChecksums) }
+            // With a remote role, the stores are opened as a reader and checked against each other.
+            let store = try DataStore.openForReading(storage)
+            defer { try? store.close() }
+            return try store.verify(checksums: !skipChecksums)
         }
         guard problems.isEmpty else {
             for problem in problems { CLI.printError(problem) }

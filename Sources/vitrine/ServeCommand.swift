@@ -24,6 +24,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data"), help: "The data directory (catalog, images, index). Or VITRINE_DATA.")
     var data: String?
 
+    @Option(name: .customLong("catalog"), help: ArgumentHelp(
+        "The catalog in PostgreSQL: postgres://USER@HOST[:PORT]/DB[?schema=S]. Or VITRINE_CATALOG, or the file's catalog.", valueName: "url"))
+    var catalog: String?
+
+    @Option(name: .customLong("blobs"), help: ArgumentHelp(
+        "The photos in S3: s3://BUCKET[/PREFIX]?endpoint=URL&region=R. Or VITRINE_BLOBS, or the file's blobs.", valueName: "url"))
+    var blobs: String?
+
     @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
     var model: String?
 
@@ -52,7 +60,13 @@ struct Serve: AsyncParsableCommand {
         let (settings, server) = try await CLI.run { () async throws -> (ServerConfiguration, SearchServer) in
             let settings = try await ServerConfiguration.load(flags: flagValues(), environment: ProcessInfo.processInfo.environment, configFile: config)
             let directory = DataDirectory(URL(fileURLWithPath: (settings.dataDirectory as NSString).expandingTildeInPath).standardizedFileURL)
-            let store = try DataStore.openForReading(directory)
+            // Credentials from the config file win over the process environment's.
+            let environment = ProcessInfo.processInfo.environment.merging(settings.credentials) { $1 }
+            let storage = try StorageLocation.parse(
+                directory: directory, catalog: settings.catalog, catalogSetting: catalog != nil ? "--catalog" : "catalog (VITRINE_CATALOG or the config file)",
+                blobs: settings.blobs, blobsSetting: blobs != nil ? "--blobs" : "blobs (VITRINE_BLOBS or the config file)",
+                environment: environment, passwordAllowed: catalog == nil)
+            let store = try DataStore.openForReading(storage)
             let precision = Precision(rawValue: settings.precision) ?? .fp32
             let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: precision)
             // After a reindex the directory records another model: the server loads that one
@@ -66,6 +80,8 @@ struct Serve: AsyncParsableCommand {
             logger.info("serving", metadata: [
                 "url": .string("http://\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(port)/"),
                 "data": .string(settings.dataDirectory),
+                "catalog": .string(server.backends.catalog.description),
+                "photos": .string(server.backends.blobs.description),
                 "writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
@@ -83,6 +99,8 @@ struct Serve: AsyncParsableCommand {
         var values: [String: ConfigValue] = [:]
         if let data { values["data"] = ConfigValue(.string(data), isSecret: false) }
         if let model { values["model"] = ConfigValue(.string(model), isSecret: false) }
+        if let catalog { values["catalog"] = ConfigValue(.string(catalog), isSecret: true) }
+        if let blobs { values["blobs"] = ConfigValue(.string(blobs), isSecret: false) }
         if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }

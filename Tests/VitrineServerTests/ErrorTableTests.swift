@@ -43,6 +43,7 @@ import VitrineTensor
     static let rows: [Row] = [
         // The engine.
         Row(error: EngineError.emptyDataDirectory(path: "d"), exit: 1, status: 503, code: "not_ready"),
+        Row(error: EngineError.emptyCatalog(location: "PostgreSQL postgres://u@h:5432/d?schema=s"), exit: 1, status: 503, code: "not_ready"),
         Row(error: EngineError.modelMismatch(data: "d", recorded: "a", given: "b"), exit: 1, status: 500, code: "internal"),
         Row(error: EngineError.noModelRecord(path: "d"), exit: 1, status: 503, code: "not_ready"),
         Row(error: EngineError.model(path: "m", reason: "r"), exit: 1, status: 500, code: "internal"),
@@ -64,6 +65,8 @@ import VitrineTensor
         Row(error: CatalogError.corrupted(path: "d", reason: "r"), exit: 1, status: 500, code: "internal"),
         Row(error: CatalogError.invalidArgument("name is empty"), exit: 1, status: 400, code: "invalid_product"),
         Row(error: CatalogError.io(path: "d", reason: "r"), exit: 1, status: 500, code: "internal"),
+        Row(error: CatalogError.unavailable(dependency: "PostgreSQL postgres://u@h:5432/d?schema=public", reason: "r"),
+            exit: 1, status: 503, code: "dependency_unavailable"),
         // The vector index.
         Row(error: VectorIndexError.dimensionMismatch(expected: 512, actual: 3, key: nil), exit: 1, status: 400, code: "invalid_input"),
         Row(error: VectorIndexError.invalidVector(key: nil, reason: "NaN"), exit: 1, status: 400, code: "invalid_input"),

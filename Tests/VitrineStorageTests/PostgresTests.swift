@@ -65,7 +65,7 @@ import VitrineCatalog
             Issue.record("an empty schema opened for reading")
             return
         }
-        #expect(what.contains("no Vitrine catalog"))
+        #expect(what == "PostgreSQL \(fixture.postgres!.displayURL)")
         let catalog = try fixture.open() as! PostgresCatalog
         _ = try catalog.pool.withConnection(idempotent: false) { session in
             try session.execute("UPDATE vitrine_schema SET version = 99")

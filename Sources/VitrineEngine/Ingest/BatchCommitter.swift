@@ -4,7 +4,7 @@ import VitrineIndex
 /// The committing side of ingest: one encoder pass over a batch, then its writes to the stores in
 /// the order that makes every crash recoverable (see ``IngestPipeline``).
 struct BatchCommitter: Sendable {
-    let catalog: SQLiteCatalog
+    let catalog: any Catalog
     let vectors: EmbeddedVectorStore
     let encoder: IngestEncoder
     let faults: FaultInjection

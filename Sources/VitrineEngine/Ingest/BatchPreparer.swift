@@ -6,7 +6,7 @@ import VitrineSources
 /// → skip products stored with the same fingerprint → decode, store and prepare the rest, until a
 /// batch's worth of images needs embedding (or the source ends).
 struct BatchPreparer: Sendable {
-    let catalog: SQLiteCatalog
+    let catalog: any Catalog
     let fetcher: ImageFetcher
     let preparer: ImagePreparer
     let batchSize: Int

@@ -7,7 +7,7 @@ import VitrineIndex
 
 extension DataStore {
     /// Disagreements between the stores and damage inside each, in words (empty when all is
-    /// well): SQLite's `integrity_check` of the catalog; a missing model record; the live index's
+    /// well): the catalog's own check (SQLite's `integrity_check`, PostgreSQL's key checks); a missing model record; the live index's
     /// files loaded afresh (every snapshot section and log record checksummed); catalog images
     /// without vectors and vectors no catalog image names; sequence numbers that differ; referenced
     /// blobs that are missing or whose bytes no longer hash to their key (`checksums`).
@@ -39,10 +39,10 @@ extension DataStore {
     }
 
     /// The checks; `live` is the index to compare with the catalog (nil: the one loaded from the files).
-    static func verify(_ directory: DataDirectory, catalog: SQLiteCatalog, blobs: FileBlobStore, live: EmbeddedVectorStore?,
+    static func verify(_ directory: DataDirectory, catalog: any Catalog, blobs: any BlobStore, live: EmbeddedVectorStore?,
                        checksums: Bool) throws -> [String] {
         var problems: [String] = []
-        let catalogPath = directory.catalogURL.path
+        let catalogPath = catalog.backend.kind == "sqlite" ? catalog.backend.location : catalog.backend.description
         do {
             for damage in try catalog.integrityCheck() { problems.append("catalog \(catalogPath): integrity check: \(damage)") }
         } catch {
@@ -82,7 +82,7 @@ extension DataStore {
         }
 
         for key in referenced.sorted() {
-            guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(directory.imagesURL.path)"); continue }
+            guard try blobs.contains(key) else { problems.append("image \(key) is missing from \(blobs.backend.location)"); continue }
             if checksums, HashedData(try blobs.get(key)).sha256 != key.sha256 {
                 problems.append("image \(key) does not match its checksum (\(blobs.location(of: key)))")
             }

@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+
+/// The whole flow with the catalog in PostgreSQL and the photos in S3 (the index stays in the data
+/// directory): ingest, search, stats, delete, reindex, gc, verify, and `serve` with the web UI,
+/// images and readiness; a killed ingest resumes; a dependency that is not there is named.
+/// Runs when scripts/servers.sh started the servers (scripts/test.sh does).
+@Suite(.enabled(if: Cluster.configured, "needs VITRINE_TEST_POSTGRES_URL and VITRINE_TEST_S3_ENDPOINT (scripts/servers.sh)"))
+struct ClusterCLITests {
+    typealias Ingest = IngestCLITests
+
+    @Test func theWholeFlowOnPostgresAndS3() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let data = root.appendingPathComponent("data")
+        let folder = try Ingest.photoFolder(count: 10, in: root)
+        let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "3", "--json"]
+                                    + cluster.flags, environment: cluster.environment)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        // Nothing of the catalog or the photos lands in the data directory.
+        #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("catalog.sqlite").path))
+        #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("images").path))
+
+        let stats = try cluster.stats(data)
+        #expect(stats["products"] as? Int == 10 && stats["images"] as? Int == 10 && stats["vectors"] as? Int == 10)
+        let backends = try #require(stats["backends"] as? [String: [String: String]])
+        #expect(backends["catalog"]?["kind"] == "postgres" && backends["catalog"]?["location"]?.contains("schema=\(cluster.schema)") == true)
+        #expect(backends["blobs"]?["kind"] == "s3" && backends["blobs"]?["location"]?.hasPrefix("s3://\(cluster.bucket)/photos") == true)
+        #expect(backends["vectors"]?["kind"] == "embedded")
+        let text = try Ingest.run(["stats", "--data", data.path] + cluster.flags, environment: cluster.environment)
+        #expect(String(decoding: text.stdout, as: UTF8.self).contains("catalog   postgres postgres://"), "\(String(decoding: text.stdout, as: UTF8.self))")
+        #expect(!String(decoding: text.stdout, as: UTF8.self).contains(cluster.environment["PGPASSWORD"]!))
+
+        let search = try Ingest.run(["search", "a red dress", "--data", data.path, "--k", "3", "--json"] + cluster.flags,
+                                    environment: cluster.environment)
+        #expect(search.status == 0, "\(search.stderr)")
+        let hits = try #require((try JSONSerialization.jsonObject(with: search.stdout) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(hits.count == 3)
+
+        // A re-run skips everything unchanged.
+        let again = try LifecycleCLITests.json(try Ingest.run(
+            ["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--json"] + cluster.flags, environment: cluster.environment))
+        #expect(again["unchanged"] as? Int == 10, "\(again)")
+
+        let victim = try #require(hits.first?["id"] as? String)
+        let deleted = try Ingest.run(["delete", victim, "--data", data.path] + cluster.flags, environment: cluster.environment)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try cluster.stats(data)["products"] as? Int == 9)
+
+        let second = root.appendingPathComponent("model-2")
+        #expect(try Ingest.run(["model", "random", "--like", CLITests.tinyModel, "--out", second.path, "--seed", "7"]).status == 0)
+        let reindex = try Ingest.run(["reindex", "--data", data.path, "--model", second.path] + cluster.flags, environment: cluster.environment)
+        #expect(reindex.status == 0, "\(reindex.stderr)")
+        let gc = try LifecycleCLITests.json(try Ingest.run(["gc", "--data", data.path, "--json"] + cluster.flags, environment: cluster.environment))
+        // The deleted product's photo is no longer referenced: it leaves the bucket.
+        #expect((gc["blobs"] as? [String])?.count == 1, "\(gc)")
+        #expect(gc["index_directories"] as? [String] == [])  // reindex removed the old index itself
+        let verify = try Ingest.run(["verify", "--data", data.path] + cluster.flags, environment: cluster.environment)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let after = try cluster.stats(data)
+        #expect(after["products"] as? Int == 9 && after["blobs"] as? Int == 9 && after["vectors"] as? Int == 9)
+
+        // Backup copies a data directory whole: with remote roles it says what to use instead.
+        let backup = try Ingest.run(["backup", root.appendingPathComponent("b").path, "--data", data.path] + cluster.flags,
+                                    environment: cluster.environment)
+        #expect(backup.status == 2 && backup.stderr.contains("vitrine migrate"), "\(backup.stderr)")
+    }
+
+    @Test func serveOnPostgresAndS3() async throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let data = root.appendingPathComponent("data")
+        let folder = try Ingest.photoFolder(count: 6, in: root)
+        let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel] + cluster.flags,
+                                    environment: cluster.environment)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let server = try ServedProcess(["serve", "--data", data.path, "--port", "0"] + cluster.flags, environment: cluster.environment)
+        defer { server.stop() }
+
+        let ready = try server.get("/readyz")
+        #expect(ready.status == 200, "\(String(decoding: ready.body, as: UTF8.self))")
+        let readiness = try #require(try JSONSerialization.jsonObject(with: ready.body) as? [String: Any])
+        let backends = try #require(readiness["backends"] as? [String: [String: String]])
+        #expect(backends["catalog"]?["kind"] == "postgres" && backends["blobs"]?["kind"] == "s3")
+
+        let page = try server.get("/?q=dress")
+        #expect(page.status == 200)
+        let html = String(decoding: page.body, as: UTF8.self)
+        let image = try #require(html.range(of: #"/images/[0-9a-f]{64}\.(jpg|png|webp)"#, options: .regularExpression).map { String(html[$0]) })
+        let photo = try server.get(image)
+        #expect(photo.status == 200 && photo.body.count > 100)
+        let thumbnail = try server.get(image + "?w=64")
+        #expect(thumbnail.status == 200 && thumbnail.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        let search = try server.get("/api/v1/search?q=dress&k=3")
+        #expect(search.status == 200)
+    }
+
+    @Test func aKilledIngestResumesWithNothingLostOrDoubled() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let data = root.appendingPathComponent("data")
+        let manifest = try Ingest.twoPhotoManifest(count: 8, in: root)
+        let killed = try Ingest.run(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "2"]
+                                    + cluster.flags, environment: cluster.environment.merging(["VITRINE_FAULT": "after-index-upsert:2"]) { $1 })
+        #expect(killed.killed, "status \(killed.status): \(killed.stderr)")
+        let resumed = try Ingest.run(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "2"]
+                                     + cluster.flags, environment: cluster.environment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let stats = try cluster.stats(data)
+        #expect(stats["products"] as? Int == 8 && stats["images"] as? Int == 16 && stats["vectors"] as? Int == 16, "\(stats)")
+        let verify = try Ingest.run(["verify", "--data", data.path] + cluster.flags, environment: cluster.environment)
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
+    @Test func badBackendSettingsAreNamed() throws {
+        let root = try Ingest.scratch()
+        let data = root.appendingPathComponent("data").path
+        let cluster = Cluster()
+        let unknown = try Ingest.run(["stats", "--data", data, "--catalog", "mongodb://x/y"], environment: cluster.environment)
+        #expect(unknown.status == 2 && unknown.stderr.contains("--catalog") && unknown.stderr.contains("not a catalog backend"), "\(unknown.stderr)")
+        let password = try Ingest.run(["stats", "--data", data, "--catalog", "postgres://u:hunter2@h/d"], environment: cluster.environment)
+        #expect(password.status == 2 && password.stderr.contains("PGPASSWORD") && !password.stderr.contains("hunter2"), "\(password.stderr)")
+        let badS3 = try Ingest.run(["stats", "--data", data, "--blobs", "s3://x"], environment: cluster.environment)
+        #expect(badS3.status == 2 && badS3.stderr.contains("--blobs"), "\(badS3.stderr)")
+        // Nothing listens on port 9: exit 1 naming PostgreSQL, within the bounded retries.
+        let down = try Ingest.run(["stats", "--data", data, "--catalog", "postgres://vitrine@127.0.0.1:9/x?connect_timeout=1"],
+                                  environment: cluster.environment)
+        #expect(down.status == 1 && down.stderr.contains("PostgreSQL postgres://vitrine@127.0.0.1:9/x") && down.stderr.contains("unavailable"),
+                "\(down.stderr)")
+        var wrong = cluster.environment
+        wrong["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+        let folder = try Ingest.photoFolder(count: 1, in: root)
+        let refused = try Ingest.run(["ingest", folder.path, "--data", data, "--model", CLITests.tinyModel] + cluster.flags, environment: wrong)
+        #expect(refused.status == 1 && refused.stderr.contains("refused the credentials") && !refused.stderr.contains("wrong-secret"),
+                "\(refused.stderr)")
+    }
+}
+
+/// One test's share of the test servers: a schema and a bucket of its own.
+struct Cluster {
+    static let environment = ProcessInfo.processInfo.environment
+    static var configured: Bool {
+        environment["VITRINE_TEST_POSTGRES_URL"] != nil && environment["VITRINE_TEST_S3_ENDPOINT"] != nil
+    }
+
+    let schema = "cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+    let bucket = "cli-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+
+    var flags: [String] {
+        let env = Self.environment
+        return ["--catalog", "\(env["VITRINE_TEST_POSTGRES_URL"]!)?schema=\(schema)",
+                "--blobs", "s3://\(bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)"]
+    }
+
+    var environment: [String: String] {
+        let env = Self.environment
+        return ["PGPASSWORD": env["VITRINE_TEST_POSTGRES_PASSWORD"] ?? "", "AWS_ACCESS_KEY_ID": env["VITRINE_TEST_S3_ACCESS_KEY"] ?? "",
+                "AWS_SECRET_ACCESS_KEY": env["VITRINE_TEST_S3_SECRET_KEY"] ?? ""]
+    }
+
+    func stats(_ data: URL) throws -> [String: Any] {
+        let r = try IngestCLITests.run(["stats", "--data", data.path, "--json"] + flags, environment: environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+    }
+}
+
+/// `vitrine serve` on a free port, its URL read from its "serving" log line; requests with curl.
+final class ServedProcess {
+    let process: Process
+    let base: String
+
+    init(_ arguments: [String], environment: [String: String]) throws {
+        process = try IngestCLITests.start(arguments, environment: environment)
+        let stderr = (process.standardError as! Pipe).fileHandleForReading
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        var found: String?
+        while found == nil, Date() < deadline {
+            let chunk = stderr.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let range = seen.range(of: #""url":"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                found = String(seen[range].dropFirst(7))
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw ServeError(log: seen)
+        }
+        base = found
+        // Keep reading its log, so a full pipe never blocks the server.
+        Thread { while !stderr.availableData.isEmpty {} }.start()
+    }
+
+    struct ServeError: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "vitrine serve did not start: \(log)" }
+    }
+
+    func get(_ path: String) throws -> (status: Int, body: Data) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("serve-get-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-L", "-o", file.path, "-w", "%{http_code}", "--max-time", "30", base + path]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let status = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        return (Int(status) ?? 0, (try? Data(contentsOf: file)) ?? Data())
+    }
+
+    func stop() {
+        process.interrupt()
+        process.waitUntilExit()
+    }
+}
