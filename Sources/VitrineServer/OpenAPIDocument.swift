@@ -108,7 +108,7 @@ public enum OpenAPIDocument {
             responses: ["200": json("Alive.", ref("Health"))])],
         "/readyz": ["get": operation(
             "readiness", tag: "operations", summary: "Readiness",
-            description: "200 when the model's towers, the index and the catalog are loaded; 503 with the same shape and the problems otherwise.",
+            description: "200 when the model's towers, the index and the catalog are loaded and the catalog and photo store answer; 503 with the same shape, the problems (naming the store that failed) and Retry-After otherwise.",
             responses: ["200": json("Ready.", ref("Readiness")), "503": json("Not ready.", ref("Readiness"))])],
         "/metrics": ["get": operation(
             "metrics", tag: "operations", summary: "Prometheus metrics",
@@ -183,7 +183,12 @@ public enum OpenAPIDocument {
         "Readiness": object([
             "ready": ["type": "boolean"], "model": ["type": ["string", "null"]], "products": ["type": "integer"],
             "vectors": ["type": "integer"], "generation": ["type": "integer"], "problems": ["type": "array", "items": ["type": "string"]],
+            "backends": object(["catalog": ref("StoreBackend"), "blobs": ref("StoreBackend"), "vectors": ref("StoreBackend")]),
         ], optional: ["model"]),
+        "StoreBackend": object([
+            "kind": ["type": "string", "description": "sqlite or postgres (catalog), files or s3 (photos), embedded (index)."],
+            "location": ["type": "string", "description": "A path, or a URL without credentials."],
+        ]),
     ]
 
     // MARK: Building blocks

@@ -217,3 +217,78 @@ final class ServedProcess {
         process.waitUntilExit()
     }
 }
+
+/// `vitrine migrate` from a data directory to PostgreSQL + S3 and back, killed midway once.
+@Suite(.enabled(if: Cluster.configured, "needs VITRINE_TEST_POSTGRES_URL and VITRINE_TEST_S3_ENDPOINT (scripts/servers.sh)"))
+struct MigrateCLITests {
+    typealias Ingest = IngestCLITests
+
+    @Test func aDirectoryMovesToPostgresAndS3AndBackVerified() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let source = root.appendingPathComponent("source")
+        let manifest = try Ingest.twoPhotoManifest(count: 9, in: root)
+        #expect(try Ingest.ingest(manifest, source).status == 0)
+        let photos = try #require(try Ingest.stats(source)["blobs"] as? Int)
+
+        // The target's backends in a file, credentials included (as serve's config file holds them).
+        let env = Cluster.environment
+        let backends = root.appendingPathComponent("cluster.json")
+        let file: [String: Any] = [
+            "data": "cluster-data",
+            "catalog": "\(env["VITRINE_TEST_POSTGRES_URL"]!)?schema=\(cluster.schema)",
+            "blobs": "s3://\(cluster.bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)",
+            "postgres": ["password": env["VITRINE_TEST_POSTGRES_PASSWORD"]!],
+            "s3": ["accessKeyId": env["VITRINE_TEST_S3_ACCESS_KEY"]!, "secretAccessKey": env["VITRINE_TEST_S3_SECRET_KEY"]!],
+        ]
+        try JSONSerialization.data(withJSONObject: file).write(to: backends)
+
+        // Killed after the second batch's photos and vectors, before its catalog commit.
+        let killed = try Ingest.run(["migrate", "--from", source.path, "--to", backends.path, "--batch-size", "2"],
+                                    environment: ["VITRINE_FAULT": "migrate-after-index:2"])
+        #expect(killed.killed, "status \(killed.status): \(killed.stderr)")
+        let resumed = try LifecycleCLITests.json(try Ingest.run(
+            ["migrate", "--from", source.path, "--to", backends.path, "--batch-size", "2", "--json"]))
+        #expect(resumed["alreadyThere"] as? Int == 2, "\(resumed)")
+        #expect(resumed["copied"] as? Int == 7)
+        #expect(resumed["products"] as? Int == 9 && resumed["images"] as? Int == 18 && resumed["vectors"] as? Int == 18)
+        #expect(resumed["photosHashed"] as? Int == photos && resumed["queriesCompared"] as? Int == 18, "\(resumed)")
+
+        let data = root.appendingPathComponent("cluster-data")
+        let stats = try cluster.stats(data)
+        #expect(stats["products"] as? Int == 9 && stats["vectors"] as? Int == 18 && stats["blobs"] as? Int == photos, "\(stats)")
+        let verify = try Ingest.run(["verify", "--data", data.path] + cluster.flags, environment: cluster.environment)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        // The same search answers the same on both sides.
+        let here = try Ingest.run(["search", "a red dress", "--data", source.path, "--json"])
+        let there = try Ingest.run(["search", "a red dress", "--data", data.path, "--json"] + cluster.flags, environment: cluster.environment)
+        #expect(here.status == 0 && there.status == 0, "\(there.stderr)")
+        func ranked(_ run: IngestCLITests.Run) throws -> [String] {
+            let results = try #require((try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])?["results"] as? [[String: Any]])
+            return results.map { "\($0["id"] ?? "") \($0["score"] ?? "") \($0["image"] ?? "")" }
+        }
+        #expect(try ranked(here) == ranked(there))
+        #expect(try ranked(here).count == 9)
+
+        // And back to a new directory, in one run.
+        let back = root.appendingPathComponent("back")
+        let returned = try LifecycleCLITests.json(try Ingest.run(["migrate", "--from", backends.path, "--to", back.path, "--json"]))
+        #expect(returned["copied"] as? Int == 9 && returned["products"] as? Int == 9)
+        #expect(try Ingest.run(["verify", "--data", back.path]).status == 0)
+
+        // A target holding products the source lacks is refused, naming them.
+        let other = try Ingest.run(["migrate", "--from", try Ingest.photoFolderData(root).path, "--to", back.path])
+        #expect(other.status == 1 && other.stderr.contains("products the source does not have"), "\(other.stderr)")
+    }
+}
+
+extension IngestCLITests {
+    /// A small data directory of its own (a folder of 2 photos ingested).
+    static func photoFolderData(_ root: URL) throws -> URL {
+        let sub = root.appendingPathComponent("other-\(UUID().uuidString.prefix(6))")
+        let folder = try photoFolder(count: 2, in: sub)
+        let data = sub.appendingPathComponent("data")
+        #expect(try ingest(folder, data).status == 0)
+        return data
+    }
+}
