@@ -53,8 +53,9 @@ public struct SearchHit: Sendable, Equatable {
     public var score: Float { metric == .l2 ? -distance : 1 - distance }
 }
 
-/// A store of vectors keyed by ``VectorKey``: the interface between the engine and an index,
-/// embedded (``EmbeddedVectorStore``) or remote (a Milvus plug-in later).
+/// The vector role of the storage boundary: vectors keyed by ``VectorKey``, embedded
+/// (``EmbeddedVectorStore``) or remote (Milvus, next). Ingest's committer and `vitrine migrate`
+/// write through it; calls block the calling thread, like the other roles'.
 ///
 /// Every applied write batch returns a sequence number that is durable when returned and strictly
 /// increasing, so the catalog can record the last one it saw and ingest can reconcile the two
@@ -68,23 +69,24 @@ public protocol VectorStore: Sendable {
     /// Inserts or replaces `records` (a replaced key's old vector is never returned again) and
     /// returns the batch's sequence number. The batch is validated first: one bad record (wrong
     /// dimension, NaN, zero vector under cosine) rejects the whole batch with a typed error.
-    func upsert(_ records: [VectorRecord]) async throws -> UInt64
+    func upsert(_ records: [VectorRecord]) throws -> UInt64
     /// Deletes `keys` (unknown keys are ignored) and returns the batch's sequence number.
-    func delete(_ keys: [VectorKey]) async throws -> UInt64
-    /// The `k` nearest live vectors to `query` that pass `filter`, closest first.
-    func search(_ query: [Float], k: Int, filter: VectorFilter?) async throws -> [SearchHit]
+    func delete(_ keys: [VectorKey]) throws -> UInt64
+    /// The `k` nearest live vectors to `query` that pass `filter`, closest first; `ef` widens an
+    /// approximate search (nil: the index's default).
+    func search(_ query: [Float], k: Int, filter: VectorFilter?, ef: Int?) throws -> [SearchHit]
     /// The stored vector of `key` (normalized when the metric is cosine), for "more like this".
-    func vector(for key: VectorKey) async throws -> [Float]?
+    func vector(for key: VectorKey) throws -> [Float]?
     /// Whether `key` has a live vector.
-    func contains(_ key: VectorKey) async throws -> Bool
+    func contains(_ key: VectorKey) throws -> Bool
     /// The keys of all live vectors, sorted.
-    func keys() async throws -> [VectorKey]
+    func keys() throws -> [VectorKey]
     /// Number of live vectors.
-    func count() async throws -> Int
+    func count() throws -> Int
     /// Sequence number of the last applied batch (0 for a new store).
-    func lastSequence() async throws -> UInt64
+    func lastSequence() throws -> UInt64
     /// Makes everything applied so far fast to load (a checkpoint); durability does not depend on it.
-    func flush() async throws
+    func flush() throws
     /// Flushes and releases the store; later calls throw ``VectorIndexError/closed``.
-    func close() async throws
+    func close() throws
 }

@@ -10,8 +10,9 @@ import VitrineCore
 ///
 /// Requests are signed with ``SignatureV4`` (the body's SHA-256 is the one ``HashedData``
 /// already carries) and sent with AsyncHTTPClient; calls block their thread on the response's
-/// future, bounded by the configured timeout. Idempotent calls (all but the steps of a multipart
-/// upload) are retried three times with backoff on transport errors, 5xx, 429 and 503. A blob
+/// future, bounded by the configured timeout (within which AsyncHTTPClient retries connecting).
+/// Idempotent calls (all but the steps of a multipart upload) are tried up to three times on
+/// 5xx and 429 answers (with backoff) and on a kept-alive connection the store had closed. A blob
 /// larger than the part size goes up as a multipart upload, aborted if a part fails.
 public final class S3BlobStore: BlobStore, @unchecked Sendable {
     public let configuration: S3Configuration
@@ -250,11 +251,20 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
                     continue
                 }
                 return response
-            } catch let error as CatalogError {
-                guard idempotent, attempt < 3, case .unavailable = error else { throw error }
-                Thread.sleep(forTimeInterval: attempt == 1 ? 0.2 : 0.8)
+            } catch let failure as TransportFailure {
+                // Only a kept-alive connection the store had closed is worth another try at once:
+                // AsyncHTTPClient already retries connecting until the deadline, so a store that
+                // is down or slow has had its time.
+                guard idempotent, attempt < 3, failure.staleConnection else { throw failure.error }
             }
         }
+    }
+
+    /// A request that got no answer: the error to report, and whether it died on a connection
+    /// the store had already closed.
+    struct TransportFailure: Error {
+        var error: CatalogError
+        var staleConnection: Bool
     }
 
     private func sendOnce(_ method: String, key: String?, query: [(String, String)], headers: [(String, String)],
@@ -277,7 +287,9 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
         do {
             response = try future.wait()
         } catch {
-            throw CatalogError.unavailable(dependency: dependency, reason: Self.describe(error, timeout: configuration.timeout))
+            let stale = (error as? HTTPClientError) == .remoteConnectionClosed
+            throw TransportFailure(error: .unavailable(dependency: dependency, reason: Self.describe(error, timeout: configuration.timeout)),
+                                   staleConnection: stale)
         }
         return Response(status: response.status, headers: response.headers, body: response.body)
     }

@@ -292,3 +292,192 @@ extension IngestCLITests {
         return data
     }
 }
+
+/// Outage drills: PostgreSQL and S3 behind a TCP proxy that the test kills (the server is gone),
+/// freezes (it hangs) and starts again (it is back). The server answers 503 with Retry-After
+/// naming the dependency, never 500 or a hang, stays up, and recovers by itself; an ingest cut off
+/// exits 1 naming it and the next run completes with nothing lost or doubled.
+@Suite(.enabled(if: Cluster.configured, "needs VITRINE_TEST_POSTGRES_URL and VITRINE_TEST_S3_ENDPOINT (scripts/servers.sh)"))
+struct OutageDrillTests {
+    typealias Ingest = IngestCLITests
+
+    @Test func theServerAnswers503WhileADependencyIsDownAndRecovers() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let env = Cluster.environment
+        let postgres = try URLComponents(string: env["VITRINE_TEST_POSTGRES_URL"]!).map { ($0.host!, $0.port!) }!
+        let s3 = try URLComponents(string: env["VITRINE_TEST_S3_ENDPOINT"]!).map { ($0.host!, $0.port!) }!
+        let pgProxy = try TCPProxy(to: postgres.0, port: postgres.1)
+        defer { pgProxy.kill() }
+        let s3Proxy = try TCPProxy(to: s3.0, port: s3.1)
+        defer { s3Proxy.kill() }
+        let flags = ["--catalog", "postgres://vitrine@127.0.0.1:\(pgProxy.port)/\(env["VITRINE_TEST_POSTGRES_URL"]!.split(separator: "/").last!)?schema=\(cluster.schema)&timeout=2&connect_timeout=1",
+                     "--blobs", "s3://\(cluster.bucket)/photos?endpoint=http://127.0.0.1:\(s3Proxy.port)&timeout=2"]
+        let data = root.appendingPathComponent("data")
+        let folder = try Ingest.photoFolder(count: 4, in: root)
+        let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel] + flags, environment: cluster.environment)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+
+        let server = try ServedProcess(["serve", "--data", data.path, "--port", "0"] + flags,
+                                       environment: cluster.environment.merging(["VITRINE_LIMITS_REQUEST_TIMEOUT_SECONDS": "4"]) { $1 })
+        defer { server.stop() }
+        let page = try server.get("/api/v1/search?q=dress&k=1")
+        #expect(page.status == 200)
+        let image = try #require(String(decoding: page.body, as: UTF8.self)
+            .range(of: #"/images/[0-9a-f]{64}\.[a-z]+"#, options: .regularExpression).map { String(String(decoding: page.body, as: UTF8.self)[$0]) })
+
+        // PostgreSQL gone: searches and readiness answer 503 naming it, quickly; liveness stays 200.
+        pgProxy.kill()
+        let started = Date()
+        let down = try server.getWithHeaders("/api/v1/search?q=dress&k=1")
+        #expect(down.status == 503 && down.headers.lowercased().contains("retry-after"), "\(down.status) \(down.headers)")
+        #expect(String(decoding: down.body, as: UTF8.self).contains("PostgreSQL postgres://vitrine@127.0.0.1:\(pgProxy.port)"))
+        #expect(Date().timeIntervalSince(started) < 10)
+        let notReady = try server.get("/readyz")
+        #expect(notReady.status == 503 && String(decoding: notReady.body, as: UTF8.self).contains("PostgreSQL"))
+        #expect(try server.get("/healthz").status == 200)
+        // Back: the server recovers by itself.
+        try pgProxy.restart()
+        #expect(try eventually { try server.get("/api/v1/search?q=dress&k=1").status == 200 })
+        #expect(try server.get("/readyz").status == 200)
+
+        // S3 gone: the photo answers 503 naming S3; back, it is served again.
+        s3Proxy.kill()
+        let photoDown = try server.getWithHeaders(image)
+        #expect(photoDown.status == 503 && String(decoding: photoDown.body, as: UTF8.self).contains("S3 s3://\(cluster.bucket)/photos"),
+                "\(photoDown.status) \(String(decoding: photoDown.body, as: UTF8.self))")
+        #expect(try server.get("/readyz").status == 503)
+        try s3Proxy.restart()
+        #expect(try eventually { try server.get(image).status == 200 })
+
+        // PostgreSQL hangs (frozen, not gone): the request still answers 503 within its time limit.
+        pgProxy.freeze()
+        let hangStarted = Date()
+        let hung = try server.getWithHeaders("/api/v1/search?q=dress&k=1")
+        #expect(hung.status == 503, "\(hung.status) \(String(decoding: hung.body, as: UTF8.self))")
+        #expect(Date().timeIntervalSince(hangStarted) < 8)
+        let probe = Date()
+        #expect(try server.get("/readyz").status == 503)
+        #expect(Date().timeIntervalSince(probe) < 8)
+        pgProxy.thaw()
+        #expect(try eventually(seconds: 30) { try server.get("/api/v1/search?q=dress&k=1").status == 200 })
+    }
+
+    @Test func anIngestCutOffByAnOutageExitsNamingItAndTheNextRunCompletes() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster()
+        let env = Cluster.environment
+        let postgres = try URLComponents(string: env["VITRINE_TEST_POSTGRES_URL"]!).map { ($0.host!, $0.port!) }!
+        let proxy = try TCPProxy(to: postgres.0, port: postgres.1)
+        defer { proxy.kill() }
+        let flags = ["--catalog", "postgres://vitrine@127.0.0.1:\(proxy.port)/\(env["VITRINE_TEST_POSTGRES_URL"]!.split(separator: "/").last!)?schema=\(cluster.schema)&timeout=2&connect_timeout=1",
+                     "--blobs", "s3://\(cluster.bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)"]
+        let data = root.appendingPathComponent("data")
+        let manifest = try Ingest.twoPhotoManifest(count: 40, in: root)
+        // One product per batch, so the outage falls in the middle.
+        let ingest = try Ingest.start(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "1"] + flags,
+                                      environment: cluster.environment)
+        let stderr = (ingest.standardError as! Pipe).fileHandleForReading
+        Thread.sleep(forTimeInterval: 1.5)
+        proxy.kill()
+        let log = String(decoding: stderr.readDataToEndOfFile(), as: UTF8.self)
+        _ = (ingest.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        ingest.waitUntilExit()
+        if ingest.terminationStatus != 0 {
+            #expect(ingest.terminationStatus == 1 && log.contains("PostgreSQL postgres://vitrine@127.0.0.1:\(proxy.port)"), "\(log)")
+        }
+        try proxy.restart()
+        let resumed = try Ingest.run(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel] + flags, environment: cluster.environment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let r = try Ingest.run(["stats", "--data", data.path, "--json"] + flags, environment: cluster.environment)
+        let stats = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(stats["products"] as? Int == 40 && stats["images"] as? Int == 80 && stats["vectors"] as? Int == 80, "\(stats)")
+        let verify = try Ingest.run(["verify", "--data", data.path] + flags, environment: cluster.environment)
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    func eventually(seconds: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        return false
+    }
+}
+
+/// Tests/Fixtures/tools/tcp_proxy.py between Vitrine and a server: killed, frozen, thawed, restarted.
+final class TCPProxy {
+    let host: String
+    let targetPort: Int
+    private(set) var port = 0
+    private var process: Process?
+
+    init(to host: String, port: Int) throws {
+        self.host = host
+        targetPort = port
+        try start(listening: 0)
+    }
+
+    private func start(listening: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", CLITests.fixtures.appendingPathComponent("tools/tcp_proxy.py").path,
+                             String(listening), host, String(targetPort)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var line = ""
+        while !line.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let number = line.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            process.terminate()
+            throw ProxyError(message: "the proxy did not start: \(line)")
+        }
+        port = number
+        self.process = process
+    }
+
+    struct ProxyError: Error { let message: String }
+
+    func kill() {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGCONT)
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    func freeze() { if let process { Foundation.kill(process.processIdentifier, SIGSTOP) } }
+    func thaw() { if let process { Foundation.kill(process.processIdentifier, SIGCONT) } }
+
+    func restart() throws {
+        kill()
+        try start(listening: port)
+    }
+}
+
+extension ServedProcess {
+    /// GET with the response headers too.
+    func getWithHeaders(_ path: String) throws -> (status: Int, headers: String, body: Data) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("serve-get-\(UUID().uuidString)")
+        let headers = FileManager.default.temporaryDirectory.appendingPathComponent("serve-headers-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(at: headers)
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-o", file.path, "-D", headers.path, "-w", "%{http_code}", "--max-time", "30", base + path]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let status = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        return (Int(status) ?? 0, (try? String(contentsOf: headers, encoding: .utf8)) ?? "", (try? Data(contentsOf: file)) ?? Data())
+    }
+}

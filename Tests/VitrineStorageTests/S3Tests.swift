@@ -102,7 +102,7 @@ import VitrineCatalog
             return
         }
         #expect(dependency == "S3 s3://photos at http://127.0.0.1:9")
-        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(Date().timeIntervalSince(started) < 30)  // 2 s alone; loose for a loaded machine
     }
 
     /// A presigned URL fetches the photo without credentials; a tampered one is refused.

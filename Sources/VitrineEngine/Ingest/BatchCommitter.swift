@@ -5,7 +5,7 @@ import VitrineIndex
 /// the order that makes every crash recoverable (see ``IngestPipeline``).
 struct BatchCommitter: Sendable {
     let catalog: any Catalog
-    let vectors: EmbeddedVectorStore
+    let vectors: any VectorStore
     let encoder: IngestEncoder
     let faults: FaultInjection
     let ledger: IngestLedger

@@ -101,7 +101,7 @@ public enum Migration {
     /// One batch: photos, then vectors (and the removal of images a product no longer has), then
     /// one catalog transaction naming the index's sequence.
     private static func copy(_ products: [Product], fingerprints: [String: String], from source: DataStore,
-                             sourceVectors: EmbeddedVectorStore, to target: DataStore, targetVectors: EmbeddedVectorStore,
+                             sourceVectors: any VectorStore, to target: DataStore, targetVectors: any VectorStore,
                              faults: FaultInjection, report: inout MigrationReport) throws {
         var records: [VectorRecord] = []
         for product in products {
@@ -136,8 +136,8 @@ public enum Migration {
         report.vectorsCopied += records.count
     }
 
-    private static func verify(_ source: DataStore, _ target: DataStore, sourceVectors: EmbeddedVectorStore,
-                               targetVectors: EmbeddedVectorStore, options: MigrationOptions, report: inout MigrationReport) throws {
+    private static func verify(_ source: DataStore, _ target: DataStore, sourceVectors: any VectorStore,
+                               targetVectors: any VectorStore, options: MigrationOptions, report: inout MigrationReport) throws {
         var problems: [String] = []
         let (from, to) = (try source.catalog.counts(), try target.catalog.counts())
         let (vectorsFrom, vectorsTo) = (try sourceVectors.count(), try targetVectors.count())
