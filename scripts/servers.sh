@@ -93,8 +93,11 @@ start_seaweedfs() {
 {"identities": [{"name": "vitrine", "credentials": [{"accessKey": "$access", "secretKey": "$secret"}],
                  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
+    # Every bucket is a collection with volumes of its own, and each test makes a bucket: room for
+    # many small volumes instead of the few large ones a mini server plans for.
     "$venv/bin/weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$s3" -s3.config="$dir/s3.json" \
         -master.port="$master" -volume.port="$volume" -filer.port="$filer" -admin.ui=false -webdav=false \
+        -volume.max=1000 -master.volumeSizeLimitMB=16 \
         -master.telemetry=false >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
     # Up when S3 answers a request (403 without a signature).

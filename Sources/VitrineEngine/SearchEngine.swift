@@ -168,7 +168,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// indexed but not yet committed) are dropped. When grouping leaves too few products, the
     /// search widens (×4) until the page is full or the index is exhausted.
     func nearest(_ vector: [Float], filter: SearchFilter, page: SearchPage, excluding: String?,
-                 in index: EmbeddedVectorStore? = nil) throws -> [SearchResult] {
+                 in index: (any VectorStore)? = nil) throws -> [SearchResult] {
         var vectors = index
         if vectors == nil {
             try refresh()
@@ -181,7 +181,7 @@ public final class SearchEngine: @unchecked Sendable {
         let total = try vectors.count()
         var n = min(max(64, wanted * 3), max(total, 1))
         while true {
-            let hits = try vectors.search(vector, k: n, filter: vectorFilter)
+            let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
             var best: [String: SearchHit] = [:]
             var order: [String] = []
             for hit in hits where hit.key.product != excluding {
@@ -216,7 +216,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// The index the store serves. With `requireModel`, the query was embedded by this engine's
     /// encoders: if a reindex has swapped in another model, searching would compare vectors of two
     /// unrelated spaces, so it throws ``ModelChangedError`` instead.
-    func servingIndex(requireModel: Bool) throws -> EmbeddedVectorStore? {
+    func servingIndex(requireModel: Bool) throws -> (any VectorStore)? {
         let (vectors, serving) = store.servingView()
         if requireModel, let model, let serving, !serving.sameEmbeddings(as: model) {
             throw ModelChangedError(data: store.directory.url.path, serving: serving, loaded: model)

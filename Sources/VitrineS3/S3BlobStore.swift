@@ -71,10 +71,13 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
 
     public func put(_ content: HashedData, ext: String) throws -> BlobKey {
         let key = try BlobKey(content, ext: ext)
-        if try contains(key) { return key }
         if content.data.count > configuration.partSize {
+            // A large photo is looked up first: a multipart upload of bytes already stored is waste.
+            if try contains(key) { return key }
             try putInParts(content.data, key: objectKey(key))
         } else {
+            // A small one is put directly: the same key always holds the same bytes, so writing it
+            // again changes nothing, and one round trip is cheaper than a lookup and a write.
             let response = try send("PUT", key: objectKey(key), headers: [("Content-Type", Self.contentType(ext))],
                                     body: content.data, payloadHash: content.sha256, idempotent: true)
             guard response.status == .ok else { throw failure(response, doing: "store \(location(of: key))") }

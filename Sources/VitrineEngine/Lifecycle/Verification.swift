@@ -39,7 +39,7 @@ extension DataStore {
     }
 
     /// The checks; `live` is the index to compare with the catalog (nil: the one loaded from the files).
-    static func verify(_ directory: DataDirectory, catalog: any Catalog, blobs: any BlobStore, live: EmbeddedVectorStore?,
+    static func verify(_ directory: DataDirectory, catalog: any Catalog, blobs: any BlobStore, live: (any VectorStore)?,
                        checksums: Bool) throws -> [String] {
         var problems: [String] = []
         let catalogPath = catalog.backend.kind == "sqlite" ? catalog.backend.location : catalog.backend.description
@@ -62,7 +62,7 @@ extension DataStore {
 
         if let model = state.model {
             let indexURL = directory.indexURL(named: state.indexDirectory)
-            var files: EmbeddedVectorStore?
+            var files: (any VectorStore)?
             do {
                 files = try EmbeddedVectorStore(following: indexURL, configuration: indexConfiguration(dimension: model.dimension))
             } catch {

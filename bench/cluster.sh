@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cluster backends against the embedded ones, in one run on one machine (BENCHMARKS.md, "Storage
+# backends"):
+#   1. ingest: the same photos into a data directory, and into PostgreSQL + S3 (index in a
+#      directory), alternating, PAIRS times; images/s of each and their ratio.
+#   2. lookup: a synthetic catalog of COUNT products (vitrine-bench catalog), copied to PostgreSQL +
+#      S3 by `vitrine migrate`, then `vitrine-bench lookup` on both, alternating: the catalog lookup of
+#      a results page and a whole similar-product search, p50 and p99.
+# Uses the release binaries (swift build -c release) and the servers of scripts/servers.sh (started
+# here and stopped at the end unless .servers/env already names running ones).
+#   bench/cluster.sh MODEL PHOTOS [COUNT=100000] [PAIRS=2] [IMAGES=300]     (COUNT=0: ingest only)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+model=$1 photos=$2 count=${3:-100000} pairs=${4:-2} images=${5:-300}
+bin="$root/.build/release"
+work=$(mktemp -d /tmp/vitrine-bench-cluster.XXXXXX)
+started_servers=""
+if [ ! -f "$root/.servers/env" ]; then
+    "$root/scripts/servers.sh" start
+    started_servers=1
+fi
+cleanup() {
+    rm -rf "$work"
+    if [ -n "$started_servers" ]; then "$root/scripts/servers.sh" stop; fi
+}
+trap cleanup EXIT
+# shellcheck disable=SC1091
+source "$root/.servers/env"
+export PGPASSWORD=$VITRINE_TEST_POSTGRES_PASSWORD AWS_ACCESS_KEY_ID=$VITRINE_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$VITRINE_TEST_S3_SECRET_KEY
+cluster() {  # cluster NAME: the flags of a schema and a bucket of that name
+    echo "--catalog $VITRINE_TEST_POSTGRES_URL?schema=$1 --blobs s3://${1//_/-}/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT"
+}
+
+# The first IMAGES photos of PHOTOS, as a folder of their own.
+mkdir -p "$work/photos"
+find "$photos" -type f \( -name '*.jpg' -o -name '*.png' -o -name '*.webp' \) | sort | head -n "$images" | while read -r f; do
+    rel=${f#"$photos"/}
+    mkdir -p "$work/photos/$(dirname "$rel")"
+    cp "$f" "$work/photos/$rel"
+done
+
+echo "== ingest of $images photos ($pairs pairs, embedded first then cluster)" >&2
+for i in $(seq 1 "$pairs"); do
+    "$bin/vitrine" ingest "$work/photos" --data "$work/ingest-embedded-$i" --model "$model" --precision int8 --json \
+        | python3 -c "import json,sys; r=json.load(sys.stdin); print('ingest embedded', r['images_per_second'] if 'images_per_second' in r else r)"
+    # shellcheck disable=SC2046
+    "$bin/vitrine" ingest "$work/photos" --data "$work/ingest-cluster-$i" --model "$model" --precision int8 --json $(cluster "bench_ingest_$i$$") \
+        | python3 -c "import json,sys; r=json.load(sys.stdin); print('ingest cluster', r['images_per_second'] if 'images_per_second' in r else r)"
+done
+
+[ "$count" -gt 0 ] || exit 0
+echo "== lookup at $count products" >&2
+"$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$work/catalog" --json >/dev/null
+cat >"$work/cluster.json" <<JSON
+{"data": "$work/catalog-cluster", "catalog": "$VITRINE_TEST_POSTGRES_URL?schema=bench_lookup$$",
+ "blobs": "s3://bench-lookup$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT"}
+JSON
+"$bin/vitrine" migrate --from "$work/catalog" --to "$work/cluster.json" --json \
+    | python3 -c "import json,sys; r=json.load(sys.stdin); print('migrate', r['copied'], 'products in', round(r['seconds'],1), 's, verified', r['queriesCompared'], 'queries')"
+for i in $(seq 1 "$pairs"); do
+    "$bin/vitrine-bench" lookup --data "$work/catalog" --json | sed 's/^/lookup embedded /'
+    # shellcheck disable=SC2046
+    "$bin/vitrine-bench" lookup --data "$work/catalog-cluster" --catalog "$VITRINE_TEST_POSTGRES_URL?schema=bench_lookup$$" \
+        --blobs "s3://bench-lookup$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT" --json | sed 's/^/lookup cluster /'
+done
