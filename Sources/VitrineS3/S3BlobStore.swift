@@ -228,7 +228,11 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
     }
 
     /// Where a request goes: scheme, host and port; the encoded path; the Host header.
-    private func address(key: String?) -> (base: String, path: String, host: String) {
+    func address(key: String?) -> (base: String, path: String, host: String) {
+        Self.address(configuration, key: key)
+    }
+
+    static func address(_ configuration: S3Configuration, key: String?) -> (base: String, path: String, host: String) {
         let scheme = configuration.endpoint.scheme ?? "https"
         let endpointHost = configuration.endpoint.host ?? ""
         let port = configuration.endpoint.port

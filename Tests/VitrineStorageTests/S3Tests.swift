@@ -42,6 +42,19 @@ import VitrineCatalog
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host")
     }
 
+    /// Where a request goes in each addressing style (the store's init is skipped: no server).
+    @Test func pathAndVirtualHostedAddressing() throws {
+        let env = ["AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"]
+        let path = try S3Configuration(url: "s3://shop-photos/cat/v1?endpoint=http://127.0.0.1:9000", setting: "--blobs", environment: env)
+        let virtual = try S3Configuration(url: "s3://shop-photos/cat?region=eu-west-1", setting: "--blobs", environment: env)
+        let key = "cat/v1/" + String(repeating: "a", count: 64) + ".jpg"
+        #expect(S3BlobStore.address(path, key: key) == ("http://127.0.0.1:9000", "/shop-photos/" + key, "127.0.0.1:9000"))
+        #expect(S3BlobStore.address(path, key: nil) == ("http://127.0.0.1:9000", "/shop-photos", "127.0.0.1:9000"))
+        #expect(S3BlobStore.address(virtual, key: "cat/x y.jpg") ==
+            ("https://shop-photos.s3.eu-west-1.amazonaws.com", "/cat/x%20y.jpg", "shop-photos.s3.eu-west-1.amazonaws.com"))
+        #expect(S3BlobStore.address(virtual, key: nil) == ("https://shop-photos.s3.eu-west-1.amazonaws.com", "/", "shop-photos.s3.eu-west-1.amazonaws.com"))
+    }
+
     @Test func encodingKeepsUnreservedOnly() {
         #expect(SignatureV4.encode("a b/c~d_e.f-g") == "a%20b%2Fc~d_e.f-g")
         #expect(SignatureV4.encode("photos/ab.jpg", keepSlash: true) == "photos/ab.jpg")
