@@ -32,6 +32,9 @@ public final class DataStore: @unchecked Sendable {
     public let isWriter: Bool
     private let writerLeases: [any WriterLease]
     private var seenGeneration: UInt64
+    /// A reindex's swap to another model that a reader holds back (``holdsModelSwaps``).
+    private var heldSwap: ServingState?
+    private var holdSwaps = false
     /// What opening for writing repaired (empty for readers and consistent directories).
     public private(set) var reconciliation = Reconciliation()
     /// Serializes refreshes (one may load a whole index).
@@ -196,6 +199,14 @@ public final class DataStore: @unchecked Sendable {
                 servedModel = state.model
                 seenGeneration = state.generation
             }
+        } else if let next = state.model, let served = stateLock.withLock({ holdSwaps ? servedModel : nil }),
+                  !next.sameEmbeddings(as: served) {
+            // Another model: held back until the caller has its encoders (the old index stays in
+            // memory, frozen; what the catalog no longer names is skipped by searches).
+            stateLock.withLock {
+                heldSwap = state
+                seenGeneration = state.generation
+            }
         } else if state.model != nil {
             // Opening loads a whole index: searches go on meanwhile on the one they hold.
             let (opened, vectors) = try Self.follow(directory, catalog: catalog)
@@ -207,6 +218,32 @@ public final class DataStore: @unchecked Sendable {
             stateLock.withLock { seenGeneration = state.generation }
         }
         return true
+    }
+
+    /// Whether a reader holds back a reindex's swap to another model: it keeps serving the old
+    /// index and model, reports the new one as ``pendingModel``, and swaps at
+    /// ``adoptPendingSwap()``, once its caller has the new model's encoders. A server sets it, so
+    /// no query ever finds the index and its encoders from two different models.
+    public var holdsModelSwaps: Bool {
+        get { stateLock.withLock { holdSwaps } }
+        set { stateLock.withLock { holdSwaps = newValue } }
+    }
+
+    /// The model of a swap held back, if any.
+    public var pendingModel: ModelRecord? { stateLock.withLock { heldSwap?.model } }
+
+    /// Serves the held swap's index and model from now on (opening the new index first, while
+    /// searches go on with the old one). Does nothing when no swap is held.
+    public func adoptPendingSwap() throws {
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
+        guard stateLock.withLock({ heldSwap }) != nil else { return }
+        let (opened, vectors) = try Self.follow(directory, catalog: catalog)
+        stateLock.withLock {
+            (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
+            seenGeneration = opened.generation
+            heldSwap = nil
+        }
     }
 
     /// The generation this store last saw (a reader's view of the writer's commits).

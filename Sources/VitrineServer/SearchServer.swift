@@ -47,6 +47,8 @@ public final class SearchServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.loader = loader
+        // With a loader, a reindex's swap waits for the new encoders: no query answers 503 meanwhile.
+        if loader != nil { store.holdsModelSwaps = true }
         metrics = ServerMetrics()
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
@@ -96,7 +98,7 @@ public final class SearchServer: Sendable {
     /// is logged and tried again at the next call. Returns whether a new model was adopted.
     @discardableResult
     public func reloadModelIfChanged() async -> Bool {
-        guard let loader, service.modelChanged else { return false }
+        guard let loader, service.modelChanged || service.store.pendingModel != nil else { return false }
         guard reloading.withLock({ (busy: inout Bool) -> Bool in
             if busy { return false }
             busy = true
@@ -104,13 +106,16 @@ public final class SearchServer: Sendable {
         }) else { return false }
         defer { reloading.withLock { $0 = false } }
         let store = service.store
-        let serving = store.model
+        let serving = store.pendingModel ?? store.model
         logger.notice("the data directory serves another model (reindexed): loading it", metadata: [
             "model": .string(serving?.specifier ?? "unknown"), "was": .string(service.engine.model?.specifier ?? "unknown"),
         ])
         let start = ContinuousClock.now
         do {
+            // The old index and encoders answer while the new ones load; then both switch together
+            // (a query caught between the two steps waits for the second, see SearchService).
             let encoders = try await loader(store)
+            try await Task.detached { try store.adoptPendingSwap() }.value
             try service.adopt(encoders)
             if let writer, let image = encoders.image, let record = try store.catalog.modelRecord() {
                 await writer.adopt(encoder: IngestEncoder(image), model: record)
@@ -121,7 +126,7 @@ public final class SearchServer: Sendable {
             ])
             return true
         } catch {
-            logger.error("loading the new model failed; queries answer 503 model_changed until it loads", metadata: [
+            logger.error("loading the new model failed; the old one goes on serving until it loads", metadata: [
                 "model": .string(serving?.specifier ?? "unknown"), "error": .string(String(describing: error)),
             ])
             return false

@@ -102,7 +102,26 @@ public final class SearchService: Sendable {
 
     // MARK: Queries
 
+    /// Runs `body` again when it met a model swap half adopted (the store serves the new index, the
+    /// new engine is a moment away): for up to 2 s, as soon as the engines match.
+    private func acrossModelSwap<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ModelChangedError {
+            let deadline = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < deadline {
+                if !modelChanged { return try await body() }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            throw error
+        }
+    }
+
     func search(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        try await acrossModelSwap { try await searchOnce(text: text, filter: filter, page: page) }
+    }
+
+    private func searchOnce(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
         let engine = engine
         guard let textBatcher else {
             return try await timedEncode(text: true) {
@@ -122,6 +141,10 @@ public final class SearchService: Sendable {
     }
 
     func search(image: Data, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        try await acrossModelSwap { try await searchOnce(image: image, filter: filter, page: page) }
+    }
+
+    private func searchOnce(image: Data, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
         let engine = engine
         return try await timedEncode(text: false) {
             try await self.blocking(in: self.imagePool) { try engine.search(imageData: image, filter: filter, page: page) }
@@ -129,6 +152,10 @@ public final class SearchService: Sendable {
     }
 
     func similar(to id: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+        try await acrossModelSwap { try await similarOnce(to: id, filter: filter, page: page) }
+    }
+
+    private func similarOnce(to id: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
         let engine = engine
         return try await blocking(in: textPool) { try engine.similar(to: id, filter: filter, page: page) }
     }
