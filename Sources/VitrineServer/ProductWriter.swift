@@ -16,6 +16,9 @@ import VitrineSources
 /// after each write. The reading store sees every write at its next refresh.
 actor ProductWriter {
     let storage: StorageLocation
+    /// The server's own catalog, read to refuse a write that would change nothing without
+    /// taking the writer lock.
+    let reader: any Catalog
     private(set) var encoder: IngestEncoder
     /// The model record the vectors were built with (the directory's own, read at start-up or at
     /// the last model reload): the pipeline checks it against the directory before writing.
@@ -29,8 +32,9 @@ actor ProductWriter {
     private var lastUse = 0
     private var closer: Task<Void, Never>?
 
-    init(storage: StorageLocation, encoder: IngestEncoder, model: ModelRecord, configuration: ServerConfiguration, logger: Logger) {
+    init(storage: StorageLocation, reader: any Catalog, encoder: IngestEncoder, model: ModelRecord, configuration: ServerConfiguration, logger: Logger) {
         self.storage = storage
+        self.reader = reader
         self.encoder = encoder
         self.model = model
         idle = configuration.writerIdle
@@ -46,16 +50,12 @@ actor ProductWriter {
     ///   422 with the pipeline's reason (an image that does not decode, a record the catalog
     ///   refuses), 409 `writer_busy` when another process holds the writer lock.
     func write(_ product: Product, images: [Data], mode: Mode) async throws -> Product {
-        try await serialized { store in
-            let exists = try store.catalog.product(id: product.id) != nil
-            switch (mode, exists) {
-            case (.create, true):
-                throw APIError(.conflict, code: "already_exists", "a product with id \(product.id) exists: replace it with PUT /api/v1/products/{id}")
-            case (.replace, false):
-                throw APIError.notFound("no product with id \(product.id) (create it with POST /api/v1/products)")
-            default:
-                break
-            }
+        // A write refused for what the catalog already says takes no lock (it would keep `vitrine
+        // ingest` out for the idle time); the check is repeated under the lock.
+        let reader = reader
+        try Self.check(mode, product: product.id, exists: try await Self.offload { try reader.product(id: product.id) != nil })
+        return try await serialized { store in
+            try Self.check(mode, product: product.id, exists: try store.catalog.product(id: product.id) != nil)
             let sources = images.enumerated().map { index, bytes in
                 SourceImage(id: String(index), origin: "upload \(index + 1) of product \(product.id)") { bytes }
             }
@@ -73,8 +73,24 @@ actor ProductWriter {
         }
     }
 
-    /// Removes a product. - Throws: 404 when there is none with this id.
+    private static func check(_ mode: Mode, product id: String, exists: Bool) throws {
+        switch (mode, exists) {
+        case (.create, true):
+            throw APIError(.conflict, code: "already_exists", "a product with id \(id) exists: replace it with PUT /api/v1/products/{id}")
+        case (.replace, false):
+            throw APIError.notFound("no product with id \(id) (create it with POST /api/v1/products)")
+        default:
+            break
+        }
+    }
+
+    /// Removes a product. - Throws: 404 when there is none with this id (found without taking
+    /// the writer lock).
     func delete(id: String) async throws {
+        let reader = reader
+        guard try await Self.offload({ try reader.product(id: id) != nil }) else {
+            throw APIError.notFound("no product with id \(id)")
+        }
         try await serialized { store in
             let removed = try await Self.offload { try store.delete(ids: [id]) }
             guard !removed.isEmpty else { throw APIError.notFound("no product with id \(id)") }

@@ -52,7 +52,7 @@ public final class SearchServer: Sendable {
         metrics = ServerMetrics()
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
-            storage: store.storage, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
+            storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
         thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)
         try? service.refresh()
     }

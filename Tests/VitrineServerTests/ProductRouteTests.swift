@@ -166,6 +166,30 @@ struct ProductRouteTests {
         }
     }
 
+    /// A write the catalog already refuses (delete or replace of an unknown id, create of a known
+    /// one) answers without taking the writer lock, so a `vitrine ingest` started next is not
+    /// refused for the writer's idle time.
+    @Test func writesThatChangeNothingTakeNoLock() async throws {
+        let server = try await ServerFixtures.server { $0.apiKeys = [ServerFixtures.apiKey] }
+        let directory = server.service.store.directory
+        let existing = try #require(try server.service.store.catalog.allProductIDs().first)
+        try await ServerFixtures.test(server) { client in
+            let delete = try await client.execute(uri: "/api/v1/products/nonexist", method: .delete, headers: Self.bearer)
+            #expect(delete.status == .notFound)
+            let replace = Self.form(#"{"id": "nonexist", "name": "n"}"#, photos: ["gray.jpg"])
+            let put = try await client.execute(uri: "/api/v1/products/nonexist", method: .put,
+                                               headers: Self.bearer.merging([.contentType: replace.contentType]), body: replace.finished())
+            #expect(put.status == .notFound)
+            let create = Self.form(#"{"id": "\#(existing)", "name": "n"}"#, photos: ["gray.jpg"])
+            let post = try await client.execute(uri: "/api/v1/products", method: .post,
+                                                headers: Self.bearer.merging([.contentType: create.contentType]), body: create.finished())
+            #expect(post.status == .conflict)
+            #expect(try WriterLock.currentHolder(directory) == nil)
+            let lock = try WriterLock.acquire(directory, holder: "vitrine ingest")
+            lock.release()
+        }
+    }
+
     @Test func aWriteWhileAnotherProcessHoldsTheLockIs409NamingIt() async throws {
         let server = try await ServerFixtures.server { $0.apiKeys = [ServerFixtures.apiKey] }
         let lock = try WriterLock.acquire(server.service.store.directory, holder: "vitrine ingest elsewhere")
