@@ -170,7 +170,10 @@ struct ProductRouteTests {
     /// one) answers without taking the writer lock, so a `vitrine ingest` started next is not
     /// refused for the writer's idle time.
     @Test func writesThatChangeNothingTakeNoLock() async throws {
-        let server = try await ServerFixtures.server { $0.apiKeys = [ServerFixtures.apiKey] }
+        let server = try await ServerFixtures.server {
+            $0.apiKeys = [ServerFixtures.apiKey]
+            $0.writerIdle = .seconds(30)  // a write that took the lock would keep it
+        }
         let directory = server.service.store.directory
         let existing = try #require(try server.service.store.catalog.allProductIDs().first)
         try await ServerFixtures.test(server) { client in
