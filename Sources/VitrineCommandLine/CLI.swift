@@ -34,11 +34,37 @@ public enum CLI {
 
     /// A remark for people on standard error (not an error: the command goes on).
     public static func printNote(_ message: String) {
-        FileHandle.standardError.write(Data("note: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("note: \(visible(message))\n".utf8))
     }
 
     public static func printError(_ message: String) {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(visible(message))\n".utf8))
+    }
+
+    /// A line of human-readable output on standard output, its control characters made visible
+    /// (catalog text may hold terminal escape sequences; JSON output escapes them itself).
+    public static func say(_ line: String) {
+        print(visible(line))
+    }
+
+    /// `text` with every control character but newline and tab written as `\x1B`, `\x9B`, …:
+    /// C0, DEL and C1, so no catalog row can move the cursor, retitle or rewrite an operator's
+    /// terminal. `all` escapes newline and tab too (for one field inside a line).
+    public static func visible(_ text: String, all: Bool = false) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && (all || ($0 != "\n" && $0 != "\t")) }) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isControl(scalar), all || (scalar != "\n" && scalar != "\t") {
+                result.append(contentsOf: String(format: "\\x%02X", scalar.value).unicodeScalars)
+            } else {
+                result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// The JSON of every report, printed (`--json`) or written to a file: pretty, keys sorted,

@@ -202,7 +202,7 @@ public final class SearchEngine: @unchecked Sendable {
                     guard let hit = best[id], let product = products[id],
                           let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
                     results.append(SearchResult(
-                        id: id, score: hit.score, name: product.name, category: product.categoryName ?? product.category,
+                        id: id, score: Self.displayScore(hit), name: product.name, category: product.categoryName ?? product.category,
                         market: product.market, image: "/images/\(image.key)"))
                 }
             }
@@ -211,6 +211,23 @@ public final class SearchEngine: @unchecked Sendable {
             }
             n = min(n * 4, total)
         }
+    }
+
+    /// The category ids a filter value selects: the category with exactly that id when there is
+    /// one (so `dress` never mixes in a category named "Dress"), else those with exactly that name,
+    /// else those whose id or name equals it ignoring case.
+    public static func categoryIDs(matching value: String, in categories: [FacetCount]) -> [String] {
+        if categories.contains(where: { $0.value == value }) { return [value] }
+        let named = categories.filter { $0.name == value }.map(\.value)
+        if !named.isEmpty { return named }
+        let wanted = value.lowercased()
+        return categories.filter { $0.value.lowercased() == wanted || $0.name?.lowercased() == wanted }.map(\.value)
+    }
+
+    /// A hit's score as results show it: a cosine computed in float rounds to a hair above 1 for
+    /// a vector against itself, which reads as a bug, so cosine scores are clamped to [-1, 1].
+    static func displayScore(_ hit: SearchHit) -> Float {
+        hit.metric == .cosine ? min(1, max(-1, hit.score)) : hit.score
     }
 
     /// The index the store serves. With `requireModel`, the query was embedded by this engine's
@@ -230,10 +247,7 @@ public final class SearchEngine: @unchecked Sendable {
     func resolve(_ filter: SearchFilter) throws -> VectorFilter? {
         var conditions: [String: Set<String>] = [:]
         if let category = filter.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty {
-            let wanted = category.lowercased()
-            let ids = try store.catalog.categories()
-                .filter { $0.value.lowercased() == wanted || $0.name?.lowercased() == wanted }
-                .map(\.value)
+            let ids = Self.categoryIDs(matching: category, in: try store.catalog.categories())
             guard !ids.isEmpty else { return nil }
             conditions["category"] = Set(ids)
         }

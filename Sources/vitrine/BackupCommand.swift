@@ -26,7 +26,7 @@ struct BackupCommand: AsyncParsableCommand {
             try CLI.printJSON(manifest)
             return
         }
-        print("backed up \(manifest.products) products, \(manifest.images) images, \(manifest.vectors) vectors at index sequence "
+        CLI.say("backed up \(manifest.products) products, \(manifest.images) images, \(manifest.vectors) vectors at index sequence "
               + "\(manifest.vectorSequence) (\(manifest.linkedBlobs) image files linked, \(manifest.copiedBlobs) copied)")
     }
 }

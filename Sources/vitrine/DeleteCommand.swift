@@ -38,7 +38,7 @@ struct Delete: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(result) + Data("\n".utf8))
         } else {
-            print("deleted \(result.deleted.count) products" + (result.unknown.isEmpty ? "" : "; unknown: " + result.unknown.joined(separator: ", ")))
+            CLI.say("deleted \(result.deleted.count) products" + (result.unknown.isEmpty ? "" : "; unknown: " + result.unknown.joined(separator: ", ")))
         }
         if !result.unknown.isEmpty { throw CLI.partialSuccess }
     }

@@ -83,7 +83,7 @@ struct Embed: AsyncParsableCommand {
             for r in results {
                 if let e = r.embedding {
                     let head = e.prefix(4).map { String(format: "%.4f", $0) }.joined(separator: ", ")
-                    print("\(r.kind.rawValue)\t\(r.input)\t\(e.count) dims\t[\(head), …]")
+                    CLI.say("\(r.kind.rawValue)\t\(r.input)\t\(e.count) dims\t[\(head), …]")
                 }
             }
         }

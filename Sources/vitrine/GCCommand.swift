@@ -29,13 +29,13 @@ struct GC: AsyncParsableCommand {
             return
         }
         let verb = dryRun ? "would remove" : "removed"
-        print("\(verb) \(report.blobs.count) image files (\(Self.bytes(report.blobBytes))), \(report.vectors.count) index entries, "
+        CLI.say("\(verb) \(report.blobs.count) image files (\(Self.bytes(report.blobBytes))), \(report.vectors.count) index entries, "
               + "\(report.indexDirectories.count) retired index directories (\(Self.bytes(report.indexBytes)))"
               + (dryRun ? "" : ", \(report.temporaryFiles) temporary files"))
         if dryRun {
-            for blob in report.blobs.prefix(50) { print("  image \(blob)") }
-            for vector in report.vectors.prefix(50) { print("  vector \(vector)") }
-            for folder in report.indexDirectories { print("  index directory \(folder)") }
+            for blob in report.blobs.prefix(50) { CLI.say("  image \(blob)") }
+            for vector in report.vectors.prefix(50) { CLI.say("  vector \(vector)") }
+            for folder in report.indexDirectories { CLI.say("  index directory \(folder)") }
         }
     }
 

@@ -82,7 +82,7 @@ struct Ingest: AsyncParsableCommand {
         if json {
             try CLI.printJSON(report)
         } else {
-            print(Self.summary(report, dryRun: dryRun))
+            CLI.say(Self.summary(report, dryRun: dryRun))
         }
         if report.counts.failed > 0 { throw CLI.partialSuccess }
     }

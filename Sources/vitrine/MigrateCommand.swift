@@ -60,8 +60,8 @@ struct Migrate: AsyncParsableCommand {
             try CLI.printJSON(report)
             return
         }
-        print("\n\(report.copied) products copied (\(report.alreadyThere) already there), \(report.photosCopied) photos, \(report.vectorsCopied) vectors")
-        print("verified: \(report.products) products, \(report.images) images, \(report.vectors) vectors, "
+        CLI.say("\n\(report.copied) products copied (\(report.alreadyThere) already there), \(report.photosCopied) photos, \(report.vectorsCopied) vectors")
+        CLI.say("verified: \(report.products) products, \(report.images) images, \(report.vectors) vectors, "
               + "\(report.photosHashed) photos hashed, top 10 of \(report.queriesCompared) queries equal (\(String(format: "%.1f", report.seconds)) s)")
     }
 

@@ -24,7 +24,7 @@ struct ModelCommand: AsyncParsableCommand {
             let directory = try await CLI.run { try await ModelLocation.resolve(model, progress: ProgressBar().handler) }
             // Check that what arrived loads, so a pull that "succeeds" is a usable model.
             _ = try CLI.run { try CLIPEncoders(directory: directory) }
-            print(directory.path)
+            CLI.say(directory.path)
         }
     }
 
@@ -59,7 +59,7 @@ struct ModelCommand: AsyncParsableCommand {
                 try RandomCheckpoint.write(
                     like: URL(fileURLWithPath: like), to: URL(fileURLWithPath: out), seed: seed, dtype: type)
             }
-            print("wrote a random-weight checkpoint like \(like) to \(out)")
+            CLI.say("wrote a random-weight checkpoint like \(like) to \(out)")
         }
     }
 }

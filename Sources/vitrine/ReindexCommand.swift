@@ -63,7 +63,7 @@ struct Reindex: AsyncParsableCommand {
             try CLI.printJSON(report)
             return
         }
-        print("reindexed \(report.images) images into \(report.indexDirectory) with \(report.model): "
+        CLI.say("reindexed \(report.images) images into \(report.indexDirectory) with \(report.model): "
               + "\(report.embedded) embedded, \(report.copied) copied, \(report.resumed) resumed, "
               + String(format: "%.1f s", report.seconds))
         if !report.removedPrevious {

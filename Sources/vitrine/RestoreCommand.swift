@@ -30,6 +30,6 @@ struct RestoreCommand: AsyncParsableCommand {
             try CLI.printJSON(report)
             return
         }
-        print("restored \(report.products) products, \(report.images) images, \(report.vectors) vectors into \(report.data); verified")
+        CLI.say("restored \(report.products) products, \(report.images) images, \(report.vectors) vectors into \(report.data); verified")
     }
 }

@@ -76,10 +76,12 @@ struct Search: AsyncParsableCommand {
             return
         }
         if response.truncated { CLI.printNote("the query was cut to the model's 77 tokens") }
-        if response.results.isEmpty { print("no results") }
+        if response.results.isEmpty { CLI.say("no results") }
         for (i, r) in response.results.enumerated() {
-            let where_ = [r.category, r.market].compactMap { $0 }.joined(separator: ", ")
-            print(String(format: "%3d. %.4f  ", response.offset + i + 1, r.score) + "\(r.id)  \(r.name)" + (where_.isEmpty ? "" : "  (\(where_))"))
+            // Catalog text is escaped whole, newlines included: one result, one line.
+            let where_ = [r.category, r.market].compactMap { $0 }.map { CLI.visible($0, all: true) }.joined(separator: ", ")
+            CLI.say(String(format: "%3d. %.4f  ", response.offset + i + 1, r.score)
+                    + "\(CLI.visible(r.id, all: true))  \(CLI.visible(r.name, all: true))" + (where_.isEmpty ? "" : "  (\(where_))"))
         }
     }
 }
@@ -103,18 +105,18 @@ struct Stats: AsyncParsableCommand {
             try CLI.printJSON(stats)
             return
         }
-        print("products  \(stats.products)")
-        print("images    \(stats.images)")
-        print("vectors   \(stats.vectors)")
-        print("blobs     \(stats.blobs)")
-        print("generation \(stats.generation), index sequence \(stats.vectorSequence)")
+        CLI.say("products  \(stats.products)")
+        CLI.say("images    \(stats.images)")
+        CLI.say("vectors   \(stats.vectors)")
+        CLI.say("blobs     \(stats.blobs)")
+        CLI.say("generation \(stats.generation), index sequence \(stats.vectorSequence)")
         if let model = stats.model {
-            print("model     \(model.specifier) (\(model.precision), \(model.dimension) dimensions, weights sha256 \(model.weightsSHA256.prefix(12))…)")
+            CLI.say("model     \(model.specifier) (\(model.precision), \(model.dimension) dimensions, weights sha256 \(model.weightsSHA256.prefix(12))…)")
         }
         if let backends = stats.backends {
-            print("catalog   \(backends.catalog)")
-            print("photos    \(backends.blobs)")
-            print("index     \(backends.vectors)")
+            CLI.say("catalog   \(backends.catalog)")
+            CLI.say("photos    \(backends.blobs)")
+            CLI.say("index     \(backends.vectors)")
         }
     }
 }
@@ -141,6 +143,6 @@ struct Verify: AsyncParsableCommand {
             for problem in problems { CLI.printError(problem) }
             throw ExitCode.failure
         }
-        print("ok: catalog, index and images agree")
+        CLI.say("ok: catalog, index and images agree")
     }
 }

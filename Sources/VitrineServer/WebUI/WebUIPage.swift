@@ -116,8 +116,10 @@ struct WebUIPage {
     func options(_ facets: [FacetCount], selected: String?) -> HTML {
         var out = HTML.empty
         var found = false
+        // Exactly one option is selected: the one the engine's filter resolves to first.
+        let chosen = selected.flatMap { SearchEngine.categoryIDs(matching: $0, in: facets).first }
         for facet in facets {
-            let isSelected = selected.map { Self.matches(facet, $0) } ?? false
+            let isSelected = facet.value == chosen
             found = found || isSelected
             let label = "\(facet.name ?? facet.value) (\(facet.count))"
             out += "<option value=\"\(facet.value)\"\(isSelected ? " selected" : "")>\(label)</option>"
@@ -126,11 +128,6 @@ struct WebUIPage {
             out += "<option value=\"\(selected)\" selected>\(selected) (0)</option>"
         }
         return out
-    }
-
-    /// The engine takes a category's id or its name, case-insensitively.
-    static func matches(_ facet: FacetCount, _ value: String) -> Bool {
-        facet.value == value || facet.value.lowercased() == value.lowercased() || facet.name?.lowercased() == value.lowercased()
     }
 
     func uploadForm() -> HTML {
@@ -212,7 +209,8 @@ struct WebUIPage {
     }
 
     func facetLabel(_ facets: [FacetCount], _ value: String) -> String {
-        facets.first { Self.matches($0, value) }.map { $0.name ?? $0.value } ?? value
+        let chosen = SearchEngine.categoryIDs(matching: value, in: facets).first
+        return facets.first { $0.value == chosen }.map { $0.name ?? $0.value } ?? value
     }
 
     /// The empty state: what to do on the start page, why nothing was found otherwise.
