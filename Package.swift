@@ -39,6 +39,7 @@ let package = Package(
         // Cluster backends: the catalog in PostgreSQL (TLS through NIOSSL).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -157,6 +158,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Client aborts told from server failures; Expect: 100-continue and malformed
+                // requests answered at the channel, before the router.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             // The web UI's stylesheet and script, as files (WebUIAssets finds them at start-up).
             resources: [.copy("Resources/vitrine.css"), .copy("Resources/vitrine.js")]

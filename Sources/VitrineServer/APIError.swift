@@ -43,8 +43,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        let body = (try? JSONCoding.encoder.encode(Body(error: .init(code: code, message: message)))) ?? Data()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body()))
+    }
+
+    /// The JSON body alone (also written at the channel, before a route runs).
+    func body() -> ByteBuffer {
+        ByteBuffer(bytes: (try? JSONCoding.encoder.encode(Body(error: .init(code: code, message: message)))) ?? Data())
     }
 
     // MARK: Common errors

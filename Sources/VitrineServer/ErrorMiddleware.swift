@@ -1,7 +1,12 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
+import NIOHTTP1
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Turns every error a route throws (and the framework's own, such as an unknown route) into the
 /// API's error shape, `{"error": {"code", "message"}}`, with the status that says whose fault it
@@ -21,6 +26,11 @@ struct ErrorMiddleware: RouterMiddleware {
             return APIError(.methodNotAllowed, code: "method_not_allowed",
                             "\(request.method.rawValue) is not supported here; use \(methods.joined(separator: ", "))",
                             headers: [.allow: methods.joined(separator: ", ")]).response()
+        } catch where Self.isClientAbort(error) {
+            // The client went away (closed mid-upload): not the server's fault, so neither a 500 in
+            // the metrics nor an error in the log. 499 is nginx's status for it; nobody receives it.
+            context.logger.info("client closed the connection", metadata: ["error": .string(String(describing: error))])
+            return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"))
         } catch {
             let apiError = APIError(error)
             if apiError.status.code >= 500 {
@@ -28,6 +38,22 @@ struct ErrorMiddleware: RouterMiddleware {
             }
             return apiError.response()
         }
+    }
+}
+
+extension ErrorMiddleware {
+    /// Whether `error` means the client closed the connection while its request was being read.
+    static func isClientAbort(_ error: any Error) -> Bool {
+        if error is ClientClosedError { return true }
+        if let error = error as? HTTPParserError { return error == .invalidEOFState }
+        if let error = error as? ChannelError {
+            switch error {
+            case .ioOnClosedChannel, .eof, .inputClosed, .outputClosed, .alreadyClosed: return true
+            default: return false
+            }
+        }
+        if let error = error as? IOError { return [ECONNRESET, EPIPE].contains(error.errnoCode) }
+        return false
     }
 }
 

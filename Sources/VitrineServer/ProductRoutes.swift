@@ -58,7 +58,8 @@ struct ProductRoutes {
                            "product writes take multipart/form-data with a \"product\" JSON part and \"image\" file parts")
         }
         let limit = configuration.maxUploadBytes * Self.maxImages + 256 * 1024
-        let form = try MultipartForm(body: try await BodyReader.collect(request, limit: limit, what: "the product upload"), boundary: boundary)
+        let form = try MultipartForm(body: try await BodyReader.collect(request, limit: limit, what: "the product upload",
+                                                                                       timeout: configuration.requestTimeout), boundary: boundary)
         guard let recordPart = form.parts.first(where: { $0.name == "product" }) else {
             throw APIError.badRequest("the form has no \"product\" part with the record as JSON", code: "invalid_product")
         }

@@ -40,21 +40,29 @@ struct SearchRoutes {
         let query = QueryParameters(request.uri)
         let filter = try query.filter()
         let page = try query.page()
-        let image = try await Self.upload(request, limit: configuration.maxUploadBytes).image
+        let image = try await Self.upload(request, limit: configuration.maxUploadBytes, timeout: configuration.requestTimeout).image
         return try JSONCoding.response(try await service.search(image: image, filter: filter, page: page))
     }
 
     /// The uploaded photo of an image search, and the multipart form it came in (nil for a raw
     /// body), so the web UI's form route can read its other fields.
-    static func upload(_ request: Request, limit: Int) async throws -> (image: Data, form: MultipartForm?) {
+    static func upload(_ request: Request, limit: Int, timeout: Duration) async throws -> (image: Data, form: MultipartForm?) {
         let contentType = request.headers[.contentType] ?? ""
         let boundary = MultipartForm.boundary(contentType: contentType)
+        if boundary == nil, contentType.lowercased().hasPrefix("multipart/") {
+            throw APIError.badRequest("the Content-Type \(contentType.prefix(100)) names no boundary", code: "invalid_multipart")
+        }
         // A multipart body carries headers and boundaries besides the image.
-        let body = try await BodyReader.collect(request, limit: boundary == nil ? limit : limit + 64 * 1024, what: "the upload")
+        let body = try await BodyReader.collect(request, limit: boundary == nil ? limit : limit + 64 * 1024, what: "the upload",
+                                                timeout: timeout)
         guard let boundary else {
             return (body, nil)
         }
         let form = try MultipartForm(body: body, boundary: boundary)
+        let images = form.parts.filter { $0.name == "image" }.count
+        guard images <= 1 else {
+            throw APIError.badRequest("the multipart body has \(images) parts named image; a search takes one photo", code: "invalid_multipart")
+        }
         guard let part = form.parts.first(where: { $0.name == "image" }) ?? form.parts.first(where: { $0.name == "file" })
                 ?? form.parts.first(where: { $0.filename != nil }) else {
             throw APIError(.unprocessableContent, code: "invalid_image", "the multipart body has no image part (name it \"image\")")
@@ -72,19 +80,44 @@ struct SearchRoutes {
     }
 }
 
-/// Reading a request body with a size limit that answers 413 naming the limit.
+/// Reading a request body with a size limit that answers 413 naming the limit, and a time limit
+/// (the request's) that answers 408: a body dribbled a byte at a time cannot hold a connection.
 enum BodyReader {
-    static func collect(_ request: Request, limit: Int, what: String) async throws -> Data {
+    static func collect(_ request: Request, limit: Int, what: String, timeout: Duration) async throws -> Data {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw APIError.tooLarge("\(what) is \(length) bytes, more than the limit of \(limit) bytes")
         }
         do {
-            var buffer = try await request.body.collect(upTo: limit)
+            var buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await request.body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else {
+                    throw APIError(.requestTimeout, code: "timeout",
+                                   "\(what) did not arrive within \(timeout.components.seconds) s (limits.requestTimeoutSeconds)",
+                                   headers: [.connection: "close"])
+                }
+                return body
+            }
+            // Fewer bytes than announced: the client closed the connection mid-body.
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), buffer.readableBytes < length {
+                throw ClientClosedError(received: buffer.readableBytes, announced: length)
+            }
             return Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.tooLarge("\(what) is larger than the limit of \(limit) bytes")
         }
     }
+}
+
+/// A body that ended before its announced length: the client went away.
+struct ClientClosedError: Error, CustomStringConvertible {
+    var received: Int
+    var announced: Int
+    var description: String { "the client closed the connection after \(received) of \(announced) body bytes" }
 }
 
 /// Path parameters, percent-decoded (ids may contain `/` or spaces, sent as `%2F`, `%20`).

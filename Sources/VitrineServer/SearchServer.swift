@@ -84,9 +84,14 @@ public final class SearchServer: Sendable {
     /// shutdown as services. `runService()` stops gracefully on SIGINT and SIGTERM: in-flight
     /// requests finish, then the writer (if open) checkpoints and lets its lock go.
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+        // The largest body any route reads (a product write with its most images).
+        let largestBody = configuration.maxUploadBytes * ProductRoutes.maxImages + 256 * 1024
+        return Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            // Idle connections close after 60 s; a body has the request time limit to arrive (408).
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ChannelGuard(maxBodyBytes: largestBody)],
+                idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Vitrine"),
             services: [DataPoller(server: self)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

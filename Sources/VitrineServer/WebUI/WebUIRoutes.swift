@@ -107,7 +107,7 @@ struct WebUIRoutes {
         var page = WebUIPage(assets: assets)
         page.mode = .image
         do {
-            let (image, form) = try await SearchRoutes.upload(request, limit: configuration.maxUploadBytes)
+            let (image, form) = try await SearchRoutes.upload(request, limit: configuration.maxUploadBytes, timeout: configuration.requestTimeout)
             func field(_ name: String) -> String? {
                 guard let part = form?.parts.first(where: { $0.name == name && $0.filename == nil }),
                       let text = String(data: part.body, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
