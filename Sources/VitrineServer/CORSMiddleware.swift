@@ -21,7 +21,10 @@ struct CORSMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin], let allowed = allowedValue(for: origin) else {
-            return try await next(request, context)
+            var response = try await next(request, context)
+            // The answer depends on the origin asked from: caches must keep one per origin.
+            if !origins.isEmpty { response.headers[.vary] = "Origin" }
+            return response
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()

@@ -36,7 +36,13 @@ struct OperationsRoutes {
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
         }
-        router.get("/docs") { _, _ in html(DocsPage.html) }
+        router.get("/docs") { _, _ in
+            // Its own inline style and nothing else: no script, no frames, no sniffing.
+            var response = html(DocsPage.html)
+            response.headers[.xContentTypeOptions] = "nosniff"
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            return response
+        }
     }
 
     /// The longest a probe or scrape waits for the stores.

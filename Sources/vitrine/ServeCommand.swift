@@ -16,7 +16,7 @@ struct Serve: AsyncParsableCommand {
         Settings come from these flags, then VITRINE_* environment variables (VITRINE_DATA, \
         VITRINE_PORT, VITRINE_API_KEYS, VITRINE_CORS_ORIGINS, ...), then a JSON config file \
         (--config or VITRINE_CONFIG), then defaults. Writes (POST/PUT/DELETE /api/v1/products) \
-        need an API key from VITRINE_API_KEYS or the file's api.keys; without keys they answer 403. \
+        need an API key from VITRINE_API_KEYS or the file's api.keys (each at least 16 characters); without keys they answer 403. \
         Logs are JSON lines on standard error. Stops gracefully on SIGINT or SIGTERM.
         """
     )

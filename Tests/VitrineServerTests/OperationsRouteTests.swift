@@ -36,6 +36,8 @@ struct OperationsRouteTests {
             }
             #expect(docs.text.contains("id=\"schema-SearchResponse\""))
             #expect(!docs.text.contains("<script"))
+            #expect(docs.headers[.xContentTypeOptions] == "nosniff")
+            #expect(docs.headers[.contentSecurityPolicy]?.hasPrefix("default-src 'none'") == true)
 
             let unknown = try await client.execute(uri: "/api/v2/nothing", method: .get)
             #expect(unknown.status == .notFound)
@@ -96,6 +98,11 @@ struct OperationsRouteTests {
 
             let foreign = try await client.execute(uri: "/api/v1/search?q=dress", method: .get, headers: [.origin: "https://evil.example"])
             #expect(foreign.headers[.accessControlAllowOrigin] == nil)
+            // Every answer varies by origin, also one without CORS headers (a cache must not give
+            // it to an allowed origin).
+            #expect(foreign.headers[.vary] == "Origin")
+            let none = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
+            #expect(none.headers[.vary] == "Origin")
             let foreignPreflight = try await client.execute(uri: "/api/v1/search", method: .options, headers: [
                 .origin: "https://evil.example", .accessControlRequestMethod: "GET",
             ])

@@ -92,6 +92,20 @@ struct SearchRouteTests {
                                                      headers: [.contentType: form.contentType], body: form.finished())
             #expect(multipart.status == .ok)
             #expect(try multipart.decode(SearchResponse.self).results.first?.id == "p3")
+            #expect(try multipart.decode(SearchResponse.self).results.allSatisfy { $0.score <= 1 })
+
+            // Two photos for one search, or a multipart type without its boundary: 400, not a guess.
+            var two = MultipartBuilder()
+            two.add(name: "image", filename: "a.webp", contentType: "image/webp", data: photo)
+            two.add(name: "image", filename: "b.webp", contentType: "image/webp", data: photo)
+            let twice = try await client.execute(uri: "/api/v1/search/image", method: .post,
+                                                 headers: [.contentType: two.contentType], body: two.finished())
+            #expect(twice.status == .badRequest)
+            #expect(try twice.error().code == "invalid_multipart")
+            let unbounded = try await client.execute(uri: "/api/v1/search/image", method: .post,
+                                                     headers: [.contentType: "multipart/form-data"], body: form.finished())
+            #expect(unbounded.status == .badRequest)
+            #expect(try unbounded.error().code == "invalid_multipart")
         }
     }
 
