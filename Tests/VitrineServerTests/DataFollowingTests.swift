@@ -39,8 +39,9 @@ struct DataFollowingTests {
     }
 
     /// A `vitrine reindex` swaps in another model while the server runs: until the server has
-    /// loaded it, queries answer 503 `model_changed` (never neighbours from two embedding spaces);
-    /// once loaded, text, photo and "similar" searches and writes all use the new model.
+    /// loaded it, queries are answered by the old model's index and encoders (held back, never
+    /// neighbours from two embedding spaces, never a 503); once loaded, text, photo and "similar"
+    /// searches and writes all use the new model.
     @Test func aReindexToAnotherModelIsServedOnceTheServerLoadsIt() async throws {
         let other = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-reload-model-\(UUID().uuidString.prefix(8))")
         try RandomCheckpoint.write(like: ServerFixtures.tinyModel, to: other, seed: 11)
@@ -58,13 +59,17 @@ struct DataFollowingTests {
             try Self.reindex(server.service.store.directory, to: other)
 
             try server.service.refresh()
-            let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
-            #expect(refused.status == .serviceUnavailable)
-            #expect(try refused.error().code == "model_changed")
-            let refusedPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray.png")))
-            #expect(refusedPhoto.status == .serviceUnavailable)
+            #expect(server.service.store.pendingModel?.source == other.path)
+            #expect(server.service.store.model?.source != other.path, "the swap is held until the encoders are loaded")
+            let held = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
+            #expect(held.status == .ok)
+            // The old model's tower and the old index: a stored photo still finds itself at cosine 1.
+            let heldPhoto = try await client.execute(uri: "/api/v1/search/image?k=1", method: .post, body: ByteBuffer(bytes: ServerFixtures.photo("gray.png")))
+            let heldBest = try #require(try heldPhoto.decode(SearchResponse.self).results.first)
+            #expect(heldBest.id == "p2" && heldBest.score > 0.999, "\(heldBest)")
 
             #expect(await server.reloadModelIfChanged() == true)
+            #expect(server.service.store.pendingModel == nil)
             #expect(loads.count == 1)
             #expect(server.service.engine.model?.source == other.path)
             #expect(await server.reloadModelIfChanged() == false, "loaded once")
@@ -92,8 +97,8 @@ struct DataFollowingTests {
         }
     }
 
-    /// A model that cannot be loaded leaves the server up, answering 503 `model_changed`.
-    @Test func aNewModelThatFailsToLoadLeavesTheServerUpAndRefusing() async throws {
+    /// A model that cannot be loaded leaves the server up, answering with the old one.
+    @Test func aNewModelThatFailsToLoadLeavesTheOldOneServing() async throws {
         let other = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-reload-bad-\(UUID().uuidString.prefix(8))")
         try RandomCheckpoint.write(like: ServerFixtures.tinyModel, to: other, seed: 12)
         let server = try await ServerFixtures.server(loader: { _ in
@@ -103,9 +108,8 @@ struct DataFollowingTests {
             try Self.reindex(server.service.store.directory, to: other)
             try server.service.refresh()
             #expect(await server.reloadModelIfChanged() == false)
-            let refused = try await client.execute(uri: "/api/v1/search?q=dress", method: .get)
-            #expect(refused.status == .serviceUnavailable)
-            #expect(try refused.error().message.contains("retry shortly"))
+            #expect(server.service.store.pendingModel?.source == other.path)
+            #expect(try await client.execute(uri: "/api/v1/search?q=dress", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
         }
     }
