@@ -91,6 +91,10 @@ final class PostgresPool: @unchecked Sendable {
             attempt += 1
             do {
                 return try withOneConnection(body)
+            } catch let slow as NotRetried {
+                // The server had its time (a statement or an answer over the timeout): asking again
+                // would only multiply the wait.
+                throw slow.error
             } catch let error as CatalogError {
                 guard idempotent, attempt < 3, case .unavailable = error else { throw error }
                 Thread.sleep(forTimeInterval: attempt == 1 ? 0.2 : 0.8)
@@ -128,8 +132,14 @@ final class PostgresPool: @unchecked Sendable {
             return result
         } catch {
             checkIn(session)
+            if session.timedOut, let error = error as? CatalogError { throw NotRetried(error: error) }
             throw error
         }
+    }
+
+    /// A failure of a call that took its whole time: reported, not retried.
+    private struct NotRetried: Error {
+        var error: CatalogError
     }
 
     private func checkOut() throws -> PostgresConnection {
@@ -258,6 +268,8 @@ final class PostgresPool: @unchecked Sendable {
         let connection: PostgresConnection
         unowned let pool: PostgresPool
         private(set) var isBroken = false
+        /// Whether a statement ran out of time (the server cancelled it, or no answer came).
+        private(set) var timedOut = false
 
         init(connection: PostgresConnection, pool: PostgresPool) {
             self.connection = connection
@@ -272,6 +284,11 @@ final class PostgresPool: @unchecked Sendable {
                 return Array(result)
             } catch {
                 let mapped = pool.translate(error)
+                if (error as? PSQLError)?.serverInfo?[.sqlState] == "57014" {
+                    timedOut = true  // cancelled by statement_timeout: the connection itself is fine
+                    throw mapped
+                }
+                if case .unavailable(_, let reason) = mapped, reason.hasPrefix("no answer within") { timedOut = true }
                 if case .unavailable = mapped { isBroken = true }
                 if case .io = mapped, connection.isClosed { isBroken = true }
                 throw mapped

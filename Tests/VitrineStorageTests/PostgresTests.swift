@@ -93,6 +93,10 @@ import VitrineCatalog
             return
         }
         #expect(reason.contains("longer than 1 s") || reason.contains("no answer within"), "\(reason)")
+        // A read is retried on a lost connection, not on a timeout: one wait, not three.
+        let started = Date()
+        #expect(catalogError { _ = try catalog.pool.withConnection(idempotent: true) { session in try session.execute("SELECT pg_sleep(5)") } } != nil)
+        #expect(Date().timeIntervalSince(started) < 3.5, "\(Date().timeIntervalSince(started)) s")  // three tries would take 4 s and more
         try catalog.upsert([sampleProduct("after")], fingerprints: [:], vectorSequence: 1)
         #expect(try catalog.allProductIDs() == ["after"])
     }
