@@ -202,18 +202,17 @@ let package = Package(
 
         // Runs the built `vitrine` binary as a user would.
         .testTarget(name: "VitrineCLITests", dependencies: ["vitrine", "vitrine-bench"]),
-        .testTarget(
-            name: "VitrineCatalogTests",
-            dependencies: ["VitrineCatalog", .product(name: "GRDB", package: "GRDB.swift")]
-        ),
         // One contract, every backend: the catalog and blob-store conformance suites (SQLite and
         // files always; PostgreSQL and S3 against the servers scripts/servers.sh starts), plus what is
-        // particular to each remote backend (URLs, credentials, outages, Signature V4's vectors).
+        // particular to each backend (the SQLite file, the file store and writer lock; URLs,
+        // credentials, outages and Signature V4's vectors for the remote ones).
         .testTarget(
             name: "VitrineStorageTests",
             dependencies: [
                 "VitrineCatalog", "VitrinePostgres", "VitrineS3", "VitrineCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The SQLite catalog's own tests open its file directly.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

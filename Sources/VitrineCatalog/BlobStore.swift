@@ -34,6 +34,17 @@ public struct BlobKey: Hashable, Sendable, Codable, CustomStringConvertible, Com
 
     public var description: String { "\(sha256).\(ext)" }
 
+    /// The media type of the blob's bytes, from its extension (what `Content-Type` says of it,
+    /// whether the server or the object store sends it).
+    public var mediaType: String {
+        switch ext {
+        case "jpg": "image/jpeg"
+        case "png": "image/png"
+        case "webp": "image/webp"
+        default: "application/octet-stream"
+        }
+    }
+
     public static func < (a: BlobKey, b: BlobKey) -> Bool { a.description < b.description }
 
     public init(from decoder: Decoder) throws {

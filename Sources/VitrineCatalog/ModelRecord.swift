@@ -29,6 +29,27 @@ public struct ModelRecord: Sendable, Equatable, Codable {
     }
 }
 
+extension ModelRecord {
+    /// The record as stored in a catalog: JSON with sorted keys (the same text for the same record).
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else {
+            throw CatalogError.invalidArgument("the model record of \(source) cannot be encoded as JSON")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The record a catalog stored as ``jsonText()``; `catalog` names the store in the error.
+    public init(jsonText text: String, catalog: String) throws {
+        do {
+            self = try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
+        } catch {
+            throw CatalogError.corrupted(path: catalog, reason: "the model record is not valid JSON: \(error)")
+        }
+    }
+}
+
 /// One value of a facet (category or market) and how many products carry it.
 public struct FacetCount: Sendable, Equatable, Codable {
     /// Category id or market code.

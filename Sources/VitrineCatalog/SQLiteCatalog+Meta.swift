@@ -39,7 +39,7 @@ extension SQLiteCatalog {
 
     /// Records the model that produced the vectors and advances the generation.
     public func setModelRecord(_ record: ModelRecord) throws {
-        let text = try Self.encode(record)
+        let text = try record.jsonText()
         try write { db in
             try Self.setMeta(db, key: "model", value: text)
             try Self.advanceGeneration(db)
@@ -71,7 +71,7 @@ extension SQLiteCatalog {
             throw CatalogError.invalidArgument("\"\(directory)\" is not an index directory name (index or index-<n>)")
         }
         let sequence = try Self.storable(vectorSequence)
-        let text = try Self.encode(model)
+        let text = try model.jsonText()
         try write { db in
             try Self.setMeta(db, key: "index_directory", value: directory)
             try Self.setMeta(db, key: "model", value: text)
@@ -93,20 +93,7 @@ extension SQLiteCatalog {
 
     static func modelRecord(_ db: Database, path: String) throws -> ModelRecord? {
         guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'model'") else { return nil }
-        do {
-            return try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
-        } catch {
-            throw CatalogError.corrupted(path: path, reason: "the model record is not valid JSON: \(error)")
-        }
-    }
-
-    public static func encode(_ record: ModelRecord) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(record) else {
-            throw CatalogError.invalidArgument("the model record of \(record.source) cannot be encoded as JSON")
-        }
-        return String(decoding: data, as: UTF8.self)
+        return try ModelRecord(jsonText: text, catalog: path)
     }
 
     /// Sets the sequence, advances the generation and stamps the commit time: the tail of every

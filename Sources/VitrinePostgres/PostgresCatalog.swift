@@ -285,7 +285,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     public func modelRecord() throws -> ModelRecord? { try servingState().model }
 
     public func setModelRecord(_ record: ModelRecord) throws {
-        let text = try SQLiteCatalog.encode(record)
+        let text = try record.jsonText()
         try write { session in
             try session.execute("UPDATE state SET model = \(text), generation = generation + 1, last_commit = \(Date().timeIntervalSince1970)")
         }
@@ -302,15 +302,8 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
             guard DataDirectory.isIndexDirectoryName(directory) else {
                 throw CatalogError.corrupted(path: pool.dependency, reason: "the index directory name \"\(directory)\" is not index or index-<n>")
             }
-            var record: ModelRecord?
-            if let model {
-                do {
-                    record = try JSONDecoder().decode(ModelRecord.self, from: Data(model.utf8))
-                } catch {
-                    throw CatalogError.corrupted(path: pool.dependency, reason: "the model record is not valid JSON: \(error)")
-                }
-            }
-            return ServingState(generation: UInt64(generation), vectorSequence: UInt64(sequence), indexDirectory: directory, model: record)
+            return ServingState(generation: UInt64(generation), vectorSequence: UInt64(sequence), indexDirectory: directory,
+                                model: try model.map { try ModelRecord(jsonText: $0, catalog: pool.dependency) })
         }
     }
 
@@ -319,7 +312,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
             throw CatalogError.invalidArgument("\"\(directory)\" is not an index directory name (index or index-<n>)")
         }
         let sequence = try Self.storable(vectorSequence)
-        let text = try SQLiteCatalog.encode(model)
+        let text = try model.jsonText()
         try write { session in
             try session.execute("UPDATE state SET index_directory = \(directory), model = \(text)")
             try Self.recordCommit(session, vectorSequence: sequence)

@@ -78,7 +78,7 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
         } else {
             // A small one is put directly: the same key always holds the same bytes, so writing it
             // again changes nothing, and one round trip is cheaper than a lookup and a write.
-            let response = try send("PUT", key: objectKey(key), headers: [("Content-Type", Self.contentType(ext))],
+            let response = try send("PUT", key: objectKey(key), headers: [("Content-Type", key.mediaType)],
                                     body: content.data, payloadHash: content.sha256, idempotent: true)
             guard response.status == .ok else { throw failure(response, doing: "store \(location(of: key))") }
         }
@@ -332,15 +332,6 @@ public final class S3BlobStore: BlobStore, @unchecked Sendable {
 
     static func queryString(_ query: [(String, String)]) -> String {
         query.map { "\(SignatureV4.encode($0.0))=\(SignatureV4.encode($0.1))" }.joined(separator: "&")
-    }
-
-    static func contentType(_ ext: String) -> String {
-        switch ext {
-        case "jpg": "image/jpeg"
-        case "png": "image/png"
-        case "webp": "image/webp"
-        default: "application/octet-stream"
-        }
     }
 }
 

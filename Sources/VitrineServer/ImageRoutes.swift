@@ -53,19 +53,10 @@ struct ImageRoutes {
             } catch CatalogError.blobNotFound {
                 throw APIError.notFound("no image \(key)")
             }
-            headers[.contentType] = Self.contentType(key.ext)
+            headers[.contentType] = key.mediaType
         }
         headers[.xContentTypeOptions] = "nosniff"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func contentType(_ ext: String) -> String {
-        switch ext {
-        case "jpg": "image/jpeg"
-        case "png": "image/png"
-        case "webp": "image/webp"
-        default: "application/octet-stream"
-        }
     }
 
     /// `If-None-Match` holds `*` or a list of (possibly weak) tags.

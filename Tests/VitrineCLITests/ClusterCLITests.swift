@@ -198,18 +198,10 @@ final class ServedProcess {
         var description: String { "vitrine serve did not start: \(log)" }
     }
 
+    /// GET with curl, following redirects (a presigned photo).
     func get(_ path: String) throws -> (status: Int, body: Data) {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("serve-get-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: file) }
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-L", "-o", file.path, "-w", "%{http_code}", "--max-time", "30", base + path]
-        let output = Pipe()
-        curl.standardOutput = output
-        try curl.run()
-        let status = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        curl.waitUntilExit()
-        return (Int(status) ?? 0, (try? Data(contentsOf: file)) ?? Data())
+        let response = try getWithHeaders(path, followingRedirects: true)
+        return (response.status, response.body)
     }
 
     func stop() {
@@ -462,8 +454,8 @@ final class TCPProxy {
 }
 
 extension ServedProcess {
-    /// GET with the response headers too.
-    func getWithHeaders(_ path: String) throws -> (status: Int, headers: String, body: Data) {
+    /// GET with curl, with the response headers too.
+    func getWithHeaders(_ path: String, followingRedirects: Bool = false) throws -> (status: Int, headers: String, body: Data) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("serve-get-\(UUID().uuidString)")
         let headers = FileManager.default.temporaryDirectory.appendingPathComponent("serve-headers-\(UUID().uuidString)")
         defer {
@@ -472,7 +464,8 @@ extension ServedProcess {
         }
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-o", file.path, "-D", headers.path, "-w", "%{http_code}", "--max-time", "30", base + path]
+        curl.arguments = ["-s", "-o", file.path, "-D", headers.path, "-w", "%{http_code}", "--max-time", "30"]
+            + (followingRedirects ? ["-L"] : []) + [base + path]
         let output = Pipe()
         curl.standardOutput = output
         try curl.run()

@@ -130,8 +130,8 @@ public enum Migration {
         var sequence = records.isEmpty ? try targetVectors.lastSequence() : try targetVectors.upsert(records)
         if !dropped.isEmpty { sequence = try targetVectors.delete(dropped) }
         try faults.reach(.migrateAfterIndex)
-        try target.catalog.upsert(products, fingerprints: fingerprints.filter { id, _ in products.contains { $0.id == id } },
-                                  vectorSequence: sequence)
+        // The chunk's fingerprints: a catalog reads those of the products it is given.
+        try target.catalog.upsert(products, fingerprints: fingerprints, vectorSequence: sequence)
         report.copied += products.count
         report.vectorsCopied += records.count
     }

@@ -3,7 +3,7 @@ import GRDB
 import Testing
 @testable import VitrineCatalog
 
-@Suite struct CatalogTests {
+@Suite struct SQLiteCatalogTests {
     @Test func readOnlyCatalogSeesLaterCommits() throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
