@@ -13,13 +13,18 @@ enum PostgresSchema {
             // Diacritics are folded like SQLite's `remove_diacritics 2`, through the `unaccent`
             // extension when it can be installed (it is a trusted extension: a database owner may
             // create it); without it, text is indexed as written. The function is declared
-            // immutable so the generated column below may use it.
+            // immutable so the generated column below may use it. An extension exists once per
+            // database, so it goes into a schema of its own, never into a catalog's: dropping one
+            // catalog's schema must not take the others' folding with it.
             """
             DO $$
             DECLARE ns text;
             BEGIN
                 BEGIN
-                    CREATE EXTENSION IF NOT EXISTS unaccent;
+                    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'unaccent') THEN
+                        CREATE SCHEMA IF NOT EXISTS vitrine_extensions;
+                        CREATE EXTENSION unaccent SCHEMA vitrine_extensions;
+                    END IF;
                 EXCEPTION WHEN OTHERS THEN
                     NULL;
                 END;
@@ -91,7 +96,9 @@ enum PostgresSchema {
     static func migrate(_ pool: PostgresPool) throws {
         let schema = pool.configuration.schema
         try pool.transaction { session in
-            try session.execute("SELECT pg_advisory_xact_lock(hashtext(\("vitrine-migrate:" + schema)))")
+            // One lock for the whole database, not per schema: migrations also create what the
+            // catalogs share (the extension's schema), and two creating it at once would race.
+            try session.execute("SELECT pg_advisory_xact_lock(hashtext('vitrine-migrate'))")
             try session.execute(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"))
             try session.execute("CREATE TABLE IF NOT EXISTS vitrine_schema(version integer NOT NULL)")
             let found = try currentVersion(session)

@@ -100,4 +100,29 @@ import VitrineCatalog
         try catalog.upsert([sampleProduct("after")], fingerprints: [:], vectorSequence: 1)
         #expect(try catalog.allProductIDs() == ["after"])
     }
+
+    /// The `unaccent` extension exists once per database; it must live outside every catalog's
+    /// schema, or dropping the first catalog created would break text search in all the others.
+    @Test(.enabled(if: TestServers.postgres != nil))
+    func droppingOneCatalogLeavesTheOthersFolding() throws {
+        let first = try CatalogBackend.postgres.make()
+        let second = try CatalogBackend.postgres.make()
+        defer { second.dispose() }
+        _ = try first.open()
+        let catalog = try second.open() as! PostgresCatalog
+        try catalog.upsert([sampleProduct("cz", name: "Letní šaty")], fingerprints: [:], vectorSequence: 1)
+        // Where the extension lives, and whether that schema holds a catalog (whichever test made it).
+        let home = try catalog.pool.withConnection(idempotent: true) { session in
+            try session.query("""
+                SELECT n.nspname, to_regclass(quote_ident(n.nspname) || '.vitrine_schema') IS NOT NULL
+                FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'
+                """).first?.decode((String, Bool).self)
+        }
+        #expect(home != nil, "unaccent is installed")
+        #expect(home?.1 == false, "unaccent lives in the catalog schema \(home?.0 ?? "-")")
+        first.dispose()
+        #expect(try catalog.textSearch("saty", limit: 10) == ["cz"])
+        try catalog.upsert([sampleProduct("sk", name: "Čižmy")], fingerprints: [:], vectorSequence: 2)
+        #expect(try catalog.textSearch("cizmy", limit: 10) == ["sk"])
+    }
 }
