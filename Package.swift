@@ -233,6 +233,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "VitrineMilvusTests",
+            dependencies: [
+                "VitrineMilvus",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .testTarget(
             name: "VitrineSourcesTests",
             dependencies: [
                 "VitrineSources", "VitrineCatalog", "VitrineImage",
