@@ -39,6 +39,11 @@ let package = Package(
         // Cluster backends: the catalog in PostgreSQL (TLS through NIOSSL).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // Milvus over gRPC (issue 15): grpc-swift 2, its protobuf glue and NIO transport.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
@@ -108,6 +113,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The vector role in Milvus: the generated protocol subset (tools/generate_milvus.sh) and,
+        // next, the store over it.
+        .target(
+            name: "VitrineMilvus",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         // Photos in S3 (or any store speaking its API): Signature V4 on swift-crypto over AsyncHTTPClient.
@@ -213,6 +229,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // The SQLite catalog's own tests open its file directly.
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "VitrineMilvusTests",
+            dependencies: [
+                "VitrineMilvus",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,56 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Testing
+@testable import VitrineMilvus
+
+/// The generated client speaks to a real Milvus (VITRINE_TEST_MILVUS_PORT on loopback): health,
+/// and a collection's life through the subset's messages.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_PORT"] != nil, "needs a Milvus server"))
+struct ProtocolTests {
+    static var port: Int { Int(ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_PORT"] ?? "") ?? 19530 }
+
+    @Test func healthAndACollectionRoundTrip() async throws {
+        try await withGRPCClient(
+            transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: Self.port), transportSecurity: .plaintext)
+        ) { client in
+            let milvus = Milvus_Proto_Milvus_MilvusService.Client(wrapping: client)
+            let health = try await milvus.checkHealth(Milvus_Proto_Milvus_CheckHealthRequest())
+            #expect(health.isHealthy, "\(health.reasons)")
+
+            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+            var schema = Milvus_Proto_Schema_CollectionSchema()
+            schema.name = String(name)
+            var key = Milvus_Proto_Schema_FieldSchema()
+            key.name = "key"
+            key.isPrimaryKey = true
+            key.dataType = .varChar
+            key.typeParams = [.with { $0.key = "max_length"; $0.value = "512" }]
+            var vector = Milvus_Proto_Schema_FieldSchema()
+            vector.name = "vector"
+            vector.dataType = .floatVector
+            vector.typeParams = [.with { $0.key = "dim"; $0.value = "4" }]
+            schema.fields = [key, vector]
+            var create = Milvus_Proto_Milvus_CreateCollectionRequest()
+            create.collectionName = String(name)
+            create.schema = try schema.serializedData()
+            create.consistencyLevel = .strong
+            let created = try await milvus.createCollection(create)
+            #expect(created.code == 0 && created.errorCode == .success, "\(created.reason)")
+
+            var has = Milvus_Proto_Milvus_HasCollectionRequest()
+            has.collectionName = String(name)
+            #expect(try await milvus.hasCollection(has).value)
+
+            var describe = Milvus_Proto_Milvus_DescribeCollectionRequest()
+            describe.collectionName = String(name)
+            let described = try await milvus.describeCollection(describe)
+            #expect(described.schema.fields.map(\.name) == ["key", "vector"])
+
+            var drop = Milvus_Proto_Milvus_DropCollectionRequest()
+            drop.collectionName = String(name)
+            _ = try await milvus.dropCollection(drop)
+            #expect(try await milvus.hasCollection(has).value == false)
+        }
+    }
+}

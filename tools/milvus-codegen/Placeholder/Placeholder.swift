@@ -1,0 +1,1 @@
+// The package only builds the code generators; it has no code of its own.
