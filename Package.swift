@@ -115,11 +115,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The vector role in Milvus: the generated protocol subset (tools/generate_milvus.sh) and,
-        // next, the store over it.
+        // The vector role in Milvus over gRPC: the generated protocol subset
+        // (tools/generate_milvus.sh) and the store over it.
         .target(
             name: "VitrineMilvus",
             dependencies: [
+                "VitrineCore",
+                "VitrineIndex",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -152,7 +155,7 @@ let package = Package(
             name: "VitrineEngine",
             dependencies: [
                 "VitrineCore", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
-                "VitrinePostgres", "VitrineS3",
+                "VitrinePostgres", "VitrineS3", "VitrineMilvus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // AsyncChannel: ingest hands prepared batches to the committing loop one at a time.
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -234,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "VitrineMilvusTests",
             dependencies: [
-                "VitrineMilvus",
+                "VitrineMilvus", "VitrineIndex", "VitrineCore",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

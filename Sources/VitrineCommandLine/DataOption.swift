@@ -6,8 +6,9 @@ import VitrineHub
 import VitrineModels
 import VitrineTensor
 
-/// `--data DIR`: the data directory a command works on; `--catalog` and `--blobs` move the
-/// catalog to PostgreSQL and the photos to S3 (or VITRINE_CATALOG, VITRINE_BLOBS).
+/// `--data DIR`: the data directory a command works on; `--catalog`, `--blobs` and `--vectors`
+/// move the catalog to PostgreSQL, the photos to S3 and the vectors to Milvus (or
+/// VITRINE_CATALOG, VITRINE_BLOBS, VITRINE_VECTORS).
 public struct DataOption: ParsableArguments {
     @Option(name: .customLong("data"), help: "The data directory (catalog, images, index; the index alone when the others are moved).")
     public var path: String
@@ -22,20 +23,27 @@ public struct DataOption: ParsableArguments {
         valueName: "url"))
     public var blobs: String?
 
+    @Option(name: .customLong("vectors"), help: ArgumentHelp(
+        "The vectors in Milvus: milvus://HOST[:PORT]/COLLECTION[?consistency=strong|bounded]. Or VITRINE_VECTORS. Credentials from MILVUS_TOKEN or MILVUS_PASSWORD.",
+        valueName: "url"))
+    public var vectors: String?
+
     public init() {}
 
     public var directory: DataDirectory {
         DataDirectory(URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL)
     }
 
-    /// Where each role lives: the flags, else VITRINE_CATALOG and VITRINE_BLOBS, else the data
-    /// directory. A password in a `--catalog` URL is refused (the command line is public).
+    /// Where each role lives: the flags, else VITRINE_CATALOG, VITRINE_BLOBS and VITRINE_VECTORS,
+    /// else the data directory. A password in a `--catalog` or `--vectors` URL is refused (the
+    /// command line is public).
     public func storage(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StorageLocation {
         try StorageLocation.parse(
             directory: directory,
             catalog: catalog ?? environment["VITRINE_CATALOG"], catalogSetting: catalog != nil ? "--catalog" : "VITRINE_CATALOG",
             blobs: blobs ?? environment["VITRINE_BLOBS"], blobsSetting: blobs != nil ? "--blobs" : "VITRINE_BLOBS",
-            environment: environment, passwordAllowed: catalog == nil)
+            vectors: vectors ?? environment["VITRINE_VECTORS"], vectorsSetting: vectors != nil ? "--vectors" : "VITRINE_VECTORS",
+            environment: environment, passwordAllowed: catalog == nil && vectors == nil)
     }
 
     /// ``storage(environment:)`` for a command that needs something ingested already: an
@@ -53,7 +61,7 @@ public struct DataOption: ParsableArguments {
         let storage = try storage()
         guard storage.isEmbedded else {
             throw EngineError.invalidArgument(
-                "\(command) copies a data directory whole; with the catalog in PostgreSQL or the photos in S3, copy them with `vitrine migrate --from … --to DIR` (or the backends' own tools)")
+                "\(command) copies a data directory whole; with the catalog in PostgreSQL, the photos in S3 or the vectors in Milvus, copy them with `vitrine migrate --from … --to DIR` (or the backends' own tools)")
         }
         return storage.directory
     }

@@ -4,9 +4,9 @@ import VitrineIndex
 
 /// The three stores opened together: the catalog, the image store and the vector index, for the one
 /// writer (ingest) or for a reader (search, serve). Each role is a protocol (``Catalog``,
-/// ``BlobStore``; the index is the embedded one) filled by the backend ``StorageLocation`` names:
-/// all three in the data directory by default, the catalog in PostgreSQL and the photos in S3
-/// when configured.
+/// ``BlobStore``, ``VectorStore`` in a ``VectorSpace``) filled by the backend ``StorageLocation``
+/// names: all three in the data directory by default, the catalog in PostgreSQL, the photos in S3
+/// and the vectors in Milvus when configured.
 ///
 /// The stores are separate, so a batch reaches them in an order that makes every crash
 /// window recoverable (see ``IngestPipeline``): blobs first (content-addressed, harmless if
@@ -19,10 +19,12 @@ public final class DataStore: @unchecked Sendable {
     public var directory: DataDirectory { storage.directory }
     public let catalog: any Catalog
     public let blobs: any BlobStore
+    /// Where the indexes live (the data directory's folders, or Milvus collections).
+    public let space: any VectorSpace
     /// The live index. Nil until the first ingest has fixed the dimension (a reader of an empty
     /// directory). A reader's refresh replaces it when a reindex swapped indexes.
-    public var vectors: EmbeddedVectorStore? { stateLock.withLock { liveVectors } }
-    private var liveVectors: EmbeddedVectorStore?
+    public var vectors: (any VectorStore)? { stateLock.withLock { liveVectors } }
+    private var liveVectors: (any VectorStore)?
     /// The model that built the vectors this store serves, as of the last open or refresh.
     public var model: ModelRecord? { stateLock.withLock { servedModel } }
     private var servedModel: ModelRecord?
@@ -47,11 +49,12 @@ public final class DataStore: @unchecked Sendable {
         VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .hnsw(HNSWParameters()))
     }
 
-    private init(storage: StorageLocation, catalog: any Catalog, blobs: any BlobStore, vectors: EmbeddedVectorStore?,
-                 state: ServingState, writerLeases: [any WriterLease]) {
+    private init(storage: StorageLocation, catalog: any Catalog, blobs: any BlobStore, space: any VectorSpace,
+                 vectors: (any VectorStore)?, state: ServingState, writerLeases: [any WriterLease]) {
         self.storage = storage
         self.catalog = catalog
         self.blobs = blobs
+        self.space = space
         liveVectors = vectors
         servedModel = state.model
         indexName = state.indexDirectory
@@ -77,14 +80,20 @@ public final class DataStore: @unchecked Sendable {
                 if storage.catalog != .embedded { leases.append(try catalog.acquireWriterLease(holder: holder)) }
                 let blobs = try storage.openBlobs(create: true)
                 let state = try catalog.servingState()
-                var vectors: EmbeddedVectorStore?
-                if let record = state.model {
-                    vectors = try EmbeddedVectorStore(directory: storage.directory.indexURL(named: state.indexDirectory),
-                                                      configuration: indexConfiguration(dimension: record.dimension))
+                let space = try storage.openVectorSpace()
+                do {
+                    var vectors: (any VectorStore)?
+                    if let record = state.model {
+                        vectors = try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: record.dimension), writer: true)
+                    }
+                    let store = DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors,
+                                          state: state, writerLeases: leases)
+                    if vectors != nil { store.reconciliation = try store.reconcile() }
+                    return store
+                } catch {
+                    space.close()
+                    throw error
                 }
-                let store = DataStore(storage: storage, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLeases: leases)
-                if vectors != nil { store.reconciliation = try store.reconcile() }
-                return store
             } catch {
                 try? catalog.close()
                 throw error
@@ -112,26 +121,31 @@ public final class DataStore: @unchecked Sendable {
         }
         do {
             let blobs = try storage.openBlobs(create: false)
-            let (state, vectors) = try follow(storage.directory, catalog: catalog)
-            return DataStore(storage: storage, catalog: catalog, blobs: blobs, vectors: vectors, state: state, writerLeases: [])
+            let space = try storage.openVectorSpace()
+            do {
+                let (state, vectors) = try follow(space, catalog: catalog)
+                return DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors, state: state, writerLeases: [])
+            } catch {
+                space.close()
+                throw error
+            }
         } catch {
             try? catalog.close()
             throw error
         }
     }
 
-    /// The catalog's serving state and a follower of the index it names. A reindex may swap
-    /// indexes and remove the old directory between reading the name and opening it: then the
-    /// name has changed, so read it again.
-    private static func follow(_ directory: DataDirectory, catalog: any Catalog) throws -> (ServingState, EmbeddedVectorStore?) {
+    /// The catalog's serving state and a reader of the index it names. A reindex may swap
+    /// indexes and remove the old one between reading the name and opening it: then the name has
+    /// changed, so read it again.
+    private static func follow(_ space: any VectorSpace, catalog: any Catalog) throws -> (ServingState, (any VectorStore)?) {
         var attempt = 0
         while true {
             attempt += 1
             let state = try catalog.servingState()
             guard let record = state.model else { return (state, nil) }
             do {
-                let vectors = try EmbeddedVectorStore(following: directory.indexURL(named: state.indexDirectory),
-                                                      configuration: indexConfiguration(dimension: record.dimension))
+                let vectors = try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: record.dimension), writer: false)
                 return (state, vectors)
             } catch {
                 if attempt < 3, try catalog.indexDirectoryName() != state.indexDirectory { continue }
@@ -141,23 +155,22 @@ public final class DataStore: @unchecked Sendable {
     }
 
     /// The writer's index, created on first use with the model's dimension.
-    public func vectorStore(dimension: Int) throws -> EmbeddedVectorStore {
+    public func vectorStore(dimension: Int) throws -> any VectorStore {
         if let vectors = liveVectors {
             guard vectors.dimension == dimension else {
                 throw EngineError.model(path: directory.url.path, reason: "the index holds \(vectors.dimension)-dimensional vectors, the model makes \(dimension)")
             }
             return vectors
         }
-        let store = try EmbeddedVectorStore(directory: directory.indexURL(named: indexName),
-                                            configuration: Self.indexConfiguration(dimension: dimension))
+        let store = try space.open(indexDirectoryName, configuration: Self.indexConfiguration(dimension: dimension), writer: true)
         stateLock.withLock { liveVectors = store }
         return store
     }
 
     /// The writer's side of a reindex's swap, after the catalog switched to `name`: the new index
     /// becomes the live one and the old is let go without a checkpoint (it is retired).
-    func adoptIndex(_ store: EmbeddedVectorStore, name: String, model: ModelRecord) throws {
-        let old = stateLock.withLock { () -> EmbeddedVectorStore? in
+    func adoptIndex(_ store: any VectorStore, name: String, model: ModelRecord) throws {
+        let old = stateLock.withLock { () -> (any VectorStore)? in
             defer {
                 liveVectors = store
                 indexName = name
@@ -172,7 +185,7 @@ public final class DataStore: @unchecked Sendable {
 
     /// The index and the model it serves, taken together (a refresh on another thread may swap
     /// both): a search embeds with the model's encoders and searches that index.
-    public func servingView() -> (vectors: EmbeddedVectorStore?, model: ModelRecord?) {
+    public func servingView() -> (vectors: (any VectorStore)?, model: ModelRecord?) {
         stateLock.withLock { (liveVectors, servedModel) }
     }
 
@@ -209,7 +222,7 @@ public final class DataStore: @unchecked Sendable {
             }
         } else if state.model != nil {
             // Opening loads a whole index: searches go on meanwhile on the one they hold.
-            let (opened, vectors) = try Self.follow(directory, catalog: catalog)
+            let (opened, vectors) = try Self.follow(space, catalog: catalog)
             stateLock.withLock {
                 (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
                 seenGeneration = opened.generation
@@ -238,7 +251,7 @@ public final class DataStore: @unchecked Sendable {
         refreshLock.lock()
         defer { refreshLock.unlock() }
         guard stateLock.withLock({ heldSwap }) != nil else { return }
-        let (opened, vectors) = try Self.follow(directory, catalog: catalog)
+        let (opened, vectors) = try Self.follow(space, catalog: catalog)
         stateLock.withLock {
             (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
             seenGeneration = opened.generation
@@ -298,7 +311,7 @@ public final class DataStore: @unchecked Sendable {
 
     /// The backend of each role: what `stats` and `/readyz` name.
     public var backends: StoreBackends {
-        StoreBackends(catalog: catalog.backend, blobs: blobs.backend, vectors: storage.vectorBackend)
+        StoreBackends(catalog: catalog.backend, blobs: blobs.backend, vectors: StoreBackend(kind: space.kind, location: space.location))
     }
 
     /// Removes products from catalog and index; their images stay in the store until `gc` (another
@@ -323,12 +336,14 @@ public final class DataStore: @unchecked Sendable {
     /// acknowledged write (tests of recovery use it).
     public func abandon() {
         vectors?.abandon()
+        space.close()
         for lease in writerLeases.reversed() { lease.release() }
     }
 
     /// Checkpoints and closes the index, then lets go of the writer lock.
     public func close() throws {
         defer {
+            space.close()
             for lease in writerLeases.reversed() { lease.release() }
             try? catalog.close()
         }

@@ -24,6 +24,11 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
     case readOnly
     /// There is no index at this path yet (no snapshot and no log): the writer has not created it.
     case notFound(file: String)
+    /// A vector server (Milvus) cannot be reached, timed out or is not ready: `dependency` names it
+    /// and where ("Milvus milvus://host:19530/shop"), `reason` what happened. Worth retrying later.
+    case unavailable(dependency: String, reason: String)
+    /// A vector server refused a request it understood (a collection of another shape, a limit).
+    case rejected(dependency: String, reason: String)
 
     public var description: String {
         switch self {
@@ -49,6 +54,10 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
             "the vector store is a read-only follower; write through the process that holds index/LOCK"
         case .notFound(let file):
             "\(file): no vector index here (neither snapshot.vidx nor wal.log exists yet)"
+        case .unavailable(let dependency, let reason):
+            "\(dependency) is unavailable: \(reason)"
+        case .rejected(let dependency, let reason):
+            "\(dependency) refused the request: \(reason)"
         }
     }
 }
@@ -66,7 +75,8 @@ extension VectorIndexError: VitrineError {
         case .invalidArgument: .invalidArgument
         case .corrupted, .unsupportedVersion, .incompatible: .corrupted
         case .locked, .readOnly: .conflict
-        case .closed, .notFound: .unavailable
+        case .closed, .notFound, .unavailable: .unavailable
+        case .rejected: .dependency
         case .io: .internalFailure
         }
     }

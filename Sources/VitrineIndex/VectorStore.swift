@@ -54,7 +54,7 @@ public struct SearchHit: Sendable, Equatable {
 }
 
 /// The vector role of the storage boundary: vectors keyed by ``VectorKey``, embedded
-/// (``EmbeddedVectorStore``) or remote (Milvus, next). Ingest's committer and `vitrine migrate`
+/// (``EmbeddedVectorStore``) or remote (`MilvusVectorStore`). Ingest's committer and `vitrine migrate`
 /// write through it; calls block the calling thread, like the other roles'.
 ///
 /// Every applied write batch returns a sequence number that is durable when returned and strictly
@@ -89,4 +89,18 @@ public protocol VectorStore: Sendable {
     func flush() throws
     /// Flushes and releases the store; later calls throw ``VectorIndexError/closed``.
     func close() throws
+    /// A reader's catch-up with writes made by another process; returns whether anything changed
+    /// (a server-side store always shows the latest state and returns false).
+    @discardableResult
+    func refresh() throws -> Bool
+    /// Lets go without a checkpoint, as if the process died after the last acknowledged write.
+    func abandon()
+}
+
+extension Metric {
+    /// A validated copy of `vector` as every store keeps it: of length `dimension`, finite, and
+    /// (cosine) scaled to unit length. `key` names the vector in errors.
+    public func prepare(_ vector: [Float], dimension: Int, key: VectorKey?) throws -> [Float] {
+        try Distance.prepare(vector, dimension: dimension, metric: self, key: key)
+    }
 }

@@ -117,6 +117,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unavailable: return "dependency_unavailable"
             default: break
             }
+        case VectorIndexError.unavailable:
+            return "dependency_unavailable"
         case let error as ImageError:
             switch error {
             case .tooLarge: return "image_too_large"

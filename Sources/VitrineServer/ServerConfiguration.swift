@@ -18,8 +18,11 @@ public struct ServerConfiguration: Sendable {
     public var catalog: String?
     /// `blobs`: an `s3://` URL for the photos (nil: the data directory's `images/`).
     public var blobs: String?
-    /// `postgres.password`, `s3.accessKeyId`, `s3.secretAccessKey`: credentials from the config
-    /// file (or their `VITRINE_*` variables); `PGPASSWORD` and `AWS_*` are read when these are absent.
+    /// `vectors`: a `milvus://` URL for the vectors (nil: the data directory's index).
+    public var vectors: String?
+    /// `postgres.password`, `s3.accessKeyId`, `s3.secretAccessKey`, `milvus.token`: credentials
+    /// from the config file (or their `VITRINE_*` variables); `PGPASSWORD`, `AWS_*` and
+    /// `MILVUS_TOKEN` are read when these are absent.
     public var credentials: [String: String] = [:]
     /// `model`: the model to query with; nil means the one recorded in the data directory.
     public var model: String?
@@ -98,8 +101,9 @@ public struct ServerConfiguration: Sendable {
         self.init(dataDirectory: data)
         catalog = try values.string("catalog", secret: true).flatMap { $0.isEmpty ? nil : $0 }
         blobs = try values.string("blobs").flatMap { $0.isEmpty ? nil : $0 }
+        vectors = try values.string("vectors").flatMap { $0.isEmpty ? nil : $0 }
         for (key, variable) in [("postgres.password", "PGPASSWORD"), ("s3.accessKeyId", "AWS_ACCESS_KEY_ID"),
-                                ("s3.secretAccessKey", "AWS_SECRET_ACCESS_KEY")] {
+                                ("s3.secretAccessKey", "AWS_SECRET_ACCESS_KEY"), ("milvus.token", "MILVUS_TOKEN")] {
             if let value = try values.string(key, secret: true), !value.isEmpty { credentials[variable] = value }
         }
         model = try values.string("model").flatMap { $0.isEmpty ? nil : $0 }

@@ -162,7 +162,7 @@ struct BenchCatalog: AsyncParsableCommand {
     func writeProducts(_ store: DataStore, centres: Centres, pool: [ProductImage],
                        _ random: inout SplitMix64) throws -> (seconds: Double, meanCosineToCentre: Double) {
         let vectors = try store.vectorStore(dimension: centres.vectors[0].count)
-        vectors.reserveCapacity(count)
+        (vectors as? EmbeddedVectorStore)?.reserveCapacity(count)
         log("writing \(count) products (\(pool.count) photos shared)")
         let start = Date()
         var closeness = 0.0

@@ -3,6 +3,7 @@ import Foundation
 import VitrineCatalog
 import VitrineCommandLine
 import VitrineEngine
+import VitrineIndex
 import VitrineImage
 import VitrineModels
 import VitrineSources
@@ -114,7 +115,7 @@ struct BenchIngest: AsyncParsableCommand {
             // machine that was busier during the encoder-only run.
             let encoderRate = max(before, Self.encoderRate(encoder, sample, seconds: seconds / 2))
             log(String(format: "encoder alone: %.1f images/s (batch %d)", encoderRate, sample.count))
-            let indexBytes = store.vectors?.memoryBytes ?? 0
+            let indexBytes = (store.vectors as? EmbeddedVectorStore)?.memoryBytes ?? 0
             let peak = BenchEmbed.peakResidentBytes()
             try show(Report(
                 source: reader.source, model: model.spec, precision: model.precision.rawValue, batchSize: batchSize,
@@ -191,7 +192,7 @@ final class MemorySampler: @unchecked Sendable {
     }
 
     func sample(_ read: Int) {
-        let value = Self.residentBytes() - (store.vectors?.memoryBytes ?? 0)
+        let value = Self.residentBytes() - ((store.vectors as? EmbeddedVectorStore)?.memoryBytes ?? 0)
         lock.withLock {
             largest = max(largest, value)
             if let total, total > 0, read * 10 >= nextTenth * total {

@@ -32,6 +32,10 @@ struct Serve: AsyncParsableCommand {
         "The photos in S3: s3://BUCKET[/PREFIX]?endpoint=URL&region=R. Or VITRINE_BLOBS, or the file's blobs.", valueName: "url"))
     var blobs: String?
 
+    @Option(name: .customLong("vectors"), help: ArgumentHelp(
+        "The vectors in Milvus: milvus://HOST[:PORT]/COLLECTION[?consistency=…]. Or VITRINE_VECTORS, or the file's vectors.", valueName: "url"))
+    var vectors: String?
+
     @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
     var model: String?
 
@@ -65,7 +69,8 @@ struct Serve: AsyncParsableCommand {
             let storage = try StorageLocation.parse(
                 directory: directory, catalog: settings.catalog, catalogSetting: catalog != nil ? "--catalog" : "catalog (VITRINE_CATALOG or the config file)",
                 blobs: settings.blobs, blobsSetting: blobs != nil ? "--blobs" : "blobs (VITRINE_BLOBS or the config file)",
-                environment: environment, passwordAllowed: catalog == nil)
+                vectors: settings.vectors, vectorsSetting: vectors != nil ? "--vectors" : "vectors (VITRINE_VECTORS or the config file)",
+                environment: environment, passwordAllowed: catalog == nil && vectors == nil)
             let store = try DataStore.openForReading(storage)
             let precision = Precision(rawValue: settings.precision) ?? .fp32
             let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: precision)
@@ -82,6 +87,7 @@ struct Serve: AsyncParsableCommand {
                 "data": .string(settings.dataDirectory),
                 "catalog": .string(server.backends.catalog.description),
                 "photos": .string(server.backends.blobs.description),
+                "vectors": .string(server.backends.vectors.description),
                 "writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
@@ -101,6 +107,7 @@ struct Serve: AsyncParsableCommand {
         if let model { values["model"] = ConfigValue(.string(model), isSecret: false) }
         if let catalog { values["catalog"] = ConfigValue(.string(catalog), isSecret: true) }
         if let blobs { values["blobs"] = ConfigValue(.string(blobs), isSecret: false) }
+        if let vectors { values["vectors"] = ConfigValue(.string(vectors), isSecret: true) }
         if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }

@@ -72,7 +72,7 @@ import VitrineIndex
         try Data(repeating: 1, count: 1000).write(to: retired.appendingPathComponent("snapshot.vidx"))
         let building = dir.indexURL(named: "index-8")
         try FileManager.default.createDirectory(at: building, withIntermediateDirectories: true)
-        try Data("{}".utf8).write(to: building.appendingPathComponent(ReindexBuild.markerName))
+        try Data("{}".utf8).write(to: building.appendingPathComponent(EmbeddedVectorSpace.markerName))
 
         let writer = try DataStore.openForWriting(dir, holder: "test")
         defer { try? writer.close() }

@@ -148,7 +148,7 @@ import VitrineSources
         let reader = try F.searchEngine(dir)
         #expect(reader.model?.weightsSHA256 == (try F.modelRecord()).weightsSHA256)
         #expect(try reader.search(text: "shoe", page: SearchPage(k: 5)) == before)
-        #expect(FileManager.default.fileExists(atPath: dir.indexURL(named: "index-1").appendingPathComponent(ReindexBuild.markerName).path))
+        #expect(FileManager.default.fileExists(atPath: dir.indexURL(named: "index-1").appendingPathComponent(EmbeddedVectorSpace.markerName).path))
 
         // Repaired, the next run with the same target resumes from what was built.
         try bytes.write(to: blobs.url(for: late.key))
@@ -162,7 +162,7 @@ import VitrineSources
         #expect(report.resumed > 0)
         #expect(report.resumed + report.embedded == entries.count)
         #expect(report.indexDirectory == "index-1")
-        #expect(!FileManager.default.fileExists(atPath: dir.indexURL(named: "index-1").appendingPathComponent(ReindexBuild.markerName).path))
+        #expect(!FileManager.default.fileExists(atPath: dir.indexURL(named: "index-1").appendingPathComponent(EmbeddedVectorSpace.markerName).path))
         let store = try DataStore.openForReading(dir)
         #expect(try store.verify().isEmpty)
         let expected = try Self.expectedVectors(store, encoders: Self.second.encoders)
@@ -180,7 +180,7 @@ import VitrineSources
         let stale = dir.indexURL(named: "index-3")
         try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
         let otherTarget = ReindexBuild(model: Self.second.record, M: 5, efConstruction: 9, catalogGeneration: 0)
-        try JSONEncoder().encode(otherTarget).write(to: stale.appendingPathComponent(ReindexBuild.markerName))
+        try JSONEncoder().encode(otherTarget).write(to: stale.appendingPathComponent(EmbeddedVectorSpace.markerName))
 
         let old = try DataStore.openForReading(dir)
         let oldVectors = try Dictionary(uniqueKeysWithValues: try old.vectors!.keys().map { ($0, try old.vectors!.vector(for: $0)!) })

@@ -79,6 +79,10 @@ import VitrineTensor
         Row(error: VectorIndexError.closed, name: "closed", exit: 1, status: 503, code: "unavailable"),
         Row(error: VectorIndexError.readOnly, name: "readOnly", exit: 1, status: 409, code: "writer_busy"),
         Row(error: VectorIndexError.notFound(file: "index"), exit: 1, status: 503, code: "unavailable"),
+        Row(error: VectorIndexError.unavailable(dependency: "Milvus milvus://h:19530/c", reason: "r"), exit: 1, status: 503,
+            code: "dependency_unavailable"),
+        Row(error: VectorIndexError.rejected(dependency: "Milvus milvus://h:19530/c", reason: "r"), exit: 1, status: 502,
+            code: "dependency_failed"),
         // Models, tokenizers, NumPy files.
         Row(error: ModelError.missingFile(path: "m", reason: "r"), exit: 1, status: 500, code: "internal"),
         Row(error: ModelError.malformedConfig(path: "m", reason: "r"), exit: 1, status: 500, code: "internal"),

@@ -53,9 +53,9 @@ extension DataStore {
             report.vectors = orphanVectors.map(\.description)
         }
 
-        let retired = try retiredIndexDirectories()
-        report.indexDirectories = retired.map(\.lastPathComponent)
-        report.indexBytes = retired.reduce(0) { $0 + Self.treeSize($1) }
+        let retired = try retiredIndexes()
+        report.indexDirectories = retired
+        report.indexBytes = retired.reduce(0) { $0 + (space.size(of: $1) ?? 0) }
 
         guard !dryRun else { return report }
         if let vectors, !orphanVectors.isEmpty {
@@ -64,39 +64,22 @@ extension DataStore {
             try catalog.setVectorSequence(sequence)
         }
         for key in orphanBlobs { try blobs.delete(key) }
-        for folder in retired {
-            do {
-                try FileManager.default.removeItem(at: folder)
-            } catch {
-                throw LifecycleError("cannot remove the retired index directory \(folder.path): \(error.localizedDescription)")
+        for name in retired {
+            do { try space.remove(name) } catch {
+                throw LifecycleError("cannot remove the retired index \(name) (\(space.location)): \(error)")
             }
         }
         report.temporaryFiles = try blobs.removeLeftovers()
         return report
     }
 
-    /// Index directories beside the live one that no reindex is building (a build in progress
-    /// carries its marker and is kept for `reindex` to resume).
-    func retiredIndexDirectories() throws -> [URL] {
+    /// Indexes beside the live one that no reindex is building (a build in progress carries its
+    /// marker and is kept for `reindex` to resume).
+    func retiredIndexes() throws -> [String] {
         let live = indexDirectoryName
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.url.path)) ?? []
-        return names.sorted()
-            .filter { DataDirectory.isIndexDirectoryName($0) && $0 != live }
-            .map { directory.indexURL(named: $0) }
-            .filter { !FileManager.default.fileExists(atPath: $0.appendingPathComponent(ReindexBuild.markerName).path) }
-    }
-
-    static func fileSize(_ url: URL) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.int64Value ?? 0
-    }
-
-    /// Bytes of the regular files under `url`.
-    static func treeSize(_ url: URL) -> Int64 {
-        guard let walker = FileManager.default.enumerator(atPath: url.path) else { return 0 }
-        var total: Int64 = 0
-        while let name = walker.nextObject() as? String {
-            total += fileSize(url.appendingPathComponent(name))
+        return try space.indexNames().filter { name in
+            guard DataDirectory.isIndexDirectoryName(name), name != live else { return false }
+            return try space.marker(of: name) == nil
         }
-        return total
     }
 }

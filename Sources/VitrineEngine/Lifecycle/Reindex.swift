@@ -42,11 +42,11 @@ public struct ReindexReport: Sendable, Codable, Equatable {
     }
 }
 
-/// The marker a reindex writes into the index directory it builds (`reindex.json`): what the build
-/// is for, so an interrupted run with the same target resumes and one with another target starts
-/// over. Removed after the swap; a directory beside the live one without it is retired.
+/// The marker a reindex keeps beside the index it builds (``VectorSpace/marker(of:)``: a file
+/// `reindex.json` in its directory, or its row of Milvus's meta collection): what the build is
+/// for, so an interrupted run with the same target resumes and one with another target starts
+/// over. Removed after the swap; an index beside the live one without it is retired.
 struct ReindexBuild: Codable, Equatable {
-    static let markerName = "reindex.json"
 
     var model: ModelRecord
     var M: Int
@@ -106,15 +106,15 @@ public final class Reindexer: @unchecked Sendable {
             throw EngineError.noModelRecord(path: store.directory.url.path)
         }
         let liveName = store.indexDirectoryName
-        // A swap that died before removing its marker leaves it in what is now the live directory.
-        try? FileManager.default.removeItem(at: store.directory.indexURL(named: liveName).appendingPathComponent(ReindexBuild.markerName))
+        let space = store.space
+        // A swap that died before removing its marker leaves it on what is now the live index.
+        if try space.marker(of: liveName) != nil { try space.setMarker(nil, of: liveName) }
 
         let target = ReindexBuild(model: model, M: options.hnsw.M, efConstruction: options.hnsw.efConstruction,
                                   catalogGeneration: try catalog.generation())
         let (buildName, resuming) = try prepareBuildDirectory(for: target, live: liveName)
-        let buildURL = store.directory.indexURL(named: buildName)
         let configuration = VectorStoreConfiguration(dimension: model.dimension, metric: .cosine, algorithm: .hnsw(options.hnsw))
-        let build = try EmbeddedVectorStore(directory: buildURL, configuration: configuration)
+        let build = try space.open(buildName, configuration: configuration, writer: true)
         var swapped = false
         defer { if !swapped { build.abandon() } }
 
@@ -170,9 +170,10 @@ public final class Reindexer: @unchecked Sendable {
         swapped = true
         try faults.reach(.reindexAfterSwap)
         try store.adoptIndex(build, name: buildName, model: model)
-        try? FileManager.default.removeItem(at: buildURL.appendingPathComponent(ReindexBuild.markerName))
-        // Readers still on the old index keep it in memory until their next refresh; the files go.
-        report.removedPrevious = (try? FileManager.default.removeItem(at: store.directory.indexURL(named: liveName))) != nil
+        try? space.setMarker(nil, of: buildName)
+        // Readers still on the old index keep it (in memory, or until their next refresh finds the
+        // new one) ; the old index goes.
+        report.removedPrevious = (try? space.remove(liveName)) != nil
         report.seconds = Date().timeIntervalSince(started)
         return report
     }
@@ -180,40 +181,28 @@ public final class Reindexer: @unchecked Sendable {
     /// The directory to build in: an interrupted build for the same target (resumed), else a new
     /// `index-<n>`. Builds for other targets are removed (they can never be swapped in now).
     private func prepareBuildDirectory(for target: ReindexBuild, live: String) throws -> (String, Bool) {
-        let root = store.directory.url
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let space = store.space
         var chosen: String?
         var highest = 0
-        for name in names.sorted() where DataDirectory.isIndexDirectoryName(name) {
+        for name in try space.indexNames() where DataDirectory.isIndexDirectoryName(name) {
             highest = max(highest, Int(name.dropFirst(6)) ?? 0)
             guard name != live else { continue }
-            let marker = store.directory.indexURL(named: name).appendingPathComponent(ReindexBuild.markerName)
-            guard let data = FileManager.default.contents(atPath: marker.path) else { continue }  // retired: gc's
+            guard let data = try space.marker(of: name) else { continue }  // retired: gc's
             if chosen == nil, let build = try? JSONDecoder().decode(ReindexBuild.self, from: data), build.canResume(as: target) {
                 chosen = name
             } else {
-                try remove(store.directory.indexURL(named: name))
+                do { try space.remove(name) } catch {
+                    throw LifecycleError("cannot remove the abandoned reindex build \(name) (\(space.location)): \(error)")
+                }
             }
         }
         if let chosen { return (chosen, true) }
         let name = "index-\(highest + 1)"
-        let url = store.directory.indexURL(named: name)
-        do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            // Atomic: a marker is whole or absent (a build without one is treated as retired).
-            try encoder.encode(target).write(to: url.appendingPathComponent(ReindexBuild.markerName), options: .atomic)
-        } catch {
-            throw LifecycleError("cannot create the reindex directory \(url.path): \(error.localizedDescription)")
-        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Atomic: a marker is whole or absent (a build without one is treated as retired).
+        try space.setMarker(try encoder.encode(target), of: name)
         return (name, false)
-    }
-
-    private func remove(_ url: URL) throws {
-        do { try FileManager.default.removeItem(at: url) } catch {
-            throw LifecycleError("cannot remove the abandoned reindex directory \(url.path): \(error.localizedDescription)")
-        }
     }
 
     /// Reads, decodes and prepares the images of `entries` on `decodeThreads` threads. A stored

@@ -17,7 +17,7 @@ extension DataStore {
     /// quiescent directory for a definite answer).
     public func verify(checksums: Bool = true) throws -> [String] {
         try refresh()
-        return try Self.verify(directory, catalog: catalog, blobs: blobs, live: vectors, checksums: checksums)
+        return try Self.verify(space, catalog: catalog, blobs: blobs, live: vectors, checksums: checksums)
     }
 
     /// ``verify(checksums:)`` without opening the data directory whole, so damage that would stop
@@ -35,11 +35,11 @@ extension DataStore {
         }
         defer { try? catalog.close() }
         let blobs = try FileBlobStore(directory: directory.imagesURL)
-        return try verify(directory, catalog: catalog, blobs: blobs, live: nil, checksums: checksums)
+        return try verify(EmbeddedVectorSpace(root: directory.url), catalog: catalog, blobs: blobs, live: nil, checksums: checksums)
     }
 
-    /// The checks; `live` is the index to compare with the catalog (nil: the one loaded from the files).
-    static func verify(_ directory: DataDirectory, catalog: any Catalog, blobs: any BlobStore, live: (any VectorStore)?,
+    /// The checks; `live` is the index to compare with the catalog (nil: the one `space` opens afresh).
+    static func verify(_ space: any VectorSpace, catalog: any Catalog, blobs: any BlobStore, live: (any VectorStore)?,
                        checksums: Bool) throws -> [String] {
         var problems: [String] = []
         let catalogPath = catalog.backend.kind == "sqlite" ? catalog.backend.location : catalog.backend.description
@@ -61,20 +61,22 @@ extension DataStore {
         }
 
         if let model = state.model {
-            let indexURL = directory.indexURL(named: state.indexDirectory)
+            // The embedded index's files are loaded afresh, every checksum read.
+            let index = space.kind == "embedded" ? space.location + "/" + state.indexDirectory : "\(state.indexDirectory) (\(space.location))"
             var files: (any VectorStore)?
             do {
-                files = try EmbeddedVectorStore(following: indexURL, configuration: indexConfiguration(dimension: model.dimension))
+                files = try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: model.dimension), writer: false)
             } catch {
-                problems.append("index \(indexURL.path): \(error)")
+                problems.append("index \(index): \(error)")
             }
+            defer { try? files?.close() }
             if let vectors = live ?? files {
                 let stored = Set(try vectors.keys())
                 for key in named.subtracting(stored).sorted().prefix(100) { problems.append("catalog image \(key) has no vector") }
                 for key in stored.subtracting(named).sorted().prefix(100) { problems.append("vector \(key) is not in the catalog") }
                 let indexSequence = try vectors.lastSequence()
                 if state.vectorSequence != indexSequence {
-                    problems.append("the catalog records index sequence \(state.vectorSequence), the index \(indexURL.path) is at \(indexSequence)")
+                    problems.append("the catalog records index sequence \(state.vectorSequence), the index \(index) is at \(indexSequence)")
                 }
             }
         } else if !named.isEmpty {

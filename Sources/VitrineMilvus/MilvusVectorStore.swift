@@ -1,0 +1,319 @@
+import Crypto
+import Foundation
+import GRPCCore
+import SwiftProtobuf
+import VitrineCore
+import VitrineIndex
+
+/// The vector role in a Milvus collection (``MilvusVectorSpace`` opens it by index name).
+///
+/// Rows: `key` (primary key, hex SHA-256 of product id, NUL, image id), `product`, `image`,
+/// `category`, `market`, `sequence` (the batch that wrote the row) and `vector`, stored unit
+/// length and searched by COSINE over an HNSW index. Filters become expressions built by
+/// ``MilvusExpression``, never spliced.
+///
+/// Sequence numbers: the space's meta collection holds each index's number. A write first raises
+/// it, then changes the rows, so a crash between the two leaves the number ahead of the catalog's
+/// and the next writer's reconciliation compares keys; it can never leave the rows changed under
+/// the old number. Writes within a process are serialized; across processes the catalog's writer
+/// lock keeps one writer.
+public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
+    public let dimension: Int
+    public let metric: Metric = .cosine
+    /// The index name the catalog uses (`index`, `index-2`, …) and its collection.
+    public let name: String
+    public let collection: String
+    let space: MilvusVectorSpace
+    private var client: MilvusClient { space.client }
+    private var configuration: MilvusConfiguration { space.configuration }
+    private let writer = NSLock()
+    private let state = NSLock()
+    private var closed = false
+    /// Rows per insert or upsert call (messages stay far below Milvus's 64 MiB limit).
+    static let writeChunk = 2000
+    /// Milvus's largest `topk` and query window.
+    static let maxWindow = 16_384
+
+    init(space: MilvusVectorSpace, name: String, collection: String, dimension: Int) {
+        self.space = space
+        self.name = name
+        self.collection = collection
+        self.dimension = dimension
+    }
+
+    private func checkOpen() throws {
+        if state.withLock({ closed }) { throw VectorIndexError.closed }
+    }
+
+    // MARK: Keys
+
+    /// The primary key of `key`: fixed length, hex only, unique per (product, image).
+    static func primaryKey(_ key: VectorKey) -> String {
+        Hex.encode(SHA256.hash(data: Data((key.product + "\u{0}" + key.image).utf8)))
+    }
+
+    // MARK: Writes
+
+    public func upsert(_ records: [VectorRecord]) throws -> UInt64 {
+        try checkOpen()
+        var rows: [VectorRecord] = []
+        rows.reserveCapacity(records.count)
+        for record in records {
+            var row = record
+            row.vector = try metric.prepare(record.vector, dimension: dimension, key: record.key)
+            for name in record.attributes.keys where MilvusField.attribute(name) == nil {
+                throw VectorIndexError.invalidArgument("\(record.key): Milvus collections store the attributes \(MilvusField.attributes.map(\.rawValue).joined(separator: " and ")), not \"\(name)\"")
+            }
+            rows.append(row)
+        }
+        // The last record of a repeated key wins, as in the embedded store.
+        var last: [VectorKey: Int] = [:]
+        for (i, row) in rows.enumerated() { last[row.key] = i }
+        rows = rows.enumerated().filter { last[$1.key] == $0 }.map(\.1)
+        return try write { sequence in
+            var start = 0
+            while start < rows.count {
+                let chunk = rows[start..<min(start + Self.writeChunk, rows.count)]
+                try upsertRows(Array(chunk), sequence: sequence)
+                start += chunk.count
+            }
+        }
+    }
+
+    public func delete(_ keys: [VectorKey]) throws -> UInt64 {
+        try checkOpen()
+        let primaryKeys = Set(keys.map(Self.primaryKey)).sorted()
+        return try write { _ in
+            var start = 0
+            while start < primaryKeys.count {
+                let chunk = primaryKeys[start..<min(start + Self.writeChunk, primaryKeys.count)]
+                try deleteRows(MilvusExpression.isIn(.key, chunk))
+                start += chunk.count
+            }
+        }
+    }
+
+    /// One write batch: the next sequence number is recorded first, then `body` changes the rows.
+    private func write(_ body: (UInt64) throws -> Void) throws -> UInt64 {
+        writer.lock()
+        defer { writer.unlock() }
+        try checkOpen()
+        let sequence = try space.sequence(of: name) + 1
+        try space.setSequence(sequence, of: name)
+        try body(sequence)
+        return sequence
+    }
+
+    private func upsertRows(_ rows: [VectorRecord], sequence: UInt64) throws {
+        var request = Milvus_Proto_Milvus_UpsertRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.numRows = UInt32(rows.count)
+        request.fieldsData = [
+            .strings(.key, rows.map { Self.primaryKey($0.key) }),
+            .strings(.product, rows.map(\.key.product)),
+            .strings(.image, rows.map(\.key.image)),
+            .strings(.category, rows.map { $0.attributes["category"] ?? "" }),
+            .strings(.market, rows.map { $0.attributes["market"] ?? "" }),
+            .longs(.sequence, Array(repeating: Int64(sequence), count: rows.count)),
+            .vectors(.vector, dimension: dimension, rows.flatMap(\.vector)),
+        ]
+        let sent = request
+        // An upsert sets absolute state: running it twice is harmless.
+        _ = try client.call("upsert", idempotent: true, { try await $0.upsert(sent, metadata: $1, options: $2) }, status: \.status)
+    }
+
+    private func deleteRows(_ expression: MilvusExpression) throws {
+        var request = Milvus_Proto_Milvus_DeleteRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.expr = expression.description
+        let sent = request
+        _ = try client.call("delete", idempotent: true, { try await $0.delete(sent, metadata: $1, options: $2) }, status: \.status)
+    }
+
+    // MARK: Reads
+
+    public func search(_ query: [Float], k: Int, filter: VectorFilter?, ef: Int?) throws -> [SearchHit] {
+        guard k > 0 else { throw VectorIndexError.invalidArgument("k must be positive, not \(k)") }
+        if let ef, ef < 1 { throw VectorIndexError.invalidArgument("ef must be positive, not \(ef)") }
+        try checkOpen()
+        let prepared = try metric.prepare(query, dimension: dimension, key: nil)
+        // A condition with no values passes nothing: no need to ask.
+        if let filter, filter.conditions.values.contains(where: \.isEmpty) || filter.products?.isEmpty == true { return [] }
+        let expression = try MilvusExpression.filter(filter)
+        let topK = min(k, Self.maxWindow)
+        let beam = min(max(ef ?? configuration.ef, topK), Self.maxWindow)
+
+        var placeholder = Milvus_Proto_Common_PlaceholderValue()
+        placeholder.tag = "$0"
+        placeholder.type = .floatVector
+        placeholder.values = [prepared.withUnsafeBytes { Data($0) }]
+        var group = Milvus_Proto_Common_PlaceholderGroup()
+        group.placeholders = [placeholder]
+
+        var request = Milvus_Proto_Milvus_SearchRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.dsl = expression?.description ?? ""
+        request.dslType = .boolExprV1
+        request.placeholderGroup = try group.serializedData()
+        request.outputFields = [MilvusField.product.rawValue, MilvusField.image.rawValue]
+        request.searchParams = [
+            .pair("anns_field", MilvusField.vector.rawValue), .pair("topk", "\(topK)"), .pair("metric_type", "COSINE"),
+            .pair("params", "{\"ef\": \(beam)}"), .pair("round_decimal", "-1"),
+        ]
+        request.nq = 1
+        request.consistencyLevel = configuration.consistency.level
+        request.useDefaultConsistency = false
+        let sent = request
+        let response = try client.call("search", idempotent: true, { try await $0.search(sent, metadata: $1, options: $2) }, status: \.status)
+        let results = response.results
+        let products = results.fieldsData.strings(.product)
+        let images = results.fieldsData.strings(.image)
+        let count = min(results.scores.count, products.count, images.count)
+        return (0..<count).map { i in
+            SearchHit(key: VectorKey(product: products[i], image: images[i]), distance: 1 - results.scores[i], metric: .cosine)
+        }
+    }
+
+    public func vector(for key: VectorKey) throws -> [Float]? {
+        let fields = try query(.isIn(.key, [Self.primaryKey(key)]), output: [.vector], limit: 1)
+        let values = fields.floats(.vector)
+        return values.count == dimension ? values : nil
+    }
+
+    public func contains(_ key: VectorKey) throws -> Bool {
+        try !query(.isIn(.key, [Self.primaryKey(key)]), output: [.key], limit: 1).strings(.key).isEmpty
+    }
+
+    /// All keys, sorted. Milvus answers at most 16,384 rows per query, so the key space is walked
+    /// by hex prefixes of the primary key, each split further while it fills a window.
+    public func keys() throws -> [VectorKey] {
+        var found: [VectorKey] = []
+        var prefixes = (0..<16).map { String($0, radix: 16) }
+        while let prefix = prefixes.popLast() {
+            let fields = try query(.hexPrefix(.key, prefix), output: [.product, .image], limit: Self.maxWindow, strong: true)
+            let products = fields.strings(.product)
+            let images = fields.strings(.image)
+            if products.count >= Self.maxWindow {
+                prefixes += (0..<16).map { prefix + String($0, radix: 16) }
+                continue
+            }
+            for (product, image) in zip(products, images) { found.append(VectorKey(product: product, image: image)) }
+        }
+        return found.sorted()
+    }
+
+    public func count() throws -> Int {
+        let fields = try query(nil, output: [], count: true, limit: nil, strong: true)
+        return Int(fields.longs("count(*)").first ?? 0)
+    }
+
+    public func lastSequence() throws -> UInt64 {
+        try checkOpen()
+        return try space.sequence(of: name)
+    }
+
+    /// Seals what was written so far into persistent segments (Milvus's log already made every
+    /// acknowledged write durable).
+    public func flush() throws {
+        try checkOpen()
+        var request = Milvus_Proto_Milvus_FlushRequest()
+        request.dbName = configuration.database
+        request.collectionNames = [collection]
+        let sent = request
+        _ = try client.call("flush", idempotent: true, timeout: max(configuration.timeout, 60),
+                            { try await $0.flush(sent, metadata: $1, options: $2) }, status: \.status)
+    }
+
+    public func close() throws {
+        state.withLock { closed = true }
+    }
+
+    /// The server is the state: there is nothing to catch up with.
+    @discardableResult
+    public func refresh() throws -> Bool { false }
+
+    public func abandon() {
+        state.withLock { closed = true }
+    }
+
+    /// Rows matching `expression` (all rows when nil), as column data.
+    func query(_ expression: MilvusExpression?, output: [MilvusField], count: Bool = false, limit: Int?,
+               strong: Bool = false) throws -> [Milvus_Proto_Schema_FieldData] {
+        try checkOpen()
+        var request = Milvus_Proto_Milvus_QueryRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.expr = expression?.description ?? ""
+        request.outputFields = count ? ["count(*)"] : output.map(\.rawValue)
+        if let limit { request.queryParams = [.pair("limit", "\(limit)")] }
+        request.consistencyLevel = strong ? .strong : configuration.consistency.level
+        request.useDefaultConsistency = false
+        let sent = request
+        return try client.call("query", idempotent: true, { try await $0.query(sent, metadata: $1, options: $2) },
+                               status: \.status).fieldsData
+    }
+}
+
+extension MilvusConfiguration.Consistency {
+    var level: Milvus_Proto_Common_ConsistencyLevel {
+        switch self {
+        case .strong: .strong
+        case .bounded: .bounded
+        case .session: .session
+        case .eventually: .eventually
+        }
+    }
+}
+
+extension Milvus_Proto_Common_KeyValuePair {
+    static func pair(_ key: String, _ value: String) -> Self {
+        var pair = Self()
+        pair.key = key
+        pair.value = value
+        return pair
+    }
+}
+
+extension Milvus_Proto_Schema_FieldData {
+    static func strings(_ field: MilvusField, _ values: [String]) -> Self {
+        var data = Self()
+        data.type = .varChar
+        data.fieldName = field.rawValue
+        data.scalars.stringData.data = values
+        return data
+    }
+
+    static func longs(_ field: MilvusField, _ values: [Int64]) -> Self {
+        var data = Self()
+        data.type = .int64
+        data.fieldName = field.rawValue
+        data.scalars.longData.data = values
+        return data
+    }
+
+    static func vectors(_ field: MilvusField, dimension: Int, _ values: [Float]) -> Self {
+        var data = Self()
+        data.type = .floatVector
+        data.fieldName = field.rawValue
+        data.vectors.dim = Int64(dimension)
+        data.vectors.floatVector.data = values
+        return data
+    }
+}
+
+extension [Milvus_Proto_Schema_FieldData] {
+    func strings(_ field: MilvusField) -> [String] {
+        first { $0.fieldName == field.rawValue }?.scalars.stringData.data ?? []
+    }
+
+    func longs(_ name: String) -> [Int64] {
+        first { $0.fieldName == name }?.scalars.longData.data ?? []
+    }
+
+    func floats(_ field: MilvusField) -> [Float] {
+        first { $0.fieldName == field.rawValue }?.vectors.floatVector.data ?? []
+    }
+}

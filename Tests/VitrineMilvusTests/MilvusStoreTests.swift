@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import VitrineCore
+import VitrineIndex
+@testable import VitrineMilvus
+
+/// The vector store on a real Milvus (scripts/servers.sh starts 2.3.5 standalone): the store's
+/// contract as the embedded one keeps it, hostile filter values, sequence numbers.
+@Suite(.enabled(if: MilvusTestServer.url != nil, "needs VITRINE_TEST_MILVUS_URL (scripts/servers.sh)"))
+struct MilvusStoreTests {
+    @Test func upsertSearchDeleteAndSequence() throws {
+        let space = try MilvusTestServer.space()
+        defer { MilvusTestServer.dispose(space) }
+        let store = try space.openStore("index", dimension: 4, writer: true)
+        #expect(try store.lastSequence() == 0 && store.count() == 0)
+        let records = [
+            VectorRecord(key: VectorKey(product: "a", image: "0"), vector: [1, 0, 0, 0], attributes: ["category": "dress", "market": "cz"]),
+            VectorRecord(key: VectorKey(product: "a", image: "1"), vector: [0.9, 0.1, 0, 0], attributes: ["category": "dress", "market": "cz"]),
+            VectorRecord(key: VectorKey(product: "b", image: "0"), vector: [0, 1, 0, 0], attributes: ["category": "shoe", "market": "sk"]),
+            VectorRecord(key: VectorKey(product: "c", image: ""), vector: [0, 0, 2, 0], attributes: ["category": "bag"]),
+        ]
+        #expect(try store.upsert(records) == 1)
+        #expect(try store.count() == 4)
+        #expect(try store.keys() == records.map(\.key).sorted())
+        let hits = try store.search([1, 0, 0, 0], k: 2, filter: nil, ef: nil)
+        #expect(hits.map(\.key) == [records[0].key, records[1].key])
+        #expect(abs(hits[0].distance) < 1e-5 && abs(hits[0].score - 1) < 1e-5)
+        // Filters: any value of a condition, every condition.
+        #expect(try store.search([1, 0, 0, 0], k: 5, filter: .attribute("category", in: ["shoe", "bag"]), ef: nil).map(\.key.product).sorted() == ["b", "c"])
+        #expect(try store.search([1, 0, 0, 0], k: 5, filter: VectorFilter(["market": ["sk"], "category": ["dress"]]), ef: nil).isEmpty)
+        #expect(try store.search([1, 0, 0, 0], k: 5, filter: VectorFilter(products: ["b"]), ef: nil).map(\.key) == [records[2].key])
+        #expect(try store.search([1, 0, 0, 0], k: 5, filter: .attribute("category", in: []), ef: nil).isEmpty)
+        // Stored vectors are unit length.
+        #expect(try store.vector(for: records[3].key) == [0, 0, 1, 0])
+        #expect(try store.vector(for: VectorKey(product: "zz")) == nil)
+        #expect(try store.contains(records[2].key) && !(try store.contains(VectorKey(product: "zz"))))
+
+        // Replacing a key keeps one row; the last of a repeated key wins.
+        let moved = VectorRecord(key: records[2].key, vector: [0, 0, 0, 1], attributes: ["category": "shoe"])
+        #expect(try store.upsert([records[2], moved]) == 2)
+        #expect(try store.count() == 4)
+        #expect(try store.vector(for: moved.key) == [0, 0, 0, 1])
+        #expect(try store.delete([records[0].key, VectorKey(product: "never")]) == 3)
+        #expect(try store.count() == 3 && !(try store.contains(records[0].key)))
+        #expect(try store.search([1, 0, 0, 0], k: 1, filter: nil, ef: 8).first?.key == records[1].key)
+
+        // Bad input is refused before anything is written.
+        #expect(throws: VectorIndexError.self) { try store.upsert([VectorRecord(key: VectorKey(product: "x"), vector: [0, 0, 0, 0])]) }
+        #expect(throws: VectorIndexError.self) { try store.upsert([VectorRecord(key: VectorKey(product: "x"), vector: [1, 2])]) }
+        #expect(throws: VectorIndexError.self) { try store.search([1, 0, 0, 0], k: 0, filter: nil, ef: nil) }
+        #expect(try store.lastSequence() == 3)
+
+        // Another process's view: a reader of the same space sees the same state and sequence.
+        let other = try MilvusVectorSpace(space.configuration)
+        defer { other.close() }
+        let reader = try other.openStore("index", dimension: 4, writer: false)
+        #expect(try reader.lastSequence() == 3 && reader.count() == 3)
+        #expect(throws: VectorIndexError.self) { try other.openStore("index", dimension: 8, writer: false) }
+        #expect(throws: VectorIndexError.notFound(file: "\(space.configuration.dependency) collection \(space.configuration.collection)_9")) {
+            try other.openStore("index-9", dimension: 4, writer: false)
+        }
+    }
+
+    /// Values that would widen or break a spliced filter select exactly their own rows.
+    @Test func hostileFilterValuesMatchOnlyThemselves() throws {
+        let space = try MilvusTestServer.space()
+        defer { MilvusTestServer.dispose(space) }
+        let store = try space.openStore("index", dimension: 2, writer: true)
+        let values = [#"x" or category != ""#, #"x' or category != '"#, #"back\slash\"#, "line\nbreak", "tab\tand\r",
+                      "bell\u{7}", "šaty ★ 👗", "", "plain", #"\""#, "a%", "_"]
+        var records: [VectorRecord] = []
+        for (i, value) in values.enumerated() {
+            records.append(VectorRecord(key: VectorKey(product: value.isEmpty ? "empty" : value, image: "\(i)"),
+                                        vector: [1, Float(i) / 10], attributes: ["category": value, "market": value]))
+        }
+        _ = try store.upsert(records)
+        #expect(try Set(store.keys()) == Set(records.map(\.key)))
+        for (i, value) in values.enumerated() {
+            let hits = try store.search([1, 0], k: 20, filter: VectorFilter(["category": [value], "market": [value]]), ef: nil)
+            #expect(hits.map(\.key) == [records[i].key], "category \(value.debugDescription)")
+            let byProduct = try store.search([1, 0], k: 20, filter: VectorFilter(products: [records[i].key.product]), ef: nil)
+            #expect(byProduct.map(\.key) == [records[i].key], "product \(value.debugDescription)")
+        }
+        #expect(try store.delete(records.map(\.key)) > 0)
+        #expect(try store.count() == 0)
+    }
+
+    /// Build markers and index names, as a reindex uses them.
+    @Test func markersAndIndexNames() throws {
+        let space = try MilvusTestServer.space()
+        defer { MilvusTestServer.dispose(space) }
+        _ = try space.openStore("index", dimension: 2, writer: true)
+        try space.setMarker(Data("{\"model\":1}".utf8), of: "index-2")
+        #expect(try space.indexNames() == ["index", "index-2"])
+        #expect(try space.marker(of: "index-2") == Data("{\"model\":1}".utf8) && space.marker(of: "index") == nil)
+        let build = try space.openStore("index-2", dimension: 2, writer: true)
+        _ = try build.upsert([VectorRecord(key: VectorKey(product: "p"), vector: [1, 1])])
+        #expect(try space.marker(of: "index-2") != nil && build.lastSequence() == 1)
+        try space.setMarker(nil, of: "index-2")
+        #expect(try space.marker(of: "index-2") == nil && build.lastSequence() == 1)
+        try space.remove("index")
+        #expect(try space.indexNames() == ["index-2"] && !(try space.exists("index")))
+    }
+}
+
+enum MilvusTestServer {
+    static var url: String? { ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_URL"] }
+
+    /// A space of fresh collections, read with Strong consistency.
+    static func space(consistency: MilvusConfiguration.Consistency = .strong) throws -> MilvusVectorSpace {
+        var configuration = try MilvusConfiguration(url: url!, setting: "VITRINE_TEST_MILVUS_URL", environment: [:], passwordAllowed: true)
+        configuration.collection = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+        configuration.consistency = consistency
+        return try MilvusVectorSpace(configuration)
+    }
+
+    static func dispose(_ space: MilvusVectorSpace) {
+        try? space.removeAll()
+        space.close()
+    }
+}
