@@ -237,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "VitrineMilvusTests",
             dependencies: [
-                "VitrineMilvus", "VitrineIndex", "VitrineCore",
+                "VitrineMilvus", "VitrineIndex", "VitrineCore", "VitrineSynthetic",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

@@ -227,6 +227,48 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
                             { try await $0.flush(sent, metadata: $1, options: $2) }, status: \.status)
     }
 
+    /// Flushes, then waits until the server has built the HNSW graph over every row and the query
+    /// nodes serve the indexed segments only: for benchmarks and recall checks that must measure
+    /// the graph (rows still in growing segments are searched through Milvus 2.3's interim IVF
+    /// index, whose recall is far lower). Throws ``VectorIndexError/unavailable(dependency:reason:)``
+    /// after `timeout`.
+    public func waitUntilIndexed(timeout: Double = 600) throws {
+        try flush()
+        var request = Milvus_Proto_Milvus_DescribeIndexRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.fieldName = MilvusField.vector.rawValue
+        let sent = request
+        let deadline = Date().addingTimeInterval(timeout)
+        var settledSince: Date?
+        while true {
+            let described = try client.call("describe index", idempotent: true, { try await $0.describeIndex(sent, metadata: $1, options: $2) },
+                                            status: \.status)
+            if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows {
+                var segments = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
+                segments.dbName = configuration.database
+                segments.collectionName = collection
+                let asked = segments
+                let loaded = try client.call("segment info", idempotent: true,
+                                             { try await $0.getQuerySegmentInfo(asked, metadata: $1, options: $2) }, status: \.status).infos
+                // Every row in indexed sealed segments, seen twice a second apart: the query
+                // node's switch from growing to sealed segments settles only after it lists them.
+                let indexed = loaded.allSatisfy { $0.state != .growing && $0.indexID != 0 }
+                    && loaded.reduce(0) { $0 + $1.numRows } >= index.totalRows
+                if indexed {
+                    if let since = settledSince, Date().timeIntervalSince(since) >= 1 { return }
+                    settledSince = settledSince ?? Date()
+                } else {
+                    settledSince = nil
+                }
+            }
+            guard Date() < deadline else {
+                throw VectorIndexError.unavailable(dependency: configuration.dependency, reason: "the index of \(collection) was not built within \(Int(timeout)) s")
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
     public func close() throws {
         state.withLock { closed = true }
     }

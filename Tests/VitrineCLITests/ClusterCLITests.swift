@@ -1,17 +1,18 @@
 import Foundation
 import Testing
 
-/// The whole flow with the catalog in PostgreSQL and the photos in S3 (the index stays in the data
-/// directory): ingest, search, stats, delete, reindex, gc, verify, and `serve` with the web UI,
-/// images and readiness; a killed ingest resumes; a dependency that is not there is named.
+/// The whole flow with the catalog in PostgreSQL and the photos in S3, the vectors in the data
+/// directory or in Milvus: ingest, search, stats, delete, reindex, gc, verify, and `serve` with the
+/// web UI, images and readiness; a killed ingest resumes; a dependency that is not there is named.
 /// Runs when scripts/servers.sh started the servers (scripts/test.sh does).
 @Suite(.enabled(if: Cluster.configured, "needs VITRINE_TEST_POSTGRES_URL and VITRINE_TEST_S3_ENDPOINT (scripts/servers.sh)"))
 struct ClusterCLITests {
     typealias Ingest = IngestCLITests
 
-    @Test func theWholeFlowOnPostgresAndS3() throws {
+    @Test(arguments: Cluster.vectorBackends)
+    func theWholeFlowOnClusterBackends(vectors: Cluster.Vectors) throws {
         let root = try Ingest.scratch()
-        let cluster = Cluster()
+        let cluster = Cluster(vectors: vectors)
         let data = root.appendingPathComponent("data")
         let folder = try Ingest.photoFolder(count: 10, in: root)
         let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "3", "--json"]
@@ -26,7 +27,8 @@ struct ClusterCLITests {
         let backends = try #require(stats["backends"] as? [String: [String: String]])
         #expect(backends["catalog"]?["kind"] == "postgres" && backends["catalog"]?["location"]?.contains("schema=\(cluster.schema)") == true)
         #expect(backends["blobs"]?["kind"] == "s3" && backends["blobs"]?["location"]?.hasPrefix("s3://\(cluster.bucket)/photos") == true)
-        #expect(backends["vectors"]?["kind"] == "embedded")
+        #expect(backends["vectors"]?["kind"] == vectors.rawValue)
+        if vectors == .milvus { #expect(backends["vectors"]?["location"] == "milvus://\(cluster.milvusAddress)/\(cluster.collection)") }
         let text = try Ingest.run(["stats", "--data", data.path] + cluster.flags, environment: cluster.environment)
         #expect(String(decoding: text.stdout, as: UTF8.self).contains("catalog   postgres postgres://"), "\(String(decoding: text.stdout, as: UTF8.self))")
         #expect(!String(decoding: text.stdout, as: UTF8.self).contains(cluster.environment["PGPASSWORD"]!))
@@ -66,9 +68,10 @@ struct ClusterCLITests {
         #expect(backup.status == 2 && backup.stderr.contains("vitrine migrate"), "\(backup.stderr)")
     }
 
-    @Test func serveOnPostgresAndS3() async throws {
+    @Test(arguments: Cluster.vectorBackends)
+    func serveOnClusterBackends(vectors: Cluster.Vectors) async throws {
         let root = try Ingest.scratch()
-        let cluster = Cluster()
+        let cluster = Cluster(vectors: vectors)
         let data = root.appendingPathComponent("data")
         let folder = try Ingest.photoFolder(count: 6, in: root)
         let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel] + cluster.flags,
@@ -81,7 +84,7 @@ struct ClusterCLITests {
         #expect(ready.status == 200, "\(String(decoding: ready.body, as: UTF8.self))")
         let readiness = try #require(try JSONSerialization.jsonObject(with: ready.body) as? [String: Any])
         let backends = try #require(readiness["backends"] as? [String: [String: String]])
-        #expect(backends["catalog"]?["kind"] == "postgres" && backends["blobs"]?["kind"] == "s3")
+        #expect(backends["catalog"]?["kind"] == "postgres" && backends["blobs"]?["kind"] == "s3" && backends["vectors"]?["kind"] == vectors.rawValue)
 
         let page = try server.get("/?q=dress")
         #expect(page.status == 200)
@@ -95,9 +98,10 @@ struct ClusterCLITests {
         #expect(search.status == 200)
     }
 
-    @Test func aKilledIngestResumesWithNothingLostOrDoubled() throws {
+    @Test(arguments: Cluster.vectorBackends)
+    func aKilledIngestResumesWithNothingLostOrDoubled(vectors: Cluster.Vectors) throws {
         let root = try Ingest.scratch()
-        let cluster = Cluster()
+        let cluster = Cluster(vectors: vectors)
         let data = root.appendingPathComponent("data")
         let manifest = try Ingest.twoPhotoManifest(count: 8, in: root)
         let killed = try Ingest.run(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "2"]
@@ -143,13 +147,33 @@ struct Cluster {
         environment["VITRINE_TEST_POSTGRES_URL"] != nil && environment["VITRINE_TEST_S3_ENDPOINT"] != nil
     }
 
+    /// Where the vectors go: the data directory, or Milvus (when scripts/servers.sh started it).
+    enum Vectors: String, Sendable, CaseIterable {
+        case embedded, milvus
+    }
+
+    static var vectorBackends: [Vectors] { environment["VITRINE_TEST_MILVUS_URL"] == nil ? [.embedded] : [.embedded, .milvus] }
+
     let schema = "cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     let bucket = "cli-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+    let collection = "cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+    var vectors = Vectors.embedded
+
+    init(vectors: Vectors = .embedded) {
+        self.vectors = vectors
+    }
+
+    /// HOST:PORT of the test Milvus.
+    var milvusAddress: String {
+        String((Self.environment["VITRINE_TEST_MILVUS_URL"] ?? "").dropFirst("milvus://".count).prefix { $0 != "/" })
+    }
 
     var flags: [String] {
         let env = Self.environment
-        return ["--catalog", "\(env["VITRINE_TEST_POSTGRES_URL"]!)?schema=\(schema)",
-                "--blobs", "s3://\(bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)"]
+        var flags = ["--catalog", "\(env["VITRINE_TEST_POSTGRES_URL"]!)?schema=\(schema)",
+                     "--blobs", "s3://\(bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)"]
+        if vectors == .milvus { flags += ["--vectors", "milvus://\(milvusAddress)/\(collection)?consistency=strong"] }
+        return flags
     }
 
     var environment: [String: String] {

@@ -220,6 +220,64 @@ nonisolated enum Milvus_Proto_Common_LoadState: SwiftProtobuf.Enum, Swift.CaseIt
 
 }
 
+nonisolated enum Milvus_Proto_Common_SegmentState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  typealias RawValue = Int
+  case none // = 0
+  case notExist // = 1
+  case growing // = 2
+  case sealed // = 3
+  case flushed // = 4
+  case flushing // = 5
+  case dropped // = 6
+  case importing // = 7
+  case UNRECOGNIZED(Int)
+
+  init() {
+    self = .none
+  }
+
+  init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .none
+    case 1: self = .notExist
+    case 2: self = .growing
+    case 3: self = .sealed
+    case 4: self = .flushed
+    case 5: self = .flushing
+    case 6: self = .dropped
+    case 7: self = .importing
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  var rawValue: Int {
+    switch self {
+    case .none: return 0
+    case .notExist: return 1
+    case .growing: return 2
+    case .sealed: return 3
+    case .flushed: return 4
+    case .flushing: return 5
+    case .dropped: return 6
+    case .importing: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  static let allCases: [Milvus_Proto_Common_SegmentState] = [
+    .none,
+    .notExist,
+    .growing,
+    .sealed,
+    .flushed,
+    .flushing,
+    .dropped,
+    .importing,
+  ]
+
+}
+
 nonisolated struct Milvus_Proto_Common_Status: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -319,6 +377,10 @@ nonisolated extension Milvus_Proto_Common_ConsistencyLevel: SwiftProtobuf._Proto
 
 nonisolated extension Milvus_Proto_Common_LoadState: SwiftProtobuf._ProtoNameProviding {
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LoadStateNotExist\0\u{1}LoadStateNotLoad\0\u{1}LoadStateLoading\0\u{1}LoadStateLoaded\0")
+}
+
+nonisolated extension Milvus_Proto_Common_SegmentState: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SegmentStateNone\0\u{1}NotExist\0\u{1}Growing\0\u{1}Sealed\0\u{1}Flushed\0\u{1}Flushing\0\u{1}Dropped\0\u{1}Importing\0")
 }
 
 nonisolated extension Milvus_Proto_Common_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

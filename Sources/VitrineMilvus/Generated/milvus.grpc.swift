@@ -232,6 +232,19 @@ internal enum Milvus_Proto_Milvus_MilvusService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetQuerySegmentInfo" metadata.
+        internal enum GetQuerySegmentInfo: Sendable {
+            /// Request type for "GetQuerySegmentInfo".
+            internal typealias Input = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest
+            /// Response type for "GetQuerySegmentInfo".
+            internal typealias Output = Milvus_Proto_Milvus_GetQuerySegmentInfoResponse
+            /// Descriptor for "GetQuerySegmentInfo".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "milvus.proto.milvus.MilvusService"),
+                method: "GetQuerySegmentInfo",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "milvus.proto.milvus.MilvusService" service.
         internal static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreateCollection.descriptor,
@@ -249,7 +262,8 @@ internal enum Milvus_Proto_Milvus_MilvusService: Sendable {
             Search.descriptor,
             Flush.descriptor,
             Query.descriptor,
-            CheckHealth.descriptor
+            CheckHealth.descriptor,
+            GetQuerySegmentInfo.descriptor
         ]
     }
 }
@@ -571,6 +585,25 @@ extension Milvus_Proto_Milvus_MilvusService {
             deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_CheckHealthResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_CheckHealthResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetQuerySegmentInfo" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetQuerySegmentInfoRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetQuerySegmentInfoRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetQuerySegmentInfoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getQuerySegmentInfo<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1069,6 +1102,36 @@ extension Milvus_Proto_Milvus_MilvusService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetQuerySegmentInfo" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetQuerySegmentInfoRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetQuerySegmentInfoRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetQuerySegmentInfoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func getQuerySegmentInfo<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Milvus_Proto_Milvus_MilvusService.Method.GetQuerySegmentInfo.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1470,6 +1533,31 @@ extension Milvus_Proto_Milvus_MilvusService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_CheckHealthRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_CheckHealthResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetQuerySegmentInfo" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Milvus_Proto_Milvus_GetQuerySegmentInfoRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getQuerySegmentInfo<Result>(
+        request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getQuerySegmentInfo(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1937,6 +2025,35 @@ extension Milvus_Proto_Milvus_MilvusService.ClientProtocol {
             metadata: metadata
         )
         return try await self.checkHealth(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetQuerySegmentInfo" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getQuerySegmentInfo<Result>(
+        _ message: Milvus_Proto_Milvus_GetQuerySegmentInfoRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getQuerySegmentInfo(
             request: request,
             options: options,
             onResponse: handleResponse

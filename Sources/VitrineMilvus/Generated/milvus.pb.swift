@@ -800,6 +800,74 @@ nonisolated struct Milvus_Proto_Milvus_CheckHealthResponse: Sendable {
   fileprivate var _status: Milvus_Proto_Common_Status? = nil
 }
 
+nonisolated struct Milvus_Proto_Milvus_GetQuerySegmentInfoRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var base: Milvus_Proto_Common_MsgBase {
+    get {_base ?? Milvus_Proto_Common_MsgBase()}
+    set {_base = newValue}
+  }
+  /// Returns true if `base` has been explicitly set.
+  var hasBase: Bool {self._base != nil}
+  /// Clears the value of `base`. Subsequent reads from it will return its default value.
+  mutating func clearBase() {self._base = nil}
+
+  var dbName: String = String()
+
+  var collectionName: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _base: Milvus_Proto_Common_MsgBase? = nil
+}
+
+nonisolated struct Milvus_Proto_Milvus_QuerySegmentInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var segmentID: Int64 = 0
+
+  var numRows: Int64 = 0
+
+  var indexName: String = String()
+
+  var indexID: Int64 = 0
+
+  var state: Milvus_Proto_Common_SegmentState = .none
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Milvus_Proto_Milvus_GetQuerySegmentInfoResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var status: Milvus_Proto_Common_Status {
+    get {_status ?? Milvus_Proto_Common_Status()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var infos: [Milvus_Proto_Milvus_QuerySegmentInfo] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _status: Milvus_Proto_Common_Status? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "milvus.proto.milvus"
@@ -2178,6 +2246,139 @@ nonisolated extension Milvus_Proto_Milvus_CheckHealthResponse: SwiftProtobuf.Mes
     if lhs._status != rhs._status {return false}
     if lhs.isHealthy != rhs.isHealthy {return false}
     if lhs.reasons != rhs.reasons {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetQuerySegmentInfoRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetQuerySegmentInfoRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}base\0\u{1}dbName\0\u{1}collectionName\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._base) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.dbName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.collectionName) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._base {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.dbName.isEmpty {
+      try visitor.visitSingularStringField(value: self.dbName, fieldNumber: 2)
+    }
+    if !self.collectionName.isEmpty {
+      try visitor.visitSingularStringField(value: self.collectionName, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetQuerySegmentInfoRequest, rhs: Milvus_Proto_Milvus_GetQuerySegmentInfoRequest) -> Bool {
+    if lhs._base != rhs._base {return false}
+    if lhs.dbName != rhs.dbName {return false}
+    if lhs.collectionName != rhs.collectionName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_QuerySegmentInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".QuerySegmentInfo"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segmentID\0\u{4}\u{4}num_rows\0\u{3}index_name\0\u{1}indexID\0\u{2}\u{2}state\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.segmentID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.numRows) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.indexName) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.indexID) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.segmentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.segmentID, fieldNumber: 1)
+    }
+    if self.numRows != 0 {
+      try visitor.visitSingularInt64Field(value: self.numRows, fieldNumber: 5)
+    }
+    if !self.indexName.isEmpty {
+      try visitor.visitSingularStringField(value: self.indexName, fieldNumber: 6)
+    }
+    if self.indexID != 0 {
+      try visitor.visitSingularInt64Field(value: self.indexID, fieldNumber: 7)
+    }
+    if self.state != .none {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_QuerySegmentInfo, rhs: Milvus_Proto_Milvus_QuerySegmentInfo) -> Bool {
+    if lhs.segmentID != rhs.segmentID {return false}
+    if lhs.numRows != rhs.numRows {return false}
+    if lhs.indexName != rhs.indexName {return false}
+    if lhs.indexID != rhs.indexID {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetQuerySegmentInfoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetQuerySegmentInfoResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}infos\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.infos) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.infos.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.infos, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetQuerySegmentInfoResponse, rhs: Milvus_Proto_Milvus_GetQuerySegmentInfoResponse) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.infos != rhs.infos {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
