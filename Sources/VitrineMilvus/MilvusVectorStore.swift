@@ -167,7 +167,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         request.consistencyLevel = configuration.consistency.level
         request.useDefaultConsistency = false
         let sent = request
-        let response = try client.call("search", idempotent: true, { try await $0.search(sent, metadata: $1, options: $2) }, status: \.status)
+        let response = try reloadingOnce { try client.call("search", idempotent: true, { try await $0.search(sent, metadata: $1, options: $2) }, status: \.status) }
         let results = response.results
         let products = results.fieldsData.strings(.product)
         let images = results.fieldsData.strings(.image)
@@ -294,8 +294,27 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         request.consistencyLevel = strong ? .strong : configuration.consistency.level
         request.useDefaultConsistency = false
         let sent = request
-        return try client.call("query", idempotent: true, { try await $0.query(sent, metadata: $1, options: $2) },
-                               status: \.status).fieldsData
+        return try reloadingOnce {
+            try client.call("query", idempotent: true, { try await $0.query(sent, metadata: $1, options: $2) }, status: \.status).fieldsData
+        }
+    }
+
+    /// Runs a read; when the server answers that the collection is not loaded (a restarted Milvus
+    /// Lite forgets what was loaded; Milvus reloads by itself), loads it and runs the read again.
+    private func reloadingOnce<T>(_ read: () throws -> T) throws -> T {
+        do {
+            return try read()
+        } catch let error as VectorIndexError {
+            switch error {
+            case .unavailable(_, let reason), .rejected(_, let reason):
+                let text = reason.lowercased()
+                guard text.contains("not loaded") || text.contains("released") || text.contains("load()") else { throw error }
+                try space.load(collection)
+                return try read()
+            default:
+                throw error
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ struct ExpressionTests {
         (#"x" or category != ""#, #""x\" or category != \"""#),
         (#"a\b"#, #""a\\b""#),
         ("line\nbreak\r\ttab", #""line\nbreak\r\ttab""#),
-        ("bell\u{7}", #""bell\u0007""#),
+        ("bell\u{7}", "\"bell\u{7}\""),
         ("šaty ★", #""šaty ★""#),
         ("", #""""#),
     ])

@@ -4,12 +4,14 @@ import VitrineCore
 import VitrineIndex
 @testable import VitrineMilvus
 
-/// The vector store on a real Milvus (scripts/servers.sh starts 2.3.5 standalone): the store's
-/// contract as the embedded one keeps it, hostile filter values, sequence numbers.
-@Suite(.enabled(if: MilvusTestServer.url != nil, "needs VITRINE_TEST_MILVUS_URL (scripts/servers.sh)"))
+/// The vector store on real servers (scripts/servers.sh starts Milvus 2.3.5 standalone and Milvus
+/// Lite): the store's contract as the embedded one keeps it, hostile filter values, sequence
+/// numbers, build markers.
+@Suite(.enabled(if: !MilvusTestServer.available.isEmpty, "needs VITRINE_TEST_MILVUS_URL or VITRINE_TEST_MILVUS_LITE_URL (scripts/servers.sh)"))
 struct MilvusStoreTests {
-    @Test func upsertSearchDeleteAndSequence() throws {
-        let space = try MilvusTestServer.space()
+    @Test(arguments: MilvusTestServer.available)
+    func upsertSearchDeleteAndSequence(server: MilvusTestServer) throws {
+        let space = try server.space()
         defer { MilvusTestServer.dispose(space) }
         let store = try space.openStore("index", dimension: 4, writer: true)
         #expect(try store.lastSequence() == 0 && store.count() == 0)
@@ -62,8 +64,9 @@ struct MilvusStoreTests {
     }
 
     /// Values that would widen or break a spliced filter select exactly their own rows.
-    @Test func hostileFilterValuesMatchOnlyThemselves() throws {
-        let space = try MilvusTestServer.space()
+    @Test(arguments: MilvusTestServer.available)
+    func hostileFilterValuesMatchOnlyThemselves(server: MilvusTestServer) throws {
+        let space = try server.space()
         defer { MilvusTestServer.dispose(space) }
         let store = try space.openStore("index", dimension: 2, writer: true)
         let values = [#"x" or category != ""#, #"x' or category != '"#, #"back\slash\"#, "line\nbreak", "tab\tand\r",
@@ -86,8 +89,9 @@ struct MilvusStoreTests {
     }
 
     /// Build markers and index names, as a reindex uses them.
-    @Test func markersAndIndexNames() throws {
-        let space = try MilvusTestServer.space()
+    @Test(arguments: MilvusTestServer.available)
+    func markersAndIndexNames(server: MilvusTestServer) throws {
+        let space = try server.space()
         defer { MilvusTestServer.dispose(space) }
         _ = try space.openStore("index", dimension: 2, writer: true)
         try space.setMarker(Data("{\"model\":1}".utf8), of: "index-2")
@@ -103,16 +107,27 @@ struct MilvusStoreTests {
     }
 }
 
-enum MilvusTestServer {
-    static var url: String? { ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_URL"] }
+/// A Milvus the tests run against.
+enum MilvusTestServer: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case standalone
+    case lite
+
+    var variable: String { self == .standalone ? "VITRINE_TEST_MILVUS_URL" : "VITRINE_TEST_MILVUS_LITE_URL" }
+    var url: String? { ProcessInfo.processInfo.environment[variable] }
+    var testDescription: String { self == .standalone ? "Milvus 2.3.5" : "Milvus Lite" }
+
+    static var available: [MilvusTestServer] { allCases.filter { $0.url != nil } }
+    static var url: String? { standalone.url }
 
     /// A space of fresh collections, read with Strong consistency.
-    static func space(consistency: MilvusConfiguration.Consistency = .strong) throws -> MilvusVectorSpace {
-        var configuration = try MilvusConfiguration(url: url!, setting: "VITRINE_TEST_MILVUS_URL", environment: [:], passwordAllowed: true)
+    func space(consistency: MilvusConfiguration.Consistency = .strong) throws -> MilvusVectorSpace {
+        var configuration = try MilvusConfiguration(url: url!, setting: variable, environment: [:], passwordAllowed: true)
         configuration.collection = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
         configuration.consistency = consistency
         return try MilvusVectorSpace(configuration)
     }
+
+    static func space() throws -> MilvusVectorSpace { try standalone.space() }
 
     static func dispose(_ space: MilvusVectorSpace) {
         try? space.removeAll()
