@@ -227,10 +227,18 @@ public final class SearchService: Sendable {
         var model: String?
         do {
             try store.refresh()
-            gauges = try self.gauges()
+            let counts = try store.catalog.counts()
+            gauges.products = counts.products
+            gauges.images = counts.images
+            gauges.generation = try store.catalog.generation()
             model = try store.catalog.modelRecord()?.specifier
         } catch {
             problems.append("the catalog cannot be read: \(error)")
+        }
+        do {
+            gauges.vectors = try store.vectors?.count() ?? 0
+        } catch {
+            problems.append("the vector index cannot be read: \(error)")
         }
         // One cheap request proves the photo store answers and takes the credentials.
         do {

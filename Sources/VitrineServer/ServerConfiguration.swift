@@ -74,7 +74,8 @@ public struct ServerConfiguration: Sendable {
     public static func load(flags: [String: ConfigValue], environment: [String: String], configFile: String?) async throws -> ServerConfiguration {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS", "VITRINE_CATALOG", "VITRINE_POSTGRES_PASSWORD", "VITRINE_S3_SECRET_ACCESS_KEY"]))
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS", "VITRINE_CATALOG", "VITRINE_POSTGRES_PASSWORD", "VITRINE_S3_SECRET_ACCESS_KEY",
+                                                                                         "VITRINE_VECTORS", "VITRINE_MILVUS_TOKEN"]))
                 .prefixKeys(with: ConfigKey("vitrine")),
         ]
         if let file = configFile ?? environment["VITRINE_CONFIG"], !file.isEmpty {

@@ -158,6 +158,9 @@ struct Cluster {
     let bucket = "cli-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     let collection = "cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     var vectors = Vectors.embedded
+    /// The Milvus to use (default: the test server) and the URL's consistency parameter (nil: the default).
+    var milvusURL: String?
+    var consistency: String? = "strong"
 
     init(vectors: Vectors = .embedded) {
         self.vectors = vectors
@@ -172,7 +175,9 @@ struct Cluster {
         let env = Self.environment
         var flags = ["--catalog", "\(env["VITRINE_TEST_POSTGRES_URL"]!)?schema=\(schema)",
                      "--blobs", "s3://\(bucket)/photos?endpoint=\(env["VITRINE_TEST_S3_ENDPOINT"]!)"]
-        if vectors == .milvus { flags += ["--vectors", "milvus://\(milvusAddress)/\(collection)?consistency=strong"] }
+        if vectors == .milvus {
+            flags += ["--vectors", "\(milvusURL ?? "milvus://\(milvusAddress)")/\(collection)" + (consistency.map { "?consistency=\($0)" } ?? "")]
+        }
         return flags
     }
 
@@ -190,7 +195,7 @@ struct Cluster {
 }
 
 /// `vitrine serve` on a free port, its URL read from its "serving" log line; requests with curl.
-final class ServedProcess {
+final class ServedProcess: @unchecked Sendable {
     let process: Process
     let base: String
 
