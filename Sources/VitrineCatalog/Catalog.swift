@@ -16,8 +16,11 @@ public protocol Catalog: AnyObject, Sendable {
     var isReadOnly: Bool { get }
 
     /// Takes the one-writer lock of this catalog; throws ``CatalogError/locked(path:holder:)``
-    /// naming the holder's command and pid when another writer holds it.
-    func acquireWriterLease(holder: String) throws -> any WriterLease
+    /// naming the holder's command and pid when another writer holds it. With a `shard`, a
+    /// catalog shared by machines (PostgreSQL) gives a lease on that shard alone: workers of other
+    /// shards may hold theirs at once, and a whole-catalog writer waits for all of them (and they
+    /// for it). A catalog that cannot share (SQLite) takes the whole lock either way.
+    func acquireWriterLease(holder: String, shard: Shard?) throws -> any WriterLease
 
     // MARK: Products
 
@@ -91,6 +94,13 @@ extension Catalog {
 }
 
 /// A writer's hold on a store, released explicitly or when the process ends.
+extension Catalog {
+    /// The whole-catalog lease.
+    public func acquireWriterLease(holder: String) throws -> any WriterLease {
+        try acquireWriterLease(holder: holder, shard: nil)
+    }
+}
+
 public protocol WriterLease: AnyObject, Sendable {
     func release()
 }

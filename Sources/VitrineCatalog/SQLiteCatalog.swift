@@ -110,7 +110,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     public var backend: StoreBackend { StoreBackend(kind: "sqlite", location: path) }
 
     /// The writer lock of the data directory the file lies in (`writer.lock` beside it).
-    public func acquireWriterLease(holder: String) throws -> any WriterLease {
+    public func acquireWriterLease(holder: String, shard: Shard?) throws -> any WriterLease {
         try WriterLock.acquire(DataDirectory(url.deletingLastPathComponent()), holder: holder)
     }
 

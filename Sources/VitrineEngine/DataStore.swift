@@ -32,6 +32,8 @@ public final class DataStore: @unchecked Sendable {
     public var indexDirectoryName: String { stateLock.withLock { indexName } }
     private var indexName: String
     public let isWriter: Bool
+    /// The shard this writer holds a lease on, beside other shards' writers (nil: the whole store).
+    public private(set) var shard: Shard?
     private let writerLeases: [any WriterLease]
     private var seenGeneration: UInt64
     /// A reindex's swap to another model that a reader holds back (``holdsModelSwaps``).
@@ -72,12 +74,19 @@ public final class DataStore: @unchecked Sendable {
     /// Opens the stores of `storage` as their one writer. The data directory's lock is always
     /// taken (it guards the index); a PostgreSQL catalog's advisory lock too, so writers on other
     /// machines sharing that catalog wait their turn.
-    public static func openForWriting(_ storage: StorageLocation, holder: String) throws -> DataStore {
+    ///
+    /// With a `shard` and every role on a server (PostgreSQL, S3, Milvus), the catalog's lease is
+    /// the shard's alone: writers of other shards work at the same time (each with a data
+    /// directory of its own), and opening reconciles this shard's products with their vectors
+    /// every time, since sequence numbers no longer tell one writer's batches from another's.
+    /// Otherwise the whole lock is taken, and shards run one after another.
+    public static func openForWriting(_ storage: StorageLocation, holder: String, shard requested: Shard? = nil) throws -> DataStore {
+        let shard = storage.sharesWriters ? requested : nil
         var leases: [any WriterLease] = [try WriterLock.acquire(storage.directory, holder: holder)]
         do {
             let catalog = try storage.openCatalog(readOnly: false)
             do {
-                if storage.catalog != .embedded { leases.append(try catalog.acquireWriterLease(holder: holder)) }
+                if storage.catalog != .embedded { leases.append(try catalog.acquireWriterLease(holder: holder, shard: shard)) }
                 let blobs = try storage.openBlobs(create: true)
                 let state = try catalog.servingState()
                 let space = try storage.openVectorSpace()
@@ -88,6 +97,7 @@ public final class DataStore: @unchecked Sendable {
                     }
                     let store = DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors,
                                           state: state, writerLeases: leases)
+                    store.shard = shard
                     if vectors != nil { store.reconciliation = try store.reconcile() }
                     return store
                 } catch {
@@ -281,9 +291,12 @@ public final class DataStore: @unchecked Sendable {
     public func reconcile() throws -> Reconciliation {
         guard isWriter, let vectors = liveVectors else { return Reconciliation() }
         let indexSequence = try vectors.lastSequence()
-        guard indexSequence != (try catalog.vectorSequence()) else { return Reconciliation() }
-        let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) })
-        let stored = Set(try vectors.keys())
+        // A shard's writer compares its own products every time (other shards' writers move the
+        // sequence numbers too) and leaves theirs alone.
+        if shard == nil, indexSequence == (try catalog.vectorSequence()) { return Reconciliation() }
+        let mine: (VectorKey) -> Bool = { [shard] key in shard?.contains(productID: key.product) ?? true }
+        let named = Set(try catalog.imageKeys().map { VectorKey(product: $0.product, image: $0.image) }.filter(mine))
+        let stored = Set(try vectors.keys().filter(mine))
         var result = Reconciliation()
         let orphans = stored.subtracting(named).sorted()
         if !orphans.isEmpty {

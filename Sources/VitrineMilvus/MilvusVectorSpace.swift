@@ -10,8 +10,6 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
     public let configuration: MilvusConfiguration
     let client: MilvusClient
     private let lock = NSLock()
-    /// Sequence numbers this process wrote or read as the writer (only the writer changes them).
-    private var sequences: [String: UInt64] = [:]
     private var metaReady = false
 
     public init(_ configuration: MilvusConfiguration) throws {
@@ -113,7 +111,6 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
         if try has(configuration.metaCollection) {
             try deleteMeta(name)
         }
-        lock.withLock { _ = sequences.removeValue(forKey: name) }
     }
 
     /// Drops every index of this space and its meta collection (tests, and a user starting over).
@@ -127,10 +124,7 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
             _ = try client.call("drop collection \(collection)", idempotent: true, { try await $0.dropCollection(sent, metadata: $1, options: $2) },
                                 status: { $0 })
         }
-        lock.withLock {
-            sequences = [:]
-            metaReady = false
-        }
+        lock.withLock { metaReady = false }
     }
 
     public func size(of name: String) -> Int64? { nil }
@@ -141,17 +135,16 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
 
     // MARK: Sequence numbers
 
-    /// The last sequence number of index `name` (0 when it has no record).
+    /// The last sequence number of index `name` (0 when it has no record). Read from the server
+    /// every time: the writers of several shards raise it.
     func sequence(of name: String) throws -> UInt64 {
-        if let known = lock.withLock({ sequences[name] }) { return known }
-        return try readMeta(name)?.sequence ?? 0
+        try readMeta(name)?.sequence ?? 0
     }
 
-    /// Records `sequence` for index `name` (the writer, before it changes rows).
+    /// Records `sequence` for index `name` (a writer, before it changes rows).
     func setSequence(_ sequence: UInt64, of name: String) throws {
         let marker = try readMeta(name)?.marker
         try writeMeta(name, sequence: sequence, marker: marker)
-        lock.withLock { sequences[name] = sequence }
     }
 
     // MARK: Meta collection

@@ -55,13 +55,24 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
 
     /// A session-level advisory lock on a connection of its own, held until released or until the
     /// process (or its connection) ends. The holder's description is kept in the `writer` table,
-    /// so a refused writer can name the command and pid that holds it.
-    public func acquireWriterLease(holder: String) throws -> any WriterLease {
+    /// so a refused writer can name the command and pid that holds it. A shard's lease is the
+    /// writer lock taken shared (shard workers run together; a whole writer, taking it
+    /// exclusively, waits for them all) plus the shard's own lock taken exclusively.
+    public func acquireWriterLease(holder: String, shard: Shard?) throws -> any WriterLease {
         let connection = try pool.connectForLease()
         let session = PostgresPool.Session(connection: connection, pool: pool)
         do {
             let key = "vitrine-writer:" + configuration.schema
-            let taken = try session.query("SELECT pg_try_advisory_lock(hashtext(\(key)))").first?.decode(Bool.self) ?? false
+            var taken: Bool
+            if let shard {
+                let shardKey = key + ":shard:" + shard.description
+                taken = try session.query("SELECT pg_try_advisory_lock_shared(hashtext(\(key)))").first?.decode(Bool.self) ?? false
+                if taken {
+                    taken = try session.query("SELECT pg_try_advisory_lock(hashtext(\(shardKey)))").first?.decode(Bool.self) ?? false
+                }
+            } else {
+                taken = try session.query("SELECT pg_try_advisory_lock(hashtext(\(key)))").first?.decode(Bool.self) ?? false
+            }
             guard taken else {
                 let text = try session.query("SELECT holder FROM writer").first?.decode(String.self)
                 let decoder = JSONDecoder()

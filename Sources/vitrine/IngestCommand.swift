@@ -53,6 +53,11 @@ struct Ingest: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "With --prune: list what would be removed, remove nothing.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp(
+        "Ingest one of n disjoint parts of the source, i from 0 to n-1 (products by a hash of their id). With the catalog in PostgreSQL, photos in S3 and vectors in Milvus, the n workers run at once, on any machines, each with its own --data.",
+        valueName: "i/n"))
+    var shard: String?
+
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
@@ -93,12 +98,16 @@ struct Ingest: AsyncParsableCommand {
     }
 
     private func ingest(_ reader: any DatasetReader) async throws -> IngestReport {
+        let shard = try shard.map { text in
+            do { return try Shard(parsing: text) } catch CatalogError.invalidArgument(let message) { throw EngineError.invalidArgument(message) }
+        }
         let directory = try await model.resolve()
         let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
         guard let image = encoders.image else {
             throw EngineError.model(path: directory.path, reason: "the model has no image tower")
         }
-        let store = try DataStore.openForWriting(try data.storage(), holder: "vitrine ingest \(source)")
+        let store = try DataStore.openForWriting(try data.storage(), holder: "vitrine ingest \(source)" + (shard.map { " --shard \($0)" } ?? ""),
+                                                 shard: shard)
         var closed = false
         defer { if !closed { try? store.close() } }
         if !store.reconciliation.isEmpty {
@@ -111,6 +120,7 @@ struct Ingest: AsyncParsableCommand {
         ingestOptions.limit = limit
         ingestOptions.prune = prune
         ingestOptions.dryRun = dryRun
+        ingestOptions.shard = shard
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
         let view = IngestProgressView(total: [limit, reader.expectedCount()].compactMap { $0 }.min())
         let report = try await pipeline.run(reader) { view.update($0) }

@@ -295,3 +295,48 @@ extension ServedProcess {
         return Int(status) ?? 0
     }
 }
+
+/// `ingest --shard i/n` on the cluster backends: two shard workers at once (each with a data
+/// directory of its own), one killed midway and run again; catalog, photos and vectors then hold
+/// every product exactly once, and `verify` finds them agreeing.
+@Suite(.enabled(if: Cluster.configured && Cluster.environment["VITRINE_TEST_MILVUS_URL"] != nil,
+                "needs the test servers (scripts/servers.sh)"))
+struct ShardedIngestTests {
+    typealias Ingest = IngestCLITests
+
+    @Test func twoShardWorkersAtOnceOneKilledAndRerun() throws {
+        let root = try Ingest.scratch()
+        let cluster = Cluster(vectors: .milvus)
+        let manifest = try Ingest.twoPhotoManifest(count: 30, in: root)
+        func worker(_ shard: Int, fault: String? = nil) throws -> Process {
+            try Ingest.start(["ingest", manifest.path, "--data", root.appendingPathComponent("worker-\(shard)").path,
+                              "--model", CLITests.tinyModel, "--batch-size", "2", "--shard", "\(shard)/2"] + cluster.flags,
+                             environment: cluster.environment.merging(fault.map { ["VITRINE_FAULT": $0] } ?? [:]) { $1 }, quiet: true)
+        }
+        let first = try worker(0)
+        let second = try worker(1, fault: "after-index-upsert:4")
+        var overlapped = false
+        while first.isRunning || second.isRunning {
+            if first.isRunning && second.isRunning { overlapped = true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(overlapped, "the two shard workers never ran at the same time")
+        #expect(first.terminationStatus == 0)
+        #expect(second.terminationReason == .uncaughtSignal, "the faulted worker was not killed: \(second.terminationStatus)")
+        let partial = try cluster.stats(root.appendingPathComponent("worker-0"))
+        #expect((partial["products"] as? Int ?? 0) < 30, "\(partial)")
+
+        let rerun = try Ingest.run(["ingest", manifest.path, "--data", root.appendingPathComponent("worker-1").path,
+                                    "--model", CLITests.tinyModel, "--batch-size", "2", "--shard", "1/2", "--json"] + cluster.flags,
+                                   environment: cluster.environment)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let stats = try cluster.stats(root.appendingPathComponent("worker-0"))
+        #expect(stats["products"] as? Int == 30 && stats["images"] as? Int == 60 && stats["vectors"] as? Int == 60, "\(stats)")
+        let verify = try Ingest.run(["verify", "--data", root.appendingPathComponent("worker-0").path] + cluster.flags,
+                                    environment: cluster.environment)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let bad = try Ingest.run(["ingest", manifest.path, "--data", root.appendingPathComponent("worker-0").path,
+                                  "--model", CLITests.tinyModel, "--shard", "2/2"] + cluster.flags, environment: cluster.environment)
+        #expect(bad.status == 2 && bad.stderr.contains("--shard 2/2"), "\(bad.stderr)")
+    }
+}

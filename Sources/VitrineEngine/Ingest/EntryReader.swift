@@ -9,11 +9,23 @@ struct EntryReader {
     private var remaining: Int?
     private var finished = false
     private let ledger: IngestLedger
+    private let shard: Shard?
 
-    init(_ reader: DatasetReader, limit: Int?, ledger: IngestLedger) {
+    init(_ reader: DatasetReader, limit: Int?, shard: Shard?, ledger: IngestLedger) {
         iterator = reader.entries().makeAsyncIterator()
         remaining = limit
+        self.shard = shard
         self.ledger = ledger
+    }
+
+    /// Whether this run ingests `entry`: with a shard, only its products; a rejected row is
+    /// reported by the shard of its id, or by shard 0 when it has none.
+    private func isMine(_ entry: SourceEntry) -> Bool {
+        guard let shard else { return true }
+        switch entry {
+        case .item(let item): return shard.contains(productID: item.product.id)
+        case .rejected(let rejection): return rejection.id.map { shard.contains(productID: $0) } ?? (shard.index == 0)
+        }
     }
 
     /// The items among the next `count` entries; `nil` at the end of the source or of the limit.
@@ -22,6 +34,7 @@ struct EntryReader {
         while entries.count < count, !finished {
             if let remaining, remaining <= 0 { finished = true; break }
             guard let entry = try await iterator.next() else { finished = true; break }
+            guard isMine(entry) else { continue }
             if case .item = entry { remaining? -= 1 }
             entries.append(entry)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCatalog
 
 /// Settings of one ingest run.
 public struct IngestOptions: Sendable {
@@ -18,6 +19,8 @@ public struct IngestOptions: Sendable {
     public var prune = false
     /// With `prune`: list what would be removed, remove nothing.
     public var dryRun = false
+    /// Ingest only the products of this shard (``Shard``); the others are skipped unread.
+    public var shard: Shard?
 
     public init() {}
 }

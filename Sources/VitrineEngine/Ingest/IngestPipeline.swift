@@ -38,6 +38,9 @@ public final class IngestPipeline: Sendable {
         guard !options.prune || options.limit == nil else {
             throw EngineError.invalidArgument("pruning needs a full pass over the source: drop --limit")
         }
+        guard !options.prune || options.shard == nil else {
+            throw EngineError.invalidArgument("pruning needs a full pass over the source: drop --shard (run --prune once, after the shards)")
+        }
         guard store.isWriter else {
             throw EngineError.notWriter(path: store.directory.url.path)
         }
@@ -81,11 +84,11 @@ public final class IngestPipeline: Sendable {
         // takes the batch, so the preparer runs one batch ahead and no further. An error on
         // either side ends the group and cancels the other.
         let batches = AsyncThrowingChannel<PreparedBatch, Error>()
-        let limit = options.limit
+        let limit = options.limit, shard = options.shard
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    var entries = EntryReader(reader, limit: limit, ledger: ledger)
+                    var entries = EntryReader(reader, limit: limit, shard: shard, ledger: ledger)
                     var last = false
                     while !last {
                         let batch = try await preparer.nextBatch(from: &entries, progress: progress)

@@ -46,6 +46,14 @@ public struct StorageLocation: Sendable, Equatable {
     /// of a directory work on).
     public var isEmbedded: Bool { catalog == .embedded && blobs == .embedded && vectors == .embedded }
 
+    /// Whether writers on several machines can share the stores at once (the catalog in
+    /// PostgreSQL, the photos in S3, the vectors in Milvus): what `ingest --shard` needs to run its
+    /// shards side by side.
+    public var sharesWriters: Bool {
+        guard case .postgres = catalog, case .s3 = blobs, case .milvus = vectors else { return false }
+        return true
+    }
+
     /// Whether the catalog's state exists: the SQLite file, or (for PostgreSQL) always assumed, since
     /// opening finds out.
     var catalogMayExist: Bool {
