@@ -9,9 +9,9 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Copy a catalog with its photos and vectors to other backends, resumably, and verify the copy.",
         discussion: """
         SRC and DST are each a data directory, or a JSON file naming the backends as serve's config \
-        file does: {"data": DIR, "catalog": "postgres://…", "blobs": "s3://…", "postgres": \
-        {"password": …}, "s3": {"accessKeyId": …, "secretAccessKey": …}} (credentials absent from the \
-        file come from PGPASSWORD and AWS_*). An interrupted run is completed by running it again. \
+        file does: {"data": DIR, "catalog": "postgres://…", "blobs": "s3://…", "vectors": "milvus://…", \
+        "postgres": {"password": …}, "s3": {"accessKeyId": …, "secretAccessKey": …}, "milvus": {"token": …}} \
+        (credentials absent from the file come from PGPASSWORD, AWS_* and MILVUS_TOKEN). An interrupted run is completed by running it again. \
         Success is reported only after counts, photo checksums and the top 10 of sampled queries \
         agree on both sides; any difference exits 1, naming it.
         """)
@@ -78,16 +78,18 @@ struct Migrate: AsyncParsableCommand {
         do {
             file = try JSONDecoder().decode(BackendsFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw EngineError.invalidArgument("\(setting): \(path) is not a backends file ({\"data\": DIR, \"catalog\": URL, \"blobs\": URL}): \(error)")
+            throw EngineError.invalidArgument("\(setting): \(path) is not a backends file ({\"data\": DIR, \"catalog\": URL, \"blobs\": URL, \"vectors\": URL}): \(error)")
         }
         var merged = environment
         if let password = file.postgres?.password { merged["PGPASSWORD"] = password }
         if let key = file.s3?.accessKeyId { merged["AWS_ACCESS_KEY_ID"] = key }
         if let secret = file.s3?.secretAccessKey { merged["AWS_SECRET_ACCESS_KEY"] = secret }
+        if let token = file.milvus?.token { merged["MILVUS_TOKEN"] = token }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let data = URL(fileURLWithPath: (file.data as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL
         return try StorageLocation.parse(directory: DataDirectory(data), catalog: file.catalog, catalogSetting: "\(setting) \(path): catalog",
-                                         blobs: file.blobs, blobsSetting: "\(setting) \(path): blobs", environment: merged, passwordAllowed: true)
+                                         blobs: file.blobs, blobsSetting: "\(setting) \(path): blobs",
+                                         vectors: file.vectors, vectorsSetting: "\(setting) \(path): vectors", environment: merged, passwordAllowed: true)
     }
 
     struct BackendsFile: Decodable {
@@ -100,7 +102,11 @@ struct Migrate: AsyncParsableCommand {
         var data: String
         var catalog: String?
         var blobs: String?
+        var vectors: String?
         var postgres: Postgres?
         var s3: S3?
+        var milvus: Milvus?
+
+        struct Milvus: Decodable { var token: String? }
     }
 }
