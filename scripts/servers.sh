@@ -134,9 +134,24 @@ start_milvus() {
     for component in rootCoord proxy queryCoord queryNode indexCoord indexNode dataCoord dataNode; do
         flags+=(--extra-config "$component.ip=127.0.0.1")
     done
+    # The embedded etcd listens on 2379 and 2380 unless its own config says otherwise: free ports,
+    # so a second server (another checkout's tests) can run beside this one.
+    local client peer
+    client=$(free_port); peer=$(free_port)
+    cat >"$dir/etcd.yaml" <<YAML
+name: default
+listen-client-urls: http://127.0.0.1:$client
+advertise-client-urls: http://127.0.0.1:$client
+listen-peer-urls: http://127.0.0.1:$peer
+initial-advertise-peer-urls: http://127.0.0.1:$peer
+initial-cluster: default=http://127.0.0.1:$peer
+YAML
+
     # A session of its own, so `stop` (and the outage drills) can end the launcher and the server
     # it runs together.
-    setsid "$venv/bin/milvus-server" --data "$dir/data" "${flags[@]}" >"$dir/log" 2>&1 &
+    # (The launcher's --extra-config only sets keys its template has; Milvus reads any key from the
+    # environment, ETCD_CONFIG_PATH being etcd.config.path.)
+    ETCD_CONFIG_PATH="$dir/etcd.yaml" setsid "$venv/bin/milvus-server" --data "$dir/data" "${flags[@]}" >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
     echo "${ports[0]}" >"$dir/port"
     # The launcher prints its banner once the server answers.
