@@ -6,12 +6,18 @@
 #   2. lookup: a synthetic catalog of COUNT products (vitrine-bench catalog), copied to PostgreSQL +
 #      S3 by `vitrine migrate`, then `vitrine-bench lookup` on both, alternating: the catalog lookup of
 #      a results page and a whole similar-product search, p50 and p99.
+#   3. search: the same catalog copied into PostgreSQL + S3 + Milvus (`vitrine-bench cluster`, the
+#      copy timed), then whole text searches (int8 text tower) at CLIENTS clients for 15 s on each
+#      side, alternating, PAIRS rounds: requests/s, p50, p99 and their ratios.
 # Uses the release binaries (swift build -c release) and the servers of scripts/servers.sh (started
 # here and stopped at the end unless .servers/env already names running ones).
 #   bench/cluster.sh MODEL PHOTOS [COUNT=100000] [PAIRS=2] [IMAGES=300]     (COUNT=0: ingest only)
+#   PARTS="lookup search" CLIENTS=4 bench/cluster.sh …                      (a subset of the parts)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 model=$1 photos=$2 count=${3:-100000} pairs=${4:-2} images=${5:-300}
+parts=${PARTS:-ingest lookup search} clients=${CLIENTS:-4}
+wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac }
 bin="$root/.build/release"
 work=$(mktemp -d /tmp/vitrine-bench-cluster.XXXXXX)
 started_servers=""
@@ -39,8 +45,8 @@ find "$photos" -type f \( -name '*.jpg' -o -name '*.png' -o -name '*.webp' \) | 
     cp "$f" "$work/photos/$rel"
 done
 
-echo "== ingest of $images photos ($pairs pairs, embedded first then cluster)" >&2
-for i in $(seq 1 "$pairs"); do
+wants ingest && echo "== ingest of $images photos ($pairs pairs, embedded first then cluster)" >&2
+wants ingest && for i in $(seq 1 "$pairs"); do
     "$bin/vitrine" ingest "$work/photos" --data "$work/ingest-embedded-$i" --model "$model" --precision int8 --json \
         | python3 -c "import json,sys; r=json.load(sys.stdin); print('ingest embedded', r['images_per_second'] if 'images_per_second' in r else r)"
     # shellcheck disable=SC2046
@@ -49,8 +55,9 @@ for i in $(seq 1 "$pairs"); do
 done
 
 [ "$count" -gt 0 ] || exit 0
-echo "== lookup at $count products" >&2
 "$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$work/catalog" --json >/dev/null
+if wants lookup; then
+echo "== lookup at $count products" >&2
 cat >"$work/cluster.json" <<JSON
 {"data": "$work/catalog-cluster", "catalog": "$VITRINE_TEST_POSTGRES_URL?schema=bench_lookup$$",
  "blobs": "s3://bench-lookup$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT"}
@@ -63,3 +70,12 @@ for i in $(seq 1 "$pairs"); do
     "$bin/vitrine-bench" lookup --data "$work/catalog-cluster" --catalog "$VITRINE_TEST_POSTGRES_URL?schema=bench_lookup$$" \
         --blobs "s3://bench-lookup$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT" --json | sed 's/^/lookup cluster /'
 done
+fi
+
+if wants search; then
+    [ -n "${VITRINE_TEST_MILVUS_URL:-}" ] || { echo "no Milvus in .servers/env: skipping search" >&2; exit 0; }
+    echo "== text search at $clients clients over $count products: embedded vs PostgreSQL + S3 + Milvus" >&2
+    "$bin/vitrine-bench" cluster --model "$model" --precision int8 --embedded "$work/catalog" --data "$work/search-cluster" \
+        --catalog "$VITRINE_TEST_POSTGRES_URL?schema=bench_search$$" --blobs "s3://bench-search$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT" \
+        --vectors "$VITRINE_TEST_MILVUS_URL/bench_search$$" --clients "$clients" --rounds "$pairs" --queries "$root/bench/sentences.txt"
+fi

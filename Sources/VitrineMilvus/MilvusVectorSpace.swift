@@ -141,10 +141,13 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
         try readMeta(name)?.sequence ?? 0
     }
 
-    /// Records `sequence` for index `name` (a writer, before it changes rows).
-    func setSequence(_ sequence: UInt64, of name: String) throws {
-        let marker = try readMeta(name)?.marker
-        try writeMeta(name, sequence: sequence, marker: marker)
+    /// Raises the sequence number of index `name` by one and returns it (a writer, before it
+    /// changes rows): one read and one write of its record.
+    func advanceSequence(of name: String) throws -> UInt64 {
+        let record = try readMeta(name)
+        let sequence = (record?.sequence ?? 0) + 1
+        try writeMeta(name, sequence: sequence, marker: record?.marker)
+        return sequence
     }
 
     // MARK: Meta collection

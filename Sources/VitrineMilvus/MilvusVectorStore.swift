@@ -98,8 +98,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         writer.lock()
         defer { writer.unlock() }
         try checkOpen()
-        let sequence = try space.sequence(of: name) + 1
-        try space.setSequence(sequence, of: name)
+        let sequence = try space.advanceSequence(of: name)
         try body(sequence)
         return sequence
     }
