@@ -141,14 +141,23 @@ public enum Migration {
     }
 
     /// Whether two top-k lists agree: the same distances rank by rank (to 1e-4: another engine
-    /// sums in another order), and the same keys but for ties (equal vectors, such as a photo two
-    /// products share, may come in either order, and a tie at the last rank either way).
+    /// sums in another order), each key found by both at the same distance, and the same keys
+    /// but for ties (equal vectors, such as a photo two products share, may come in either
+    /// order, and a tie at the last rank may keep either).
     static func agree(_ a: [SearchHit], _ b: [SearchHit]) -> Bool {
         let tolerance: Float = 1e-4
         guard a.count == b.count, zip(a, b).allSatisfy({ abs($0.distance - $1.distance) <= tolerance }) else { return false }
+        let distancesB = Dictionary(b.map { ($0.key, $0.distance) }, uniquingKeysWith: min)
+        let keysA = Set(a.map(\.key))
         let last = a.last?.distance ?? 0
-        let (keysA, keysB) = (Set(a.map(\.key)), Set(b.map(\.key)))
-        return (a.filter { !keysB.contains($0.key) } + b.filter { !keysA.contains($0.key) }).allSatisfy { abs($0.distance - last) <= tolerance }
+        for hit in a {
+            if let other = distancesB[hit.key] {
+                guard abs(other - hit.distance) <= tolerance else { return false }
+            } else if abs(hit.distance - last) > tolerance {
+                return false
+            }
+        }
+        return b.filter { !keysA.contains($0.key) }.allSatisfy { abs($0.distance - last) <= tolerance }
     }
 
     private static func verify(_ source: DataStore, _ target: DataStore, sourceVectors: any VectorStore,
