@@ -77,5 +77,31 @@ if wants search; then
     echo "== text search at $clients clients over $count products: embedded vs PostgreSQL + S3 + Milvus" >&2
     "$bin/vitrine-bench" cluster --model "$model" --precision int8 --embedded "$work/catalog" --data "$work/search-cluster" \
         --catalog "$VITRINE_TEST_POSTGRES_URL?schema=bench_search$$" --blobs "s3://bench-search$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT" \
-        --vectors "$VITRINE_TEST_MILVUS_URL/bench_search$$" --clients "$clients" --rounds "$pairs" --queries "$root/bench/sentences.txt"
+        --vectors "${VITRINE_TEST_MILVUS_URL%/*}/bench_search$$" --clients "$clients" --rounds "$pairs" --queries "$root/bench/sentences.txt"
+
+    # The same two stores through `vitrine serve` (int8, query batching on as by default) under
+    # wrk at CLIENTS connections, alternating: what a client of the service sees.
+    command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk >/dev/null; }; }
+    python3 -c "import sys, urllib.parse; [print(urllib.parse.quote(l.strip())) for l in open(sys.argv[1]) if l.strip()]" \
+        "$root/bench/sentences.txt" >"$work/queries.txt"
+    serve_load() {  # serve_load NAME ARGS...: serve, wait until ready, 3 s warm-up, 15 s of wrk; one JSON line
+        local name=$1 port; shift
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        "$bin/vitrine" serve --port "$port" --precision int8 "$@" >"$work/serve-$name.log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 600); do
+            [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
+            sleep 0.2
+        done
+        local run=(wrk -t "$clients" -c "$clients" --timeout 30s -s "$root/bench/peers/load.lua" "http://127.0.0.1:$port"
+                   -- get "/api/v1/search?k=10&q=" "$work/queries.txt")
+        "${run[@]:0:5}" -d 3s "${run[@]:5}" >/dev/null
+        echo "serve $name $("${run[@]:0:5}" -d 15s "${run[@]:5}" | tail -1)"
+        kill -INT "$pid"; wait "$pid" || true
+    }
+    for i in $(seq 1 "$pairs"); do
+        serve_load embedded --data "$work/catalog"
+        serve_load cluster --data "$work/search-serve" --catalog "$VITRINE_TEST_POSTGRES_URL?schema=bench_search$$" \
+            --blobs "s3://bench-search$$/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT" --vectors "${VITRINE_TEST_MILVUS_URL%/*}/bench_search$$"
+    done
 fi

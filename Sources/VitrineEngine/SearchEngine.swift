@@ -178,8 +178,10 @@ public final class SearchEngine: @unchecked Sendable {
         guard let resolved = try resolve(filter) else { return [] }
         let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
         let wanted = page.offset + page.k + (excluding == nil ? 0 : 1)
-        let total = try vectors.count()
-        var n = min(max(64, wanted * 3), max(total, 1))
+        // The index's size is asked only when the search must widen: on a server (Milvus) it is
+        // a query of its own, dearer than the search.
+        var total: Int?
+        var n = max(64, wanted * 3)
         while true {
             let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
             var best: [String: SearchHit] = [:]
@@ -206,10 +208,12 @@ public final class SearchEngine: @unchecked Sendable {
                         market: product.market, image: "/images/\(image.key)"))
                 }
             }
-            if results.count >= wanted || hits.count < n || n >= total {
-                return Array(results.dropFirst(page.offset).prefix(page.k))
-            }
-            n = min(n * 4, total)
+            let done = Array(results.dropFirst(page.offset).prefix(page.k))
+            if results.count >= wanted || hits.count < n { return done }
+            let size = try total ?? vectors.count()
+            total = size
+            if n >= size { return done }
+            n = min(n * 4, size)
         }
     }
 
