@@ -204,8 +204,10 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         return found.sorted()
     }
 
+    /// Live rows, at the configured consistency (a server's metrics poll it every second; Strong
+    /// would make each poll wait for the server's next time tick).
     public func count() throws -> Int {
-        let fields = try query(nil, output: [], count: true, limit: nil, strong: true)
+        let fields = try query(nil, output: [], count: true, limit: nil)
         return Int(fields.longs("count(*)").first ?? 0)
     }
 
