@@ -99,15 +99,7 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
     }
 
     public func remove(_ name: String) throws {
-        let collection = configuration.collectionName(forIndex: name)
-        var drop = Milvus_Proto_Milvus_DropCollectionRequest()
-        drop.dbName = configuration.database
-        drop.collectionName = collection
-        let sent = drop
-        if try has(collection) {
-            _ = try client.call("drop collection \(collection)", idempotent: true, { try await $0.dropCollection(sent, metadata: $1, options: $2) },
-                                status: { $0 })
-        }
+        try drop(configuration.collectionName(forIndex: name))
         if try has(configuration.metaCollection) {
             try deleteMeta(name)
         }
@@ -116,14 +108,8 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
     /// Drops every index of this space and its meta collection (tests, and a user starting over).
     public func removeAll() throws {
         for name in try indexNames() { try remove(name) }
-        for collection in [configuration.collectionName(forIndex: "index"), configuration.metaCollection] where try has(collection) {
-            var drop = Milvus_Proto_Milvus_DropCollectionRequest()
-            drop.dbName = configuration.database
-            drop.collectionName = collection
-            let sent = drop
-            _ = try client.call("drop collection \(collection)", idempotent: true, { try await $0.dropCollection(sent, metadata: $1, options: $2) },
-                                status: { $0 })
-        }
+        try drop(configuration.collectionName(forIndex: "index"))
+        try drop(configuration.metaCollection)
         lock.withLock { metaReady = false }
     }
 
@@ -227,6 +213,17 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
     }
 
     // MARK: Collections
+
+    /// Drops `collection` when it exists.
+    private func drop(_ collection: String) throws {
+        guard try has(collection) else { return }
+        var request = Milvus_Proto_Milvus_DropCollectionRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        let sent = request
+        _ = try client.call("drop collection \(collection)", idempotent: true, { try await $0.dropCollection(sent, metadata: $1, options: $2) },
+                            status: { $0 })
+    }
 
     func has(_ collection: String) throws -> Bool {
         var request = Milvus_Proto_Milvus_HasCollectionRequest()

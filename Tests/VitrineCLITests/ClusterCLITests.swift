@@ -422,15 +422,16 @@ struct OutageDrillTests {
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 
-    /// Polls `condition` until it holds or `seconds` pass.
-    func eventually(seconds: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-        return false
-    }
+}
+
+/// Polls `condition` every `interval` seconds until it holds or `seconds` pass (at least once).
+func eventually(seconds: Double = 20, every interval: Double = 0.5, _ condition: () throws -> Bool) throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    repeat {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: interval)
+    } while Date() < deadline
+    return false
 }
 
 /// Tests/Fixtures/tools/tcp_proxy.py between Vitrine and a server: killed, frozen, thawed, restarted.

@@ -50,7 +50,7 @@ struct MilvusReplicaTests {
                                           image: folder.appendingPathComponent(photo))
         #expect(posted == 201)
         let written = Date()
-        #expect(try eventually(seconds: 2) { try ids(replicas[0]).contains("posted-1") && ids(replicas[1]).contains("posted-1") },
+        #expect(try eventually(seconds: 2, every: 0.05) { try ids(replicas[0]).contains("posted-1") && ids(replicas[1]).contains("posted-1") },
                 "not searchable through both within 2 s")
         print("replicas: a product written through one replica was found through both after \(String(format: "%.2f", Date().timeIntervalSince(written))) s")
 
@@ -60,7 +60,7 @@ struct MilvusReplicaTests {
                                     environment: cluster.environment)
         #expect(second.status == 0, "\(second.stderr)")
         let ingested = Date()
-        #expect(try eventually(seconds: 2) { try ids(replicas[0]).count == 9 && ids(replicas[1]).count == 9 },
+        #expect(try eventually(seconds: 2, every: 0.05) { try ids(replicas[0]).count == 9 && ids(replicas[1]).count == 9 },
                 "the worker's products were not searchable through both within 2 s")
         print("replicas: a worker's ingest was found through both after \(String(format: "%.2f", Date().timeIntervalSince(ingested))) s")
 
@@ -69,15 +69,6 @@ struct MilvusReplicaTests {
             let kept = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("replica-\(name)").path)) ?? []
             #expect(kept.allSatisfy { $0 == "writer.lock" }, "replica \(name) keeps \(kept)")
         }
-    }
-
-    func eventually(seconds: Double, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        } while Date() < deadline
-        return false
     }
 }
 
@@ -174,15 +165,6 @@ struct MilvusOutageDrillTests {
         let verify = try Ingest.run(["verify", "--data", data.path] + cluster.flags, environment: cluster.environment)
         #expect(verify.status == 0, "\(verify.stderr)")
     }
-
-    func eventually(seconds: Double, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.5)
-        } while Date() < deadline
-        return false
-    }
 }
 
 /// Status codes and the slowest answer seen by the load's threads.
@@ -255,10 +237,7 @@ final class MilvusLiteProcess {
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
@@ -270,13 +249,19 @@ final class MilvusLiteProcess {
     static func accepts(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// 127.0.0.1:`port`.
+    static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        return address
     }
 }
 
