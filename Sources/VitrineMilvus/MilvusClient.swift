@@ -79,6 +79,8 @@ final class MilvusClient: Sendable {
                     throw VectorIndexError.unavailable(dependency: dependency, reason: "\(name): \(Self.describe(error))")
                 }
                 Thread.sleep(forTimeInterval: 0.2 * Double(attempt))
+            } catch let error as RPCError where error.code == .unimplemented {
+                throw VectorIndexError.rejected(dependency: dependency, reason: "\(name): this server does not implement it")
             } catch let error as RPCError {
                 throw VectorIndexError.unavailable(dependency: dependency, reason: "\(name): \(Self.describe(error))")
             } catch let error as MilvusStatusError {

@@ -7,15 +7,14 @@ import VitrineSynthetic
 
 /// Milvus's HNSW against the embedded exact index: on 20,000 random unit vectors of CLIP's
 /// dimension, clustered as embeddings are (the benchmarks' Gaussian mixture: 200 centres, noise
-/// 0.6), top-10 recall against exact search at the `ef` both HNSW stores are given (the embedded
-/// HNSW's recall is printed beside it). The graph is built and served first (`waitUntilIndexed`),
-/// so the recall is the graph's, not that of Milvus's interim index over rows not yet sealed.
+/// 0.6), top-10 recall against exact search at the default `ef` and at a wider one, the same `ef`
+/// both HNSW stores are given (the embedded HNSW must reach 0.99 too). The graph is built and
+/// served first (`waitUntilIndexed`), so the recall is the graph's, not that of Milvus's interim
+/// index over rows not yet sealed.
 ///
-/// What holds and is asserted: unfiltered recall ≥ 0.99, and ≥ 0.9 under every filter. What does
-/// not, measured: the issue's 0.99 with filters. Milvus 2.3.5's filtered search loses 2–6% of the
-/// true neighbours under selective filters (10% and 7% of the rows pass) whatever `ef` is (the same
-/// 0.98 and 0.94 at ef 256 and 512 over runs; one run reached 0.994 overall), where Vitrine's own
-/// index finds them all.
+/// The filters pass 100%, 10%, 7% and 33% of the rows. Under the 10% filter Milvus 2.3.5's own
+/// filtered walk found 0.92 of the neighbours at ef 64 and 0.98 at ef 256; the store widens its
+/// beam by the inverse of the passing fraction, so recall holds under every filter.
 ///
 /// (Isotropic random vectors in 512 dimensions are no test of an index: every point is nearly
 /// orthogonal to every other, and neither HNSW reaches 0.99 there even at ef 2000.)
@@ -23,7 +22,6 @@ import VitrineSynthetic
 struct RecallTests {
     static let count = 20_000
     static let dimension = 512
-    static let ef = 256
 
     @Test func top10RecallAgainstExactSearch() throws {
         let mixture = GaussianMixture(dimension: Self.dimension, clusters: 200, spread: 0.6, seed: 15)
@@ -52,29 +50,33 @@ struct RecallTests {
             nil, .attribute("category", in: ["category-3"]), VectorFilter(["category": ["category-1", "category-7"], "market": ["sk"]]),
             .attribute("market", in: ["hu"]),
         ]
-        var found = 0, wanted = 0, embeddedFound = 0
-        var perFilter: [String] = []
-        for (f, filter) in filters.enumerated() {
-            var hitsHere = 0, wantedHere = 0
-            for q in 0..<25 {
-                let query = Array(queryPoints[(f * 25 + q) * Self.dimension ..< (f * 25 + q + 1) * Self.dimension])
-                let truth = Set(try exact.search(query, k: 10, filter: filter, ef: nil).map(\.key))
-                let answer = try milvus.search(query, k: 10, filter: filter, ef: Self.ef)
-                #expect(answer.allSatisfy { hit in filter == nil || records.first { $0.key == hit.key }.map { record in
-                    filter!.conditions.allSatisfy { $0.value.contains(record.attributes[$0.key] ?? "") } } == true })
-                hitsHere += answer.filter { truth.contains($0.key) }.count
-                embeddedFound += try graph.search(query, k: 10, filter: filter, ef: Self.ef).filter { truth.contains($0.key) }.count
-                wantedHere += truth.count
+        for ef in [64, 256] {
+            var found = 0, wanted = 0, embeddedFound = 0
+            var perFilter: [String] = []
+            for (f, filter) in filters.enumerated() {
+                var hitsHere = 0, wantedHere = 0
+                for q in 0..<25 {
+                    let query = Array(queryPoints[(f * 25 + q) * Self.dimension ..< (f * 25 + q + 1) * Self.dimension])
+                    let truth = Set(try exact.search(query, k: 10, filter: filter, ef: nil).map(\.key))
+                    let answer = try milvus.search(query, k: 10, filter: filter, ef: ef)
+                    #expect(answer.allSatisfy { hit in filter == nil || records.first { $0.key == hit.key }.map { record in
+                        filter!.conditions.allSatisfy { $0.value.contains(record.attributes[$0.key] ?? "") } } == true })
+                    hitsHere += answer.filter { truth.contains($0.key) }.count
+                    embeddedFound += try graph.search(query, k: 10, filter: filter, ef: ef).filter { truth.contains($0.key) }.count
+                    wantedHere += truth.count
+                }
+                let recallHere = Double(hitsHere) / Double(wantedHere)
+                perFilter.append("filter \(f): \(String(format: "%.3f", recallHere))")
+                // 25 queries, 250 neighbours: one filter's figure moves by 0.004 per neighbour.
+                #expect(recallHere >= 0.98, "recall \(recallHere) with filter \(f) at ef \(ef)")
+                found += hitsHere
+                wanted += wantedHere
             }
-            let recallHere = Double(hitsHere) / Double(wantedHere)
-            perFilter.append("filter \(f): \(String(format: "%.3f", recallHere))")
-            #expect(recallHere >= (filter == nil ? 0.99 : 0.9), "recall \(recallHere) with filter \(f)")
-            found += hitsHere
-            wanted += wantedHere
+            let recall = Double(found) / Double(wanted)
+            print("Milvus HNSW top-10 recall at ef \(ef) over \(Self.count) vectors: \(String(format: "%.4f", recall)) "
+                  + "(\(perFilter.joined(separator: ", "))); embedded HNSW \(String(format: "%.4f", Double(embeddedFound) / Double(wanted)))")
+            #expect(recall >= 0.99, "Milvus at ef \(ef)")
+            #expect(Double(embeddedFound) / Double(wanted) >= 0.99, "the embedded HNSW at ef \(ef)")
         }
-        let recall = Double(found) / Double(wanted)
-        print("Milvus HNSW top-10 recall at ef \(Self.ef) over \(Self.count) vectors: \(String(format: "%.4f", recall)) "
-              + "(\(perFilter.joined(separator: ", "))); embedded HNSW \(String(format: "%.4f", Double(embeddedFound) / Double(wanted)))")
-        #expect(Double(embeddedFound) / Double(wanted) >= 0.99, "the embedded HNSW at the same ef")
     }
 }
