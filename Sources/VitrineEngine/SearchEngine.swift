@@ -76,13 +76,19 @@ public final class SearchEngine: @unchecked Sendable {
     /// model's encoders (``DataStore/model``).
     public let model: ModelRecord?
     private let decoder: ImageDecoder
+    /// Whether each query first catches up with the writer's commits (a reader's one small catalog
+    /// query, a round trip on PostgreSQL). A server turns it off: its poller refreshes every
+    /// interval, so every replica sees a write within that interval without a query per request.
+    public let refreshesPerQuery: Bool
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
     /// this bounds the work spent on a hostile one).
     public static let maxQueryLength = 1000
 
-    public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000) {
+    public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
+                refreshesPerQuery: Bool = true) {
         self.store = store
+        self.refreshesPerQuery = refreshesPerQuery
         self.text = text
         self.image = image
         model = store.model
@@ -139,7 +145,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// "More like this": products whose images are nearest to the product's first image.
     public func similar(to id: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
         try page.validate()
-        try refresh()
+        try catchUp()
         // A stored vector and the index it is searched in must come from the same model.
         let vectors = try servingIndex(requireModel: false)
         guard let product = try store.catalog.product(id: id), let first = product.images.first,
@@ -153,13 +159,17 @@ public final class SearchEngine: @unchecked Sendable {
 
     /// A product record, or ``EngineError/unknownProduct(_:)``.
     public func product(id: String) throws -> Product {
-        try refresh()
+        try catchUp()
         guard let product = try store.catalog.product(id: id) else { throw EngineError.unknownProduct(id) }
         return product
     }
 
     /// Catches up with the writer's commits (readers only; cheap when nothing changed).
     public func refresh() throws { try store.refresh() }
+
+    private func catchUp() throws {
+        if refreshesPerQuery { try store.refresh() }
+    }
 
     // MARK: Nearest products
 
@@ -171,7 +181,7 @@ public final class SearchEngine: @unchecked Sendable {
                  in index: (any VectorStore)? = nil) throws -> [SearchResult] {
         var vectors = index
         if vectors == nil {
-            try refresh()
+            try catchUp()
             vectors = try servingIndex(requireModel: true)
         }
         guard let vectors else { return [] }

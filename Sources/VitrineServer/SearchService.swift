@@ -44,7 +44,8 @@ public final class SearchService: Sendable {
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.store = store
-        current = Mutex(SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels))
+        current = Mutex(SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
+                                   refreshesPerQuery: false))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -96,7 +97,8 @@ public final class SearchService: Sendable {
         if let serving = store.model, text.dimension != serving.dimension {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
-        let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels)
+        let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
+                                   refreshesPerQuery: false)
         current.withLock { $0 = engine }
     }
 

@@ -98,7 +98,8 @@ struct BenchCluster: AsyncParsableCommand {
             let directory = try await model.resolve()
             let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
             guard let text = encoders.text else { throw EngineError.model(path: directory.path, reason: "the model has no text tower") }
-            let engines = [SearchEngine(store: local, text: text, image: nil), SearchEngine(store: remote, text: text, image: nil)]
+            // As `serve` runs them: no catalog query per search to catch up (nothing is written meanwhile).
+            let engines = [local, remote].map { SearchEngine(store: $0, text: text, image: nil, refreshesPerQuery: false) }
             var sides: [[Side]] = [[], []]
             var latencies: [[Double]] = [[], []]
             var counts = [0, 0]
