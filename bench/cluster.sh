@@ -33,6 +33,7 @@ trap cleanup EXIT
 # shellcheck disable=SC1091
 source "$root/.servers/env"
 export PGPASSWORD=$VITRINE_TEST_POSTGRES_PASSWORD AWS_ACCESS_KEY_ID=$VITRINE_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$VITRINE_TEST_S3_SECRET_KEY
+if [ -n "${VITRINE_TEST_MILVUS_TOKEN:-}" ]; then export MILVUS_TOKEN=$VITRINE_TEST_MILVUS_TOKEN; fi
 cluster() {  # cluster NAME: the flags of a schema and a bucket of that name
     echo "--catalog $VITRINE_TEST_POSTGRES_URL?schema=$1 --blobs s3://${1//_/-}/photos?endpoint=$VITRINE_TEST_S3_ENDPOINT"
 }

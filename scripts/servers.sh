@@ -151,7 +151,8 @@ YAML
     # it runs together.
     # (The launcher's --extra-config only sets keys its template has; Milvus reads any key from the
     # environment, ETCD_CONFIG_PATH being etcd.config.path.)
-    ETCD_CONFIG_PATH="$dir/etcd.yaml" setsid "$venv/bin/milvus-server" --data "$dir/data" "${flags[@]}" >"$dir/log" 2>&1 &
+    # Authentication on (the default root user, root:Milvus), so every test speaks with a token.
+    COMMON_SECURITY_AUTHORIZATIONENABLED=true ETCD_CONFIG_PATH="$dir/etcd.yaml" setsid "$venv/bin/milvus-server" --data "$dir/data" "${flags[@]}" >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
     echo "${ports[0]}" >"$dir/port"
     # The launcher prints its banner once the server answers.
@@ -159,6 +160,7 @@ YAML
         || { tail -20 "$dir/log" >&2; tail -20 "$dir/data/logs/milvus-stderr.log" >&2 2>/dev/null; return 1; }
     echo "export VITRINE_TEST_MILVUS_URL=milvus://127.0.0.1:${ports[0]}/vitrine" >>"$env_file"
     echo "export VITRINE_TEST_MILVUS_PORT=${ports[0]}" >>"$env_file"
+    echo "export VITRINE_TEST_MILVUS_TOKEN=root:Milvus" >>"$env_file"
     echo "servers: Milvus 2.3.5 on 127.0.0.1:${ports[0]}" >&2
 }
 

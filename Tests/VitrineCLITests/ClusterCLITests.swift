@@ -185,6 +185,7 @@ struct Cluster {
         let env = Self.environment
         return ["PGPASSWORD": env["VITRINE_TEST_POSTGRES_PASSWORD"] ?? "", "AWS_ACCESS_KEY_ID": env["VITRINE_TEST_S3_ACCESS_KEY"] ?? "",
                 "AWS_SECRET_ACCESS_KEY": env["VITRINE_TEST_S3_SECRET_KEY"] ?? ""]
+            .merging(env["VITRINE_TEST_MILVUS_TOKEN"].map { ["MILVUS_TOKEN": $0] } ?? [:]) { $1 }
     }
 
     func stats(_ data: URL) throws -> [String: Any] {
@@ -263,7 +264,10 @@ struct MigrateCLITests {
             "postgres": ["password": env["VITRINE_TEST_POSTGRES_PASSWORD"]!],
             "s3": ["accessKeyId": env["VITRINE_TEST_S3_ACCESS_KEY"]!, "secretAccessKey": env["VITRINE_TEST_S3_SECRET_KEY"]!],
         ]
-        if vectors == .milvus { file["vectors"] = "milvus://\(cluster.milvusAddress)/\(cluster.collection)?consistency=strong" }
+        if vectors == .milvus {
+            file["vectors"] = "milvus://\(cluster.milvusAddress)/\(cluster.collection)?consistency=strong"
+            if let token = env["VITRINE_TEST_MILVUS_TOKEN"] { file["milvus"] = ["token": token] }
+        }
         try JSONSerialization.data(withJSONObject: file).write(to: backends)
 
         // Killed after the second batch's photos and vectors, before its catalog commit.

@@ -124,6 +124,27 @@ struct MilvusConnectionTests {
         #expect(counts.lost == 0, "calls that lost their connection")
         #expect(counts.opened >= 3, "a fresh connection every \(MilvusClient.callsPerConnection) calls")
     }
+
+    /// scripts/servers.sh starts the standalone server with authentication on: the token from the
+    /// environment is what lets every other test in; none, or a wrong one, is refused by name.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_TOKEN"] != nil, "needs a server with authentication"))
+    func credentialsAreRequiredAndNeverEchoed() throws {
+        for environment in [[:], ["MILVUS_TOKEN": "root:not-the-password"]] {
+            var configuration = try MilvusConfiguration(url: MilvusTestServer.url!, setting: "VITRINE_TEST_MILVUS_URL",
+                                                        environment: environment, passwordAllowed: true)
+            configuration.collection = "t_credentials"
+            do {
+                let space = try MilvusVectorSpace(configuration)
+                defer { space.close() }
+                _ = try space.openStore("index", dimension: 4, writer: true)
+                Issue.record("opened a collection with \(environment.isEmpty ? "no token" : "a wrong token")")
+            } catch let error as VectorIndexError {
+                let text = String(describing: error)
+                #expect(text.contains("Milvus") && text.contains("credentials"), "\(text)")
+                #expect(!text.contains("not-the-password"))
+            }
+        }
+    }
 }
 
 enum MilvusTestServer: String, CaseIterable, Sendable, CustomTestStringConvertible {
@@ -135,11 +156,17 @@ enum MilvusTestServer: String, CaseIterable, Sendable, CustomTestStringConvertib
     var testDescription: String { self == .standalone ? "Milvus 2.3.5" : "Milvus Lite" }
 
     static var available: [MilvusTestServer] { allCases.filter { $0.url != nil } }
+    /// The standalone server checks credentials (scripts/servers.sh turns authentication on);
+    /// Milvus Lite takes none.
+    var credentials: [String: String] {
+        let token = ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_TOKEN"]
+        return self == .standalone ? token.map { ["MILVUS_TOKEN": $0] } ?? [:] : [:]
+    }
     static var url: String? { standalone.url }
 
     /// A space of fresh collections, read with Strong consistency.
     func space(consistency: MilvusConfiguration.Consistency = .strong) throws -> MilvusVectorSpace {
-        var configuration = try MilvusConfiguration(url: url!, setting: variable, environment: [:], passwordAllowed: true)
+        var configuration = try MilvusConfiguration(url: url!, setting: variable, environment: credentials, passwordAllowed: true)
         configuration.collection = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
         configuration.consistency = consistency
         return try MilvusVectorSpace(configuration)
