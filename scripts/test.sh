@@ -16,6 +16,10 @@ scripts/install-deps.sh
 tools/fetch_minilm.sh >/dev/null || [ "${VITRINE_ALLOW_MISSING_MINILM:-}" = 1 ]
 # Every target declares what it imports, and imports what it declares.
 tools/check_dependencies.py
+# The deployment's configuration, checked by the tools that read it: every compose profile, nginx,
+# the Dockerfile's runtime libraries, Prometheus's rules and their unit tests, Alertmanager.
+deploy/check-stack.sh
+deploy/check-observability.sh
 swift build --build-tests --explicit-target-dependency-import-check=error
 trap 'scripts/servers.sh stop' EXIT
 scripts/servers.sh start
