@@ -107,7 +107,8 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
-    public var backend: StoreBackend { StoreBackend(kind: "sqlite", location: path) }
+    public static let kind = "sqlite"
+    public var backend: StoreBackend { StoreBackend(kind: Self.kind, location: path) }
 
     /// The writer lock of the data directory the file lies in (`writer.lock` beside it).
     public func acquireWriterLease(holder: String, shard: Shard?) throws -> any WriterLease {

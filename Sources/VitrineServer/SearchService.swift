@@ -42,10 +42,18 @@ public final class SearchService: Sendable {
         var truncated: Bool
     }
 
+    /// Whether each query first catches up with another writer's commits. With the catalog in the
+    /// data directory that is a local read, and the next request sees a commit; on a catalog
+    /// server it would be a round trip per request, so there the poller does it every
+    /// `refresh.intervalMilliseconds` and a commit is served within that interval.
+    static func refreshesPerQuery(_ store: DataStore) -> Bool {
+        store.backends.catalog.kind == SQLiteCatalog.kind
+    }
+
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.store = store
         current = Mutex(SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
-                                   refreshesPerQuery: false))
+                                   refreshesPerQuery: Self.refreshesPerQuery(store)))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -98,7 +106,7 @@ public final class SearchService: Sendable {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
         let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
-                                   refreshesPerQuery: false)
+                                   refreshesPerQuery: Self.refreshesPerQuery(store))
         current.withLock { $0 = engine }
     }
 
