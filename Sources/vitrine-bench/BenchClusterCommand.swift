@@ -98,7 +98,7 @@ struct BenchCluster: AsyncParsableCommand {
             let directory = try await model.resolve()
             let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
             guard let text = encoders.text else { throw EngineError.model(path: directory.path, reason: "the model has no text tower") }
-            // As `serve` runs them: no catalog query per search to catch up (nothing is written meanwhile).
+            // Nothing is written during the run: neither side asks the catalog to catch up per search.
             let engines = [local, remote].map { SearchEngine(store: $0, text: text, image: nil, refreshesPerQuery: false) }
             var sides: [[Side]] = [[], []]
             var latencies: [[Double]] = [[], []]

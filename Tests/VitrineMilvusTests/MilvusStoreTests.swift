@@ -107,7 +107,6 @@ struct MilvusStoreTests {
     }
 }
 
-/// A Milvus the tests run against.
 /// Milvus 2.3's Go server sends a PING with nearly every request, and the Swift HTTP/2 stack
 /// closes a connection after 200 control frames in 30 s, failing the calls on it: the client
 /// moves to a fresh connection first, so a burst of calls loses none.
@@ -147,6 +146,7 @@ struct MilvusConnectionTests {
     }
 }
 
+/// A Milvus the tests run against.
 enum MilvusTestServer: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case standalone
     case lite

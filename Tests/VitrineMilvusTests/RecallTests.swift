@@ -50,6 +50,7 @@ struct RecallTests {
             nil, .attribute("category", in: ["category-3"]), VectorFilter(["category": ["category-1", "category-7"], "market": ["sk"]]),
             .attribute("market", in: ["hu"]),
         ]
+        let attributes = Dictionary(uniqueKeysWithValues: records.map { ($0.key, $0.attributes) })
         for ef in [64, 256] {
             var found = 0, wanted = 0, embeddedFound = 0
             var perFilter: [String] = []
@@ -59,8 +60,8 @@ struct RecallTests {
                     let query = Array(queryPoints[(f * 25 + q) * Self.dimension ..< (f * 25 + q + 1) * Self.dimension])
                     let truth = Set(try exact.search(query, k: 10, filter: filter, ef: nil).map(\.key))
                     let answer = try milvus.search(query, k: 10, filter: filter, ef: ef)
-                    #expect(answer.allSatisfy { hit in filter == nil || records.first { $0.key == hit.key }.map { record in
-                        filter!.conditions.allSatisfy { $0.value.contains(record.attributes[$0.key] ?? "") } } == true })
+                    #expect(answer.allSatisfy { hit in filter == nil || attributes[hit.key].map { row in
+                        filter!.conditions.allSatisfy { $0.value.contains(row[$0.key] ?? "") } } == true })
                     hitsHere += answer.filter { truth.contains($0.key) }.count
                     embeddedFound += try graph.search(query, k: 10, filter: filter, ef: ef).filter { truth.contains($0.key) }.count
                     wantedHere += truth.count
