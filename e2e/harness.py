@@ -76,7 +76,7 @@ class Server:
             if not line:
                 break
             self.log_file.write(line)
-            match = re.search(r'"url"\s*:\s*"(http://[^"]+)"', line)
+            match = re.search(r'"url.full"\s*:\s*"(http://[^"]+)"', line)
             if match:
                 self.url = match.group(1).rstrip("/")
                 break

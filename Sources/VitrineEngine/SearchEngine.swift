@@ -80,15 +80,18 @@ public final class SearchEngine: @unchecked Sendable {
     /// query, a round trip on PostgreSQL). A server over a catalog server turns it off: its poller
     /// refreshes every interval, so every replica sees a write within that interval.
     public let refreshesPerQuery: Bool
+    /// Told how long each search of the vector index took (a server's latency histogram).
+    private let indexSearched: (@Sendable (Duration) -> Void)?
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
     /// this bounds the work spent on a hostile one).
     public static let maxQueryLength = 1000
 
     public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
-                refreshesPerQuery: Bool = true) {
+                refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil) {
         self.store = store
         self.refreshesPerQuery = refreshesPerQuery
+        self.indexSearched = indexSearched
         self.text = text
         self.image = image
         model = store.model
@@ -193,7 +196,9 @@ public final class SearchEngine: @unchecked Sendable {
         var total: Int?
         var n = max(64, wanted * 3)
         while true {
+            let started = ContinuousClock.now
             let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
+            indexSearched?(ContinuousClock.now - started)
             var best: [String: SearchHit] = [:]
             var order: [String] = []
             for hit in hits where hit.key.product != excluding {

@@ -22,20 +22,25 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError where error.status == .notFound {
             // Raised by the router when no route matched (handlers throw APIError instead).
             let methods = routes.methods(forPath: request.uri.path)
-            guard !methods.isEmpty else { return APIError(error).response() }
-            return APIError(.methodNotAllowed, code: "method_not_allowed",
-                            "\(request.method.rawValue) is not supported here; use \(methods.joined(separator: ", "))",
-                            headers: [.allow: methods.joined(separator: ", ")]).response()
+            let apiError = methods.isEmpty ? APIError(error) : APIError(
+                .methodNotAllowed, code: "method_not_allowed",
+                "\(request.method.rawValue) is not supported here; use \(methods.joined(separator: ", "))",
+                headers: [.allow: methods.joined(separator: ", ")])
+            context.errorNote.record(apiError)
+            return apiError.response()
         } catch where Self.isClientAbort(error) {
             // The client went away (closed mid-upload): not the server's fault, so neither a 500 in
             // the metrics nor an error in the log. 499 is nginx's status for it; nobody receives it.
-            context.logger.info("client closed the connection", metadata: ["error": .string(String(describing: error))])
+            context.logger.info("client closed the connection", metadata: ["error.message": .string(String(describing: error))])
             return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"))
         } catch {
             let apiError = APIError(error)
             if apiError.status.code >= 500 {
-                context.logger.error("request failed", metadata: ["error": .string(String(describing: error)), "code": .string(apiError.code)])
+                context.logger.error("request failed", metadata: [
+                    "error.message": .string(String(describing: error)), "error.code": .string(apiError.code),
+                ])
             }
+            context.errorNote.record(apiError)
             return apiError.response()
         }
     }

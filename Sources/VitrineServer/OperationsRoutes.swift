@@ -10,25 +10,17 @@ struct OperationsRoutes {
     func register(on router: Router<VitrineRequestContext>) {
         router.get("/healthz") { _, _ in try JSONCoding.response(HealthResponse(status: "ok")) }
         router.get("/readyz") { _, _ in
-            // On a blocking thread with a bound: a catalog or photo store that hangs makes the probe
-            // answer 503 in time, naming what did not answer, instead of hanging the prober.
-            let readiness: SearchService.Readiness
-            do {
-                readiness = try await Deadline.run(Self.probeLimit) { service.readiness() }
-            } catch {
-                var late = service.unansweredReadiness()
-                late.problems.append("the stores did not answer within \(Self.probeLimit) (catalog \(late.backends.catalog), photos \(late.backends.blobs))")
-                readiness = late
-            }
-            var headers: HTTPFields = [:]
-            if !readiness.ready { headers[.retryAfter] = "5" }
+            // Each store is probed on a blocking thread with a bound: one that hangs makes the
+            // probe answer 503 in time, naming what did not answer, instead of hanging the prober.
+            let readiness = await service.readiness(limit: Self.probeLimit)
             var response = try JSONCoding.response(readiness, status: readiness.ready ? .ok : .serviceUnavailable)
-            response.headers.append(contentsOf: headers)
+            if !readiness.ready { response.headers[.retryAfter] = "5" }
             return response
         }
         router.get("/metrics") { _, _ in
-            // Data gauges are read at scrape time, so they are current whatever the poll interval.
-            _ = try? await Deadline.run(Self.probeLimit) { try service.refresh() }
+            // The stores are probed at scrape time, so the data gauges and each store's state are
+            // current whatever the poll interval.
+            _ = await service.probe(limit: Self.probeLimit)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }

@@ -133,8 +133,8 @@ actor ProductWriter {
         let opened = try await Self.offload { try DataStore.openForWriting(storage, holder: "vitrine serve") }
         if !opened.reconciliation.isEmpty {
             logger.notice("repaired an interrupted write", metadata: [
-                "orphan_vectors": .stringConvertible(opened.reconciliation.orphanVectors),
-                "stale_products": .stringConvertible(opened.reconciliation.staleProducts),
+                "vitrine.orphan_vectors": .stringConvertible(opened.reconciliation.orphanVectors),
+                "vitrine.stale_products": .stringConvertible(opened.reconciliation.staleProducts),
             ])
         }
         store = opened
@@ -163,7 +163,7 @@ actor ProductWriter {
         do {
             try store.close()
         } catch {
-            logger.error("closing the writer failed", metadata: ["error": .string(String(describing: error))])
+            logger.error("closing the writer failed", metadata: ["error.message": .string(String(describing: error))])
         }
     }
 

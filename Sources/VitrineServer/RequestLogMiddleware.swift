@@ -4,9 +4,11 @@ import Hummingbird
 import Logging
 
 /// Gives every request an id (the client's `x-request-id` when it is short and plain, else a new
-/// one), returns it in the `x-request-id` header, and logs one line per request: id, method,
-/// path, route, status and duration. Outermost, so it sees the final status of every request,
-/// errors and unknown routes included.
+/// one), returns it in the `x-request-id` header, and logs one line per request in ECS names:
+/// `http.request.id`, `http.request.method`, `url.path`, `vitrine.route` (the route's pattern),
+/// `http.response.status_code`, `event.duration` (nanoseconds), and for an error answer its
+/// `error.code` and `error.message`. Outermost, so it sees the final status of every request,
+/// errors and unknown routes included. Never a header: API keys stay out of the log.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = VitrineRequestContext
     let logger: Logger
@@ -16,26 +18,31 @@ struct RequestLogMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.requestID = Self.requestID(from: request.headers[Self.header])
-        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        context.logger[metadataKey: "http.request.id"] = .string(context.requestID)
         let start = ContinuousClock.now
         var response: Response
         do {
             response = try await next(request, context)
         } catch {
             // Should not happen (the error middleware answers every error), but never lose a line.
-            response = APIError(error).response()
+            let apiError = APIError(error)
+            context.errorNote.record(apiError)
+            response = apiError.response()
         }
         response.headers[Self.header] = context.requestID
-        let elapsed = ContinuousClock.now - start
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("request", metadata: [
-            "request_id": .string(context.requestID),
-            "method": .string(request.method.rawValue),
-            "path": .string(request.uri.path),
-            "route": .string(context.endpointPath ?? "NotFound"),
-            "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(String(format: "%.2f", ms)),
-        ])
+        var metadata: Logger.Metadata = [
+            "http.request.id": .string(context.requestID),
+            "http.request.method": .string(request.method.rawValue),
+            "url.path": .string(request.uri.path),
+            "vitrine.route": .string(context.endpointPath ?? "NotFound"),
+            "http.response.status_code": .stringConvertible(response.status.code),
+            "event.duration": .stringConvertible(ECSLogHandler.nanoseconds(ContinuousClock.now - start)),
+        ]
+        if let error = context.errorNote.recorded {
+            metadata["error.code"] = .string(error.code)
+            metadata["error.message"] = .string(error.message)
+        }
+        logger.info("request", metadata: metadata)
         return response
     }
 

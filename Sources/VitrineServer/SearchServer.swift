@@ -113,7 +113,7 @@ public final class SearchServer: Sendable {
         let store = service.store
         let serving = store.pendingModel ?? store.model
         logger.notice("the data directory serves another model (reindexed): loading it", metadata: [
-            "model": .string(serving?.specifier ?? "unknown"), "was": .string(service.engine.model?.specifier ?? "unknown"),
+            "vitrine.model": .string(serving?.specifier ?? "unknown"), "vitrine.previous_model": .string(service.engine.model?.specifier ?? "unknown"),
         ])
         let start = ContinuousClock.now
         do {
@@ -126,13 +126,13 @@ public final class SearchServer: Sendable {
                 await writer.adopt(encoder: IngestEncoder(image), model: record)
             }
             logger.notice("serving the new model", metadata: [
-                "model": .string(serving?.specifier ?? "unknown"),
-                "seconds": .string(String(format: "%.1f", (ContinuousClock.now - start) / .seconds(1))),
+                "vitrine.model": .string(serving?.specifier ?? "unknown"),
+                "event.duration": .stringConvertible(ECSLogHandler.nanoseconds(ContinuousClock.now - start)),
             ])
             return true
         } catch {
             logger.error("loading the new model failed; the old one goes on serving until it loads", metadata: [
-                "model": .string(serving?.specifier ?? "unknown"), "error": .string(String(describing: error)),
+                "vitrine.model": .string(serving?.specifier ?? "unknown"), "error.message": .string(String(describing: error)),
             ])
             return false
         }
@@ -164,7 +164,7 @@ struct DataPoller: Service {
                     failing = false
                     await server.reloadModelIfChanged()
                 } catch {
-                    if !failing { logger.warning("refreshing the data failed", metadata: ["error": .string(String(describing: error))]) }
+                    if !failing { logger.warning("refreshing the data failed", metadata: ["error.message": .string(String(describing: error))]) }
                     failing = true
                 }
             }

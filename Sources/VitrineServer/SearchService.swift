@@ -50,10 +50,17 @@ public final class SearchService: Sendable {
         store.backends.catalog.kind == SQLiteCatalog.kind
     }
 
+    private static func engine(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration,
+                               metrics: ServerMetrics) -> SearchEngine {
+        let backend = store.backends.vectors.kind
+        return SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
+                            refreshesPerQuery: refreshesPerQuery(store),
+                            indexSearched: { metrics.indexSearched(backend: backend, duration: $0) })
+    }
+
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.store = store
-        current = Mutex(SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
-                                   refreshesPerQuery: Self.refreshesPerQuery(store)))
+        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -105,8 +112,7 @@ public final class SearchService: Sendable {
         if let serving = store.model, text.dimension != serving.dimension {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
-        let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
-                                   refreshesPerQuery: Self.refreshesPerQuery(store))
+        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
         current.withLock { $0 = engine }
     }
 
@@ -218,46 +224,87 @@ public final class SearchService: Sendable {
         var problems: [String]
     }
 
-    /// Readiness when the stores did not answer in time: not ready, nothing counted.
-    func unansweredReadiness() -> Readiness {
-        Readiness(ready: false, model: engine.model?.specifier, products: 0, vectors: 0, generation: 0,
-                  backends: store.backends, problems: [])
+    /// The three stores a replica needs, as `vitrine_dependency_up` names them.
+    enum StoreRole: String, CaseIterable, Sendable {
+        case catalog, photos, vectors
+    }
+
+    /// What one probe of the stores found: the data's sizes as far as they answered, the model the
+    /// catalog records, and each failing store's problem.
+    struct StoreProbe: Sendable {
+        var gauges = ServerMetrics.DataGauges(products: 0, images: 0, vectors: 0, generation: 0)
+        var model: String?
+        /// Whether there is an index to count (none before the first ingest commits).
+        var hasIndex = true
+        var problems: [StoreRole: String] = [:]
     }
 
     /// A key no photo has (the digest of no bytes), looked up by readiness probes.
     static let probeKey = try! BlobKey(HashedData(Data()), ext: "bin")
 
-    func readiness() -> Readiness {
+    /// Probes the catalog, the photo store and the vectors at once, each on a blocking thread of
+    /// its own and within `limit`: a store that hangs is reported as not answering and holds up
+    /// neither the others nor the prober. Records each store's state (`vitrine_dependency_up`)
+    /// and, when the catalog answered, the data gauges.
+    func probe(limit: Duration) async -> StoreProbe {
+        let store = store
+        async let catalog = Self.answer(within: limit, "the catalog") { () throws -> (ServerMetrics.DataGauges, String?) in
+            try store.refresh()
+            let counts = try store.catalog.counts()
+            let gauges = ServerMetrics.DataGauges(products: counts.products, images: counts.images, vectors: 0,
+                                                  generation: try store.catalog.generation(), lastCommit: try store.catalog.lastCommit())
+            return (gauges, try store.catalog.modelRecord()?.specifier)
+        }
+        async let vectors = Self.answer(within: limit, "the vector index") { try store.vectors?.count() }
+        // One cheap request proves the photo store answers and takes the credentials.
+        async let photos = Self.answer(within: limit, "the photo store") { _ = try store.blobs.contains(Self.probeKey) }
+
+        var probe = StoreProbe()
+        switch await catalog {
+        case .success(let (gauges, model)): probe.gauges = gauges; probe.model = model
+        case .failure(let problem): probe.problems[.catalog] = problem.description
+        }
+        switch await vectors {
+        case .success(let count): probe.gauges.vectors = count ?? 0; probe.hasIndex = count != nil
+        case .failure(let problem): probe.problems[.vectors] = problem.description
+        }
+        if case .failure(let problem) = await photos { probe.problems[.photos] = problem.description }
+
+        let backends = store.backends
+        for role in StoreRole.allCases {
+            let backend = switch role { case .catalog: backends.catalog; case .photos: backends.blobs; case .vectors: backends.vectors }
+            metrics.dependency(role: role.rawValue, backend: backend.kind, up: probe.problems[role] == nil)
+        }
+        if probe.problems[.catalog] == nil { metrics.update(probe.gauges) }
+        return probe
+    }
+
+    /// Why a store failed a probe, in words for `/readyz`.
+    struct ProbeProblem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private static func answer<T: Sendable>(within limit: Duration, _ store: String,
+                                            _ work: @escaping @Sendable () throws -> T) async -> Result<T, ProbeProblem> {
+        do {
+            return .success(try await Deadline.run(limit) { try work() })
+        } catch let error as APIError where error.code == APIError.timeout.code {
+            return .failure(ProbeProblem(description: "\(store) did not answer within \(limit)"))
+        } catch {
+            return .failure(ProbeProblem(description: "\(store) cannot be read: \(error)"))
+        }
+    }
+
+    func readiness(limit: Duration) async -> Readiness {
+        let probe = await probe(limit: limit)
         var problems: [String] = []
         let engine = engine
         if engine.text == nil { problems.append("the model has no text tower") }
         if engine.image == nil { problems.append("the model has no image tower") }
-        if store.vectors == nil { problems.append("the data directory has no vector index yet (ingest has not committed)") }
-        var gauges = ServerMetrics.DataGauges(products: 0, images: 0, vectors: 0, generation: 0)
-        var model: String?
-        do {
-            try store.refresh()
-            let counts = try store.catalog.counts()
-            gauges.products = counts.products
-            gauges.images = counts.images
-            gauges.generation = try store.catalog.generation()
-            model = try store.catalog.modelRecord()?.specifier
-        } catch {
-            problems.append("the catalog cannot be read: \(error)")
-        }
-        do {
-            gauges.vectors = try store.vectors?.count() ?? 0
-        } catch {
-            problems.append("the vector index cannot be read: \(error)")
-        }
-        // One cheap request proves the photo store answers and takes the credentials.
-        do {
-            _ = try store.blobs.contains(Self.probeKey)
-        } catch {
-            problems.append("the photo store cannot be read: \(error)")
-        }
-        return Readiness(ready: problems.isEmpty, model: model, products: gauges.products, vectors: gauges.vectors,
-                         generation: gauges.generation, backends: store.backends, problems: problems)
+        if !probe.hasIndex { problems.append("the data directory has no vector index yet (ingest has not committed)") }
+        problems += StoreRole.allCases.compactMap { probe.problems[$0] }
+        return Readiness(ready: problems.isEmpty, model: probe.model, products: probe.gauges.products, vectors: probe.gauges.vectors,
+                         generation: probe.gauges.generation, backends: store.backends, problems: problems)
     }
 
     // MARK: Running engine work

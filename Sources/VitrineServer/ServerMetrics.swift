@@ -11,9 +11,13 @@ import VitrineEngine
 /// `vitrine_http_request_duration_seconds{route,method}` (histogram),
 /// `vitrine_encode_duration_seconds{kind}` (histogram, text or image),
 /// `vitrine_text_batch_size` (histogram of queries per text-tower pass),
-/// `vitrine_busy_rejections_total{pool}`, `vitrine_thumbnails_generated_total`, and gauges set
-/// at each scrape: `vitrine_catalog_products`, `vitrine_catalog_images`, `vitrine_index_vectors`,
-/// `vitrine_data_generation`, `vitrine_last_commit_timestamp_seconds`.
+/// `vitrine_index_search_duration_seconds{backend}` (histogram of vector searches, `hnsw` or
+/// `milvus`), `vitrine_busy_rejections_total{pool}` (text or image, from 0),
+/// `vitrine_thumbnails_generated_total`, and gauges set at each scrape: `vitrine_catalog_products`,
+/// `vitrine_catalog_images`, `vitrine_index_vectors`, `vitrine_data_generation`,
+/// `vitrine_last_commit_timestamp_seconds`, `vitrine_dependency_up{role,dependency}` (1 when the
+/// last probe of that store answered, else 0; role catalog, photos or vectors, dependency the
+/// backend's kind).
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -25,11 +29,18 @@ public final class ServerMetrics: Sendable {
     public init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        // Latencies of a search service: 1 ms … 10 s.
+        // Latencies of a search service: 1 ms … 10 s, with a bound at the search objective (60 ms,
+        // deploy/prometheus/rules) so quantiles near it are not interpolated across 50…100 ms.
         factory.defaultDurationHistogramBuckets = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
-            .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(500),
+            .milliseconds(30), .milliseconds(50), .milliseconds(60), .milliseconds(100), .milliseconds(200), .milliseconds(500),
             .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+        ]
+        // A search in the embedded index takes well under a millisecond.
+        factory.durationHistogramBuckets["vitrine_index_search_duration_seconds"] = [
+            .microseconds(100), .microseconds(200), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(500),
+            .seconds(1), .seconds(5),
         ]
         factory.valueHistogramBuckets["vitrine_text_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
         self.factory = factory
@@ -37,6 +48,10 @@ public final class ServerMetrics: Sendable {
         textEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "text")], factory: factory)
         imageEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "image")], factory: factory)
         textBatchSize = CoreMetrics.Recorder(label: "vitrine_text_batch_size", aggregate: true, factory: factory)
+        // Series that exist from the start, so rates and dashboards show 0 rather than nothing.
+        for pool in ["text", "image"] {
+            _ = CoreMetrics.Counter(label: "vitrine_busy_rejections_total", dimensions: [("pool", pool)], factory: factory)
+        }
     }
 
     /// One finished request. `route` is the route's pattern (`/api/v1/products/{id}`), never the
@@ -55,6 +70,18 @@ public final class ServerMetrics: Sendable {
     /// One pass of the text tower over `size` batched queries.
     func textBatch(size: Int) {
         textBatchSize.record(size)
+    }
+
+    /// One search of the vector index (`backend` is the index's kind: `hnsw`, `milvus`).
+    func indexSearched(backend: String, duration: Duration) {
+        CoreMetrics.Timer(label: "vitrine_index_search_duration_seconds", dimensions: [("backend", backend)], factory: factory)
+            .record(duration: duration)
+    }
+
+    /// The outcome of the last probe of a store: `role` catalog, photos or vectors, `backend` its kind.
+    func dependency(role: String, backend: String, up: Bool) {
+        CoreMetrics.Gauge(label: "vitrine_dependency_up", dimensions: [("role", role), ("dependency", backend)], factory: factory)
+            .record(up ? 1 : 0)
     }
 
     func thumbnailGenerated() { thumbnails.increment() }

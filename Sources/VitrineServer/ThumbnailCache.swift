@@ -58,7 +58,7 @@ final class ThumbnailCache: Sendable {
             do {
                 try blobs.storeDerived(png, named: name)
             } catch {
-                logger.warning("cannot store a thumbnail back", metadata: ["name": .string(name), "error": .string(String(describing: error))])
+                logger.warning("cannot store a thumbnail back", metadata: ["vitrine.blob": .string(name), "error.message": .string(String(describing: error))])
             }
             return (png, true)
         }
@@ -78,7 +78,7 @@ final class ThumbnailCache: Sendable {
                 try? FileManager.default.removeItem(at: temporary)
             }
         } catch {
-            logger.warning("cannot cache a thumbnail", metadata: ["file": .string(file.path), "error": .string(String(describing: error))])
+            logger.warning("cannot cache a thumbnail", metadata: ["file.path": .string(file.path), "error.message": .string(String(describing: error))])
         }
     }
 }

@@ -28,13 +28,21 @@ final class FileChunkSource: ChunkSource {
 
     deinit { try? handle.close() }
 
+    /// What one read(2) returns: on a pipe (a manifest streamed in), the rows written so far,
+    /// rather than waiting for a whole chunk.
     func nextChunk() throws -> Data? {
-        do {
-            guard let data = try handle.read(upToCount: chunkSize), !data.isEmpty else { return nil }
-            return data
-        } catch {
-            throw ReaderError.unreadable(path: path, reason: error.localizedDescription)
+        var data = Data(count: chunkSize)
+        let count = data.withUnsafeMutableBytes { buffer in
+            var count: Int
+            repeat { count = read(handle.fileDescriptor, buffer.baseAddress, chunkSize) } while count < 0 && errno == EINTR
+            return count
         }
+        guard count >= 0 else {
+            throw ReaderError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard count > 0 else { return nil }
+        data.count = count
+        return data
     }
 }
 

@@ -4,6 +4,7 @@ import VitrineCatalog
 import VitrineCommandLine
 import VitrineEngine
 import VitrineModels
+import VitrineServer
 import VitrineSources
 
 extension DatasetFormat: ExpressibleByArgument {}
@@ -61,11 +62,29 @@ struct Ingest: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
+    @Option(name: .customLong("log-format"), help: "Progress on standard error: text (a progress line) or json (one ECS JSON line per batch and at the end, for log shippers).")
+    var logFormat: LogFormat = .text
+
+    @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
+        "Serve the run's Prometheus metrics at http://HOST:PORT/metrics while it lasts (vitrine_ingest_*).", valueName: "host:port"))
+    var metricsAddress: String?
+
     func validate() throws {
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if prune && limit != nil { throw ValidationError("--prune needs a full pass over the source: drop --limit") }
         if dryRun && !prune { throw ValidationError("--dry-run goes with --prune") }
+        if let metricsAddress { _ = try Self.hostAndPort(metricsAddress) }
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every interface).
+    static func hostAndPort(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--metrics-address \(text): expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:9464")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     func run() async throws {
@@ -101,6 +120,23 @@ struct Ingest: AsyncParsableCommand {
         let shard = try shard.map { text in
             do { return try Shard(parsing: text) } catch CatalogError.invalidArgument(let message) { throw EngineError.invalidArgument(message) }
         }
+        // Listening first: an address in use stops the run before anything is written.
+        guard let metricsAddress else { return try await ingest(reader, shard: shard, metrics: nil) }
+        let metrics = IngestMetrics()
+        let (host, port) = try Self.hostAndPort(metricsAddress)
+        let listener = try await metrics.serve(host: host, port: port)
+        do {
+            let report = try await ingest(reader, shard: shard, metrics: metrics)
+            await listener.stop()
+            return report
+        } catch {
+            metrics.stopped(by: error)
+            await listener.stop()
+            throw error
+        }
+    }
+
+    private func ingest(_ reader: any DatasetReader, shard: Shard?, metrics: IngestMetrics?) async throws -> IngestReport {
         let directory = try await model.resolve()
         let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
         guard let image = encoders.image else {
@@ -122,9 +158,20 @@ struct Ingest: AsyncParsableCommand {
         ingestOptions.dryRun = dryRun
         ingestOptions.shard = shard
         let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
-        let view = IngestProgressView(total: [limit, reader.expectedCount()].compactMap { $0 }.min())
-        let report = try await pipeline.run(reader) { view.update($0) }
-        view.finish(report.counts)
+        let catalog = store.catalog
+        let observer = IngestObserver(format: logFormat, total: [limit, reader.expectedCount()].compactMap { $0 }.min(), metrics: metrics,
+                                      generation: { try? catalog.generation() })
+        metrics?.started()
+        let report: IngestReport
+        do {
+            report = try await pipeline.run(reader) { observer.progressed($0) }
+        } catch {
+            observer.failed(error)
+            metrics?.finished()
+            throw error
+        }
+        observer.finished(report)
+        metrics?.finished()
         try store.close()
         closed = true
         try write(report, to: data.directory.ingestURL.appendingPathComponent(Self.reportName(report.started)))

@@ -56,7 +56,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
-            var handler = JSONLogHandler(label: label)
+            var handler = ECSLogHandler(label: label)
             if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { handler.logLevel = level }
             return handler
         }
@@ -83,12 +83,12 @@ struct Serve: AsyncParsableCommand {
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
-                "url": .string("http://\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(port)/"),
-                "data": .string(settings.dataDirectory),
-                "catalog": .string(server.backends.catalog.description),
-                "photos": .string(server.backends.blobs.description),
-                "vectors": .string(server.backends.vectors.description),
-                "writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
+                "url.full": .string("http://\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(port)/"),
+                "vitrine.data": .string(settings.dataDirectory),
+                "vitrine.catalog": .string(server.backends.catalog.description),
+                "vitrine.photos": .string(server.backends.blobs.description),
+                "vitrine.vectors": .string(server.backends.vectors.description),
+                "vitrine.writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
         do {

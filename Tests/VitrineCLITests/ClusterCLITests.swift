@@ -210,8 +210,8 @@ final class ServedProcess: @unchecked Sendable {
             let chunk = stderr.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
-            if let range = seen.range(of: #""url":"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                found = String(seen[range].dropFirst(7))
+            if let range = seen.range(of: #""url.full":"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                found = String(seen[range].dropFirst(12))
             }
         }
         guard let found else {
@@ -366,10 +366,13 @@ struct OutageDrillTests {
         let notReady = try server.get("/readyz")
         #expect(notReady.status == 503 && String(decoding: notReady.body, as: UTF8.self).contains("PostgreSQL"))
         #expect(try server.get("/healthz").status == 200)
+        // The scrape says which store failed, and answers in time.
+        #expect(try Self.dependencies(server) == ["catalog": 0, "photos": 1])
         // Back: the server recovers by itself.
         try pgProxy.restart()
         #expect(try eventually { try server.get("/api/v1/search?q=dress&k=1").status == 200 })
         #expect(try server.get("/readyz").status == 200)
+        #expect(try Self.dependencies(server) == ["catalog": 1, "photos": 1])
 
         // S3 gone: the photo answers 503 naming S3; back, it is served again.
         s3Proxy.kill()
@@ -377,8 +380,10 @@ struct OutageDrillTests {
         #expect(photoDown.status == 503 && String(decoding: photoDown.body, as: UTF8.self).contains("S3 s3://\(cluster.bucket)/photos"),
                 "\(photoDown.status) \(String(decoding: photoDown.body, as: UTF8.self))")
         #expect(try server.get("/readyz").status == 503)
+        #expect(try Self.dependencies(server) == ["catalog": 1, "photos": 0])
         try s3Proxy.restart()
         #expect(try eventually { try server.get(image).status == 200 })
+        #expect(try Self.dependencies(server) == ["catalog": 1, "photos": 1])
 
         // PostgreSQL hangs (frozen, not gone): the request still answers 503 within its time limit.
         pgProxy.freeze()
@@ -389,8 +394,24 @@ struct OutageDrillTests {
         let probe = Date()
         #expect(try server.get("/readyz").status == 503)
         #expect(Date().timeIntervalSince(probe) < 8)
+        let scrape = Date()
+        #expect(try Self.dependencies(server) == ["catalog": 0, "photos": 1])
+        #expect(Date().timeIntervalSince(scrape) < 8)
         pgProxy.thaw()
         #expect(try eventually(seconds: 30) { try server.get("/api/v1/search?q=dress&k=1").status == 200 })
+    }
+
+    /// `vitrine_dependency_up` of the catalog (PostgreSQL) and the photos (S3) in a scrape.
+    static func dependencies(_ server: ServedProcess) throws -> [String: Int] {
+        let scrape = try server.get("/metrics")
+        var up: [String: Int] = [:]
+        for line in String(decoding: scrape.body, as: UTF8.self).split(separator: "\n") {
+            for (role, backend) in [("catalog", "postgres"), ("photos", "s3")]
+            where line.hasPrefix(#"vitrine_dependency_up{role="\#(role)",dependency="\#(backend)"} "#) {
+                up[role] = Double(line.split(separator: " ").last!).map { Int($0) }
+            }
+        }
+        return up
     }
 
     @Test func anIngestCutOffByAnOutageExitsNamingItAndTheNextRunCompletes() throws {

@@ -61,24 +61,46 @@ struct OperationsRouteTests {
         }
     }
 
-    @Test func theRequestLogIsOneJSONLinePerRequest() async throws {
+    @Test func theRequestLogIsOneECSLinePerRequest() async throws {
         let lines = LineCollector()
         var configuration = ServerConfiguration(dataDirectory: try await ServerFixtures.dataDirectory().url.path)
         configuration.writerIdle = .zero
-        let logger = Logger(label: "test") { JSONLogHandler(label: $0) { lines.append($0) } }
+        configuration.apiKeys = ["secret-key-that-never-reaches-a-log"]
+        let logger = Logger(label: "vitrine.serve") { ECSLogHandler(label: $0) { lines.append($0) } }
         let store = try DataStore.openForReading(.init(URL(fileURLWithPath: configuration.dataDirectory)))
         let server = try SearchServer(configuration: configuration, store: store, encoders: ServerFixtures.encoders, logger: logger)
+        let started = Date()
         try await ServerFixtures.test(server) { client in
             _ = try await client.execute(uri: "/api/v1/search?q=dress", method: .get, headers: [RequestLogMiddleware.header: "req-1"])
             _ = try await client.execute(uri: "/api/v1/products/none", method: .get, headers: [RequestLogMiddleware.header: "req-2"])
+            _ = try await client.execute(uri: "/api/v1/products/none", method: .delete,
+                                         headers: [RequestLogMiddleware.header: "req-3", .authorization: "Bearer secret-key-that-never-reaches-a-log"])
         }
-        let records = lines.all.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-        #expect(records.count == lines.all.count)
-        let requests = records.filter { $0["message"] == "request" }
-        #expect(requests.map { $0["request_id"] } == ["req-1", "req-2"])
-        #expect(requests.map { $0["status"] } == ["200", "404"])
-        #expect(requests.map { $0["route"] } == ["/api/v1/search", "/api/v1/products/{id}"])
-        #expect(requests.allSatisfy { $0["method"] == "GET" && Double($0["duration_ms"] ?? "") != nil && $0["ts"] != nil })
+        #expect(!lines.all.contains { $0.contains("secret-key-that-never-reaches-a-log") })
+        let records = try lines.all.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        // Every line: the ECS base fields.
+        for record in records {
+            #expect(record["ecs.version"] as? String == ECSLogHandler.ecsVersion && record["service.name"] as? String == "vitrine")
+            #expect(record["log.logger"] as? String == "vitrine.serve" && record["event.dataset"] as? String == "vitrine.serve")
+            #expect(record["process.pid"] as? Int == Int(ProcessInfo.processInfo.processIdentifier))
+            #expect(record["log.level"] is String && record["message"] is String)
+            let stamp = try #require(record["@timestamp"] as? String)
+            #expect(stamp.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil, "\(stamp)")
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let date = try #require(formatter.date(from: stamp))
+            #expect(date.timeIntervalSince(started) > -1 && date.timeIntervalSinceNow < 1)
+        }
+        let requests = records.filter { $0["message"] as? String == "request" }
+        #expect(requests.map { $0["http.request.id"] as? String } == ["req-1", "req-2", "req-3"])
+        // Numbers stay numbers, so Elasticsearch maps them as such.
+        #expect(requests.map { $0["http.response.status_code"] as? Int } == [200, 404, 404])
+        #expect(requests.map { $0["vitrine.route"] as? String } == ["/api/v1/search", "/api/v1/products/{id}", "/api/v1/products/{id}"])
+        #expect(requests.map { $0["http.request.method"] as? String } == ["GET", "GET", "DELETE"])
+        #expect(requests.map { $0["url.path"] as? String } == ["/api/v1/search", "/api/v1/products/none", "/api/v1/products/none"])
+        #expect(requests.allSatisfy { (($0["event.duration"] as? Int) ?? 0) > 0 })
+        #expect(requests.map { $0["error.code"] as? String } == [nil, "not_found", "not_found"])
+        #expect((requests[1]["error.message"] as? String)?.contains("none") == true)
     }
 
     @Test func corsPreflightAndHeadersForAllowedOriginsOnly() async throws {
@@ -141,6 +163,15 @@ struct OperationsRouteTests {
             #expect(value("vitrine_data_generation").map { $0 >= 1 } == true)
             let lastCommit = try #require(value("vitrine_last_commit_timestamp_seconds"))
             #expect(abs(lastCommit - Date().timeIntervalSince1970) < 600)
+            // Three text searches and one image search reached the index.
+            #expect(value(#"vitrine_index_search_duration_seconds_count{backend="embedded"}"#) == 4)
+            // The stores answered the scrape's probe.
+            #expect(value(#"vitrine_dependency_up{role="catalog",dependency="sqlite"}"#) == 1)
+            #expect(value(#"vitrine_dependency_up{role="photos",dependency="files"}"#) == 1)
+            #expect(value(#"vitrine_dependency_up{role="vectors",dependency="embedded"}"#) == 1)
+            // Series a dashboard plots exist before anything happened to them.
+            #expect(value(#"vitrine_busy_rejections_total{pool="text"}"#) == 0)
+            #expect(value(#"vitrine_busy_rejections_total{pool="image"}"#) == 0)
         }
     }
 

@@ -12,4 +12,13 @@ public struct IngestCounts: Sendable, Codable, Equatable {
     public var failed = 0
     /// Images decoded and embedded.
     public var imagesEmbedded = 0
+
+    public init(read: Int = 0, ingested: Int = 0, unchanged: Int = 0, updated: Int = 0, failed: Int = 0, imagesEmbedded: Int = 0) {
+        self.read = read
+        self.ingested = ingested
+        self.unchanged = unchanged
+        self.updated = updated
+        self.failed = failed
+        self.imagesEmbedded = imagesEmbedded
+    }
 }

@@ -65,7 +65,7 @@ struct WebUIRoutes {
         let window = SearchPage(k: min(page.perPage + 1, SearchPage.maxK), offset: (page.page - 1) * page.perPage)
         switch page.mode {
         case .home:
-            page.productCount = await Task.detached { [service] in service.readiness().products }.value
+            page.productCount = await service.probe(limit: OperationsRoutes.probeLimit).gauges.products
         case .text:
             // A blank query is a prompt, not an error: the page asks for words.
             guard !page.q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
