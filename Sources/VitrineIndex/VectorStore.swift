@@ -87,6 +87,11 @@ public protocol VectorStore: Sendable {
     func lastSequence() throws -> UInt64
     /// Makes everything applied so far fast to load (a checkpoint); durability does not depend on it.
     func flush() throws
+    /// Flushes, then waits until searches see everything applied so far through the index they will
+    /// use from now on (a server that indexes in the background, Milvus, builds its graph first),
+    /// so a comparison or a recall measurement made next measures the index, not a stopgap.
+    /// Throws ``VectorIndexError/unavailable(dependency:reason:)`` after `timeout` seconds.
+    func settle(timeout: Double) throws
     /// Flushes and releases the store; later calls throw ``VectorIndexError/closed``.
     func close() throws
     /// A reader's catch-up with writes made by another process; returns whether anything changed
@@ -95,6 +100,13 @@ public protocol VectorStore: Sendable {
     func refresh() throws -> Bool
     /// Lets go without a checkpoint, as if the process died after the last acknowledged write.
     func abandon()
+}
+
+extension VectorStore {
+    /// A store that indexes as it writes is settled once flushed.
+    public func settle(timeout: Double) throws { try flush() }
+
+    public func settle() throws { try settle(timeout: 600) }
 }
 
 extension Metric {

@@ -302,11 +302,11 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     }
 
     /// Flushes, then waits until the server has built the HNSW graph over every row and the query
-    /// nodes serve the indexed segments only: for benchmarks and recall checks that must measure
-    /// the graph (rows still in growing segments are searched through Milvus 2.3's interim IVF
-    /// index, whose recall is far lower). Throws ``VectorIndexError/unavailable(dependency:reason:)``
+    /// nodes serve the indexed segments only: for migrations, benchmarks and recall checks that must
+    /// measure the graph (rows still in growing segments are searched through Milvus 2.3's interim
+    /// IVF index, whose recall is far lower). Throws ``VectorIndexError/unavailable(dependency:reason:)``
     /// after `timeout`.
-    public func waitUntilIndexed(timeout: Double = 600) throws {
+    public func settle(timeout: Double) throws {
         try flush()
         var request = Milvus_Proto_Milvus_DescribeIndexRequest()
         request.dbName = configuration.database

@@ -9,7 +9,7 @@ import VitrineSynthetic
 /// dimension, clustered as embeddings are (the benchmarks' Gaussian mixture: 200 centres, noise
 /// 0.6), top-10 recall against exact search at the default `ef` and at a wider one, the same `ef`
 /// both HNSW stores are given (the embedded HNSW must reach 0.99 too). The graph is built and
-/// served first (`waitUntilIndexed`), so the recall is the graph's, not that of Milvus's interim
+/// served first (`settle`), so the recall is the graph's, not that of Milvus's interim
 /// index over rows not yet sealed.
 ///
 /// The filters pass 100%, 10%, 7% and 33% of the rows. Under the 10% filter Milvus 2.3.5's own
@@ -43,7 +43,7 @@ struct RecallTests {
         defer { MilvusTestServer.dispose(space) }
         let milvus = try space.openStore("index", dimension: Self.dimension, writer: true)
         _ = try milvus.upsert(records)
-        try milvus.waitUntilIndexed()
+        try milvus.settle()
         #expect(try milvus.count() == Self.count)
 
         let filters: [VectorFilter?] = [

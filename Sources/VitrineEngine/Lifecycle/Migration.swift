@@ -2,7 +2,6 @@ import Foundation
 import VitrineCatalog
 import VitrineCore
 import VitrineIndex
-import VitrineMilvus
 
 // `vitrine migrate`: a catalog moved between backends (a data directory to PostgreSQL + S3 and
 // back, or any mix), resumable, and checked before it is called done.
@@ -94,9 +93,9 @@ public enum Migration {
             done += chunk.count
             progress(done, ids.count)
         }
-        // Milvus searches rows it has not sealed and indexed yet through a coarse interim index:
-        // the comparison waits for the graph, as searches after the migration will see it.
-        try (targetVectors as? MilvusVectorStore)?.waitUntilIndexed()
+        // A server may search rows it has not indexed yet through a stopgap (Milvus's interim
+        // index): the comparison waits for the index searches after the migration will use.
+        try targetVectors.settle()
         try verify(source, target, sourceVectors: sourceVectors, targetVectors: targetVectors, options: options, report: &report)
         report.seconds = Date().timeIntervalSince(started)
         return report
