@@ -73,7 +73,7 @@ final class MilvusClient: Sendable {
         do {
             transport = try HTTP2ClientTransport.Posix(
                 target: .dns(host: configuration.host, port: configuration.port),
-                transportSecurity: configuration.tls ? .tls : .plaintext,
+                transportSecurity: security(configuration),
                 config: config)
         } catch {
             throw VectorIndexError.unavailable(dependency: configuration.dependency, reason: "cannot set up the connection: \(error)")
@@ -81,6 +81,12 @@ final class MilvusClient: Sendable {
         let client = GRPCClient(transport: transport)
         bridge.start { try? await client.runConnections() }
         return Connection(client: client, service: MilvusService(wrapping: client))
+    }
+
+    private static func security(_ configuration: MilvusConfiguration) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard configuration.tls else { return .plaintext }
+        guard let ca = configuration.caFile else { return .tls }
+        return .tls { $0.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
     }
 
     /// The connection for the next call: counts the call, opens the next connection ahead of

@@ -3,7 +3,7 @@ import VitrineIndex
 
 /// Where vectors live in Milvus, parsed from a `milvus://` URL:
 ///
-///     milvus://[USER@]HOST[:PORT]/COLLECTION[?db=D&tls=true&consistency=bounded|strong|session|eventually
+///     milvus://[USER@]HOST[:PORT]/COLLECTION[?db=D&tls=true&ca=PEM_FILE&consistency=bounded|strong|session|eventually
 ///                                            &M=16&ef_construction=200&ef=64
 ///                                            &timeout=SECONDS&connect_timeout=SECONDS]
 ///
@@ -29,6 +29,9 @@ public struct MilvusConfiguration: Sendable, Equatable {
     public var database: String
     public var collection: String
     public var tls: Bool
+    /// A PEM file of the certificate authorities the server's certificate must chain to (a private
+    /// CA); nil trusts the system's. Implies `tls`.
+    public var caFile: String?
     public var user: String?
     /// `user:password` or an API key; sent as the `authorization` header, never logged.
     public var token: String?
@@ -99,6 +102,12 @@ public struct MilvusConfiguration: Sendable, Equatable {
             case "tls":
                 guard let on = ["true": true, "false": false][value] else { throw fail("tls \"\(value)\" is not true or false") }
                 tls = on
+            case "ca":
+                guard FileManager.default.isReadableFile(atPath: value),
+                      let pem = try? String(contentsOfFile: value, encoding: .utf8), pem.contains("-----BEGIN CERTIFICATE-----") else {
+                    throw fail("ca \"\(value)\" is not a readable PEM file of certificates")
+                }
+                caFile = value
             case "consistency":
                 guard let level = Consistency(rawValue: value) else {
                     throw fail("consistency \"\(value)\" is not one of \(Consistency.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -110,8 +119,14 @@ public struct MilvusConfiguration: Sendable, Equatable {
             case "timeout": timeout = try number(0.1...3600)
             case "connect_timeout": connectTimeout = try number(0.1...600)
             default:
-                throw fail("unknown parameter \"\(item.name)\" (known: db, tls, consistency, M, ef_construction, ef, timeout, connect_timeout)")
+                throw fail("unknown parameter \"\(item.name)\" (known: db, tls, ca, consistency, M, ef_construction, ef, timeout, connect_timeout)")
             }
+        }
+        if caFile != nil {
+            guard tls || !(components.queryItems ?? []).contains(where: { $0.name == "tls" }) else {
+                throw fail("ca names certificates for TLS, and tls=false turns TLS off")
+            }
+            tls = true
         }
     }
 
