@@ -31,14 +31,17 @@ BENCH_MODEL ?= models/vit-b32-random
 BENCH_PHOTOS ?= Tests/Fixtures/images
 BENCH_ARGS ?=
 
+# The binary up-local and test-live run (empty: scripts/local-stack.sh builds the release binary).
+VITRINE_BIN ?=
+
 .DEFAULT_GOAL := help
 .PHONY: help setup secrets load-dataset up-server up-storage up-observability down logs test bench \
-        config up-local down-local
+        config up-local down-local status-local test-live
 
 help: ## List the targets
 	@echo "Vitrine: make TARGET [VARIABLE=value ...]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-17s %s\n", $$1, $$2 }'
-	@echo "Variables: COMPOSE='$(COMPOSE)' DATASET= MODEL= SERVICE= TAIL=$(TAIL) DOWN_FLAGS= BENCH_MODEL=$(BENCH_MODEL) BENCH_PHOTOS=$(BENCH_PHOTOS)"
+	@echo "Variables: COMPOSE='$(COMPOSE)' DATASET= MODEL= SERVICE= TAIL=$(TAIL) DOWN_FLAGS= BENCH_MODEL=$(BENCH_MODEL) BENCH_PHOTOS=$(BENCH_PHOTOS) VITRINE_BIN=$(VITRINE_BIN)"
 
 setup: $(ENV_FILE) secrets ## Write deploy/.env (random secrets) and deploy/secrets/ if absent; create the network, volumes and containers
 	$(DC) $(ALL_PROFILES) up --no-start
@@ -97,10 +100,16 @@ config: ## Validate the compose file for each profile and all together
 	    $(COMPOSE) --env-file $(CONFIG_ENV) -f $(COMPOSE_FILE) $$profiles config --quiet || exit 1; \
 	done
 
-up-local: ## Start the stack natively on loopback, without containers (scripts/local-stack.sh up; not written yet)
-	@test -x scripts/local-stack.sh || { echo "make up-local: scripts/local-stack.sh does not exist yet" >&2; exit 1; }
-	scripts/local-stack.sh up
+# The same topology without containers, on loopback (scripts/local-stack.sh): VITRINE_BIN= a built
+# binary, else it builds the release one. Settings, URLs and pids land in .local-stack/env.
+up-local: ## Start the stack natively on loopback: storage servers, 2 replicas, nginx, Prometheus, Alertmanager
+	$(if $(VITRINE_BIN),VITRINE_BIN=$(VITRINE_BIN) )scripts/local-stack.sh up
 
-down-local: ## Stop the loopback stack (scripts/local-stack.sh down; not written yet)
-	@test -x scripts/local-stack.sh || { echo "make down-local: scripts/local-stack.sh does not exist yet" >&2; exit 1; }
+down-local: ## Stop everything up-local started (by pid) and remove .local-stack/
 	scripts/local-stack.sh down
+
+status-local: ## What up-local runs, and whether it answers
+	scripts/local-stack.sh status
+
+test-live: ## The live operations tests against a fresh loopback stack (deploy/live/run.sh)
+	$(if $(VITRINE_BIN),VITRINE_BIN=$(VITRINE_BIN) )deploy/live/run.sh

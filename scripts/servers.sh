@@ -161,6 +161,14 @@ YAML
     echo "export VITRINE_TEST_MILVUS_URL=milvus://127.0.0.1:${ports[0]}/vitrine" >>"$env_file"
     echo "export VITRINE_TEST_MILVUS_PORT=${ports[0]}" >>"$env_file"
     echo "export VITRINE_TEST_MILVUS_TOKEN=root:Milvus" >>"$env_file"
+    # Health and metrics: the launcher gives the server the first free port from 9091 up, in its
+    # environment (METRICS_PORT); the loopback stack's Prometheus scrapes it (scripts/local-stack.sh).
+    local server metrics=""
+    server=$(pgrep -P "$(cat "$dir/pid")" -f "milvus run standalone" | head -n 1) || true
+    if [ -n "$server" ] && [ -r "/proc/$server/environ" ]; then
+        metrics=$(tr '\0' '\n' <"/proc/$server/environ" | sed -n 's/^METRICS_PORT=//p')
+    fi
+    if [ -n "$metrics" ]; then echo "export VITRINE_TEST_MILVUS_METRICS=127.0.0.1:$metrics" >>"$env_file"; fi
     echo "servers: Milvus 2.3.5 on 127.0.0.1:${ports[0]}" >&2
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the build needs, then builds once and runs every test, then the
-# end-to-end tests (web UI in headless Chromium, API fuzz run) against the binary that build made.
+# end-to-end tests (web UI in headless Chromium, API fuzz run) and the live operations tests
+# (deploy/live/run.sh: nginx, Prometheus, Alertmanager, dashboards on a loopback stack) against the
+# binary that build made.
 # PostgreSQL, SeaweedFS's S3 gateway, Milvus standalone and Milvus Lite are started once on loopback
 # (scripts/servers.sh) and shared by every suite that runs against them; they are stopped when the run ends, however it ends.
 # Parity fixtures are committed (Tests/Fixtures); torch is never installed here. The real
@@ -9,7 +11,8 @@
 # VITRINE_ALLOW_MISSING_MINILM=1 turns them off.
 #   scripts/test.sh                 everything
 #   scripts/test.sh --filter X      Swift tests matching X only (no end-to-end tests)
-#   VITRINE_SKIP_E2E=1 scripts/test.sh
+#   VITRINE_SKIP_E2E=1 scripts/test.sh     (no end-to-end tests, no live tests)
+#   VITRINE_SKIP_LIVE=1 scripts/test.sh    (no live operations tests: deploy/live/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -28,4 +31,9 @@ source .servers/env
 swift test --skip-build "$@"
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
     e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
+fi
+# The live operations tests (about 3 minutes): the loopback stack over the servers started above,
+# nginx, Prometheus, Alertmanager into a local Discord sink, the dashboards' queries.
+if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ] && [ -z "${VITRINE_SKIP_LIVE:-}" ]; then
+    VITRINE_BIN="$(swift build --show-bin-path)/vitrine" deploy/live/run.sh
 fi

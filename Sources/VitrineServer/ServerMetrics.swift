@@ -11,7 +11,7 @@ import VitrineEngine
 /// `vitrine_http_request_duration_seconds{route,method}` (histogram),
 /// `vitrine_encode_duration_seconds{kind}` (histogram, text or image),
 /// `vitrine_text_batch_size` (histogram of queries per text-tower pass),
-/// `vitrine_index_search_duration_seconds{backend}` (histogram of vector searches, `hnsw` or
+/// `vitrine_index_search_duration_seconds{backend}` (histogram of vector searches, `embedded` or
 /// `milvus`), `vitrine_busy_rejections_total{pool}` (text or image, from 0),
 /// `vitrine_thumbnails_generated_total`, and gauges set at each scrape: `vitrine_catalog_products`,
 /// `vitrine_catalog_images`, `vitrine_index_vectors`, `vitrine_data_generation`,

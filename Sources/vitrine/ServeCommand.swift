@@ -84,7 +84,7 @@ struct Serve: AsyncParsableCommand {
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
                 "url.full": .string("http://\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(port)/"),
-                "vitrine.data": .string(settings.dataDirectory),
+                "vitrine.data.directory": .string(settings.dataDirectory),
                 "vitrine.catalog": .string(server.backends.catalog.description),
                 "vitrine.photos": .string(server.backends.blobs.description),
                 "vitrine.vectors": .string(server.backends.vectors.description),

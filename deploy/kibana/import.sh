@@ -1,5 +1,5 @@
 #!/bin/sh
-# Imports the data view and the saved search of deploy/kibana/saved-search.ndjson into Kibana;
+# Imports the data view and the saved searches of deploy/kibana/saved-search.ndjson into Kibana;
 # run by the compose service kibana-setup (curl image, this folder mounted at /setup) once Kibana
 # is healthy. Objects with the same ids are overwritten, so running it again is harmless.
 set -eu
