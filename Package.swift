@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VitrinePostgres", targets: ["VitrinePostgres"]),
         .library(name: "VitrineS3", targets: ["VitrineS3"]),
         .library(name: "VitrineEngine", targets: ["VitrineEngine"]),
+        .library(name: "VitrineEval", targets: ["VitrineEval"]),
         .library(name: "VitrineServer", targets: ["VitrineServer"]),
     ],
     dependencies: [
@@ -164,6 +165,9 @@ let package = Package(
         // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
         // images and thumbnails, metrics, health, writes through the data directory's writer lock,
         // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
+        // Retrieval evaluation: judgements and runs, the ranking metrics (trec_eval's definitions),
+        // intervals and paired tests.
+        .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources"]),
         .target(
             name: "VitrineServer",
             dependencies: [
@@ -257,6 +261,7 @@ let package = Package(
             name: "VitrineEngineTests",
             dependencies: ["VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources"]
         ),
+        .testTarget(name: "VitrineEvalTests", dependencies: ["VitrineEval"]),
         .testTarget(
             name: "VitrineServerTests",
             dependencies: [

@@ -23,6 +23,8 @@ tools/check_dependencies.py
 # the Dockerfile's runtime libraries, Prometheus's rules and their unit tests, Alertmanager.
 deploy/check-stack.sh
 deploy/check-observability.sh
+# The retrieval metrics' fixtures, recomputed by pytrec_eval and ranx (the Swift tests compare with them).
+tools/check_eval_reference.sh
 swift build --build-tests --explicit-target-dependency-import-check=error
 trap 'scripts/servers.sh stop' EXIT
 scripts/servers.sh start

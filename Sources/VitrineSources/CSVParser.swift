@@ -217,3 +217,26 @@ final class LineReader {
         }
     }
 }
+
+/// A small CSV document read whole (an evaluation's queries or judgements): each record's line
+/// (1-based), its fields, or what is wrong with it (bad quoting, a field that is not UTF-8).
+public enum CSVDocument {
+    public struct Record: Sendable {
+        public var line: Int
+        public var fields: [String]
+        public var error: String?
+    }
+
+    public static func records(_ data: Data) -> [Record] {
+        var parser = CSVParser()
+        var records: [CSVRecord] = []
+        parser.feed(data, into: &records)
+        parser.finish(into: &records)
+        return records.map { record in
+            switch record.strings() {
+            case .success(let fields): Record(line: record.line, fields: fields, error: record.error)
+            case .failure(let bad): Record(line: record.line, fields: [], error: record.error ?? "field \(bad.index + 1) is not valid UTF-8")
+            }
+        }
+    }
+}

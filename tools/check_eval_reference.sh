@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Recomputes the committed metric fixtures (Tests/Fixtures/eval/expected.json) with the reference
+# libraries themselves, pytrec_eval and ranx from PyPI, and fails when any value differs: the
+# Swift tests compare `vitrine eval`'s metrics with these files (docs/eval-metrics.md).
+# The venv lives in .eval-venv/ (about 700 MB: ranx brings numba); its first run JIT-compiles
+# ranx's kernels (1-2 minutes), later runs reuse them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.eval-venv
+if ! "$venv/bin/python" -c "import ranx, pytrec_eval" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check ranx==0.3.21 pytrec-eval-terrier==0.5.11
+fi
+"$venv/bin/python" tools/eval_reference.py --check Tests/Fixtures/eval
