@@ -167,7 +167,7 @@ let package = Package(
         // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
         // Retrieval evaluation: judgements and runs, the ranking metrics (trec_eval's definitions),
         // intervals and paired tests.
-        .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources"]),
+        .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources", "VitrineEngine", "VitrineCatalog"]),
         .target(
             name: "VitrineServer",
             dependencies: [
@@ -206,7 +206,7 @@ let package = Package(
             name: "vitrine",
             dependencies: [
                 "VitrineCommandLine", "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex",
-                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineServer",
+                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineServer", "VitrineEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

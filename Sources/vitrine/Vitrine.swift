@@ -7,7 +7,7 @@ struct Vitrine: AsyncParsableCommand {
         commandName: "vitrine",
         abstract: "Self-hosted fashion image search.",
         discussion: "Benchmarks are a separate tool: vitrine-bench.",
-        subcommands: [Ingest.self, Search.self, Serve.self, Stats.self, Delete.self, Verify.self, Reindex.self, GC.self,
+        subcommands: [Ingest.self, Search.self, Eval.self, Serve.self, Stats.self, Delete.self, Verify.self, Reindex.self, GC.self,
                       BackupCommand.self, RestoreCommand.self, Migrate.self, Embed.self, ModelCommand.self]
     )
 

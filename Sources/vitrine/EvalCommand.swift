@@ -1,0 +1,274 @@
+import ArgumentParser
+import Foundation
+import VitrineCommandLine
+import VitrineEngine
+import VitrineEval
+import VitrineModels
+import VitrineTensor
+
+extension EvalRunner.Mode: ExpressibleByArgument {}
+
+struct Eval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure search quality: run judged queries through each search mode and report standard metrics.",
+        subcommands: [Run.self, Score.self, Compare.self],
+        defaultSubcommand: Run.self
+    )
+
+    /// `--fail-below ndcg@10=0.3`: a metric and its floor.
+    struct Floor: ExpressibleByArgument {
+        var metric: String
+        var value: Double
+
+        init?(argument: String) {
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, RetrievalMetric.parse(parts[0]) != nil, let value = Double(parts[1]), value.isFinite else { return nil }
+            metric = parts[0]
+            self.value = value
+        }
+    }
+
+    /// The floors `values` (mode or file → metric → value) fall below, in words.
+    static func failures(_ floors: [Floor], _ values: [(String, [String: Double])]) -> [String] {
+        var failures: [String] = []
+        for floor in floors {
+            for (name, metrics) in values {
+                guard let value = metrics[floor.metric] else {
+                    failures.append("\(name): \(floor.metric) was not computed (give --k \(floor.metric.split(separator: "@").last!))")
+                    continue
+                }
+                if value < floor.value { failures.append("\(name): \(floor.metric) = \(format(value)) is below \(format(floor.value))") }
+            }
+        }
+        return failures
+    }
+
+    static func format(_ value: Double) -> String { String(format: "%.4f", value) }
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
+    static func readReport(_ path: String) throws -> EvalReport {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(EvalReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw EvalError.empty(path: path, reason: "is not a report of `vitrine eval --json` (\(error))")
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run judged queries through each mode over a store (the default subcommand).",
+            discussion: """
+            Queries: JSON lines {"id", "text"} or {"id", "image": PATH} (optional "category", \
+            "market"), or CSV with those columns. Judgements (qrels): TREC `qid 0 product_id \
+            relevance`, or JSON lines / CSV with qid, product_id, relevance. Relevant = relevance \
+            ≥ 1. Reports recall, precision, MRR, nDCG, MAP and hit rate at k (trec_eval's \
+            definitions, docs/eval-metrics.md) with 95% bootstrap intervals, per category and \
+            market, each mode's p50/p99 latency, and paired randomization tests between modes. \
+            Exit 1 when a --fail-below floor is not met.
+            """
+        )
+
+        @OptionGroup var data: DataOption
+
+        @Option(help: "The queries (.jsonl or .csv).")
+        var queries: String
+
+        @Option(help: "The judgements (TREC qrels, .jsonl or .csv).")
+        var qrels: String
+
+        @Option(help: ArgumentHelp("Comma-separated modes: \(EvalRunner.Mode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "modes"))
+        var mode = "clip,keyword"
+
+        @Option(help: "The cutoff k of every metric (1–\(SearchPage.maxK)).")
+        var k = 10
+
+        @Option(help: "The model (default: the one recorded in the data directory).")
+        var model: String?
+
+        @Option(help: "Linear layers' precision: fp32, bf16 or int8.")
+        var precision: Precision = .fp32
+
+        @Option(name: .customLong("run-out"), help: "Write each mode's ranking to DIR/MODE.run (TREC run files, for trec_eval).")
+        var runOut: String?
+
+        @Option(name: .customLong("fail-below"), help: ArgumentHelp("Exit 1 when a mode's metric is below the value, e.g. ndcg@10=0.3 (repeatable).", valueName: "metric=value"))
+        var failBelow: [Floor] = []
+
+        @Flag(help: "Judged queries missing from the query file, or judged products missing from the catalog, are errors.")
+        var strict = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func modes() throws -> [EvalRunner.Mode] {
+            try mode.split(separator: ",").map { name in
+                guard let mode = EvalRunner.Mode(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--mode \(name): not one of \(EvalRunner.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return mode
+            }
+        }
+
+        func validate() throws {
+            guard (1...SearchPage.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(SearchPage.maxK)") }
+            guard !(try modes()).isEmpty else { throw ValidationError("--mode names no mode") }
+            for floor in failBelow where RetrievalMetric.parse(floor.metric)?.1 != k {
+                throw ValidationError("--fail-below \(floor.metric): the report has metrics at k = \(k) only")
+            }
+        }
+
+        func run() async throws {
+            let report = try await CLI.run { () async throws -> EvalReport in
+                let queryList = try EvalQuery.read(URL(fileURLWithPath: queries))
+                let judgements = try Judgements.read(URL(fileURLWithPath: qrels))
+                let store = try DataStore.openForReading(try data.storage())
+                let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
+                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image), k: k)
+                let folder = runOut.map { URL(fileURLWithPath: $0) }
+                if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+                return try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in
+                    guard let folder else { return }
+                    try Data(run.trecText(tag: "vitrine-\(mode.rawValue)").utf8).write(to: folder.appendingPathComponent("\(mode.rawValue).run"))
+                }
+            }
+            if report.warnings != EvalReport.Warnings() { CLI.printNote(EvalRunner.describe(report.warnings)) }
+            if json { try Eval.printJSON(report) } else { CLI.say(Self.table(report)) }
+            let failures = Eval.failures(failBelow, report.modes.map { ($0.mode, $0.metrics) })
+            if !failures.isEmpty {
+                CLI.printError("below the floor: " + failures.joined(separator: "; "))
+                throw ExitCode.failure
+            }
+        }
+
+        static func table(_ report: EvalReport) -> String {
+            let names = EvalReport.metricNames(report.k)
+            var lines = ["\(report.queries) judged queries, k = \(report.k)",
+                         "mode      " + names.map { $0.padding(toLength: 24, withPad: " ", startingAt: 0) }.joined() + "p50 ms   p99 ms"]
+            for mode in report.modes {
+                var line = mode.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
+                for name in names {
+                    let interval = mode.intervals[name].map { " [\(Eval.format($0.lower))–\(Eval.format($0.upper))]" } ?? ""
+                    line += (Eval.format(mode.metrics[name] ?? 0) + interval).padding(toLength: 24, withPad: " ", startingAt: 0)
+                }
+                line += String(format: "%-9.1f%.1f", mode.latencyMs.p50, mode.latencyMs.p99)
+                if mode.unsupported > 0 { line += "  (\(mode.unsupported) queries it cannot answer, scored 0)" }
+                lines.append(line)
+            }
+            for comparison in report.comparisons where comparison.metric == "ndcg@\(report.k)" {
+                lines.append("\(comparison.a) − \(comparison.b): ndcg@\(report.k) \(comparison.delta >= 0 ? "+" : "")\(Eval.format(comparison.delta)), p = \(Eval.format(comparison.pValue))")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Score: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score TREC run files against judgements (what trec_eval -c computes, docs/eval-metrics.md).")
+
+        @Option(help: "The judgements (TREC qrels, .jsonl or .csv).")
+        var qrels: String
+
+        @Argument(help: "TREC run files (qid Q0 product_id rank score tag).")
+        var runs: [String]
+
+        @Option(help: "A cutoff (repeatable; default 10).")
+        var k: [Int] = [10]
+
+        @Option(name: .customLong("fail-below"), help: ArgumentHelp("Exit 1 when a run's metric is below the value (repeatable).", valueName: "metric=value"))
+        var failBelow: [Floor] = []
+
+        @Flag(help: "Print JSON: per run, the means and each query's values.")
+        var json = false
+
+        func validate() throws {
+            guard !runs.isEmpty else { throw ValidationError("give at least one run file") }
+            guard k.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--k must be at least 1") }
+        }
+
+        func run() async throws {
+            let scored = try CLI.run { () throws -> [String: Scores] in
+                let judgements = try Judgements.read(URL(fileURLWithPath: qrels))
+                var scored: [String: Scores] = [:]
+                for path in runs { scored[path] = Scoring.score(try VitrineEval.Run.read(URL(fileURLWithPath: path)), judgements, cutoffs: k) }
+                return scored
+            }
+            if json {
+                try Eval.printJSON(scored)
+            } else {
+                let names = k.flatMap { EvalReport.metricNames($0) }
+                for path in runs {
+                    CLI.say(path + " (\(scored[path]!.queries.count) queries)")
+                    for name in names { CLI.say("  " + name.padding(toLength: 14, withPad: " ", startingAt: 0) + Eval.format(scored[path]!.mean[name]!)) }
+                }
+            }
+            let failures = Eval.failures(failBelow, runs.map { ($0, scored[$0]!.mean) })
+            if !failures.isEmpty {
+                CLI.printError("below the floor: " + failures.joined(separator: "; "))
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare two reports of `vitrine eval --json` (A/B): each mode's metrics, their difference and its significance.")
+
+        @Argument(help: "Report A.")
+        var a: String
+
+        @Argument(help: "Report B.")
+        var b: String
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        struct Row: Codable {
+            var mode: String
+            var metric: String
+            var a: Double
+            var b: Double
+            var delta: Double
+            /// Paired over the queries both reports scored.
+            var pValue: Double
+            var queries: Int
+        }
+
+        func run() async throws {
+            let rows = try CLI.run { () throws -> [Row] in
+                let (first, second) = (try Eval.readReport(a), try Eval.readReport(b))
+                guard first.k == second.k else {
+                    throw EvalError.invalidArgument("\(a) has metrics at k = \(first.k), \(b) at k = \(second.k)")
+                }
+                var rows: [Row] = []
+                for modeA in first.modes {
+                    guard let modeB = second.modes.first(where: { $0.mode == modeA.mode }) else { continue }
+                    let shared = modeA.perQuery.keys.filter { modeB.perQuery[$0] != nil }.sorted()
+                    for metric in EvalReport.metricNames(first.k) {
+                        let x = shared.map { modeA.perQuery[$0]?[metric] ?? 0 }, y = shared.map { modeB.perQuery[$0]?[metric] ?? 0 }
+                        rows.append(Row(mode: modeA.mode, metric: metric, a: modeA.metrics[metric] ?? 0, b: modeB.metrics[metric] ?? 0,
+                                        delta: (modeB.metrics[metric] ?? 0) - (modeA.metrics[metric] ?? 0),
+                                        pValue: Scoring.pairedPValue(y, x), queries: shared.count))
+                    }
+                }
+                guard !rows.isEmpty else { throw EvalError.invalidArgument("\(a) and \(b) have no mode in common") }
+                return rows
+            }
+            if json { try Eval.printJSON(rows); return }
+            CLI.say("mode      metric        A        B        B − A     p")
+            for row in rows {
+                CLI.say(row.mode.padding(toLength: 10, withPad: " ", startingAt: 0) + row.metric.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + "\(Eval.format(row.a))   \(Eval.format(row.b))   \(row.delta >= 0 ? "+" : "")\(Eval.format(row.delta))   \(Eval.format(row.pValue))"
+                        + (row.pValue < 0.05 ? " *" : ""))
+            }
+        }
+    }
+}
