@@ -167,7 +167,7 @@ let package = Package(
         // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
         // Retrieval evaluation: judgements and runs, the ranking metrics (trec_eval's definitions),
         // intervals and paired tests.
-        .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources", "VitrineEngine", "VitrineCatalog"]),
+        .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage"]),
         .target(
             name: "VitrineServer",
             dependencies: [

@@ -3,7 +3,9 @@ import Foundation
 import VitrineCommandLine
 import VitrineEngine
 import VitrineEval
+import VitrineImage
 import VitrineModels
+import VitrineSources
 import VitrineTensor
 
 extension EvalRunner.Mode: ExpressibleByArgument {}
@@ -11,7 +13,7 @@ extension EvalRunner.Mode: ExpressibleByArgument {}
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure search quality: run judged queries through each search mode and report standard metrics.",
-        subcommands: [Run.self, Score.self, Compare.self],
+        subcommands: [Run.self, Score.self, Compare.self, FashionMNIST.self],
         defaultSubcommand: Run.self
     )
 
@@ -268,6 +270,77 @@ struct Eval: AsyncParsableCommand {
                 CLI.say(row.mode.padding(toLength: 10, withPad: " ", startingAt: 0) + row.metric.padding(toLength: 14, withPad: " ", startingAt: 0)
                         + "\(Eval.format(row.a))   \(Eval.format(row.b))   \(row.delta >= 0 ? "+" : "")\(Eval.format(row.delta))   \(Eval.format(row.pValue))"
                         + (row.pValue < 0.05 ? " *" : ""))
+            }
+        }
+    }
+
+    struct FashionMNIST: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fashion-mnist",
+            abstract: "Zero-shot classification of Fashion-MNIST (FashionCLIP's protocol): class names as prompts, top-1, top-5, weighted F1.",
+            discussion: """
+            Reads the dataset as Debian's dataset-fashion-mnist installs it. Each class name \
+            fills the template ("a photo of a {}"); an image's class is the nearest prompt. \
+            Weighted F1 averages the classes' F1 by their support, as scikit-learn's \
+            f1_score(average="weighted").
+            """)
+
+        @OptionGroup var model: ModelOption
+
+        @Option(help: "The dataset's directory.")
+        var dir = FashionMNISTReader.defaultDirectory.path
+
+        @Option(help: "Which split: test, train or all.")
+        var split: DatasetSplit = .test
+
+        @Option(help: "Classify at most this many images (the first ones).")
+        var limit: Int?
+
+        @Option(help: "The prompt; {} stands for the class name.")
+        var template = "a photo of a {}"
+
+        @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
+        var batchSize = 64
+
+        @Flag(name: .customLong("predictions"), help: "With --json, list each image's true class and the classes best first.")
+        var predictions = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+            guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
+            guard template.contains("{}") else { throw ValidationError("--template must contain {} where the class name goes") }
+        }
+
+        func run() async throws {
+            var report = try await CLI.run { () async throws -> ZeroShotReport in
+                let directory = try await model.resolve()
+                let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
+                guard let text = encoders.text, let image = encoders.image else {
+                    throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
+                }
+                let reader = FashionMNISTReader(directory: URL(fileURLWithPath: dir), split: split)
+                let decoder = ImageDecoder()
+                var images: [RGBImage] = [], labels: [Int] = []
+                for try await entry in reader.entries() {
+                    guard case .item(let item) = entry, let label = item.product.category.flatMap(Int.init),
+                          let photo = item.images.first else { continue }
+                    images.append(try decoder.decode(try await photo.load()))
+                    labels.append(label)
+                    if let limit, images.count >= limit { break }
+                }
+                guard !images.isEmpty else { throw EvalError.empty(path: dir, reason: "no images in the \(split) split") }
+                return try ZeroShot.classify(images: images, labels: labels, classNames: FashionMNISTReader.classNames, template: template,
+                                             text: text, image: image, batch: batchSize, dataset: "fashion-mnist/\(split)", model: model.spec)
+            }
+            if !predictions { report.predictions = nil }
+            if json { try Eval.printJSON(report); return }
+            CLI.say("\(report.dataset), \(report.images) images, \(report.model), \"\(report.template)\"")
+            CLI.say("top-1 \(Eval.format(report.top1))   top-5 \(Eval.format(report.top5))   weighted F1 \(Eval.format(report.weightedF1))   macro F1 \(Eval.format(report.macroF1))   (\(String(format: "%.1f", report.seconds)) s)")
+            for c in report.classes {
+                CLI.say("  " + c.name.padding(toLength: 12, withPad: " ", startingAt: 0) + "F1 \(Eval.format(c.f1))  precision \(Eval.format(c.precision))  recall \(Eval.format(c.recall))  support \(c.support)")
             }
         }
     }

@@ -147,3 +147,39 @@ struct EvalCLITests {
         return try Self.json(data)
     }
 }
+
+/// `vitrine eval fashion-mnist`: the zero-shot protocol on Debian's Fashion-MNIST, its accuracy
+/// and weighted F1 equal to scikit-learn's on the same predictions.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+                "needs Debian's dataset-fashion-mnist"))
+struct ZeroShotCLITests {
+    @Test func fashionMNISTScoresAsScikitLearnDoes() throws {
+        let result = try CLITests.run(["eval", "fashion-mnist", "--model", CLITests.tinyModel, "--limit", "200", "--json", "--predictions"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try EvalCLITests.json(result.stdout)
+        #expect(report["images"] as? Int == 200 && report["dataset"] as? String == "fashion-mnist/test")
+        let predictions = try #require(report["predictions"] as? [[Int]])
+        #expect(predictions.count == 200 && predictions.allSatisfy { $0.count == 11 && Set($0.dropFirst()) == Set(0..<10) })
+        let classes = try #require(report["classes"] as? [[String: Any]])
+        #expect(classes.map { $0["name"] as? String } == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"])
+        #expect(classes.reduce(0) { $0 + ($1["support"] as? Int ?? 0) } == 200)
+
+        let root = CLITests.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+        let python = root.appendingPathComponent(".eval-venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python.path) else { return }
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("zeroshot-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: predictions).write(to: input)
+        let process = Process()
+        process.executableURL = python
+        process.arguments = [root.appendingPathComponent("tools/zeroshot_reference.py").path, input.path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let reference = try EvalCLITests.json(data)
+        for key in ["top1", "top5", "weighted_f1"] {
+            #expect(abs((reference[key] as? Double ?? -1) - (report[key] as? Double ?? -2)) < 1e-12, "\(key)")
+        }
+    }
+}
