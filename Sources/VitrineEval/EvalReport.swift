@@ -29,6 +29,8 @@ public struct EvalReport: Sendable, Codable, Equatable {
         public var byMarket: [String: Slice]
         /// query id → metric → value.
         public var perQuery: [String: [String: Double]]
+        /// query id → the products it returned, best first (at most k).
+        public var rankings: [String: [String]]
     }
 
     public struct Comparison: Sendable, Codable, Equatable {
@@ -55,6 +57,14 @@ public struct EvalReport: Sendable, Codable, Equatable {
     public var comparisons: [Comparison]
     public var warnings: Warnings
 
+    public init(k: Int, queries: Int, modes: [Mode], comparisons: [Comparison], warnings: Warnings) {
+        self.k = k
+        self.queries = queries
+        self.modes = modes
+        self.comparisons = comparisons
+        self.warnings = warnings
+    }
+
     /// The metric names of one cutoff, in a fixed order.
     public static func metricNames(_ k: Int) -> [String] { RetrievalMetric.allCases.map { $0.name(k) } }
 
@@ -75,7 +85,7 @@ public struct EvalReport: Sendable, Codable, Equatable {
     }
 
     /// The mode's results as metric → mean, intervals and slices, from its scores.
-    public static func mode(_ name: String, scores: Scores, k: Int, latencies: [Double], unsupported: Int,
+    public static func mode(_ name: String, scores: Scores, run: Run, k: Int, latencies: [Double], unsupported: Int,
                             slices: (category: [String: String], market: [String: String])) -> Mode {
         var intervals: [String: Interval] = [:]
         for metric in metricNames(k) {
@@ -99,6 +109,7 @@ public struct EvalReport: Sendable, Codable, Equatable {
         }
         return Mode(mode: name, metrics: scores.mean.filter { metricNames(k).contains($0.key) }, intervals: intervals,
                     latencyMs: Latency(p50: percentile(0.5), p99: percentile(0.99)), unsupported: unsupported,
-                    byCategory: breakdown(slices.category), byMarket: breakdown(slices.market), perQuery: scores.perQuery)
+                    byCategory: breakdown(slices.category), byMarket: breakdown(slices.market), perQuery: scores.perQuery,
+                    rankings: Dictionary(uniqueKeysWithValues: scores.queries.map { ($0, Ranking.order(run.scores[$0] ?? []).prefix(k).map(\.product)) }))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import VitrineCatalog
 import VitrineEngine
+import VitrineImage
 
 /// Runs each query through each search mode over a store and scores the rankings.
 public struct EvalRunner: Sendable {
@@ -91,7 +92,7 @@ public struct EvalRunner: Sendable {
             let (run, latencies, unsupported) = try self.run(mode, evaluated)
             try runs?(mode, run)
             let scores = Scoring.score(run, judgements, cutoffs: [k], only: ids)
-            results.append(EvalReport.mode(mode.rawValue, scores: scores, k: k, latencies: latencies, unsupported: unsupported,
+            results.append(EvalReport.mode(mode.rawValue, scores: scores, run: run, k: k, latencies: latencies, unsupported: unsupported,
                                            slices: (category, market)))
         }
         let order = judgements.queries.filter { ids.contains($0) }
@@ -112,5 +113,29 @@ public struct EvalRunner: Sendable {
             parts.append("\(warnings.unknownProducts.count) judged products are not in the catalog (\(list(warnings.unknownProducts)))")
         }
         return parts.joined(separator: "; ")
+    }
+}
+
+extension EvalRunner {
+    /// Names and 96-pixel PNG thumbnails of `ids`, for the HTML report. A photo that cannot be
+    /// read or decoded is shown as a blank square; the report does not fail on it.
+    public func gallery(_ ids: Set<String>) throws -> [String: EvalHTMLReport.Product] {
+        let products = try engine.store.catalog.products(ids: ids.sorted())
+        let decoder = ImageDecoder()
+        var gallery: [String: EvalHTMLReport.Product] = [:]
+        for (id, product) in products {
+            var thumbnail: Data?
+            if let key = product.images.first?.key, let image = try? decoder.decode(try engine.store.blobs.get(key)) {
+                let side = 96
+                let (w, h) = image.width >= image.height
+                    ? (min(side, image.width), max(1, Int((Double(image.height) * Double(min(side, image.width)) / Double(image.width)).rounded())))
+                    : (max(1, Int((Double(image.width) * Double(min(side, image.height)) / Double(image.height)).rounded())), min(side, image.height))
+                if let small = image.resized(width: w, height: h) {
+                    thumbnail = try? PNGEncoder().encode(pixels: small.pixels, width: w, height: h, layout: .rgb)
+                }
+            }
+            gallery[id] = EvalHTMLReport.Product(name: product.name, thumbnail: thumbnail)
+        }
+        return gallery
     }
 }

@@ -108,6 +108,9 @@ struct Eval: AsyncParsableCommand {
         @Flag(help: "Judged queries missing from the query file, or judged products missing from the catalog, are errors.")
         var strict = false
 
+        @Option(help: ArgumentHelp("Also write the report as a self-contained HTML page (charts, breakdowns, the worst queries with their results).", valueName: "file.html"))
+        var report: String?
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -129,7 +132,7 @@ struct Eval: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let report = try await CLI.run { () async throws -> EvalReport in
+            let evaluation = try await CLI.run { () async throws -> EvalReport in
                 let queryList = try EvalQuery.read(URL(fileURLWithPath: queries))
                 let judgements = try Judgements.read(URL(fileURLWithPath: qrels))
                 let store = try DataStore.openForReading(try data.storage())
@@ -137,14 +140,20 @@ struct Eval: AsyncParsableCommand {
                 let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image), k: k)
                 let folder = runOut.map { URL(fileURLWithPath: $0) }
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
-                return try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in
+                let evaluation = try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in
                     guard let folder else { return }
                     try Data(run.trecText(tag: "vitrine-\(mode.rawValue)").utf8).write(to: folder.appendingPathComponent("\(mode.rawValue).run"))
                 }
+                if let report {
+                    let products = try runner.gallery(EvalHTMLReport.productsShown(evaluation, judgements: judgements))
+                    let page = EvalHTMLReport.render(evaluation, queries: queryList, judgements: judgements, products: products)
+                    try Data(page.utf8).write(to: URL(fileURLWithPath: report))
+                }
+                return evaluation
             }
-            if report.warnings != EvalReport.Warnings() { CLI.printNote(EvalRunner.describe(report.warnings)) }
-            if json { try Eval.printJSON(report) } else { CLI.say(Self.table(report)) }
-            let failures = Eval.failures(failBelow, report.modes.map { ($0.mode, $0.metrics) })
+            if evaluation.warnings != EvalReport.Warnings() { CLI.printNote(EvalRunner.describe(evaluation.warnings)) }
+            if json { try Eval.printJSON(evaluation) } else { CLI.say(Self.table(evaluation)) }
+            let failures = Eval.failures(failBelow, evaluation.modes.map { ($0.mode, $0.metrics) })
             if !failures.isEmpty {
                 CLI.printError("below the floor: " + failures.joined(separator: "; "))
                 throw ExitCode.failure
