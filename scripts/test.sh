@@ -34,6 +34,10 @@ swift test --skip-build "$@"
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
     e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
 fi
+# Search quality on the fixture catalog, every mode; the report stays in .ci/artifacts/eval/.
+if [ $# -eq 0 ]; then
+    scripts/eval-fixture.sh --vitrine "$(swift build --show-bin-path)/vitrine"
+fi
 # The live operations tests (about 3 minutes): the loopback stack over the servers started above,
 # nginx, Prometheus, Alertmanager into a local Discord sink, the dashboards' queries.
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ] && [ -z "${VITRINE_SKIP_LIVE:-}" ]; then

@@ -90,7 +90,7 @@ public enum EvalHTMLReport {
                     guard let c = report.comparisons.first(where: { $0.a == parts[0] && $0.b == parts[1] && $0.metric == name }) else {
                         html += "<td></td>"; continue
                     }
-                    html += "<td\(c.pValue < 0.05 ? " class=\"sig\"" : "")>\(c.delta >= 0 ? "+" : "")\(format(c.delta)) <span class=\"ci\">p \(format(c.pValue))</span></td>"
+                    html += "<td\(c.pValue < 0.05 ? " class=\"sig\"" : "")>\(c.delta >= 0 ? "+" : "")\(format(c.delta)) <span class=\"ci\">p \(c.pValue < 0.001 ? "&lt; 0.001" : format(c.pValue))</span></td>"
                 }
                 html += "</tr>\n"
             }
