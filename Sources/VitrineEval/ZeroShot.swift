@@ -26,6 +26,10 @@ public struct ZeroShotReport: Sendable, Codable, Equatable {
     public var weightedF1: Double
     public var macroF1: Double
     public var classes: [ClassScore]
+    /// The prompt of each class, as the text tower read it.
+    public var prompts: [String]
+    /// Figures published for this protocol (pretrained weights), to read ours beside.
+    public var published: [String: Double]?
     public var seconds: Double
     /// Each image's true class and the classes best first (for rechecking).
     public var predictions: [[Int]]?
@@ -64,23 +68,50 @@ public enum ZeroShot {
                                 text: CLIPTextEncoder, image: CLIPImageEncoder, batch: Int = 64,
                                 dataset: String, model: String) throws -> ZeroShotReport {
         let started = Date()
-        let prompts = try text.embed(texts: classNames.map { template.replacingOccurrences(of: "{}", with: $0) })
-        var similarities: [[Float]] = []
-        similarities.reserveCapacity(images.count)
-        for start in stride(from: 0, to: images.count, by: batch) {
-            for embedding in image.embed(images: Array(images[start..<min(start + batch, images.count)])) {
-                similarities.append(prompts.map { prompt in zip(prompt, embedding).reduce(0) { $0 + $1.0 * $1.1 } / (norm(prompt) * norm(embedding)) })
-            }
+        let prompts = classNames.map { template.replacingOccurrences(of: "{}", with: $0) }
+        return try classify(embeddings: embed(images, image, batch: batch), labels: labels, classNames: classNames, prompts: prompts,
+                            text: text, dataset: dataset, model: model, template: template, started: started)
+    }
+
+    /// The image tower's embeddings of `images`, `batch` at a time.
+    public static func embed(_ images: [RGBImage], _ image: CLIPImageEncoder, batch: Int) -> [[Float]] {
+        stride(from: 0, to: images.count, by: batch).flatMap { image.embed(images: Array(images[$0..<min($0 + batch, images.count)])) }
+    }
+
+    /// Classifies `embeddings` (one per item) by their cosine to each prompt's text embedding.
+    public static func classify(embeddings: [[Float]], labels: [Int], classNames: [String], prompts: [String],
+                                text: CLIPTextEncoder, dataset: String, model: String, template: String,
+                                started: Date = Date()) throws -> ZeroShotReport {
+        let targets = try text.embed(texts: prompts)
+        let similarities = embeddings.map { embedding in
+            targets.map { target in zip(target, embedding).reduce(0) { $0 + $1.0 * $1.1 } / (norm(target) * norm(embedding)) }
         }
         let (top1, top5, classes, ranked) = score(similarities: similarities, labels: labels, classNames: classNames)
         let total = classes.reduce(0) { $0 + $1.support }
         let weighted = total > 0 ? classes.reduce(0) { $0 + $1.f1 * Double($1.support) } / Double(total) : 0
         let present = classes.filter { $0.support > 0 || $0.predicted > 0 }
         let macro = present.isEmpty ? 0 : present.reduce(0) { $0 + $1.f1 } / Double(present.count)
-        return ZeroShotReport(dataset: dataset, model: model, template: template, images: images.count, top1: top1, top5: top5,
-                              weightedF1: weighted, macroF1: macro, classes: classes, seconds: Date().timeIntervalSince(started),
-                              predictions: zip(labels, ranked).map { [$0] + $1 })
+        return ZeroShotReport(dataset: dataset, model: model, template: template, images: embeddings.count, top1: top1, top5: top5,
+                              weightedF1: weighted, macroF1: macro, classes: classes, prompts: prompts, published: nil,
+                              seconds: Date().timeIntervalSince(started), predictions: zip(labels, ranked).map { [$0] + $1 })
     }
 
-    private static func norm(_ v: [Float]) -> Float { max(v.reduce(0) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude) }
+    /// GLAMI-1M's prompt for a category name, as its eval_clip.py writes it: the name made
+    /// readable (`womens` → `women's`, hyphens → spaces, ` and ` → ` or `), in
+    /// "A photo of a …, a type of fashion product".
+    public static func glamiPrompt(category name: String) -> String {
+        let readable = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            .replacingOccurrences(of: "women-s", with: "women's").replacingOccurrences(of: "womens", with: "women's")
+            .replacingOccurrences(of: "men-s", with: "men's").replacingOccurrences(of: "mens", with: "men's")
+            .replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: " and ", with: " or ")
+        return "A photo of a " + readable + ", a type of fashion product"
+    }
+
+    /// The sum of two embeddings, each scaled to unit length first (GLAMI's image + text features).
+    public static func combined(_ a: [Float], _ b: [Float]) -> [Float] {
+        let (na, nb) = (norm(a), norm(b))
+        return zip(a, b).map { $0 / na + $1 / nb }
+    }
+
+    static func norm(_ v: [Float]) -> Float { max(v.reduce(0) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude) }
 }

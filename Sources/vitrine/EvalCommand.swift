@@ -13,7 +13,7 @@ extension EvalRunner.Mode: ExpressibleByArgument {}
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure search quality: run judged queries through each search mode and report standard metrics.",
-        subcommands: [Run.self, Score.self, Compare.self, FashionMNIST.self],
+        subcommands: [Run.self, Score.self, Compare.self, FashionMNIST.self, GLAMI.self],
         defaultSubcommand: Run.self
     )
 
@@ -345,12 +345,99 @@ struct Eval: AsyncParsableCommand {
                                              text: text, image: image, batch: batchSize, dataset: "fashion-mnist/\(split)", model: model.spec)
             }
             if !predictions { report.predictions = nil }
-            if json { try Eval.printJSON(report); return }
-            CLI.say("\(report.dataset), \(report.images) images, \(report.model), \"\(report.template)\"")
-            CLI.say("top-1 \(Eval.format(report.top1))   top-5 \(Eval.format(report.top5))   weighted F1 \(Eval.format(report.weightedF1))   macro F1 \(Eval.format(report.macroF1))   (\(String(format: "%.1f", report.seconds)) s)")
-            for c in report.classes {
-                CLI.say("  " + c.name.padding(toLength: 12, withPad: " ", startingAt: 0) + "F1 \(Eval.format(c.f1))  precision \(Eval.format(c.precision))  recall \(Eval.format(c.recall))  support \(c.support)")
+            try Eval.print(report, json: json)
+        }
+    }
+
+    static func print(_ report: ZeroShotReport, json: Bool) throws {
+        if json { try printJSON(report); return }
+        CLI.say("\(report.dataset), \(report.images) images, \(report.model), \"\(report.template)\"")
+        CLI.say("top-1 \(format(report.top1))   top-5 \(format(report.top5))   weighted F1 \(format(report.weightedF1))   macro F1 \(format(report.macroF1))   (\(String(format: "%.1f", report.seconds)) s)")
+        for (name, value) in (report.published ?? [:]).sorted(by: { $0.key < $1.key }) {
+            CLI.say("  published (pretrained \(name)): \(format(value))")
+        }
+        for c in report.classes where c.support > 0 || c.predicted > 0 {
+            CLI.say("  " + c.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "F1 \(format(c.f1))  precision \(format(c.precision))  recall \(format(c.recall))  support \(c.support)")
+        }
+    }
+
+    struct GLAMI: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "glami",
+            abstract: "GLAMI-1M's zero-shot category classification, as its eval_clip.py runs it: top-1 and top-5 accuracy beside the published figures.",
+            discussion: """
+            The dataset as it unpacks (the folder with GLAMI-1M-test.csv and images/, or the zip). \
+            Categories are the split's category names in order of first appearance, each in \
+            "A photo of a …, a type of fashion product" (the name made readable as eval_clip.py \
+            does). --with-text adds each item's name and description: eval_clip.py sums the \
+            image embedding with an M-CLIP XLM-RoBERTa text embedding; here the model's own \
+            text tower embeds them (77 tokens), and both are scaled to unit length before the sum.
+            """)
+
+        @OptionGroup var model: ModelOption
+
+        @Option(help: "The GLAMI-1M dataset folder or zip.")
+        var dataset: String
+
+        @Option(help: "Which split: test (the protocol's), train or all.")
+        var split: DatasetSplit = .test
+
+        @Option(help: "Classify at most this many items (the first ones).")
+        var limit: Int?
+
+        @Flag(name: .customLong("with-text"), help: "Image + text: add the name and description to the image (see above).")
+        var withText = false
+
+        @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
+        var batchSize = 64
+
+        @Flag(name: .customLong("predictions"), help: "With --json, list each item's true class and the classes best first.")
+        var predictions = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+            guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
+        }
+
+        func run() async throws {
+            var report = try await CLI.run { () async throws -> ZeroShotReport in
+                let started = Date()
+                let directory = try await model.resolve()
+                let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
+                guard let text = encoders.text, let image = encoders.image else {
+                    throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
+                }
+                let reader = GLAMIReader(url: URL(fileURLWithPath: (dataset as NSString).expandingTildeInPath), split: split)
+                let decoder = ImageDecoder()
+                var images: [RGBImage] = [], words: [String] = [], names: [String] = [], labels: [Int] = []
+                var index: [String: Int] = [:]
+                for try await entry in reader.entries() {
+                    guard case .item(let item) = entry, let category = item.product.categoryName, let photo = item.images.first else { continue }
+                    let label = index[category] ?? names.count
+                    if label == names.count { index[category] = label; names.append(category) }
+                    images.append(try decoder.decode(try await photo.load()))
+                    words.append(item.product.name + " " + item.product.description)
+                    labels.append(label)
+                    if let limit, images.count >= limit { break }
+                }
+                guard !images.isEmpty else { throw EvalError.empty(path: dataset, reason: "no items with a category name and a photo in the \(split) split") }
+                var embeddings = ZeroShot.embed(images, image, batch: batchSize)
+                if withText {
+                    let texts = try stride(from: 0, to: words.count, by: batchSize).flatMap { try text.embed(texts: Array(words[$0..<min($0 + batchSize, words.count)])) }
+                    embeddings = zip(embeddings, texts).map { ZeroShot.combined($0, $1) }
+                }
+                var report = try ZeroShot.classify(embeddings: embeddings, labels: labels, classNames: names, prompts: names.map(ZeroShot.glamiPrompt),
+                                                   text: text, dataset: "glami-1m/\(split)" + (withText ? " image+text" : " image"), model: model.spec,
+                                                   template: "A photo of a {}, a type of fashion product", started: started)
+                // The GLAMI-1M paper's CLIP ViT-B/32 zero-shot figures (the issue's references).
+                report.published = withText ? ["ViT-B/32 top-1": 0.320, "ViT-B/32 top-5": 0.733] : ["ViT-B/32 top-1": 0.291, "ViT-B/32 top-5": 0.719]
+                return report
             }
+            if !predictions { report.predictions = nil }
+            try Eval.print(report, json: json)
         }
     }
 }

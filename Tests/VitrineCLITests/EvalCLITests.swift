@@ -183,3 +183,49 @@ struct ZeroShotCLITests {
         }
     }
 }
+
+/// `vitrine eval glami`: GLAMI-1M's zero-shot protocol on a dataset in its exact layout.
+struct GLAMIZeroShotCLITests {
+    @Test func promptsAndAccuracyAsEvalClipComputesThem() throws {
+        let root = try IngestCLITests.scratch()
+        let dataset = root.appendingPathComponent("GLAMI-1M-dataset")
+        try FileManager.default.createDirectory(at: dataset.appendingPathComponent("images"), withIntermediateDirectories: true)
+        let header = "item_id,image_id,name,description,geo,category,category_name,label_source\n"
+        let categories = ["womens-dresses", "mens-t-shirts-and-tanks", " women-s-bags ", "mens-and-womens-sneakers"]
+        let photos = ["baseline.jpg", "gray.png", "lossy.webp", "cmyk.jpg", "orient_3.jpg", "rgb.png"]
+        var rows: [String] = []
+        for i in 0..<12 {
+            let image = 500 + i
+            rows.append("\(1000 + i),\(image),Item \(i),\"A \(categories[i % 4].trimmingCharacters(in: .whitespaces)) item\",cz,\(i % 4),\(categories[i % 4]),quality-human")
+            try FileManager.default.copyItem(at: CLITests.fixtures.appendingPathComponent("images/\(photos[i % photos.count])"),
+                                             to: dataset.appendingPathComponent("images/\(image).jpg"))
+        }
+        try Data((header + rows.joined(separator: "\n") + "\n").utf8).write(to: dataset.appendingPathComponent("GLAMI-1M-test.csv"))
+        try Data(header.utf8).write(to: dataset.appendingPathComponent("GLAMI-1M-train.csv"))
+
+        for withText in [false, true] {
+            let result = try CLITests.run(["eval", "glami", "--dataset", dataset.path, "--model", CLITests.tinyModel, "--json", "--predictions"]
+                                          + (withText ? ["--with-text"] : []))
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try EvalCLITests.json(result.stdout)
+            #expect(report["images"] as? Int == 12)
+            // The prompts eval_clip.py writes for these names (its transform run in Python).
+            #expect(report["prompts"] as? [String] == [
+                "A photo of a women's dresses, a type of fashion product",
+                "A photo of a men's t shirts or tanks, a type of fashion product",
+                "A photo of a women's bags, a type of fashion product",
+                "A photo of a men's or women's sneakers, a type of fashion product",
+            ])
+            let predictions = try #require(report["predictions"] as? [[Int]])
+            #expect(predictions.map { $0[0] } == (0..<12).map { $0 % 4 })
+            let top1 = Double(predictions.filter { $0[1] == $0[0] }.count) / 12
+            #expect(abs((report["top1"] as? Double ?? -1) - top1) < 1e-12)
+            // Four classes: the true one is always in the top 5.
+            #expect(report["top5"] as? Double == 1)
+            let published = try #require(report["published"] as? [String: Double])
+            #expect(published["ViT-B/32 top-1"] == (withText ? 0.320 : 0.291))
+        }
+        let missing = try CLITests.run(["eval", "glami", "--dataset", root.appendingPathComponent("nowhere").path, "--model", CLITests.tinyModel])
+        #expect(missing.status == 1 && missing.stderr.contains("nowhere"), "\(missing.stderr)")
+    }
+}
