@@ -13,7 +13,7 @@ extension EvalRunner.Mode: ExpressibleByArgument {}
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure search quality: run judged queries through each search mode and report standard metrics.",
-        subcommands: [Run.self, Score.self, Compare.self, FashionMNIST.self, GLAMI.self],
+        subcommands: [Run.self, Score.self, Compare.self, FashionMNIST.self, GLAMI.self, GLAMIQueries.self],
         defaultSubcommand: Run.self
     )
 
@@ -438,6 +438,66 @@ struct Eval: AsyncParsableCommand {
             }
             if !predictions { report.predictions = nil }
             try Eval.print(report, json: json)
+        }
+    }
+
+    struct GLAMIQueries: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "glami-queries",
+            abstract: "Text → image retrieval on GLAMI-1M (the protocol of Marqo's fashion benchmarks): write queries and judgements for `vitrine eval`.",
+            discussion: """
+            Each item of the split becomes a text query (its name, or its description) whose one \
+            relevant product is the item itself. Ingest the same split, then: vitrine eval --data \
+            DIR --queries OUT/queries.jsonl --qrels OUT/judgements.qrels. Items with an empty \
+            field are skipped and counted.
+            """)
+
+        enum Field: String, ExpressibleByArgument, CaseIterable { case name, description }
+
+        @Option(help: "The GLAMI-1M dataset folder or zip.")
+        var dataset: String
+
+        @Option(help: "Where to write queries.jsonl and judgements.qrels.")
+        var out: String
+
+        @Option(help: "The query text: name or description.")
+        var field: Field = .name
+
+        @Option(help: "Which split: test (the protocol's), train or all.")
+        var split: DatasetSplit = .test
+
+        @Option(help: "At most this many queries (the first items).")
+        var limit: Int?
+
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() async throws {
+            let (written, skipped) = try await CLI.run { () async throws -> (Int, Int) in
+                let reader = GLAMIReader(url: URL(fileURLWithPath: (dataset as NSString).expandingTildeInPath), split: split)
+                var queries = "", qrels = ""
+                var (written, skipped) = (0, 0)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                for try await entry in reader.entries() {
+                    guard case .item(let item) = entry else { continue }
+                    let text = (field == .name ? item.product.name : item.product.description).trimmingCharacters(in: .whitespacesAndNewlines)
+                    guard !text.isEmpty else { skipped += 1; continue }
+                    let line = try encoder.encode(["id": item.product.id, "text": text])
+                    queries += String(decoding: line, as: UTF8.self) + "\n"
+                    qrels += "\(item.product.id) 0 \(item.product.id) 1\n"
+                    written += 1
+                    if let limit, written >= limit { break }
+                }
+                guard written > 0 else { throw EvalError.empty(path: dataset, reason: "no item of the \(split) split has a \(field.rawValue)") }
+                let folder = URL(fileURLWithPath: out)
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try Data(queries.utf8).write(to: folder.appendingPathComponent("queries.jsonl"))
+                try Data(qrels.utf8).write(to: folder.appendingPathComponent("judgements.qrels"))
+                return (written, skipped)
+            }
+            CLI.say("\(written) queries (\(field.rawValue)s) and their judgements in \(out)" + (skipped > 0 ? "; \(skipped) items without a \(field.rawValue) skipped" : ""))
         }
     }
 }

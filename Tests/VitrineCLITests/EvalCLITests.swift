@@ -225,6 +225,24 @@ struct GLAMIZeroShotCLITests {
             let published = try #require(report["published"] as? [String: Double])
             #expect(published["ViT-B/32 top-1"] == (withText ? 0.320 : 0.291))
         }
+        // Text → image retrieval: each item's name a query, the item its relevant product; then
+        // the split ingested and evaluated in both modes.
+        let set = root.appendingPathComponent("retrieval")
+        let written = try CLITests.run(["eval", "glami-queries", "--dataset", dataset.path, "--out", set.path, "--limit", "10"])
+        #expect(written.status == 0 && written.stdout.count > 0, "\(written.stderr)")
+        let queryLines = try String(contentsOf: set.appendingPathComponent("queries.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(queryLines.count == 10 && queryLines.first == #"{"id":"1000","text":"Item 0"}"#)
+        #expect(try String(contentsOf: set.appendingPathComponent("judgements.qrels"), encoding: .utf8).hasPrefix("1000 0 1000 1\n1001 0 1001 1\n"))
+        let data = root.appendingPathComponent("data")
+        let ingest = try CLITests.run(["ingest", dataset.path, "--data", data.path, "--model", CLITests.tinyModel, "--split", "test"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let evaluated = try CLITests.run(["eval", "--data", data.path, "--queries", set.appendingPathComponent("queries.jsonl").path,
+                                          "--qrels", set.appendingPathComponent("judgements.qrels").path, "--json", "--strict"])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let keyword = try #require((try EvalCLITests.json(evaluated.stdout)["modes"] as? [[String: Any]])?.last)
+        // "Item 3" matches every name's "Item" and only one "3": bm25 puts the item first.
+        #expect((keyword["metrics"] as? [String: Double])?["mrr@10"] == 1, "\(keyword)")
+
         let missing = try CLITests.run(["eval", "glami", "--dataset", root.appendingPathComponent("nowhere").path, "--model", CLITests.tinyModel])
         #expect(missing.status == 1 && missing.stderr.contains("nowhere"), "\(missing.stderr)")
     }
