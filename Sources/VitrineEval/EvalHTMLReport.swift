@@ -24,11 +24,19 @@ public enum EvalHTMLReport {
         var ids = Set<String>()
         for mode in report.modes {
             for query in worst(mode, k: report.k) {
-                ids.formUnion(mode.rankings[query]?.prefix(resultsShown) ?? [])
-                ids.formUnion((judgements.grades[query] ?? [:]).filter { $0.value >= 1 }.keys.sorted().prefix(resultsShown))
+                let (shown, missed) = shownAndMissed(mode, query, judgements)
+                ids.formUnion(shown)
+                ids.formUnion(missed)
             }
         }
         return ids
+    }
+
+    /// A worst query's top results, and the relevant products not among them (sorted), as shown.
+    static func shownAndMissed(_ mode: EvalReport.Mode, _ query: String, _ judgements: Judgements) -> (shown: [String], missed: [String]) {
+        let shown = Array(mode.rankings[query]?.prefix(resultsShown) ?? [])
+        let relevant = (judgements.grades[query] ?? [:]).filter { $0.value >= 1 }.keys
+        return (shown, Array(relevant.filter { !shown.contains($0) }.sorted().prefix(resultsShown)))
     }
 
     static func worst(_ mode: EvalReport.Mode, k: Int) -> [String] {
@@ -114,13 +122,12 @@ public enum EvalHTMLReport {
             for query in worst(mode, k: report.k) {
                 let relevant = (judgements.grades[query] ?? [:]).filter { $0.value >= 1 }
                 html += "<div class=\"query\"><b>\(escape(queryText[query] ?? query))</b> <span class=\"ci\">\(escape(query)) · \(ndcg) \(format(mode.perQuery[query]?[ndcg] ?? 0)) · \(relevant.count) relevant</span>\n<div class=\"results\">"
-                let shown = mode.rankings[query]?.prefix(resultsShown) ?? []
+                let (shown, missed) = shownAndMissed(mode, query, judgements)
                 if shown.isEmpty { html += "<span class=\"ci\">no results</span>" }
                 for (rank, id) in shown.enumerated() {
                     html += figure(id, products[id], caption: "\(rank + 1). ", hit: (relevant[id] ?? 0) >= 1)
                 }
                 html += "</div>\n"
-                let missed = relevant.keys.filter { !shown.contains($0) }.sorted().prefix(resultsShown)
                 if !missed.isEmpty {
                     html += "<div class=\"results\"><span class=\"ci\">relevant, not in the top \(resultsShown):</span>"
                     for id in missed { html += figure(id, products[id], caption: "", hit: true) }

@@ -68,8 +68,10 @@ public struct EvalRunner: Sendable {
             known.merge(try engine.store.catalog.products(ids: Array(judged[chunk..<min(chunk + 500, judged.count)]))) { a, _ in a }
         }
         warnings.unknownProducts = judged.filter { known[$0] == nil }
-        if strict, warnings != EvalReport.Warnings() {
-            throw EvalError.unknownIDs(Self.describe(warnings))
+        if strict, !warnings.judgedQueriesWithoutQuery.isEmpty || !warnings.unknownProducts.isEmpty {
+            var named = warnings
+            named.queriesWithoutJudgements = []
+            throw EvalError.unknownIDs(Self.describe(named))
         }
         let evaluated = queries.filter { judgements.grades[$0.id] != nil }
         guard !evaluated.isEmpty else {

@@ -18,7 +18,7 @@ public struct Judgements: Sendable, Equatable {
     /// the file's extension (`.jsonl`/`.ndjson`, `.csv`, anything else TREC).
     public static func read(_ url: URL) throws -> Judgements {
         let path = url.path
-        let rows = try TabularFile.rows(url, columns: [["qid", "query", "query_id"], ["product_id", "doc", "docid", "id"],
+        let rows = try TabularFile.rows(url, columns: [["qid", "query_id"], ["product_id", "doc", "docid", "id"],
                                                        ["relevance", "grade", "rel"]],
                                         trecFields: 4, trecColumns: [0, 2, 3])
         var grades: [String: [String: Int]] = [:]
@@ -28,6 +28,8 @@ public struct Judgements: Sendable, Equatable {
                 throw EvalError.malformed(path: path, line: row.line, reason: "relevance \"\(row.values[2])\" is not an integer")
             }
             let (query, product) = (row.values[0], row.values[1])
+            try TabularFile.checkID(query, path: path, line: row.line, what: "query id")
+            try TabularFile.checkID(product, path: path, line: row.line, what: "product id")
             if grades[query] == nil { order.append(query) }
             guard grades[query, default: [:]].updateValue(grade, forKey: product) == nil else {
                 throw EvalError.duplicate(path: path, line: row.line, what: "the judgement of \(product) for query \(query)")
@@ -83,10 +85,15 @@ public struct Run: Sendable, Equatable {
     /// The run as a TREC file: per query (sorted), its products in ``Ranking`` order with rank =
     /// position and the score as the shortest decimal that reads back as the same `Float`, so
     /// trec_eval, pytrec_eval and ranx see the same order.
-    public func trecText(tag: String) -> String {
+    /// - Throws: ``EvalError/invalidArgument(_:)`` for an id with whitespace (a catalog may hold
+    ///   one; a TREC line cannot).
+    public func trecText(tag: String) throws -> String {
         var lines: [String] = []
         for query in scores.keys.sorted(by: Ranking.byteOrder) {
             for (rank, entry) in Ranking.order(scores[query]!).enumerated() {
+                for id in [query, entry.product] where id.isEmpty || id.contains(where: \.isWhitespace) {
+                    throw EvalError.invalidArgument("id \"\(id)\" of query \(query)'s run is empty or has whitespace, which a TREC run file cannot hold")
+                }
                 lines.append("\(query) Q0 \(entry.product) \(rank + 1) \(entry.score) \(tag)")
             }
         }

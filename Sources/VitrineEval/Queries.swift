@@ -27,7 +27,7 @@ public struct EvalQuery: Sendable, Equatable, Codable {
     public static func read(_ url: URL) throws -> [EvalQuery] {
         let path = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = TabularFile.withoutBOM(try Data(contentsOf: url)) } catch {
             throw EvalError.empty(path: path, reason: "cannot be read (\(error.localizedDescription))")
         }
         var rows: [(line: Int, fields: [String: String])] = []
@@ -62,9 +62,10 @@ public struct EvalQuery: Sendable, Equatable, Codable {
         var seen = Set<String>()
         var queries: [EvalQuery] = []
         for (line, fields) in rows {
-            guard let id = fields["id"] ?? fields["qid"], !id.isEmpty else {
+            guard let id = fields["id"] ?? fields["qid"] else {
                 throw EvalError.malformed(path: path, line: line, reason: "no id")
             }
+            try TabularFile.checkID(id, path: path, line: line, what: "query id")
             guard seen.insert(id).inserted else { throw EvalError.duplicate(path: path, line: line, what: "query id \(id)") }
             let text = fields["text"].flatMap { $0.isEmpty ? nil : $0 }
             let image = fields["image"].flatMap { $0.isEmpty ? nil : $0 }

@@ -15,7 +15,7 @@ enum TabularFile {
     static func rows(_ url: URL, columns: [[String]], trecFields: Int, trecColumns: [Int]) throws -> [Row] {
         let path = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = try withoutBOM(Data(contentsOf: url)) } catch {
             throw EvalError.empty(path: path, reason: "cannot be read (\(error.localizedDescription))")
         }
         switch url.pathExtension.lowercased() {
@@ -35,6 +35,18 @@ enum TabularFile {
                 rows.append(Row(line: index + 1, values: trecColumns.map { fields[$0] }))
             }
             return rows
+        }
+    }
+
+    /// The bytes without a leading UTF-8 byte order mark (spreadsheets write one).
+    static func withoutBOM(_ data: Data) -> Data {
+        data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data
+    }
+
+    /// Ids become whitespace-separated TREC columns: whitespace in one would shift the fields.
+    static func checkID(_ id: String, path: String, line: Int, what: String) throws {
+        guard !id.isEmpty, !id.contains(where: \.isWhitespace) else {
+            throw EvalError.malformed(path: path, line: line, reason: "\(what) \"\(id)\" is empty or has whitespace, which a TREC file cannot hold")
         }
     }
 
@@ -67,7 +79,8 @@ enum TabularFile {
         if let error = header.error { throw EvalError.malformed(path: path, line: header.line, reason: error) }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         let positions = try columns.map { aliases in
-            guard let position = names.firstIndex(where: aliases.contains) else {
+            // The first accepted name the header has, in the order of preference.
+            guard let position = aliases.lazy.compactMap({ names.firstIndex(of: $0) }).first else {
                 throw EvalError.malformed(path: path, line: header.line, reason: "the header has no \(aliases[0]) column (or \(aliases.dropFirst().joined(separator: ", ")))")
             }
             return position

@@ -1,7 +1,5 @@
 import Foundation
-import VitrineImage
 import VitrineModels
-import VitrineSources
 
 /// Zero-shot classification, the protocol of FashionCLIP's tables (and GLAMI-1M's eval_clip.py):
 /// every class name becomes a text prompt; an image's class is the prompt nearest to it by
@@ -61,21 +59,6 @@ public enum ZeroShot {
                                              precision: precision, recall: recall, f1: f1)
         }
         return (n > 0 ? Double(top1) / Double(n) : 0, n > 0 ? Double(top5) / Double(n) : 0, classes, ranked)
-    }
-
-    /// Classifies `images` (decoded) into `classNames` with `template` ("a photo of a {}").
-    public static func classify(images: [RGBImage], labels: [Int], classNames: [String], template: String,
-                                text: CLIPTextEncoder, image: CLIPImageEncoder, batch: Int = 64,
-                                dataset: String, model: String) throws -> ZeroShotReport {
-        let started = Date()
-        let prompts = classNames.map { template.replacingOccurrences(of: "{}", with: $0) }
-        return try classify(embeddings: embed(images, image, batch: batch), labels: labels, classNames: classNames, prompts: prompts,
-                            text: text, dataset: dataset, model: model, template: template, started: started)
-    }
-
-    /// The image tower's embeddings of `images`, `batch` at a time.
-    public static func embed(_ images: [RGBImage], _ image: CLIPImageEncoder, batch: Int) -> [[Float]] {
-        stride(from: 0, to: images.count, by: batch).flatMap { image.embed(images: Array(images[$0..<min($0 + batch, images.count)])) }
     }
 
     /// Classifies `embeddings` (one per item) by their cosine to each prompt's text embedding.

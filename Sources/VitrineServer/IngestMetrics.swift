@@ -105,7 +105,9 @@ public final class MetricsListener: Sendable {
             logger: logger)
         let task = Task {
             defer { bind.finish() }
-            try await application.runService()
+            // No signal handling of its own: SIGINT and SIGTERM stay the ingest's (the run stops,
+            // then the listener with it).
+            try await application.runService(gracefulShutdownSignals: [])
         }
         var iterator = bound.makeAsyncIterator()
         guard let actual = await iterator.next() else {

@@ -12,7 +12,7 @@ import VitrineEngine
 /// `vitrine_encode_duration_seconds{kind}` (histogram, text or image),
 /// `vitrine_text_batch_size` (histogram of queries per text-tower pass),
 /// `vitrine_index_search_duration_seconds{backend}` (histogram of vector searches, `embedded` or
-/// `milvus`), `vitrine_busy_rejections_total{pool}` (text or image, from 0),
+/// `milvus`), `vitrine_busy_rejections_total{pool}` (text, image or thumbnail, from 0),
 /// `vitrine_thumbnails_generated_total`, and gauges set at each scrape: `vitrine_catalog_products`,
 /// `vitrine_catalog_images`, `vitrine_index_vectors`, `vitrine_data_generation`,
 /// `vitrine_last_commit_timestamp_seconds`, `vitrine_dependency_up{role,dependency}` (1 when the
@@ -49,7 +49,7 @@ public final class ServerMetrics: Sendable {
         imageEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "image")], factory: factory)
         textBatchSize = CoreMetrics.Recorder(label: "vitrine_text_batch_size", aggregate: true, factory: factory)
         // Series that exist from the start, so rates and dashboards show 0 rather than nothing.
-        for pool in ["text", "image"] {
+        for pool in ["text", "image", "thumbnail"] {
             _ = CoreMetrics.Counter(label: "vitrine_busy_rejections_total", dimensions: [("pool", pool)], factory: factory)
         }
     }
@@ -72,7 +72,7 @@ public final class ServerMetrics: Sendable {
         textBatchSize.record(size)
     }
 
-    /// One search of the vector index (`backend` is the index's kind: `hnsw`, `milvus`).
+    /// One search of the vector index (`backend` is the index's kind: `embedded`, `milvus`).
     func indexSearched(backend: String, duration: Duration) {
         CoreMetrics.Timer(label: "vitrine_index_search_duration_seconds", dimensions: [("backend", backend)], factory: factory)
             .record(duration: duration)

@@ -17,15 +17,25 @@ struct Eval: AsyncParsableCommand {
         defaultSubcommand: Run.self
     )
 
-    /// `--fail-below ndcg@10=0.3`: a metric and its floor.
+    /// `--fail-below ndcg@10=0.3` (every mode, every run file) or `keyword:ndcg@10=0.75` (one
+    /// mode): a metric and its floor.
     struct Floor: ExpressibleByArgument {
+        var mode: String?
         var metric: String
+        var k: Int
         var value: Double
 
         init?(argument: String) {
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, RetrievalMetric.parse(parts[0]) != nil, let value = Double(parts[1]), value.isFinite else { return nil }
-            metric = parts[0]
+            guard parts.count == 2, let value = Double(parts[1]), value.isFinite else { return nil }
+            var name = parts[0]
+            if let colon = name.firstIndex(of: ":") {
+                mode = String(name[..<colon])
+                name = String(name[name.index(after: colon)...])
+            }
+            guard let (metric, k) = RetrievalMetric.parse(name) else { return nil }
+            self.metric = metric.name(k)  // ndcg@010 is ndcg@10
+            self.k = k
             self.value = value
         }
     }
@@ -34,7 +44,7 @@ struct Eval: AsyncParsableCommand {
     static func failures(_ floors: [Floor], _ values: [(String, [String: Double])]) -> [String] {
         var failures: [String] = []
         for floor in floors {
-            for (name, metrics) in values {
+            for (name, metrics) in values where floor.mode == nil || floor.mode == name {
                 guard let value = metrics[floor.metric] else {
                     failures.append("\(name): \(floor.metric) was not computed (give --k \(floor.metric.split(separator: "@").last!))")
                     continue
@@ -102,7 +112,7 @@ struct Eval: AsyncParsableCommand {
         @Option(name: .customLong("run-out"), help: "Write each mode's ranking to DIR/MODE.run (TREC run files, for trec_eval).")
         var runOut: String?
 
-        @Option(name: .customLong("fail-below"), help: ArgumentHelp("Exit 1 when a mode's metric is below the value, e.g. ndcg@10=0.3 (repeatable).", valueName: "metric=value"))
+        @Option(name: .customLong("fail-below"), help: ArgumentHelp("Exit 1 when a mode's metric is below the value: ndcg@10=0.3 for every mode, keyword:ndcg@10=0.75 for one (repeatable).", valueName: "[mode:]metric=value"))
         var failBelow: [Floor] = []
 
         @Flag(help: "Judged queries missing from the query file, or judged products missing from the catalog, are errors.")
@@ -126,8 +136,14 @@ struct Eval: AsyncParsableCommand {
         func validate() throws {
             guard (1...SearchPage.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(SearchPage.maxK)") }
             guard !(try modes()).isEmpty else { throw ValidationError("--mode names no mode") }
-            for floor in failBelow where RetrievalMetric.parse(floor.metric)?.1 != k {
+            for floor in failBelow where floor.k != k {
                 throw ValidationError("--fail-below \(floor.metric): the report has metrics at k = \(k) only")
+            }
+            let names = try modes().map(\.rawValue)
+            for floor in failBelow {
+                if let mode = floor.mode, !names.contains(mode) {
+                    throw ValidationError("--fail-below \(mode):\(floor.metric): \(mode) is not among the modes run (\(names.joined(separator: ", ")))")
+                }
             }
         }
 
@@ -142,7 +158,7 @@ struct Eval: AsyncParsableCommand {
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
                 let evaluation = try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in
                     guard let folder else { return }
-                    try Data(run.trecText(tag: "vitrine-\(mode.rawValue)").utf8).write(to: folder.appendingPathComponent("\(mode.rawValue).run"))
+                    try Data(try run.trecText(tag: "vitrine-\(mode.rawValue)").utf8).write(to: folder.appendingPathComponent("\(mode.rawValue).run"))
                 }
                 if let report {
                     let products = try runner.gallery(EvalHTMLReport.productsShown(evaluation, judgements: judgements))
@@ -203,6 +219,10 @@ struct Eval: AsyncParsableCommand {
         func validate() throws {
             guard !runs.isEmpty else { throw ValidationError("give at least one run file") }
             guard k.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--k must be at least 1") }
+            for floor in failBelow {
+                guard floor.mode == nil else { throw ValidationError("--fail-below: a run file has no mode; give metric=value") }
+                guard k.contains(floor.k) else { throw ValidationError("--fail-below \(floor.metric): give --k \(floor.k) too") }
+            }
         }
 
         func run() async throws {
@@ -265,8 +285,9 @@ struct Eval: AsyncParsableCommand {
                     let shared = modeA.perQuery.keys.filter { modeB.perQuery[$0] != nil }.sorted()
                     for metric in EvalReport.metricNames(first.k) {
                         let x = shared.map { modeA.perQuery[$0]?[metric] ?? 0 }, y = shared.map { modeB.perQuery[$0]?[metric] ?? 0 }
-                        rows.append(Row(mode: modeA.mode, metric: metric, a: modeA.metrics[metric] ?? 0, b: modeB.metrics[metric] ?? 0,
-                                        delta: (modeB.metrics[metric] ?? 0) - (modeA.metrics[metric] ?? 0),
+                        // Means over the queries both scored, so the difference and its test are of one set.
+                        let (meanA, meanB) = shared.isEmpty ? (0, 0) : (x.reduce(0, +) / Double(shared.count), y.reduce(0, +) / Double(shared.count))
+                        rows.append(Row(mode: modeA.mode, metric: metric, a: meanA, b: meanB, delta: meanB - meanA,
                                         pValue: Scoring.pairedPValue(y, x), queries: shared.count))
                     }
                 }
@@ -330,19 +351,23 @@ struct Eval: AsyncParsableCommand {
                 guard let text = encoders.text, let image = encoders.image else {
                     throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
                 }
+                let started = Date()
                 let reader = FashionMNISTReader(directory: URL(fileURLWithPath: dir), split: split)
-                let decoder = ImageDecoder()
-                var images: [RGBImage] = [], labels: [Int] = []
+                var batch = EmbeddingBatch(image: image, size: batchSize)
+                var labels: [Int] = []
                 for try await entry in reader.entries() {
                     guard case .item(let item) = entry, let label = item.product.category.flatMap(Int.init),
                           let photo = item.images.first else { continue }
-                    images.append(try decoder.decode(try await photo.load()))
+                    try batch.add(try await photo.load())
                     labels.append(label)
-                    if let limit, images.count >= limit { break }
+                    if let limit, labels.count >= limit { break }
                 }
-                guard !images.isEmpty else { throw EvalError.empty(path: dir, reason: "no images in the \(split) split") }
-                return try ZeroShot.classify(images: images, labels: labels, classNames: FashionMNISTReader.classNames, template: template,
-                                             text: text, image: image, batch: batchSize, dataset: "fashion-mnist/\(split)", model: model.spec)
+                let embeddings = batch.finish()
+                guard !embeddings.isEmpty else { throw EvalError.empty(path: dir, reason: "no images in the \(split) split") }
+                let names = FashionMNISTReader.classNames
+                return try ZeroShot.classify(embeddings: embeddings, labels: labels, classNames: names,
+                                             prompts: names.map { template.replacingOccurrences(of: "{}", with: $0) }, text: text,
+                                             dataset: "fashion-mnist/\(split)", model: model.spec, template: template, started: started)
             }
             if !predictions { report.predictions = nil }
             try Eval.print(report, json: json)
@@ -411,20 +436,20 @@ struct Eval: AsyncParsableCommand {
                     throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
                 }
                 let reader = GLAMIReader(url: URL(fileURLWithPath: (dataset as NSString).expandingTildeInPath), split: split)
-                let decoder = ImageDecoder()
-                var images: [RGBImage] = [], words: [String] = [], names: [String] = [], labels: [Int] = []
+                var batch = EmbeddingBatch(image: image, size: batchSize)
+                var words: [String] = [], names: [String] = [], labels: [Int] = []
                 var index: [String: Int] = [:]
                 for try await entry in reader.entries() {
                     guard case .item(let item) = entry, let category = item.product.categoryName, let photo = item.images.first else { continue }
                     let label = index[category] ?? names.count
                     if label == names.count { index[category] = label; names.append(category) }
-                    images.append(try decoder.decode(try await photo.load()))
+                    try batch.add(try await photo.load())
                     words.append(item.product.name + " " + item.product.description)
                     labels.append(label)
-                    if let limit, images.count >= limit { break }
+                    if let limit, labels.count >= limit { break }
                 }
-                guard !images.isEmpty else { throw EvalError.empty(path: dataset, reason: "no items with a category name and a photo in the \(split) split") }
-                var embeddings = ZeroShot.embed(images, image, batch: batchSize)
+                var embeddings = batch.finish()
+                guard !embeddings.isEmpty else { throw EvalError.empty(path: dataset, reason: "no items with a category name and a photo in the \(split) split") }
                 if withText {
                     let texts = try stride(from: 0, to: words.count, by: batchSize).flatMap { try text.embed(texts: Array(words[$0..<min($0 + batchSize, words.count)])) }
                     embeddings = zip(embeddings, texts).map { ZeroShot.combined($0, $1) }
@@ -498,6 +523,37 @@ struct Eval: AsyncParsableCommand {
                 return (written, skipped)
             }
             CLI.say("\(written) queries (\(field.rawValue)s) and their judgements in \(out)" + (skipped > 0 ? "; \(skipped) items without a \(field.rawValue) skipped" : ""))
+        }
+    }
+
+    /// Photos decoded and embedded `size` at a time, so only the embeddings stay in memory
+    /// (GLAMI-1M's test split is 100k photos).
+    struct EmbeddingBatch {
+        let image: CLIPImageEncoder
+        let size: Int
+        let decoder = ImageDecoder()
+        var pending: [RGBImage] = []
+        var embeddings: [[Float]] = []
+
+        init(image: CLIPImageEncoder, size: Int) {
+            self.image = image
+            self.size = size
+        }
+
+        mutating func add(_ bytes: Data) throws {
+            pending.append(try decoder.decode(bytes))
+            if pending.count == size { flush() }
+        }
+
+        mutating func flush() {
+            guard !pending.isEmpty else { return }
+            embeddings += image.embed(images: pending)
+            pending.removeAll(keepingCapacity: true)
+        }
+
+        mutating func finish() -> [[Float]] {
+            flush()
+            return embeddings
         }
     }
 }

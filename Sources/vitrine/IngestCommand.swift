@@ -69,12 +69,25 @@ struct Ingest: AsyncParsableCommand {
         "Serve the run's Prometheus metrics at http://HOST:PORT/metrics while it lasts (vitrine_ingest_*).", valueName: "host:port"))
     var metricsAddress: String?
 
+    @Option(name: .customLong("metrics-linger"), help: ArgumentHelp(
+        "With --metrics-address: keep serving the final values this long after the run ends or fails, so a scrape sees them (0 to 3600).", valueName: "seconds"))
+    var metricsLinger: Double = 0
+
     func validate() throws {
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if prune && limit != nil { throw ValidationError("--prune needs a full pass over the source: drop --limit") }
         if dryRun && !prune { throw ValidationError("--dry-run goes with --prune") }
         if let metricsAddress { _ = try Self.hostAndPort(metricsAddress) }
+        guard (0...3600).contains(metricsLinger) else { throw ValidationError("--metrics-linger must be between 0 and 3600 seconds") }
+        if metricsLinger > 0 && metricsAddress == nil { throw ValidationError("--metrics-linger goes with --metrics-address") }
+    }
+
+    /// Keeps the listener up after the run (--metrics-linger), so the last scrape sees the final
+    /// counts and a run that failed shows its error.
+    private func linger() async {
+        guard metricsLinger > 0 else { return }
+        try? await Task.sleep(for: .milliseconds(Int(metricsLinger * 1000)))
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every interface).
@@ -127,10 +140,13 @@ struct Ingest: AsyncParsableCommand {
         let listener = try await metrics.serve(host: host, port: port)
         do {
             let report = try await ingest(reader, shard: shard, metrics: metrics)
+            await linger()
             await listener.stop()
             return report
         } catch {
             metrics.stopped(by: error)
+            metrics.finished()
+            await linger()
             await listener.stop()
             throw error
         }

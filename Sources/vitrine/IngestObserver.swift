@@ -57,9 +57,11 @@ final class IngestObserver: Sendable {
             state.last.imagesEmbedded += delta.imagesEmbedded
             let committed = delta.ingested + delta.updated > 0
             if committed { state.batches += 1 }
+            // The time since the previous line: reports that change nothing log nothing.
             let now = ContinuousClock.now
-            defer { state.lastReport = now }
-            return (delta, committed ? state.batches : 0, now - state.lastReport)
+            let elapsed = now - state.lastReport
+            if delta != IngestCounts() { state.lastReport = now }
+            return (delta, committed ? state.batches : 0, elapsed)
         }
         metrics?.counted(delta)
         guard let logger, delta != IngestCounts() else { return }

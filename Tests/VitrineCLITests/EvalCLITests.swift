@@ -92,10 +92,10 @@ struct EvalCLITests {
 
         // Floors: met, then not.
         let met = try CLITests.run(["eval", "--data", data.path, "--queries", queries.path, "--qrels", qrels.path, "--mode", "keyword",
-                                    "--k", "5", "--fail-below", "hit_rate@5=0.5"])
+                                    "--k", "5", "--fail-below", "hit_rate@5=0.5", "--fail-below", "keyword:ndcg@05=0.4"])
         #expect(met.status == 0, "\(met.stderr)")
         let missed = try CLITests.run(["eval", "--data", data.path, "--queries", queries.path, "--qrels", qrels.path, "--mode", "keyword",
-                                       "--k", "5", "--fail-below", "ndcg@5=0.9"])
+                                       "--k", "5", "--fail-below", "keyword:ndcg@5=0.9"])
         #expect(missed.status == 1 && missed.stderr.contains("keyword: ndcg@5 = 0.5000 is below 0.9000"), "\(missed.stderr)")
     }
 
@@ -127,6 +127,8 @@ struct EvalCLITests {
         #expect(badMode.status == 2 && badMode.stderr.contains("--mode bm25"), "\(badMode.stderr)")
         let badFloor = try eval(["--fail-below", "ndcg@5=0.3"])
         #expect(badFloor.status == 2 && badFloor.stderr.contains("k = 10"), "\(badFloor.stderr)")
+        let otherMode = try eval(["--mode", "keyword", "--fail-below", "clip:ndcg@10=0.3"])
+        #expect(otherMode.status == 2 && otherMode.stderr.contains("clip is not among the modes run"), "\(otherMode.stderr)")
     }
 
     /// tools/eval_reference.py's values (pytrec_eval and ranx) for a run, or nil without its venv.

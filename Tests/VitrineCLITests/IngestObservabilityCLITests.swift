@@ -104,6 +104,59 @@ struct IngestObservabilityCLITests {
         #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("catalog.sqlite").path))
     }
 
+    /// A run that fails keeps its listener for --metrics-linger seconds: the scrape sees the error
+    /// and the run's end; then the port closes.
+    @Test func aFailedRunShowsItsErrorWhileItLingers() throws {
+        let root = try Ingest.scratch()
+        let photos = try Ingest.photoFolder(count: 2, in: root)
+        // A data directory that is a file: the run stops when it opens it.
+        let data = root.appendingPathComponent("data")
+        try Data("not a directory".utf8).write(to: data)
+        let port = try MilvusLiteProcess.freePort()
+        let started = Date()
+        let process = try Ingest.start(["ingest", photos.path, "--data", data.path, "--model", CLITests.tinyModel,
+                                        "--metrics-address", "127.0.0.1:\(port)", "--metrics-linger", "4"])
+        defer { if process.isRunning { process.terminate() } }
+        var errors: Double?
+        var running: Double?
+        while Date().timeIntervalSince(started) < 60, process.isRunning {
+            if let text = try? Self.curl("http://127.0.0.1:\(port)/metrics") {
+                let lines = text.split(separator: "\n")
+                let counted = lines.filter { $0.hasPrefix("vitrine_ingest_errors_total{") }.compactMap { Double($0.split(separator: " ").last!) }
+                if counted.reduce(0, +) > 0 {
+                    errors = counted.reduce(0, +)
+                    running = lines.first { $0.hasPrefix("vitrine_ingest_running ") }.flatMap { Double($0.split(separator: " ").last!) }
+                    break
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(errors == 1 && running == 0)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(!MilvusLiteProcess.accepts(port))
+    }
+
+    /// The listener leaves SIGINT to the run: an interrupted ingest stops, listener and all.
+    @Test func anInterruptStopsTheRunNotJustItsListener() throws {
+        let root = try Ingest.scratch()
+        let manifest = root.appendingPathComponent("products.csv")
+        #expect(mkfifo(manifest.path, 0o600) == 0)
+        let pipe = open(manifest.path, O_RDWR)
+        defer { close(pipe) }
+        let port = try MilvusLiteProcess.freePort()
+        let process = try Ingest.start(["ingest", manifest.path, "--data", root.appendingPathComponent("data").path,
+                                        "--model", CLITests.tinyModel, "--metrics-address", "127.0.0.1:\(port)"], quiet: true)
+        defer { if process.isRunning { process.terminate() } }
+        let deadline = Date().addingTimeInterval(60)
+        while !MilvusLiteProcess.accepts(port), Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(MilvusLiteProcess.accepts(port))
+        process.interrupt()
+        let stopping = Date()
+        while process.isRunning, Date().timeIntervalSince(stopping) < 15 { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!process.isRunning, "the ingest still runs 15 s after SIGINT")
+    }
+
     static func curl(_ url: String) throws -> String {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")

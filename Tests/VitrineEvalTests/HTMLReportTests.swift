@@ -23,7 +23,8 @@ struct HTMLReportTests {
         // Nothing loaded from elsewhere: every src is inline.
         let sources = page.components(separatedBy: "src=\"").dropFirst().map { $0.prefix(5) }
         #expect(!sources.isEmpty && sources.allSatisfy { $0 == "data:" })
-        #expect(!page.contains("http://") || page.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+        let rest = page.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
+        #expect(!rest.contains("http://") && !rest.contains("https://") && !rest.contains("href=") && !rest.contains("url("))
         #expect(page.contains("<svg") && page.contains("Worst queries of clip") && page.contains("<td>0.500 "))
         // q1: the relevant product at rank 2 (ndcg 1/log2(3) = 0.631), shown with its result marked.
         #expect(page.contains("figure class=\"hit\""))

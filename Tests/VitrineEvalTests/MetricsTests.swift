@@ -73,7 +73,8 @@ struct MetricsTests {
 
     @Test func aRunFileWrittenReadsBackInTheSameOrder() throws {
         let run = Run(scores: ["q2": [("b", 0.1), ("a", 0.1), ("c", 0.30000001)], "q1": [("x", 1)]])
-        let text = run.trecText(tag: "clip")
+        let text = try run.trecText(tag: "clip")
+        #expect(throws: EvalError.self) { try Run(scores: ["q": [("a b", 1)]]).trecText(tag: "t") }
         #expect(text.hasPrefix("q1 Q0 x 1 1.0 clip\nq2 Q0 c 1 0.3 clip\nq2 Q0 b 2 0.1 clip\nq2 Q0 a 3 0.1 clip\n"))
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).txt")
         try Data(text.utf8).write(to: url)
@@ -102,6 +103,13 @@ struct MetricsTests {
         #expect(jsonl.grades == ["q1": ["p1": 2], "7": ["p2": 1]])
         let csv = try Judgements.read(try write("g.csv", "qid,product_id,relevance\nq1,\"p,1\",1\n"))
         #expect(csv.grades == ["q1": ["p,1": 1]])
+        // The preferred column wins wherever it stands; a spreadsheet's byte order mark is skipped.
+        let preferred = try Judgements.read(try write("g2.csv", "\u{FEFF}query_id,id,qid,product_id,relevance\nx,7,q9,p9,2\n"))
+        #expect(preferred.grades == ["q9": ["p9": 2]])
+        #expect(throws: EvalError.malformed(path: folder.appendingPathComponent("g3.jsonl").path, line: 1,
+                                            reason: "product id \"p 1\" is empty or has whitespace, which a TREC file cannot hold")) {
+            try Judgements.read(try write("g3.jsonl", "{\"qid\": \"q\", \"product_id\": \"p 1\", \"relevance\": 1}\n"))
+        }
         #expect(throws: EvalError.malformed(path: folder.appendingPathComponent("h.csv").path, line: 1,
                                             reason: "the header has no relevance column (or grade, rel)")) {
             try Judgements.read(try write("h.csv", "qid,product_id\nq1,p1\n"))
