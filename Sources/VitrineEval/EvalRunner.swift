@@ -11,7 +11,14 @@ public struct EvalRunner: Sendable {
         case clip
         /// The catalog's full-text search over names and descriptions (bm25; text queries only).
         case keyword
+        /// Keyword and CLIP rankings (the top \(EvalRunner.fusionDepth) of each) fused by
+        /// Reciprocal Rank Fusion, k = 60. (The text-embedding retriever joins it with the hybrid
+        /// search of the engine.) A photo query has the CLIP ranking alone.
+        case hybrid
     }
+
+    /// How deep each retriever's ranking goes into the fusion.
+    public static let fusionDepth = SearchPage.maxK
 
     public let engine: SearchEngine
     public let k: Int
@@ -47,6 +54,16 @@ public struct EvalRunner: Sendable {
             case (.keyword, .image):
                 unsupported += 1
                 ranked = []
+            case (.hybrid, .text(let text)):
+                let clip = try engine.search(text: text, page: SearchPage(k: Self.fusionDepth)).results.map(\.id)
+                let keyword = try engine.store.catalog.textSearch(text, limit: Self.fusionDepth)
+                ranked = RankFusion.reciprocalRank([keyword, clip]).prefix(k).map { ($0.id, Float($0.score)) }
+            case (.hybrid, .image(let path)):
+                guard let bytes = FileManager.default.contents(atPath: path) else {
+                    throw EvalError.invalidArgument("query \(query.id): cannot read its image \(path)")
+                }
+                let clip = try engine.search(imageData: bytes, page: SearchPage(k: Self.fusionDepth)).results.map(\.id)
+                ranked = RankFusion.reciprocalRank([clip]).prefix(k).map { ($0.id, Float($0.score)) }
             }
             latencies.append((ContinuousClock.now - started) / .milliseconds(1))
             run.scores[query.id] = ranked

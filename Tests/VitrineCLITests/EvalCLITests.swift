@@ -41,12 +41,12 @@ struct EvalCLITests {
         let (data, queries, qrels) = try Self.setUp(root)
         let runs = root.appendingPathComponent("runs")
         let result = try CLITests.run(["eval", "--data", data.path, "--queries", queries.path, "--qrels", qrels.path,
-                                       "--mode", "clip,keyword", "--k", "5", "--json", "--run-out", runs.path])
+                                       "--mode", "clip,keyword,hybrid", "--k", "5", "--json", "--run-out", runs.path])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try Self.json(result.stdout)
         #expect(report["k"] as? Int == 5 && report["queries"] as? Int == 4)
         let modes = try #require(report["modes"] as? [[String: Any]])
-        #expect(modes.map { $0["mode"] as? String } == ["clip", "keyword"])
+        #expect(modes.map { $0["mode"] as? String } == ["clip", "keyword", "hybrid"])
         let keyword = modes[1]
         let metrics = try #require(keyword["metrics"] as? [String: Double])
         #expect(Set(metrics.keys) == ["recall@5", "precision@5", "mrr@5", "ndcg@5", "map@5", "hit_rate@5"])
@@ -63,10 +63,10 @@ struct EvalCLITests {
         let byCategory = try #require(keyword["by_category"] as? [String: [String: Any]])
         #expect(byCategory["summer"]?["queries"] as? Int == 1)
         let comparisons = try #require(report["comparisons"] as? [[String: Any]])
-        #expect(comparisons.count == 6 && comparisons.allSatisfy { ($0["p_value"] as? Double).map { $0 > 0 && $0 <= 1 } == true })
+        #expect(comparisons.count == 18 && comparisons.allSatisfy { ($0["p_value"] as? Double).map { $0 > 0 && $0 <= 1 } == true })
 
         // The run files score the same in `eval score` (over the same judged queries).
-        for mode in ["clip", "keyword"] {
+        for mode in ["clip", "keyword", "hybrid"] {
             let run = runs.appendingPathComponent("\(mode).run")
             let scored = try CLITests.run(["eval", "score", "--qrels", qrels.path, "--k", "5", "--json", run.path])
             #expect(scored.status == 0, "\(scored.stderr)")
@@ -88,7 +88,7 @@ struct EvalCLITests {
         let compare = try CLITests.run(["eval", "compare", a.path, a.path, "--json"])
         #expect(compare.status == 0, "\(compare.stderr)")
         let rows = try #require(try JSONSerialization.jsonObject(with: compare.stdout) as? [[String: Any]])
-        #expect(rows.count == 12 && rows.allSatisfy { $0["delta"] as? Double == 0 && $0["p_value"] as? Double == 1 })
+        #expect(rows.count == 18 && rows.allSatisfy { $0["delta"] as? Double == 0 && $0["p_value"] as? Double == 1 })
 
         // Floors: met, then not.
         let met = try CLITests.run(["eval", "--data", data.path, "--queries", queries.path, "--qrels", qrels.path, "--mode", "keyword",
