@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// The report as one self-contained HTML page (no script, no external file: charts are inline
 /// SVG, thumbnails data URIs), so it opens offline and can be kept as a CI artifact: each mode's
@@ -178,20 +179,5 @@ public enum EvalHTMLReport {
 
     static func format(_ value: Double) -> String { String(format: "%.3f", value) }
 
-    /// Text as HTML: the five characters that could end an element or an attribute.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLEscape.text(text) }
 }

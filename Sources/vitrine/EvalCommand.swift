@@ -323,24 +323,12 @@ struct Eval: AsyncParsableCommand {
         @Option(help: "Which split: test, train or all.")
         var split: DatasetSplit = .test
 
-        @Option(help: "Classify at most this many images (the first ones).")
-        var limit: Int?
-
         @Option(help: "The prompt; {} stands for the class name.")
         var template = "a photo of a {}"
 
-        @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
-        var batchSize = 64
-
-        @Flag(name: .customLong("predictions"), help: "With --json, list each image's true class and the classes best first.")
-        var predictions = false
-
-        @Flag(help: "Print the report as JSON.")
-        var json = false
+        @OptionGroup var options: ZeroShotOptions
 
         func validate() throws {
-            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-            guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
             guard template.contains("{}") else { throw ValidationError("--template must contain {} where the class name goes") }
         }
 
@@ -353,14 +341,14 @@ struct Eval: AsyncParsableCommand {
                 }
                 let started = Date()
                 let reader = FashionMNISTReader(directory: URL(fileURLWithPath: dir), split: split)
-                var batch = EmbeddingBatch(image: image, size: batchSize)
+                var batch = EmbeddingBatch(image: image, size: options.batchSize)
                 var labels: [Int] = []
                 for try await entry in reader.entries() {
                     guard case .item(let item) = entry, let label = item.product.category.flatMap(Int.init),
                           let photo = item.images.first else { continue }
                     try batch.add(try await photo.load())
                     labels.append(label)
-                    if let limit, labels.count >= limit { break }
+                    if let limit = options.limit, labels.count >= limit { break }
                 }
                 let embeddings = batch.finish()
                 guard !embeddings.isEmpty else { throw EvalError.empty(path: dir, reason: "no images in the \(split) split") }
@@ -369,8 +357,8 @@ struct Eval: AsyncParsableCommand {
                                              prompts: names.map { template.replacingOccurrences(of: "{}", with: $0) }, text: text,
                                              dataset: "fashion-mnist/\(split)", model: model.spec, template: template, started: started)
             }
-            if !predictions { report.predictions = nil }
-            try Eval.print(report, json: json)
+            if !options.predictions { report.predictions = nil }
+            try Eval.print(report, json: options.json)
         }
     }
 
@@ -407,25 +395,10 @@ struct Eval: AsyncParsableCommand {
         @Option(help: "Which split: test (the protocol's), train or all.")
         var split: DatasetSplit = .test
 
-        @Option(help: "Classify at most this many items (the first ones).")
-        var limit: Int?
-
         @Flag(name: .customLong("with-text"), help: "Image + text: add the name and description to the image (see above).")
         var withText = false
 
-        @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
-        var batchSize = 64
-
-        @Flag(name: .customLong("predictions"), help: "With --json, list each item's true class and the classes best first.")
-        var predictions = false
-
-        @Flag(help: "Print the report as JSON.")
-        var json = false
-
-        func validate() throws {
-            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-            guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
-        }
+        @OptionGroup var options: ZeroShotOptions
 
         func run() async throws {
             var report = try await CLI.run { () async throws -> ZeroShotReport in
@@ -436,7 +409,7 @@ struct Eval: AsyncParsableCommand {
                     throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
                 }
                 let reader = GLAMIReader(url: URL(fileURLWithPath: (dataset as NSString).expandingTildeInPath), split: split)
-                var batch = EmbeddingBatch(image: image, size: batchSize)
+                var batch = EmbeddingBatch(image: image, size: options.batchSize)
                 var words: [String] = [], names: [String] = [], labels: [Int] = []
                 var index: [String: Int] = [:]
                 for try await entry in reader.entries() {
@@ -446,12 +419,12 @@ struct Eval: AsyncParsableCommand {
                     try batch.add(try await photo.load())
                     words.append(item.product.name + " " + item.product.description)
                     labels.append(label)
-                    if let limit, labels.count >= limit { break }
+                    if let limit = options.limit, labels.count >= limit { break }
                 }
                 var embeddings = batch.finish()
                 guard !embeddings.isEmpty else { throw EvalError.empty(path: dataset, reason: "no items with a category name and a photo in the \(split) split") }
                 if withText {
-                    let texts = try stride(from: 0, to: words.count, by: batchSize).flatMap { try text.embed(texts: Array(words[$0..<min($0 + batchSize, words.count)])) }
+                    let texts = try stride(from: 0, to: words.count, by: options.batchSize).flatMap { try text.embed(texts: Array(words[$0..<min($0 + options.batchSize, words.count)])) }
                     embeddings = zip(embeddings, texts).map { ZeroShot.combined($0, $1) }
                 }
                 var report = try ZeroShot.classify(embeddings: embeddings, labels: labels, classNames: names, prompts: names.map(ZeroShot.glamiPrompt),
@@ -461,8 +434,8 @@ struct Eval: AsyncParsableCommand {
                 report.published = withText ? ["ViT-B/32 top-1": 0.320, "ViT-B/32 top-5": 0.733] : ["ViT-B/32 top-1": 0.291, "ViT-B/32 top-5": 0.719]
                 return report
             }
-            if !predictions { report.predictions = nil }
-            try Eval.print(report, json: json)
+            if !options.predictions { report.predictions = nil }
+            try Eval.print(report, json: options.json)
         }
     }
 
@@ -554,6 +527,26 @@ struct Eval: AsyncParsableCommand {
         mutating func finish() -> [[Float]] {
             flush()
             return embeddings
+        }
+    }
+
+    /// What the zero-shot protocols share: how many items, batch size, output.
+    struct ZeroShotOptions: ParsableArguments {
+        @Option(help: "Classify at most this many items (the first ones).")
+        var limit: Int?
+
+        @Option(name: .customLong("batch-size"), help: "Images per encoder pass (1–1000).")
+        var batchSize = 64
+
+        @Flag(name: .customLong("predictions"), help: "With --json, list each item's true class and the classes best first.")
+        var predictions = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+            guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
         }
     }
 }

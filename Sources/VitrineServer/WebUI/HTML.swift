@@ -1,4 +1,5 @@
 import Foundation
+import VitrineCore
 
 /// Markup that is safe to send, built so that escaping is the default: a string literal is trusted
 /// markup (it is in the source), and every value interpolated into it — catalog text, request
@@ -60,21 +61,7 @@ struct HTML: ExpressibleByStringInterpolation, CustomStringConvertible, Sendable
     // MARK: Text and URLs
 
     /// `&`, `<`, `>`, `"` and `'` as entities: safe inside elements and quoted attributes.
-    fileprivate static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    fileprivate static func escape(_ text: String) -> String { HTMLEscape.text(text) }
 
     /// Characters left as they are in a query value (RFC 3986 unreserved); everything else,
     /// `&`, `=`, `+`, `#` and `/` included, is percent-encoded.
