@@ -65,9 +65,10 @@ public enum ZeroShot {
     public static func classify(embeddings: [[Float]], labels: [Int], classNames: [String], prompts: [String],
                                 text: CLIPTextEncoder, dataset: String, model: String, template: String,
                                 started: Date = Date()) throws -> ZeroShotReport {
-        let targets = try text.embed(texts: prompts)
-        let similarities = embeddings.map { embedding in
-            targets.map { target in zip(target, embedding).reduce(0) { $0 + $1.0 * $1.1 } / (norm(target) * norm(embedding)) }
+        // Cosine: every vector scaled to unit length once, then dot products.
+        let targets = try text.embed(texts: prompts).map(unit)
+        let similarities = embeddings.map(unit).map { embedding in
+            targets.map { target in zip(target, embedding).reduce(0) { $0 + $1.0 * $1.1 } }
         }
         let (top1, top5, classes, ranked) = score(similarities: similarities, labels: labels, classNames: classNames)
         let total = classes.reduce(0) { $0 + $1.support }
@@ -94,6 +95,11 @@ public enum ZeroShot {
     public static func combined(_ a: [Float], _ b: [Float]) -> [Float] {
         let (na, nb) = (norm(a), norm(b))
         return zip(a, b).map { $0 / na + $1 / nb }
+    }
+
+    static func unit(_ v: [Float]) -> [Float] {
+        let length = norm(v)
+        return v.map { $0 / length }
     }
 
     static func norm(_ v: [Float]) -> Float { max(v.reduce(0) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude) }

@@ -202,14 +202,16 @@ public final class SearchService: Sendable {
     /// Catches up with another writer's commits and updates the data gauges.
     func refresh() throws {
         try store.refresh()
-        metrics.update(try gauges())
+        var gauges = try Self.catalogGauges(store)
+        gauges.vectors = try store.vectors?.count() ?? 0
+        metrics.update(gauges)
     }
 
-    func gauges() throws -> ServerMetrics.DataGauges {
+    /// The data gauges the catalog answers (all but the vector count).
+    static func catalogGauges(_ store: DataStore) throws -> ServerMetrics.DataGauges {
         let counts = try store.catalog.counts()
-        return ServerMetrics.DataGauges(
-            products: counts.products, images: counts.images, vectors: try store.vectors?.count() ?? 0,
-            generation: try store.catalog.generation(), lastCommit: try store.catalog.lastCommit())
+        return ServerMetrics.DataGauges(products: counts.products, images: counts.images, vectors: 0,
+                                        generation: try store.catalog.generation(), lastCommit: try store.catalog.lastCommit())
     }
 
     /// What `/readyz` reports: ready when the model's towers, the index and the catalog are loaded.
@@ -250,10 +252,7 @@ public final class SearchService: Sendable {
         let store = store
         async let catalog = Self.answer(within: limit, "the catalog") { () throws -> (ServerMetrics.DataGauges, String?) in
             try store.refresh()
-            let counts = try store.catalog.counts()
-            let gauges = ServerMetrics.DataGauges(products: counts.products, images: counts.images, vectors: 0,
-                                                  generation: try store.catalog.generation(), lastCommit: try store.catalog.lastCommit())
-            return (gauges, try store.catalog.modelRecord()?.specifier)
+            return (try Self.catalogGauges(store), try store.catalog.modelRecord()?.specifier)
         }
         async let vectors = Self.answer(within: limit, "the vector index") { try store.vectors?.count() }
         // One cheap request proves the photo store answers and takes the credentials.
