@@ -44,7 +44,8 @@ public struct SearchPage: Sendable, Equatable {
 /// One product in a result list: the shape `vitrine search --json` prints and the HTTP API returns.
 public struct SearchResult: Sendable, Codable, Equatable {
     public var id: String
-    /// Cosine similarity of the product's best-matching image to the query.
+    /// The mode's score: the cosine similarity of the product's best-matching image to the query
+    /// (CLIP), the fused score (keyword, hybrid), or the reranker's score when reranked.
     public var score: Float
     public var name: String
     /// The category's name when the catalog has one, else its id.
@@ -52,6 +53,8 @@ public struct SearchResult: Sendable, Codable, Equatable {
     public var market: String?
     /// Path of the product's best-matching image: `/images/{key}`.
     public var image: String
+    /// Each retriever's rank and score, when asked for (`explain`).
+    public var explain: SearchExplanation? = nil
 }
 
 /// A page of results.
@@ -82,14 +85,21 @@ public final class SearchEngine: @unchecked Sendable {
     public let refreshesPerQuery: Bool
     /// Told how long each search of the vector index took (a server's latency histogram).
     private let indexSearched: (@Sendable (Duration) -> Void)?
+    /// Reorders the top of a text search's ranking when asked (`rerank`); nil when none is loaded.
+    public let reranker: (any Reranker)?
+    /// How keyword and CLIP rankings are fused and reranked.
+    public let fusion: FusionOptions
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
     /// this bounds the work spent on a hostile one).
     public static let maxQueryLength = 1000
 
     public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
-                refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil) {
+                refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil,
+                reranker: (any Reranker)? = nil, fusion: FusionOptions = FusionOptions()) {
         self.store = store
+        self.reranker = reranker
+        self.fusion = fusion
         self.refreshesPerQuery = refreshesPerQuery
         self.indexSearched = indexSearched
         self.text = text
@@ -120,11 +130,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// Checks a text query and the page (empty, too long, bad k/offset) without encoding it.
     public func prepare(text query: String, page: SearchPage) throws -> TextQuery {
         try page.validate()
-        let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw EngineError.invalidQuery("the query is empty") }
-        guard query.count <= Self.maxQueryLength else {
-            throw EngineError.invalidQuery("the query is \(query.count) characters long; the limit is \(Self.maxQueryLength)")
-        }
+        let trimmed = try Self.check(query)
         guard let text else { throw EngineError.model(path: store.directory.url.path, reason: "the model has no text tower") }
         return TextQuery(query: query, text: trimmed, encoder: text)
     }
@@ -178,8 +184,10 @@ public final class SearchEngine: @unchecked Sendable {
 
     /// The page of products nearest to `vector`. The index returns images; several images of one
     /// product collapse into its best, and hits the catalog does not name (a batch a writer has
-    /// indexed but not yet committed) are dropped. When grouping leaves too few products, the
-    /// search widens (×4) until the page is full or the index is exhausted.
+    /// indexed but not yet committed) are dropped. The first window asks for twice the images the
+    /// page needs (at least 20): on a server every row returned costs a fetch of its fields, so a
+    /// wider window is paid by every search. When grouping leaves too few products, the search
+    /// widens (×4) until the page is full or the index is exhausted; results stay exact.
     func nearest(_ vector: [Float], filter: SearchFilter, page: SearchPage, excluding: String?,
                  in index: (any VectorStore)? = nil) throws -> [SearchResult] {
         var vectors = index
@@ -194,7 +202,7 @@ public final class SearchEngine: @unchecked Sendable {
         // The index's size is asked only when the search must widen: on a server (Milvus) it is
         // a query of its own, dearer than the search.
         var total: Int?
-        var n = max(64, wanted * 3)
+        var n = max(Self.firstWindow, wanted * 2)
         while true {
             let started = ContinuousClock.now
             let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
@@ -231,6 +239,9 @@ public final class SearchEngine: @unchecked Sendable {
             n = min(n * 4, size)
         }
     }
+
+    /// The fewest images the first index search of a page asks for.
+    static let firstWindow = 20
 
     /// The category ids a filter value selects: the category with exactly that id when there is
     /// one (so `dress` never mixes in a category named "Dress"), else those with exactly that name,

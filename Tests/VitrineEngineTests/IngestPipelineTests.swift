@@ -77,6 +77,40 @@ import VitrineSources
         }?.id ?? ""
     }
 
+    /// Products with many photos fill the first index window with few products: the search widens
+    /// until the page is full, and the page equals the best products by their best photo.
+    @Test func searchWidensWhenPhotosOfFewProductsFillTheWindow() async throws {
+        let directory = try EngineFixtures.scratch()
+        defer { try? FileManager.default.removeItem(at: directory.url) }
+        let items = (0..<12).map { SourceEntry.item(EngineFixtures.item("m\($0)", photo: $0, images: 8)) }
+        _ = try await EngineFixtures.ingest(items, into: directory, batchSize: 16)
+        let searches = Counter()
+        let engine = SearchEngine(store: try DataStore.openForReading(directory), text: EngineFixtures.encoders.text,
+                                  image: EngineFixtures.encoders.image, indexSearched: { _ in searches.add() })
+        // An index of chosen vectors over the same keys: every photo of m0…m2 lies nearer the
+        // query (axis 0) than any photo of the others, so the first window (20) holds 3 products.
+        let dimension = 4
+        let index = try EmbeddedVectorStore(configuration: VectorStoreConfiguration(dimension: dimension, metric: .cosine, algorithm: .exact))
+        var records: [VectorRecord] = []
+        for product in 0..<12 {
+            for image in 0..<8 {
+                let near = product < 3 ? 0.99 - Float(image) * 0.001 : 0.5 - Float(product) * 0.01 - Float(image) * 0.001
+                let vector = [near, (1 - near * near).squareRoot(), 0, 0]
+                records.append(VectorRecord(key: VectorKey(product: "m\(product)", image: String(image)), vector: vector))
+            }
+        }
+        _ = try index.upsert(records)
+        #expect(SearchEngine.firstWindow < 3 * 8)
+        let results = try engine.nearest([1, 0, 0, 0], filter: SearchFilter(), page: SearchPage(k: 10), excluding: nil, in: index)
+        #expect(results.map(\.id) == (0..<10).map { "m\($0)" })
+        #expect(searches.value >= 2)
+        // Each product is scored by its best photo (image 0).
+        for result in results {
+            let product = try #require(try engine.store.catalog.product(id: result.id))
+            #expect(result.image == "/images/\(product.images[0].key)")
+        }
+    }
+
     @Test func reRunSkipsUnchangedAndReEmbedsChanged() async throws {
         let dir = try F.scratch()
         let entries: [SourceEntry] = (0..<6).map { .item(F.item("p\($0)", photo: $0, images: 2)) }
@@ -267,4 +301,12 @@ import VitrineSources
         r.extra = ["label_source": "human"]
         #expect(IngestPipeline.fingerprint(p, images: images) != IngestPipeline.fingerprint(r, images: images))
     }
+}
+
+/// A thread-safe count.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
