@@ -57,8 +57,9 @@ public protocol Catalog: AnyObject, Sendable {
     /// Markets with their product counts, most first, then by value.
     func markets() throws -> [FacetCount]
     /// Product ids whose name or description match the words of `query` (user text, never query
-    /// syntax), best first; products matching every word, else any word. Empty for no words.
-    func textSearch(_ query: String, limit: Int) throws -> [String]
+    /// syntax), best first; products matching every word, else any word; only products `filter`
+    /// passes. Empty for no words.
+    func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String]
 
     // MARK: Bookkeeping
 
@@ -121,4 +122,23 @@ public struct StoreBackend: Sendable, Equatable, Codable, CustomStringConvertibl
     }
 
     public var description: String { "\(kind) \(location)" }
+}
+
+extension Catalog {
+    /// ``textSearch(_:limit:filter:)`` over every product.
+    public func textSearch(_ query: String, limit: Int) throws -> [String] {
+        try textSearch(query, limit: limit, filter: ProductFilter())
+    }
+}
+
+/// Which products a catalog query may return: those in one of `categories` (ids) when given, and
+/// in `market` when given. An empty `categories` passes nothing.
+public struct ProductFilter: Sendable, Equatable {
+    public var categories: [String]?
+    public var market: String?
+
+    public init(categories: [String]? = nil, market: String? = nil) {
+        self.categories = categories
+        self.market = market
+    }
 }

@@ -12,18 +12,32 @@ extension SQLiteCatalog {
     /// phrase, so `"`, `*`, `-`, `:`, parentheses, AND/OR/NOT/NEAR are plain text. Products
     /// matching every word come first; when none does, products matching any word are returned.
     /// An empty query (or one without letters or digits) returns [].
-    public func textSearch(_ query: String, limit: Int) throws -> [String] {
-        guard limit > 0 else { return [] }
+    public func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String] {
+        guard limit > 0, filter.categories?.isEmpty != true else { return [] }
         let words = FullTextQuery.words(query)
         guard !words.isEmpty else { return [] }
+        // Filter values are bound, never spliced: only the number of placeholders varies.
+        var conditions = ""
+        var values: [any DatabaseValueConvertible] = []
+        if let categories = filter.categories {
+            conditions += " AND p.category IN (" + Array(repeating: "?", count: categories.count).joined(separator: ", ") + ")"
+            values += categories
+        }
+        if let market = filter.market {
+            conditions += " AND p.market = ?"
+            values.append(market)
+        }
         return try read { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT p.id FROM products_fts JOIN products p ON p.doc = products_fts.rowid
-                WHERE products_fts MATCH ? ORDER BY bm25(products_fts, 2.0, 1.0), p.doc LIMIT ?
+                WHERE products_fts MATCH ?\(conditions) ORDER BY bm25(products_fts, 2.0, 1.0), p.doc LIMIT ?
                 """)
-            let all = try String.fetchAll(statement, arguments: [FullTextQuery.match(words, operator: "AND"), limit])
+            func search(_ op: String) throws -> [String] {
+                try String.fetchAll(statement, arguments: StatementArguments([FullTextQuery.match(words, operator: op)] + values + [limit]))
+            }
+            let all = try search("AND")
             if !all.isEmpty || words.count == 1 { return all }
-            return try String.fetchAll(statement, arguments: [FullTextQuery.match(words, operator: "OR"), limit])
+            return try search("OR")
         }
     }
 }

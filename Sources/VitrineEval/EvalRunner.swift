@@ -11,13 +11,14 @@ public struct EvalRunner: Sendable {
         case clip
         /// The catalog's full-text search over names and descriptions (bm25; text queries only).
         case keyword
-        /// Keyword and CLIP rankings (the top \(EvalRunner.fusionDepth) of each) fused by
-        /// Reciprocal Rank Fusion, k = 60. (The text-embedding retriever joins it with the hybrid
-        /// search of the engine.) A photo query has the CLIP ranking alone.
+        /// The engine's hybrid search: keyword and CLIP rankings fused by Reciprocal Rank Fusion
+        /// (``FusionOptions``: the top 100 of each, k = 60). A photo query has the CLIP ranking alone.
         case hybrid
+        /// Hybrid, then the engine's reranker (a cross-encoder) over the top of the ranking.
+        case hybridRerank = "hybrid+rerank"
     }
 
-    /// How deep each retriever's ranking goes into the fusion.
+    /// How deep the CLIP ranking of a photo query goes into the fusion.
     public static let fusionDepth = SearchPage.maxK
 
     public let engine: SearchEngine
@@ -48,17 +49,16 @@ public struct EvalRunner: Sendable {
                 }
                 ranked = try engine.search(imageData: bytes, page: SearchPage(k: k)).results.map { ($0.id, $0.score) }
             case (.keyword, .text(let text)):
-                // A ranked list without scores: strictly decreasing ones keep its order.
-                let ids = try engine.store.catalog.textSearch(text, limit: k)
-                ranked = ids.enumerated().map { ($0.element, Float(ids.count - $0.offset)) }
+                // Scores 1 / (60 + rank): strictly decreasing, so they keep the ranking's order.
+                ranked = try engine.search(text: text, mode: .keyword, page: SearchPage(k: k)).results.map { ($0.id, $0.score) }
             case (.keyword, .image):
                 unsupported += 1
                 ranked = []
             case (.hybrid, .text(let text)):
-                let clip = try engine.search(text: text, page: SearchPage(k: Self.fusionDepth)).results.map(\.id)
-                let keyword = try engine.store.catalog.textSearch(text, limit: Self.fusionDepth)
-                ranked = RankFusion.reciprocalRank([keyword, clip]).prefix(k).map { ($0.id, Float($0.score)) }
-            case (.hybrid, .image(let path)):
+                ranked = try engine.search(text: text, mode: .hybrid, page: SearchPage(k: k)).results.map { ($0.id, $0.score) }
+            case (.hybridRerank, .text(let text)):
+                ranked = try engine.search(text: text, mode: .hybrid, page: SearchPage(k: k), rerank: true).results.map { ($0.id, $0.score) }
+            case (.hybrid, .image(let path)), (.hybridRerank, .image(let path)):
                 guard let bytes = FileManager.default.contents(atPath: path) else {
                     throw EvalError.invalidArgument("query \(query.id): cannot read its image \(path)")
                 }

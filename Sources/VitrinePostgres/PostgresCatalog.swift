@@ -252,8 +252,8 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     /// Each word becomes its own `plainto_tsquery` (so no user text is query syntax), folded like
     /// the indexed text; the words are combined with AND, else with OR. Ranked by `ts_rank_cd`
     /// with name words (weight A) counting twice description words (weight B), then by id.
-    public func textSearch(_ query: String, limit: Int) throws -> [String] {
-        guard limit > 0 else { return [] }
+    public func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String] {
+        guard limit > 0, filter.categories?.isEmpty != true else { return [] }
         let words = FullTextQuery.words(query)
         guard !words.isEmpty else { return [] }
         return try read { session in
@@ -266,9 +266,10 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
                     )
                     SELECT p.id FROM products p, q
                     WHERE q.query IS NOT NULL AND p.search @@ q.query
+                      AND ($3::text[] IS NULL OR p.category = ANY($3::text[])) AND ($4::text IS NULL OR p.market = $4::text)
                     ORDER BY ts_rank_cd('{0.1, 0.2, 0.5, 1.0}', p.search, q.query) DESC, p.id
                     LIMIT $2
-                    """, binds: try Self.binds(words, limit))).map { try $0.decode(String.self) }
+                    """, binds: try Self.binds(words, limit, filter))).map { try $0.decode(String.self) }
             }
             let all = try search(all: true)
             if !all.isEmpty || words.count == 1 { return all }
@@ -415,10 +416,12 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static func binds(_ words: [String], _ limit: Int) throws -> PostgresBindings {
+    private static func binds(_ words: [String], _ limit: Int, _ filter: ProductFilter) throws -> PostgresBindings {
         var binds = PostgresBindings()
         binds.append(words)
         binds.append(limit)
+        binds.append(filter.categories)
+        binds.append(filter.market)
         return binds
     }
 

@@ -40,8 +40,13 @@ public enum OpenAPIDocument {
     static let paths: [String: JSONValue] = [
         "/api/v1/search": ["get": operation(
             "searchText", tag: "search", summary: "Search products by text",
-            description: "Encodes the query with the model's text tower and returns the nearest products (a product's best-matching image scores it), best first. `score` is the cosine similarity.",
-            parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)] + pageParameters,
+            description: "Finds products for a text query in one of three modes. `clip` (the default) encodes the query with the model's text tower and returns the products nearest to it (a product's best-matching image scores it); `score` is the cosine similarity. `keyword` is full-text search over names and descriptions; `hybrid` fuses the keyword and CLIP rankings by Reciprocal Rank Fusion; in both, `score` is the fused score, the sum of weight / (60 + rank) over the retrievers that found the product, and `min_score` applies to it. `rerank=true` reorders the top 32 with the server's cross-encoder (`--reranker`) over each product's name and description; their `score` becomes the reranker's. `explain=true` adds each result's rank and score per retriever.",
+            parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)]
+                + pageParameters + [
+                    query("mode", "How the query finds products.", ["type": "string", "enum": .array(SearchMode.allCases.map { .string($0.rawValue) }), "default": "clip"]),
+                    query("explain", "Add each result's rank and score per retriever.", ["type": "boolean", "default": false]),
+                    query("rerank", "Rerank the top of the results with the server's cross-encoder (400 when it has none).", ["type": "boolean", "default": false]),
+                ],
             responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 503))],
         "/api/v1/search/image": ["post": operation(
             "searchImage", tag: "search", summary: "Search products by an example photo",
@@ -147,12 +152,24 @@ public enum OpenAPIDocument {
                                           "message": ["type": "string", "description": "What was wrong, naming the input."]])]),
         "SearchResult": object([
             "id": ["type": "string"],
-            "score": ["type": "number", "description": "Cosine similarity of the product's best-matching image to the query."],
+            "score": ["type": "number", "description": "The mode's score: cosine similarity of the product's best-matching image (clip, image and similar searches), the fused score (keyword, hybrid), or the reranker's score."],
             "name": ["type": "string"],
             "category": ["type": ["string", "null"], "description": "Category name, or id when the catalog has no name."],
             "market": ["type": ["string", "null"]],
             "image": ["type": "string", "description": "Path of the best-matching image: /images/{key}."],
-        ], optional: ["category", "market"]),
+            "explain": ref("Explanation"),
+        ], optional: ["category", "market", "explain"]),
+        "Explanation": object([
+            "retrievers": object([
+                "keyword": ref("RetrieverHit"), "clip": ref("RetrieverHit"),
+            ], optional: ["keyword", "clip"]),
+            "fused": ["type": "number", "description": "The fused score: Σ weight / (60 + rank)."],
+            "rerank": ["type": "number", "description": "The reranker's score, when it reranked this result."],
+        ], optional: ["rerank"]),
+        "RetrieverHit": object([
+            "rank": ["type": "integer", "minimum": 1, "description": "1-based rank in that retriever's ranking."],
+            "score": ["type": "number", "description": "The retriever's own score (CLIP: cosine similarity)."],
+        ], optional: ["score"]),
         "SearchResponse": object([
             "query": ["type": "string", "description": "The text query, or image:WxH, or similar:ID."],
             "truncated": ["type": "boolean", "description": "Whether the text query was cut to the model's 77 tokens."],

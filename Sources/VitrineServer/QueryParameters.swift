@@ -72,6 +72,31 @@ struct QueryParameters {
             minScore: try float("min_score", in: -1...1))
     }
 
+    /// `true`/`1` or `false`/`0`; absent means `false`.
+    func bool(_ name: String) throws -> Bool {
+        guard let text = try string(name) else { return false }
+        switch text.lowercased() {
+        case "true", "1": return true
+        case "false", "0", "": return false
+        default: throw APIError.badRequest("query parameter \(name) must be true or false, not \"\(text.prefix(40))\"")
+        }
+    }
+
+    /// `mode` (clip, keyword or hybrid; clip when absent), `explain` and `rerank`.
+    func textOptions() throws -> SearchService.TextOptions {
+        var options = SearchService.TextOptions()
+        if let text = try string("mode"), !text.isEmpty {
+            guard let mode = SearchMode(rawValue: text.lowercased()) else {
+                let modes = SearchMode.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.badRequest("query parameter mode must be one of \(modes), not \"\(text.prefix(40))\"")
+            }
+            options.mode = mode
+        }
+        options.explain = try bool("explain")
+        options.rerank = try bool("rerank")
+        return options
+    }
+
     /// `category` and `market` (empty means no filter).
     func filter() throws -> SearchFilter {
         let category = try string("category").flatMap { $0.isEmpty ? nil : $0 }

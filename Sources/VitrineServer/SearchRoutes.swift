@@ -21,7 +21,7 @@ struct SearchRoutes {
             throw APIError(.badRequest, code: "invalid_query", "the query parameter q is missing")
         }
         try Self.checkLength(q)
-        let response = try await service.search(text: q, filter: try query.filter(), page: try query.page())
+        let response = try await service.search(text: q, filter: try query.filter(), page: try query.page(), options: try query.textOptions())
         return try JSONCoding.response(response)
     }
 

@@ -35,8 +35,9 @@ public final class SearchServer: Sendable {
     /// - Throws: ``EngineError/noModelRecord(path:)`` when the directory records no model (nothing
     ///   was ever ingested), an ``EngineError/model(path:reason:)`` when the model lacks a tower, or
     ///   ``WebUIAssetsMissing`` when the web UI's files are not beside the binary.
+    /// - Parameter reranker: the cross-encoder `rerank=true` runs (nil: such requests answer 400).
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
-                loader: EncoderLoader? = nil) throws {
+                loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil) throws {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
@@ -50,7 +51,7 @@ public final class SearchServer: Sendable {
         // With a loader, a reindex's swap waits for the new encoders: no query answers 503 meanwhile.
         if loader != nil { store.holdsModelSwaps = true }
         metrics = ServerMetrics()
-        service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
+        service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
             storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
         thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)

@@ -28,6 +28,8 @@ public final class SearchService: Sendable {
     let imagePool: ConcurrencyLimiter
     /// Nil when `limits.textBatchSize` is 1: each query is then encoded alone in a text slot.
     let textBatcher: QueryBatcher<PendingText, EncodedText>?
+    /// The cross-encoder `rerank=true` runs (`--reranker`), kept across model reloads.
+    let reranker: (any Reranker)?
 
     /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
     /// straddle a model reload: each engine's queries go through its own encoder).
@@ -51,16 +53,19 @@ public final class SearchService: Sendable {
     }
 
     private static func engine(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration,
-                               metrics: ServerMetrics) -> SearchEngine {
+                               metrics: ServerMetrics, reranker: (any Reranker)?) -> SearchEngine {
         let backend = store.backends.vectors.kind
         return SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
                             refreshesPerQuery: refreshesPerQuery(store),
-                            indexSearched: { metrics.indexSearched(backend: backend, duration: $0) })
+                            indexSearched: { metrics.indexSearched(backend: backend, duration: $0) },
+                            reranker: reranker, fusion: configuration.fusion)
     }
 
-    public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics) {
+    public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics,
+                reranker: (any Reranker)? = nil) {
         self.store = store
-        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics))
+        self.reranker = reranker
+        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -112,7 +117,7 @@ public final class SearchService: Sendable {
         if let serving = store.model, text.dimension != serving.dimension {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
-        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics)
+        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker)
         current.withLock { $0 = engine }
     }
 
@@ -133,16 +138,32 @@ public final class SearchService: Sendable {
         }
     }
 
-    func search(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
-        try await acrossModelSwap { try await searchOnce(text: text, filter: filter, page: page) }
+    /// How a text query is run: its mode, and whether to explain and rerank.
+    struct TextOptions: Sendable {
+        var mode: SearchMode = .clip
+        var explain = false
+        var rerank = false
     }
 
-    private func searchOnce(text: String, filter: SearchFilter, page: SearchPage) async throws -> SearchResponse {
+    func search(text: String, filter: SearchFilter, page: SearchPage, options: TextOptions = TextOptions()) async throws -> SearchResponse {
+        try await acrossModelSwap { try await searchOnce(text: text, filter: filter, page: page, options: options) }
+    }
+
+    private func searchOnce(text: String, filter: SearchFilter, page: SearchPage, options: TextOptions) async throws -> SearchResponse {
         let engine = engine
+        if options.rerank && engine.reranker == nil {
+            throw APIError.badRequest("rerank=true needs a reranker: start the server with --reranker")
+        }
+        let run: @Sendable (EncodedQuery?) throws -> SearchResponse = { encoded in
+            try engine.search(text: text, mode: options.mode, filter: filter, page: page, explain: options.explain,
+                              rerank: options.rerank, vector: encoded)
+        }
+        // Keyword search needs no text tower: straight to the pool.
+        guard options.mode != .keyword else {
+            return try await blocking(in: textPool) { try run(nil) }
+        }
         guard let textBatcher else {
-            return try await timedEncode(text: true) {
-                try await self.blocking(in: self.textPool) { try engine.search(text: text, filter: filter, page: page) }
-            }
+            return try await timedEncode(text: true) { try await self.blocking(in: self.textPool) { try run(nil) } }
         }
         let start = ContinuousClock.now
         // The checks are cheap (no tokenizing), so a bad query is refused without queueing.
@@ -152,7 +173,7 @@ public final class SearchService: Sendable {
         }
         let left = configuration.requestTimeout - (ContinuousClock.now - start)
         return try await blocking(in: textPool, limit: left) {
-            try engine.search(query, vector: encoded.vector, truncated: encoded.truncated, filter: filter, page: page)
+            try run(EncodedQuery(vector: encoded.vector, truncated: encoded.truncated))
         }
     }
 

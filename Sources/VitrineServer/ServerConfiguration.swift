@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import VitrineCore
+import VitrineEngine
 
 /// Everything `vitrine serve` can be told, and where it may come from.
 ///
@@ -60,6 +61,13 @@ public struct ServerConfiguration: Sendable {
     /// `refresh.intervalMilliseconds`: how often the server looks for commits of another writer
     /// (queries also look, so this only bounds the staleness of metrics and `/readyz`).
     public var refreshInterval: Duration = .seconds(1)
+
+    /// `reranker`: a cross-encoder (hub id or directory) that `rerank=true` runs; nil: none.
+    public var reranker: String?
+    /// `search.rrfK`, `search.weights.keyword`, `search.weights.clip`, `search.fusionDepth`,
+    /// `search.rerankDepth`, `search.rerankMaxTokens`: how `mode=keyword|hybrid` fuse rankings and
+    /// how `rerank=true` reranks (defaults: 60, 1, 1, 100, 32, 128).
+    public var fusion = FusionOptions()
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -129,6 +137,14 @@ public struct ServerConfiguration: Sendable {
         textBatchSize = try values.int("limits.textBatchSize", in: 1...256) ?? textBatchSize
         if let seconds = try values.int("writer.idleSeconds", in: 0...86_400) { writerIdle = .seconds(seconds) }
         if let ms = try values.int("refresh.intervalMilliseconds", in: 50...3_600_000) { refreshInterval = .milliseconds(ms) }
+        reranker = try values.string("reranker").flatMap { $0.isEmpty ? nil : $0 }
+        fusion.k = try values.double("search.rrfK", in: 1...10_000) ?? fusion.k
+        for retriever in Retriever.allCases {
+            if let weight = try values.double("search.weights.\(retriever.rawValue)", in: 0...1000) { fusion.weights[retriever] = weight }
+        }
+        fusion.depth = try values.int("search.fusionDepth", in: 1...1000) ?? fusion.depth
+        fusion.rerankDepth = try values.int("search.rerankDepth", in: 1...400) ?? fusion.rerankDepth
+        fusion.rerankMaxLength = try values.int("search.rerankMaxTokens", in: 8...512) ?? fusion.rerankMaxLength
     }
 }
 
@@ -177,6 +193,26 @@ private struct ConfigValues {
         } else if let text = reader.string(forKey: ConfigKey(key)) {
             guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
                 throw ConfigurationError(key: key, "\"\(text)\" is not an integer (from --\(key) / \(Self.variable(key)) / the config file)")
+            }
+            value = number
+        } else {
+            return nil
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(key: key, "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+
+    func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        let value: Double
+        if let number = reader.double(forKey: ConfigKey(key)) {
+            value = number
+        } else if let number = reader.int(forKey: ConfigKey(key)) {
+            value = Double(number)
+        } else if let text = reader.string(forKey: ConfigKey(key)) {
+            guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+                throw ConfigurationError(key: key, "\"\(text)\" is not a number (from --\(key) / \(Self.variable(key)) / the config file)")
             }
             value = number
         } else {

@@ -9,6 +9,7 @@ import VitrineSources
 import VitrineTensor
 
 extension EvalRunner.Mode: ExpressibleByArgument {}
+extension SearchMode: ExpressibleByArgument {}
 
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,6 +110,9 @@ struct Eval: AsyncParsableCommand {
         @Option(help: "Linear layers' precision: fp32, bf16 or int8.")
         var precision: Precision = .fp32
 
+        @Option(help: ArgumentHelp("The cross-encoder the hybrid+rerank mode runs: a hub id such as cross-encoder/ms-marco-MiniLM-L-6-v2, or a directory.", valueName: "model"))
+        var reranker: String?
+
         @Option(name: .customLong("run-out"), help: "Write each mode's ranking to DIR/MODE.run (TREC run files, for trec_eval).")
         var runOut: String?
 
@@ -140,6 +144,9 @@ struct Eval: AsyncParsableCommand {
                 throw ValidationError("--fail-below \(floor.metric): the report has metrics at k = \(k) only")
             }
             let names = try modes().map(\.rawValue)
+            if try modes().contains(.hybridRerank), reranker == nil {
+                throw ValidationError("--mode hybrid+rerank needs --reranker MODEL (a cross-encoder)")
+            }
             for floor in failBelow {
                 if let mode = floor.mode, !names.contains(mode) {
                     throw ValidationError("--fail-below \(mode):\(floor.metric): \(mode) is not among the modes run (\(names.joined(separator: ", ")))")
@@ -153,7 +160,8 @@ struct Eval: AsyncParsableCommand {
                 let judgements = try Judgements.read(URL(fileURLWithPath: qrels))
                 let store = try DataStore.openForReading(try data.storage())
                 let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
-                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image), k: k)
+                let ranker = try await RerankerModel.load(reranker, precision: precision)
+                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image, reranker: ranker), k: k)
                 let folder = runOut.map { URL(fileURLWithPath: $0) }
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
                 let evaluation = try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in

@@ -11,7 +11,8 @@ struct Search: AsyncParsableCommand {
         discussion: """
         Results are products (a product's best-matching image scores it), best first. With \
         --json, prints {"query", "truncated", "offset", "results": [{"id", "score", "name", \
-        "category", "market", "image"}]}, the shape the HTTP API returns.
+        "category", "market", "image"}]}, the shape the HTTP API returns (with --explain, each \
+        result's "explain": {"retrievers": {"keyword"|"clip": {"rank", "score"}}, "fused", "rerank"}).
         """
     )
 
@@ -41,8 +42,20 @@ struct Search: AsyncParsableCommand {
     @Option(help: "Only this market (e.g. cz, sk, ro).")
     var market: String?
 
-    @Option(name: .customLong("min-score"), help: "Drop results with a lower cosine similarity.")
+    @Option(name: .customLong("min-score"), help: "Drop results with a lower score: the cosine similarity in clip mode, the fused score in keyword and hybrid mode.")
     var minScore: Float?
+
+    @Option(help: "How a text query finds products: clip (the photos, through CLIP), keyword (names and descriptions, full text) or hybrid (both, fused by Reciprocal Rank Fusion).")
+    var mode: SearchMode = .clip
+
+    @Flag(help: "Rerank the top of the results with the --reranker cross-encoder over each product's name and description.")
+    var rerank = false
+
+    @Option(help: ArgumentHelp("The cross-encoder --rerank runs: a hub id such as cross-encoder/ms-marco-MiniLM-L-6-v2, or a directory.", valueName: "model"))
+    var reranker: String?
+
+    @Flag(help: "Show each result's rank and score per retriever (and the reranker's score).")
+    var explain = false
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
@@ -51,13 +64,17 @@ struct Search: AsyncParsableCommand {
         guard (query == nil) != (image == nil) else { throw ValidationError("give a text query or --image PATH (one of them)") }
         guard (1...SearchPage.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(SearchPage.maxK)") }
         guard (0...SearchPage.maxOffset).contains(offset) else { throw ValidationError("--offset must be between 0 and \(SearchPage.maxOffset)") }
+        if rerank && reranker == nil { throw ValidationError("--rerank needs --reranker MODEL (a cross-encoder)") }
+        if image != nil && (mode != .clip || rerank) { throw ValidationError("an image query searches the photos only: --mode and --rerank apply to text queries") }
     }
 
     func run() async throws {
         let response = try await CLI.run { () async throws -> SearchResponse in
             let store = try DataStore.openForReading(try data.storage())
-            let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
-            let engine = SearchEngine(store: store, text: encoders.text, image: encoders.image)
+            // Keyword search reads the catalog only: no model to load.
+            let encoders = mode == .keyword && image == nil ? nil : try await RecordedModel.load(store: store, specifier: model, precision: precision)
+            let ranker = try await RerankerModel.load(reranker, precision: precision)
+            let engine = SearchEngine(store: store, text: encoders?.text, image: encoders?.image, reranker: ranker)
             let filter = SearchFilter(category: category, market: market)
             let page = SearchPage(k: k, offset: offset, minScore: minScore)
             if let image {
@@ -67,7 +84,7 @@ struct Search: AsyncParsableCommand {
                 }
                 return try engine.search(imageData: bytes, filter: filter, page: page)
             }
-            return try engine.search(text: query ?? "", filter: filter, page: page)
+            return try engine.search(text: query ?? "", mode: mode, filter: filter, page: page, explain: explain, rerank: rerank)
         }
         if json {  // one line, in the API's field order: a result page, not a report
             let encoder = JSONEncoder()
@@ -82,6 +99,16 @@ struct Search: AsyncParsableCommand {
             let where_ = [r.category, r.market].compactMap { $0 }.map { CLI.visible($0, all: true) }.joined(separator: ", ")
             CLI.say(String(format: "%3d. %.4f  ", response.offset + i + 1, r.score)
                     + "\(CLI.visible(r.id, all: true))  \(CLI.visible(r.name, all: true))" + (where_.isEmpty ? "" : "  (\(where_))"))
+            if let explanation = r.explain {
+                var parts = Retriever.allCases.compactMap { retriever in
+                    explanation.retrievers[retriever].map { hit in
+                        "\(retriever.rawValue) #\(hit.rank)" + (hit.score.map { String(format: " (%.4f)", $0) } ?? "")
+                    }
+                }
+                parts.append(String(format: "fused %.5f", explanation.fused))
+                if let rerank = explanation.rerank { parts.append(String(format: "rerank %.4f", rerank)) }
+                CLI.say("       " + parts.joined(separator: ", "))
+            }
         }
     }
 }

@@ -42,6 +42,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Linear layers' precision: fp32, bf16 or int8.")
     var precision: Precision?
 
+    @Option(help: ArgumentHelp(
+        "A cross-encoder reranker for rerank=true: a hub id such as cross-encoder/ms-marco-MiniLM-L-6-v2, or a directory. Or VITRINE_RERANKER, or the file's reranker.",
+        valueName: "model"))
+    var reranker: String?
+
     @Option(help: "Address to listen on (default 127.0.0.1).")
     var host: String?
 
@@ -79,7 +84,9 @@ struct Serve: AsyncParsableCommand {
             let loader: SearchServer.EncoderLoader = { store in
                 try await RecordedModel.load(store: store, specifier: nil, precision: precision, progress: false)
             }
-            return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader))
+            let reranker = try await RerankerModel.load(settings.reranker, precision: precision)
+            return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
+                                               reranker: reranker))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
@@ -109,6 +116,7 @@ struct Serve: AsyncParsableCommand {
         if let blobs { values["blobs"] = ConfigValue(.string(blobs), isSecret: false) }
         if let vectors { values["vectors"] = ConfigValue(.string(vectors), isSecret: true) }
         if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
+        if let reranker { values["reranker"] = ConfigValue(.string(reranker), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }
         if !corsOrigins.isEmpty { values["cors.origins"] = ConfigValue(.stringArray(corsOrigins), isSecret: false) }

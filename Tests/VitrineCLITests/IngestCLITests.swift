@@ -108,6 +108,25 @@ import Testing
         #expect(imageResults.count == 5)
         #expect(imageResults.allSatisfy { $0["category"] as? String == "shoes" })
 
+        // Keyword and hybrid modes, explained; reranked by the reranker tests' cross-encoder.
+        let name = try #require(results.first?["name"] as? String)
+        let word = try #require(name.split { !$0.isLetter && !$0.isNumber }.first.map(String.init))
+        let keyword = try Self.run(["search", word, "--data", data.path, "--mode", "keyword", "--explain", "--json"])
+        #expect(keyword.status == 0, "\(keyword.stderr)")
+        let keywordResults = try #require((try JSONSerialization.jsonObject(with: keyword.stdout) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(keywordResults.contains { $0["name"] as? String == name })
+        #expect(keywordResults.allSatisfy { (($0["explain"] as? [String: Any])?["retrievers"] as? [String: Any])?["keyword"] != nil })
+        let crossEncoder = CLITests.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".fixtures-minilm/crossencoder").path
+        let reranked = try Self.run(["search", word, "--data", data.path, "--mode", "hybrid", "--rerank", "--reranker", crossEncoder, "--explain"])
+        #expect(reranked.status == 0, "\(reranked.stderr)")
+        #expect(String(decoding: reranked.stdout, as: UTF8.self).contains("rerank "))
+        let noReranker = try Self.run(["search", word, "--data", data.path, "--rerank"])
+        #expect(noReranker.status != 0 && noReranker.stderr.contains("--reranker"))
+        let badReranker = try Self.run(["search", word, "--data", data.path, "--rerank", "--reranker", CLITests.tinyModel])
+        #expect(badReranker.status != 0 && badReranker.stderr.contains("reranker"))
+        let badMode = try Self.run(["search", word, "--data", data.path, "--mode", "vector"])
+        #expect(badMode.status != 0)
+
         let verify = try Self.run(["verify", "--data", data.path])
         #expect(verify.status == 0, "\(verify.stderr)")
 

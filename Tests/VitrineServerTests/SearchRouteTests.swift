@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VitrineEngine
+import VitrineModels
 @testable import VitrineServer
 
 @Suite("search routes")
@@ -30,6 +31,65 @@ struct SearchRouteTests {
             let second = try await client.execute(uri: "/api/v1/search?q=red+summer%20dress&k=2&offset=2", method: .get).decode(SearchResponse.self)
             #expect(second.offset == 2)
             #expect(second.results.map(\.id) == Array(all.results.map(\.id)[2..<4]))
+        }
+    }
+
+    /// Keyword and hybrid mode over the API: the fused score, explanations, filters, and user
+    /// text that is full-text syntax.
+    @Test func modesExplainAndFilter() async throws {
+        let server = try await ServerFixtures.server()
+        try await ServerFixtures.test(server) { client in
+            let product = ServerFixtures.catalog[0]
+            let word = try #require(product.name.split(separator: " ").first.map(String.init))
+            let keyword = try await client.execute(uri: "/api/v1/search?q=\(word)&mode=keyword&explain=true", method: .get).decode(SearchResponse.self)
+            #expect(keyword.results.contains { $0.id == product.id })
+            for (i, result) in keyword.results.enumerated() {
+                #expect(abs(Double(result.score) - 1 / (60 + Double(i + 1))) < 1e-6)
+                #expect(result.explain?.retrievers[.keyword]?.rank == i + 1)
+                #expect(result.explain?.retrievers[.clip] == nil)
+            }
+            let hybrid = try await client.execute(uri: "/api/v1/search?q=\(word)&mode=hybrid&explain=1&k=5", method: .get).decode(SearchResponse.self)
+            #expect(hybrid.results.count == 5)
+            #expect(hybrid.results.allSatisfy { $0.explain?.retrievers[.clip] != nil || $0.explain?.retrievers[.keyword] != nil })
+            #expect(hybrid.results.map(\.score) == hybrid.results.map(\.score).sorted(by: >))
+            let plain = try await client.execute(uri: "/api/v1/search?q=\(word)&mode=HYBRID&k=5", method: .get)
+            #expect(plain.status == .ok)
+            let body = String(buffer: plain.body)
+            #expect(!body.contains("\"explain\""))
+            #expect(try plain.decode(SearchResponse.self).results.map(\.id) == hybrid.results.map(\.id))
+            // Filters apply in every mode.
+            let shoes = try await client.execute(uri: "/api/v1/search?q=shoes&mode=hybrid&k=10&category=Shoes", method: .get).decode(SearchResponse.self)
+            #expect(Set(shoes.results.map(\.id)) == ["p3", "p4"])
+            for q in ["%22", "NEAR", "dress%22%20OR%20%22x", "(((", "*", "name%3Ashoes"] {
+                let response = try await client.execute(uri: "/api/v1/search?q=\(q)&mode=keyword", method: .get)
+                #expect(response.status == .ok, "\(q)")
+            }
+        }
+    }
+
+    /// rerank=true through the real cross-encoder (the reranker tests' checkpoint, built from
+    /// all-MiniLM-L6-v2 by tools/fetch_minilm.sh): the top is ordered by its scores.
+    @Test func rerankOrdersTheTopByTheCrossEncoder() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["VITRINE_CROSSENCODER_DIR"]
+            ?? root.appendingPathComponent(".fixtures-minilm/crossencoder").path)
+        let reranker = try BERTCrossEncoder(directory: directory)
+        let server = try await ServerFixtures.server(reranker: reranker)
+        try await ServerFixtures.test(server) { client in
+            let page = try await client.execute(uri: "/api/v1/search?q=leather+boots&mode=hybrid&rerank=true&explain=true&k=5", method: .get)
+            #expect(page.status == .ok)
+            let results = try page.decode(SearchResponse.self).results
+            #expect(results.count == 5)
+            let scores = results.map(\.score)
+            #expect(scores == scores.sorted(by: >))
+            #expect(results.allSatisfy { $0.explain?.rerank == $0.score })
+            // The scores are the cross-encoder's over "name. description".
+            let texts = results.map { result in
+                let entry = ServerFixtures.catalog.first { $0.id == result.id }!
+                return "\(entry.name). test product \(entry.id)"
+            }
+            let expected = try reranker.scores(query: "leather boots", texts: texts, maxLength: 128)
+            for (score, want) in zip(scores, expected) { #expect(abs(score - want) < 1e-5) }
         }
     }
 
@@ -62,6 +122,12 @@ struct SearchRouteTests {
         ("/api/v1/search?q=dress&min_score=2", "invalid_parameter"),
         ("/api/v1/search?q=dress&min_score=nan", "invalid_parameter"),
         ("/api/v1/search?q=%ZZ", "invalid_parameter"),
+        ("/api/v1/search?q=dress&mode=vector", "invalid_parameter"),
+        ("/api/v1/search?q=dress&mode=hybrid&mode=clip", "invalid_parameter"),
+        ("/api/v1/search?q=dress&explain=maybe", "invalid_parameter"),
+        ("/api/v1/search?q=dress&rerank=yes", "invalid_parameter"),
+        ("/api/v1/search?q=dress&rerank=true", "invalid_parameter"),
+        ("/api/v1/search?q=%20&mode=keyword", "invalid_query"),
     ])
     func badSearchInputIsA400WithTheErrorShape(uri: String, code: String) async throws {
         let server = try await ServerFixtures.server()

@@ -65,7 +65,7 @@ enum ServerFixtures {
 
     /// A server over a fresh fixture directory; `configure` adjusts the defaults.
     static func server(_ name: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in },
-                       loader: SearchServer.EncoderLoader? = nil) async throws -> SearchServer {
+                       loader: SearchServer.EncoderLoader? = nil, reranker: (any Reranker)? = nil) async throws -> SearchServer {
         let directory = try await dataDirectory(name)
         var configuration = ServerConfiguration(dataDirectory: directory.url.path)
         configuration.writerIdle = .zero
@@ -73,7 +73,7 @@ enum ServerFixtures {
         let store = try DataStore.openForReading(directory)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger, loader: loader)
+        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger, loader: loader, reranker: reranker)
     }
 
     /// Runs `body` against the server's routes (in-process, no sockets).

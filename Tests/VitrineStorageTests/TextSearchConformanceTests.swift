@@ -98,4 +98,30 @@ import VitrineCatalog
         #expect(try catalog.textSearch("boots", limit: 10) == [])
         #expect(try catalog.textSearch("leather", limit: 10) == ["bag"])
     }
+
+    /// Filters narrow the matches by category and market, with values bound as data: a value
+    /// that reads as SQL matches nothing rather than widening the search.
+    @Test(arguments: CatalogBackend.available)
+    func filtersNarrowTheMatches(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try fixture.open()
+        try catalog.upsert([
+            sampleProduct("d1", name: "Red dress", category: "dress", market: "cz"),
+            sampleProduct("d2", name: "Blue dress", category: "dress", market: "sk"),
+            sampleProduct("s1", name: "Dress shoes", category: "shoe", market: "cz"),
+            sampleProduct("b1", name: "Bag for a dress", category: "bag", market: "sk"),
+        ], fingerprints: [:], vectorSequence: 1)
+        let all = try catalog.textSearch("dress", limit: 10)
+        #expect(Set(all) == ["d1", "d2", "s1", "b1"])
+        #expect(Set(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(categories: ["dress"]))) == ["d1", "d2"])
+        #expect(Set(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(categories: ["dress", "shoe"]))) == ["d1", "d2", "s1"])
+        #expect(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(market: "sk")) == all.filter { ["d2", "b1"].contains($0) })
+        #expect(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(categories: ["shoe"], market: "cz")) == ["s1"])
+        #expect(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(categories: [])) == [])
+        #expect(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(categories: ["dress' OR '1'='1"])) == [])
+        #expect(try catalog.textSearch("dress", limit: 10, filter: ProductFilter(market: "cz' OR market <> '")) == [])
+        // The any-word fallback is filtered too.
+        #expect(try catalog.textSearch("red bag", limit: 10, filter: ProductFilter(market: "sk")) == ["b1"])
+    }
 }
