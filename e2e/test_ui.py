@@ -195,6 +195,32 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
     check(markets and set(markets) == {"cz"}, f"every result is in market cz: {markets}")
     check(len(markets) == sum(1 for _, meta in shop_items.values() if meta.get("market") == "cz"), f"all cz products: {markets}")
 
+    # Search modes: keyword finds the product by the words of its name; explain shows the
+    # retrievers' ranks; hybrid fuses keyword and CLIP; the choice survives paging links.
+    ui.open("/")
+    Select(driver.find_element(By.ID, "mode")).select_by_value("keyword")
+    driver.find_element(By.ID, "explain").click()
+    ui.submit_search("leather boot")
+    check("mode=keyword" in driver.current_url and "explain=true" in driver.current_url, driver.current_url)
+    check(ui.card_text(".name")[:1] == ["leather boot"], f"keyword mode finds the boot first: {ui.card_text('.name')[:3]}")
+    explained = ui.card_text(".explain")
+    check(explained and "keyword: #1" in explained[0], f"the first result explained: {explained[:1]}")
+    check(Select(driver.find_element(By.ID, "mode")).first_selected_option.get_attribute("value") == "keyword", "the mode stays chosen")
+    check(driver.find_element(By.ID, "explain").is_selected(), "explain stays ticked")
+    Select(driver.find_element(By.ID, "mode")).select_by_value("hybrid")
+    ui.submit_search("leather boot")
+    check("mode=hybrid" in driver.current_url, driver.current_url)
+    check("leather boot" in ui.card_text(".name")[:3], f"hybrid keeps the keyword match near the top: {ui.card_text('.name')[:3]}")
+    explained = ui.card_text(".explain")
+    check(any("clip: #" in e for e in explained) and any("keyword: #" in e for e in explained), f"hybrid explains both: {explained[:2]}")
+    fused = [float(e.split("fused: ")[1].split()[0]) for e in explained]
+    check(fused == sorted(fused, reverse=True), f"fused scores best first: {fused[:5]}")
+    driver.save_screenshot(str(Path(artifacts) / "ui-hybrid.png"))
+    Select(driver.find_element(By.ID, "mode")).select_by_value("clip")
+    driver.find_element(By.ID, "explain").click()
+    ui.submit_search("leather boot")
+    check("explain=" not in driver.current_url and not any(ui.card_text(".explain")), f"clip mode without explanations: {driver.current_url}")
+
     # Photo upload through the script: the photo's own product comes first, then pages.
     ui.open("/")
     tote = photos / shop_items["bags/tote.webp"][0]

@@ -15,7 +15,7 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
     case hybrid
 
     /// The retrievers a mode fuses.
-    var retrievers: [Retriever] {
+    public var retrievers: [Retriever] {
         switch self {
         case .clip: [.clip]
         case .keyword: [.keyword]

@@ -32,6 +32,10 @@ struct WebUIPage {
     let assets: WebUIAssets
     var mode: Mode = .home
     var q = ""
+    /// The text search's mode, and whether to rerank and to explain each result.
+    var text = SearchService.TextOptions()
+    /// Whether the server has a reranker (the form offers it only then).
+    var canRerank = false
     var category: String?
     var market: String?
     var similar: String?
@@ -102,12 +106,27 @@ struct WebUIPage {
         <select id="category" name="category"><option value="">All categories</option>\(options(categories, selected: category))</select></div>
         <div class="field"><label for="market">Market</label>
         <select id="market" name="market"><option value="">All markets</option>\(options(markets, selected: market))</select></div>
+        <div class="field"><label for="mode">Match</label>
+        <select id="mode" name="mode">\(modeOptions())</select></div>
+        <div class="field checks">
+        \(canRerank ? "<label><input id=\"rerank\" name=\"rerank\" type=\"checkbox\" value=\"true\"\(text.rerank ? " checked" : "")> Rerank</label>" as HTML : .empty)
+        <label><input id="explain" name="explain" type="checkbox" value="true"\(text.explain ? " checked" : "")> Explain</label></div>
 
         """
         if perPage != Self.defaultPerPage { out += "<input type=\"hidden\" name=\"k\" value=\"\(perPage)\">\n" }
         // Keeps a "more like this" view when only the filters change; a typed query wins over it.
         if mode == .similar, let similar { out += "<input type=\"hidden\" name=\"similar\" value=\"\(similar)\">\n" }
         out += "<button type=\"submit\">Search</button>\n</form>"
+        return out
+    }
+
+    /// The search modes, the one in force selected.
+    func modeOptions() -> HTML {
+        let labels: [SearchMode: String] = [.clip: "Photos (CLIP)", .keyword: "Words (keyword)", .hybrid: "Both (hybrid)"]
+        var out = HTML.empty
+        for mode in SearchMode.allCases {
+            out += "<option value=\"\(mode.rawValue)\"\(mode == text.mode ? " selected" : "")>\(labels[mode] ?? mode.rawValue)</option>"
+        }
         return out
     }
 
@@ -241,11 +260,34 @@ struct WebUIPage {
         <img src="\(result.image)?w=256" alt="\(result.name)" loading="lazy" width="256" height="256">
         <h2 class="name">\(result.name)</h2>
         <p class="meta">\(HTML(joining: meta, separator: " · "))</p>
-        <p class="score" title="cosine similarity">score <data value="\(result.score)">\(String(format: "%.3f", Double(result.score)))</data></p>
-        <a class="more" href="\(more)">More like this<span class="visually-hidden">: \(result.name)</span></a>
+        <p class="score" title="\(scoreTitle(result))">score <data value="\(result.score)">\(String(format: "%.3f", Double(result.score)))</data></p>
+        \(explanation(result))<a class="more" href="\(more)">More like this<span class="visually-hidden">: \(result.name)</span></a>
         </li>
 
         """
+    }
+
+    /// What a result's score is.
+    func scoreTitle(_ result: SearchResult) -> String {
+        if result.explain?.rerank != nil { return "reranker score" }
+        return mode == .text && text.mode != .clip ? "fused score (Reciprocal Rank Fusion)" : "cosine similarity"
+    }
+
+    /// A result's rank per retriever, when the search was explained.
+    func explanation(_ result: SearchResult) -> HTML {
+        guard let explain = result.explain else { return .empty }
+        var items: [HTML] = []
+        for retriever in text.mode.retrievers {
+            guard let hit = explain.retrievers[retriever] else {
+                items.append("<li>\(retriever.rawValue): not found</li>")
+                continue
+            }
+            let score = hit.score.map { String(format: " (%.3f)", Double($0)) } ?? ""
+            items.append("<li data-retriever=\"\(retriever.rawValue)\" data-rank=\"\(hit.rank)\">\(retriever.rawValue): #\(hit.rank)\(score)</li>")
+        }
+        items.append("<li data-fused=\"\(explain.fused)\">fused: \(String(format: "%.4f", explain.fused))</li>")
+        if let rerank = explain.rerank { items.append("<li data-rerank=\"\(rerank)\">reranker: \(String(format: "%.3f", Double(rerank)))</li>") }
+        return "<ul class=\"explain\">\(HTML(joining: items, separator: ""))</ul>\n"
     }
 
     // MARK: Paging and links
@@ -264,7 +306,10 @@ struct WebUIPage {
     func pageURL(_ number: Int) -> String {
         let q = mode == .text ? q : nil
         let similar = mode == .similar ? similar : nil
+        let textMode = mode == .text
         return "/" + HTML.query([("q", q), ("similar", similar), ("category", category), ("market", market),
+                                 ("mode", textMode && text.mode != .clip ? text.mode.rawValue : nil),
+                                 ("rerank", textMode && text.rerank ? "true" : nil), ("explain", textMode && text.explain ? "true" : nil),
                                  ("k", perPage == Self.defaultPerPage ? nil : String(perPage)),
                                  ("page", number == 1 ? nil : String(number))])
     }

@@ -25,7 +25,7 @@ struct WebUIRoutes {
 
     // MARK: Pages
 
-    /// `GET /?q=&category=&market=&similar=&page=&k=`. Every failure is shown on the page, with
+    /// `GET /?q=&mode=&rerank=&explain=&category=&market=&similar=&page=&k=`. Every failure is shown on the page, with
     /// the status the API would answer (400 bad input, 404 unknown product, 503 busy).
     func page(_ request: Request) async -> Response {
         var page = WebUIPage(assets: assets)
@@ -39,6 +39,8 @@ struct WebUIRoutes {
             page.similar = try query.string("similar").flatMap { $0.isEmpty ? nil : $0 }
             page.perPage = try query.int("k", default: WebUIPage.defaultPerPage, in: 1...WebUIPage.maxPerPage)
             page.page = try query.int("page", default: 1, in: 1...WebUIPage.maxPage)
+            page.text = try query.textOptions()
+            page.canRerank = service.reranker != nil
             // A typed query wins over a "more like this" view it was typed on.
             if q != nil && (page.similar == nil || !page.q.trimmingCharacters(in: .whitespaces).isEmpty) {
                 page.mode = .text
@@ -73,7 +75,7 @@ struct WebUIRoutes {
                 return
             }
             try SearchRoutes.checkLength(page.q)
-            let response = try await service.search(text: page.q, filter: filter, page: window)
+            let response = try await service.search(text: page.q, filter: filter, page: window, options: page.text)
             page.truncated = response.truncated
             take(response.results, into: &page)
         case .similar:
