@@ -117,7 +117,7 @@ extension SearchEngine {
 
         // Each retriever's ranking.
         var rankings: [[String]] = []
-        var clipHits: [String: SearchResult] = [:]
+        var clipHits: [String: SearchHit] = [:]
         for retriever in retrievers {
             switch retriever {
             case .keyword:
@@ -125,15 +125,16 @@ extension SearchEngine {
                 let market = resolved.conditions["market"]?.first
                 rankings.append(try store.catalog.textSearch(trimmed, limit: depth, filter: ProductFilter(categories: categories, market: market)))
             case .clip:
-                let hits = try nearest(encoded!.vector, filter: filter, page: SearchPage(k: depth), excluding: nil)
-                for hit in hits { clipHits[hit.id] = hit }
+                // Ids and best hits only: the catalog is read for the page, not for the whole ranking.
+                let hits = try nearestProducts(encoded!.vector, filter: resolved, wanted: depth)
+                for hit in hits { clipHits[hit.id] = hit.hit }
                 rankings.append(hits.map(\.id))
             }
         }
         let weights = retrievers.map { fusion.weights[$0] ?? 1 }
         var ranked = RankFusion.reciprocalRank(rankings, weights: weights, k: fusion.k).map { (id: $0.id, score: $0.score, rerank: Float?.none) }
         // The mode's own score: CLIP's cosine when it is alone, the fused score otherwise.
-        func score(_ id: String, fused: Double) -> Float { mode == .clip ? clipHits[id]!.score : Float(fused) }
+        func score(_ id: String, fused: Double) -> Float { mode == .clip ? Self.displayScore(clipHits[id]!) : Float(fused) }
         if let minScore = page.minScore { ranked.removeAll { score($0.id, fused: $0.score) < minScore } }
 
         var products: [String: Product] = [:]
@@ -161,21 +162,51 @@ extension SearchEngine {
         let results: [SearchResult] = pageIDs.compactMap { entry in
             // A product deleted since its retriever ranked it is skipped, as the vector path does.
             guard let product = products[entry.id] else { return nil }
-            let image = clipHits[entry.id]?.image ?? product.images.first.map { "/images/\($0.key)" }
-            guard let image else { return nil }
+            // The photo CLIP matched best, else the product's first.
+            let matched = clipHits[entry.id].flatMap { hit in product.images.first { $0.id == hit.key.image } }
+            guard let image = (matched ?? product.images.first).map({ "/images/\($0.key)" }) else { return nil }
             var result = SearchResult(id: product.id, score: entry.rerank ?? score(entry.id, fused: entry.score), name: product.name,
                                       category: product.categoryName ?? product.category, market: product.market, image: image)
             if explain {
                 var hits: [Retriever: SearchExplanation.Hit] = [:]
                 for (retriever, position) in zip(retrievers, positions) {
                     guard let rank = position[entry.id] else { continue }
-                    hits[retriever] = SearchExplanation.Hit(rank: rank, score: retriever == .clip ? clipHits[entry.id]?.score : nil)
+                    hits[retriever] = SearchExplanation.Hit(rank: rank, score: retriever == .clip ? clipHits[entry.id].map(Self.displayScore) : nil)
                 }
                 result.explain = SearchExplanation(retrievers: hits, fused: entry.score, rerank: entry.rerank)
             }
             return result
         }
         return SearchResponse(query: query, truncated: encoded?.truncated ?? false, offset: page.offset, results: results)
+    }
+
+    /// The `wanted` products nearest to `vector` (fewer when the index has fewer), best first, each
+    /// with its best photo's hit: the grouping and widening of ``nearest(_:filter:page:excluding:in:)``
+    /// without reading the catalog, for a ranking that is fused before any page is cut.
+    func nearestProducts(_ vector: [Float], filter resolved: VectorFilter, wanted: Int) throws -> [(id: String, hit: SearchHit)] {
+        try catchUp()
+        guard let vectors = try servingIndex(requireModel: true) else { return [] }
+        let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
+        var n = max(Self.firstWindow, wanted * 2)
+        var total: Int?
+        while true {
+            let started = ContinuousClock.now
+            let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
+            indexSearched?(ContinuousClock.now - started)
+            var best: [String: SearchHit] = [:]
+            for hit in hits where best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
+            var done = best.count >= wanted || hits.count < n
+            if !done {
+                let size = try total ?? vectors.count()
+                total = size
+                done = n >= size
+                n = min(n * 4, size)
+            }
+            if done {
+                let ranked = best.sorted { $0.value.score > $1.value.score || ($0.value.score == $1.value.score && $0.key < $1.key) }
+                return ranked.prefix(wanted).map { (id: $0.key, hit: $0.value) }
+            }
+        }
     }
 
     /// What the reranker reads of a product: its name, then its description.

@@ -84,7 +84,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// refreshes every interval, so every replica sees a write within that interval.
     public let refreshesPerQuery: Bool
     /// Told how long each search of the vector index took (a server's latency histogram).
-    private let indexSearched: (@Sendable (Duration) -> Void)?
+    let indexSearched: (@Sendable (Duration) -> Void)?
     /// Reorders the top of a text search's ranking when asked (`rerank`); nil when none is loaded.
     public let reranker: (any Reranker)?
     /// How keyword and CLIP rankings are fused and reranked.
@@ -176,7 +176,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// Catches up with the writer's commits (readers only; cheap when nothing changed).
     public func refresh() throws { try store.refresh() }
 
-    private func catchUp() throws {
+    func catchUp() throws {
         if refreshesPerQuery { try store.refresh() }
     }
 
