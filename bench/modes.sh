@@ -4,7 +4,7 @@
 # full-text index has real work), with the reranker loaded, then wrk at CLIENTS connections for
 # SECONDS per mode, alternating the modes ROUNDS times: clip, keyword, hybrid, hybrid + rerank.
 # Distinct queries (bench/sentences.txt), k 10. Uses the release binaries (swift build -c release).
-#   bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
+#   [WORDS=N] bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
 # e.g. bench/modes.sh models/vit-b32-random .fixtures-minilm/crossencoder
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +21,10 @@ command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-g
 
 echo "== catalog of $count products" >&2
 "$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$work/catalog" --json >/dev/null
-python3 -c "import sys, urllib.parse; [print(urllib.parse.quote(l.strip())) for l in open(sys.argv[1]) if l.strip()]" \
-    "$root/bench/sentences.txt" >"$work/queries.txt"
+# WORDS=N keeps the first N words of each query (shoppers type a few words; most lines of
+# bench/sentences.txt are whole product descriptions).
+python3 -c "import sys, urllib.parse; n = int(sys.argv[2]); [print(urllib.parse.quote(' '.join(l.split()[:n] if n else l.split()))) for l in open(sys.argv[1]) if l.strip()]" \
+    "$root/bench/sentences.txt" "${WORDS:-0}" >"$work/queries.txt"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin/vitrine" serve --data "$work/catalog" --port "$port" --precision "$precision" --reranker "$reranker" >"$work/serve.log" 2>&1 &

@@ -29,9 +29,13 @@ import VitrineEngine
             page.q = "x"
             page.categories = Self.facets
             page.category = value
-            let html = page.render().description
+            let html = page.options(Self.facets, selected: value).description
             #expect(html.components(separatedBy: " selected>").count - 1 == 1, "\(value)")
             #expect(html.contains("<option value=\"\(expected)\" selected>"), "\(value)")
+            // The page shows that select's options, and the mode select its own one choice.
+            let rendered = page.render().description
+            #expect(rendered.contains(html))
+            #expect(rendered.components(separatedBy: " selected>").count - 1 == 2, "\(value)")
         }
     }
 }

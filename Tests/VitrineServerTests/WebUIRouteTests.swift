@@ -95,6 +95,28 @@ struct WebUIRouteTests {
         }
     }
 
+    /// The mode, Explain and Rerank are offered, kept and applied; a bad mode is the API's 400.
+    @Test func modesAndExplanations() async throws {
+        let server = try await ServerFixtures.server()
+        try await ServerFixtures.test(server) { client in
+            let home = try await client.execute(uri: "/", method: .get).text
+            #expect(home.contains(#"<option value="clip" selected>"#))
+            #expect(!home.contains(#"id="rerank""#))  // no reranker loaded
+            let html = try await client.execute(uri: "/?q=leather+boots&mode=keyword&explain=true", method: .get).text
+            #expect(WebUIRouteTests.cardIDs(html) == ["p4"])
+            #expect(html.contains(#"<option value="keyword" selected>"#))
+            #expect(html.contains(#"name="explain" type="checkbox" value="true" checked"#))
+            #expect(html.contains(#"data-retriever="keyword" data-rank="1""#))
+            #expect(html.contains("fused score (Reciprocal Rank Fusion)"))
+            let hybrid = try await client.execute(uri: "/?q=leather+boots&mode=hybrid&k=2", method: .get).text
+            #expect(!hybrid.contains(#"class="explain""#))
+            #expect(hybrid.contains("mode=hybrid"))  // the pager keeps the mode
+            let bad = try await client.execute(uri: "/?q=boots&mode=vector", method: .get)
+            #expect(bad.status == .badRequest)
+            #expect(bad.text.contains("mode must be one of"))
+        }
+    }
+
     @Test func moreLikeThisLeavesTheProductOutAndUnknownIdsSayWhy() async throws {
         let server = try await ServerFixtures.server()
         try await ServerFixtures.test(server) { client in
