@@ -19,12 +19,34 @@ public enum OpenAPIDocument {
         ],
     ]
 
-    /// The document as served at `/openapi.json`.
-    public static let json: Data = {
+    /// The document as served at `/openapi.json` by a server with a reranker.
+    public static let json: Data = encode(document)
+
+    /// The document as served by a server without a reranker: `rerank` may only be false there
+    /// (true answers 400), so the document says so.
+    public static let jsonWithoutReranker: Data = encode(withoutReranker)
+
+    /// ``document`` with the text search's `rerank` parameter limited to false.
+    public static let withoutReranker: JSONValue = {
+        guard case .object(var root) = document, case .object(var paths) = root["paths"] ?? .null,
+              case .object(var item) = paths["/api/v1/search"] ?? .null, case .object(var operation) = item["get"] ?? .null,
+              case .array(let parameters) = operation["parameters"] ?? .null else { return document }
+        operation["parameters"] = .array(parameters.map { parameter in
+            guard parameter["name"]?.string == "rerank" else { return parameter }
+            return query("rerank", "This server has no reranker (it was started without --reranker): only false is accepted.",
+                         ["type": "boolean", "enum": [false], "default": false])
+        })
+        item["get"] = .object(operation)
+        paths["/api/v1/search"] = .object(item)
+        root["paths"] = .object(paths)
+        return .object(root)
+    }()
+
+    static func encode(_ value: JSONValue) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(document)) ?? Data("{}".utf8)
-    }()
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
 
     /// Every (method, path) the document describes, methods in upper case.
     public static var operations: Set<String> {

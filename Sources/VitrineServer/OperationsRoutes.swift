@@ -26,7 +26,7 @@ struct OperationsRoutes {
         }
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+                     body: .init(byteBuffer: ByteBuffer(bytes: service.reranker == nil ? OpenAPIDocument.jsonWithoutReranker : OpenAPIDocument.json)))
         }
         router.get("/docs") { _, _ in
             // Its own inline style and nothing else: no script, no frames, no sniffing.

@@ -25,7 +25,12 @@ struct OpenAPITests {
             let response = try await client.execute(uri: "/openapi.json", method: .get)
             #expect(response.status == .ok)
             let document = try response.decode(JSONValue.self)
-            #expect(document == OpenAPIDocument.document)
+            // A server without a reranker documents rerank as false only; the rest is the document.
+            #expect(document == OpenAPIDocument.withoutReranker)
+            let search = document["paths"]?["/api/v1/search"]?["get"]?["parameters"]?.array ?? []
+            #expect(search.first { $0["name"]?.string == "rerank" }?["schema"]?["enum"] == [false])
+            #expect(OpenAPIDocument.document["paths"]?["/api/v1/search"]?["get"]?["parameters"]?.array?
+                .first { $0["name"]?.string == "rerank" }?["schema"]?["enum"] == nil)
             #expect(document["openapi"]?.string == "3.1.0")
             // Every $ref names a schema that exists; every operation has an id and responses.
             let schemas = Set((document["components"]?["schemas"]?.object ?? [:]).keys)
