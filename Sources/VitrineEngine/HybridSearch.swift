@@ -153,12 +153,12 @@ extension SearchEngine {
         let pageIDs = ranked.dropFirst(page.offset).prefix(page.k)
         let missing = pageIDs.map(\.id).filter { products[$0] == nil }
         if !missing.isEmpty { products.merge(try store.catalog.products(ids: missing)) { a, _ in a } }
-        var positions: [[String: Int]] = rankings.map { ranking in
+        // Each retriever's rank of a product, for the explanations.
+        let positions: [[String: Int]] = !explain ? [] : rankings.map { ranking in
             var first: [String: Int] = [:]
             for (index, id) in ranking.enumerated() where first[id] == nil { first[id] = index + 1 }
             return first
         }
-        if !explain { positions = [] }
         let results: [SearchResult] = pageIDs.compactMap { entry in
             // A product deleted since its retriever ranked it is skipped, as the vector path does.
             guard let product = products[entry.id] else { return nil }
@@ -181,31 +181,13 @@ extension SearchEngine {
     }
 
     /// The `wanted` products nearest to `vector` (fewer when the index has fewer), best first, each
-    /// with its best photo's hit: the grouping and widening of ``nearest(_:filter:page:excluding:in:)``
-    /// without reading the catalog, for a ranking that is fused before any page is cut.
+    /// with its best photo's hit: ``widening(_:filter:in:wanted:excluding:minScore:_:)`` without
+    /// reading the catalog, for a ranking that is fused before any page is cut.
     func nearestProducts(_ vector: [Float], filter resolved: VectorFilter, wanted: Int) throws -> [(id: String, hit: SearchHit)] {
         try catchUp()
         guard let vectors = try servingIndex(requireModel: true) else { return [] }
-        let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
-        var n = max(Self.firstWindow, wanted * 2)
-        var total: Int?
-        while true {
-            let started = ContinuousClock.now
-            let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
-            indexSearched?(ContinuousClock.now - started)
-            var best: [String: SearchHit] = [:]
-            for hit in hits where best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
-            var done = best.count >= wanted || hits.count < n
-            if !done {
-                let size = try total ?? vectors.count()
-                total = size
-                done = n >= size
-                n = min(n * 4, size)
-            }
-            if done {
-                let ranked = best.sorted { $0.value.score > $1.value.score || ($0.value.score == $1.value.score && $0.key < $1.key) }
-                return ranked.prefix(wanted).map { (id: $0.key, hit: $0.value) }
-            }
+        return try widening(vector, filter: resolved, in: vectors, wanted: wanted) { ranked in
+            (Array(ranked.prefix(wanted)), ranked.count >= wanted)
         }
     }
 

@@ -197,10 +197,37 @@ public final class SearchEngine: @unchecked Sendable {
         }
         guard let vectors else { return [] }
         guard let resolved = try resolve(filter) else { return [] }
-        let vectorFilter = resolved.conditions.isEmpty ? nil : resolved
         let wanted = page.offset + page.k + (excluding == nil ? 0 : 1)
-        // The index's size is asked only when the search must widen: on a server (Milvus) it is
-        // a query of its own, dearer than the search.
+        return try widening(vector, filter: resolved, in: vectors, wanted: wanted, excluding: excluding, minScore: page.minScore) { ranked in
+            // Records are read best first and only as many as the page needs (a few more when the
+            // catalog lacks some): reading all `n` would cost more than the index search itself.
+            var results: [SearchResult] = []
+            var cursor = 0
+            while results.count < wanted && cursor < ranked.count {
+                let chunk = Array(ranked[cursor..<min(cursor + wanted - results.count, ranked.count)])
+                cursor += chunk.count
+                let products = try store.catalog.products(ids: chunk.map(\.id))
+                for (id, hit) in chunk {
+                    guard let product = products[id], let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
+                    results.append(SearchResult(
+                        id: id, score: Self.displayScore(hit), name: product.name, category: product.categoryName ?? product.category,
+                        market: product.market, image: "/images/\(image.key)"))
+                }
+            }
+            return (Array(results.dropFirst(page.offset).prefix(page.k)), results.count >= wanted)
+        }
+    }
+
+    /// Searches the index for `wanted` products: each window's images collapse into their
+    /// products (a product scored by its best image, best first, equal scores by id), and `accept`
+    /// turns them into the answer and says whether it is complete. The first window is twice
+    /// `wanted` images (at least ``firstWindow``); an incomplete answer widens the window ×4 until
+    /// it is complete or the index is exhausted. The index's size is asked only when the search
+    /// must widen: on a server (Milvus) it is a query of its own, dearer than the search.
+    func widening<Answer>(_ vector: [Float], filter: VectorFilter, in vectors: any VectorStore, wanted: Int,
+                          excluding: String? = nil, minScore: Float? = nil,
+                          _ accept: ([(id: String, hit: SearchHit)]) throws -> (answer: Answer, complete: Bool)) throws -> Answer {
+        let vectorFilter = filter.conditions.isEmpty ? nil : filter
         var total: Int?
         var n = max(Self.firstWindow, wanted * 2)
         while true {
@@ -208,34 +235,17 @@ public final class SearchEngine: @unchecked Sendable {
             let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
             indexSearched?(ContinuousClock.now - started)
             var best: [String: SearchHit] = [:]
-            var order: [String] = []
             for hit in hits where hit.key.product != excluding {
-                if let minScore = page.minScore, hit.score < minScore { continue }
-                if best[hit.key.product] == nil { order.append(hit.key.product) }
+                if let minScore, hit.score < minScore { continue }
                 if best[hit.key.product].map({ hit.score > $0.score }) ?? true { best[hit.key.product] = hit }
             }
-            // Records are read best first and only as many as the page needs (a few more when the
-            // catalog lacks some): reading all `n` would cost more than the index search itself.
-            let ranked = order.sorted { best[$0]!.score > best[$1]!.score || (best[$0]!.score == best[$1]!.score && $0 < $1) }
-            var results: [SearchResult] = []
-            var cursor = 0
-            while results.count < wanted && cursor < ranked.count {
-                let chunk = Array(ranked[cursor..<min(cursor + wanted - results.count, ranked.count)])
-                cursor += chunk.count
-                let products = try store.catalog.products(ids: chunk)
-                for id in chunk {
-                    guard let hit = best[id], let product = products[id],
-                          let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
-                    results.append(SearchResult(
-                        id: id, score: Self.displayScore(hit), name: product.name, category: product.categoryName ?? product.category,
-                        market: product.market, image: "/images/\(image.key)"))
-                }
-            }
-            let done = Array(results.dropFirst(page.offset).prefix(page.k))
-            if results.count >= wanted || hits.count < n { return done }
+            let ranked = best.sorted { $0.value.score > $1.value.score || ($0.value.score == $1.value.score && $0.key < $1.key) }
+                .map { (id: $0.key, hit: $0.value) }
+            let (answer, complete) = try accept(ranked)
+            if complete || hits.count < n { return answer }
             let size = try total ?? vectors.count()
             total = size
-            if n >= size { return done }
+            if n >= size { return answer }
             n = min(n * 4, size)
         }
     }

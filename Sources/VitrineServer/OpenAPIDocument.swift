@@ -4,43 +4,32 @@ import VitrineEngine
 /// The OpenAPI 3.1 description of the API, built here beside the routes it describes (a test
 /// checks that both list the same operations, and that real responses match the schemas).
 public enum OpenAPIDocument {
-    /// The document as a value.
-    public static let document: JSONValue = [
+    /// The document as a value (of a server with a reranker).
+    public static let document = described(reranking: true)
+
+    /// The document of a server without a reranker: `rerank` may only be false there (true
+    /// answers 400), so the document says so.
+    public static let withoutReranker = described(reranking: false)
+
+    static func described(reranking: Bool) -> JSONValue { [
         "openapi": "3.1.0",
         "info": [
             "title": "Vitrine",
             "version": "1.0.0",
             "description": "Self-hosted fashion image search: search a product catalog by text, by an example photo, or for products like one you have. Errors always have the body {\"error\": {\"code\", \"message\"}}.",
         ],
-        "paths": .object(paths),
+        "paths": .object(paths(reranking: reranking)),
         "components": [
             "schemas": .object(schemas),
             "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer", "description": "An API key from VITRINE_API_KEYS or the config file's api.keys."]],
         ],
-    ]
+    ] }
 
     /// The document as served at `/openapi.json` by a server with a reranker.
     public static let json: Data = encode(document)
 
-    /// The document as served by a server without a reranker: `rerank` may only be false there
-    /// (true answers 400), so the document says so.
+    /// The document as served by a server without a reranker.
     public static let jsonWithoutReranker: Data = encode(withoutReranker)
-
-    /// ``document`` with the text search's `rerank` parameter limited to false.
-    public static let withoutReranker: JSONValue = {
-        guard case .object(var root) = document, case .object(var paths) = root["paths"] ?? .null,
-              case .object(var item) = paths["/api/v1/search"] ?? .null, case .object(var operation) = item["get"] ?? .null,
-              case .array(let parameters) = operation["parameters"] ?? .null else { return document }
-        operation["parameters"] = .array(parameters.map { parameter in
-            guard parameter["name"]?.string == "rerank" else { return parameter }
-            return query("rerank", "This server has no reranker (it was started without --reranker): only false is accepted.",
-                         ["type": "boolean", "enum": [false], "default": false])
-        })
-        item["get"] = .object(operation)
-        paths["/api/v1/search"] = .object(item)
-        root["paths"] = .object(paths)
-        return .object(root)
-    }()
 
     static func encode(_ value: JSONValue) -> Data {
         let encoder = JSONEncoder()
@@ -59,16 +48,12 @@ public enum OpenAPIDocument {
 
     // MARK: Paths
 
-    static let paths: [String: JSONValue] = [
+    static func paths(reranking: Bool) -> [String: JSONValue] { [
         "/api/v1/search": ["get": operation(
             "searchText", tag: "search", summary: "Search products by text",
             description: "Finds products for a text query in one of three modes. `clip` (the default) encodes the query with the model's text tower and returns the products nearest to it (a product's best-matching image scores it); `score` is the cosine similarity. `keyword` is full-text search over names and descriptions; `hybrid` fuses the keyword and CLIP rankings by Reciprocal Rank Fusion; in both, `score` is the fused score, the sum of weight / (60 + rank) over the retrievers that found the product, and `min_score` applies to it. `rerank=true` reorders the top 32 with the server's cross-encoder (`--reranker`) over each product's name and description; their `score` becomes the reranker's. `explain=true` adds each result's rank and score per retriever.",
             parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)]
-                + pageParameters + [
-                    query("mode", "How the query finds products.", ["type": "string", "enum": .array(SearchMode.allCases.map { .string($0.rawValue) }), "default": "clip"]),
-                    query("explain", "Add each result's rank and score per retriever.", ["type": "boolean", "default": false]),
-                    query("rerank", "Rerank the top of the results with the server's cross-encoder (400 when it has none).", ["type": "boolean", "default": false]),
-                ],
+                + pageParameters + textParameters(reranking: reranking),
             responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 503))],
         "/api/v1/search/image": ["post": operation(
             "searchImage", tag: "search", summary: "Search products by an example photo",
@@ -157,7 +142,7 @@ public enum OpenAPIDocument {
                 query("market", "Only this market.", ["type": "string", "maxLength": 200, "pattern": noNUL]),
                 query("page", "Page number, from 1.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPage)), "default": 1]),
                 query("k", "Results per page.", ["type": "integer", "minimum": 1, "maximum": .number(Double(WebUIPage.maxPerPage)), "default": .number(Double(WebUIPage.defaultPerPage))]),
-            ],
+            ] + textParameters(reranking: reranking),
             responses: [
                 "200": html("The page, with results when a search was asked for."),
                 "400": html("The page, showing what is wrong with the input."),
@@ -165,7 +150,7 @@ public enum OpenAPIDocument {
                 "503": html("The page, saying the server is busy or not ready."),
                 "default": html("The page, showing the error."),
             ])],
-    ]
+    ] }
 
     // MARK: Schemas
 
@@ -239,6 +224,16 @@ public enum OpenAPIDocument {
         query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("min_score", "Drop results with a lower cosine similarity.", ["type": "number", "minimum": -1, "maximum": 1]),
     ]
+
+    /// A text search's `mode`, `explain` and `rerank` (false only on a server without a reranker).
+    static func textParameters(reranking: Bool) -> [JSONValue] { [
+        query("mode", "How the query finds products.", ["type": "string", "enum": .array(SearchMode.allCases.map { .string($0.rawValue) }), "default": "clip"]),
+        query("explain", "Add each result's rank and score per retriever.", ["type": "boolean", "default": false]),
+        reranking
+            ? query("rerank", "Rerank the top of the results with the server's cross-encoder.", ["type": "boolean", "default": false])
+            : query("rerank", "This server has no reranker (it was started without --reranker): only false is accepted.",
+                    ["type": "boolean", "enum": [false], "default": false]),
+    ] }
 
     static let idParameter: JSONValue = [
         "name": "id", "in": "path", "required": true, "description": "The product id (percent-encoded).",

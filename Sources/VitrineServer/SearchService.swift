@@ -151,6 +151,7 @@ public final class SearchService: Sendable {
 
     private func searchOnce(text: String, filter: SearchFilter, page: SearchPage, options: TextOptions) async throws -> SearchResponse {
         let engine = engine
+        // Refused before the query waits for the text tower (the engine would refuse it after).
         if options.rerank && engine.reranker == nil {
             throw APIError.badRequest("rerank=true needs a reranker: start the server with --reranker")
         }

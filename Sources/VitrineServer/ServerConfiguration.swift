@@ -187,32 +187,26 @@ private struct ConfigValues {
     }
 
     func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
-        let value: Int
-        if let number = reader.int(forKey: ConfigKey(key)) {
-            value = number
-        } else if let text = reader.string(forKey: ConfigKey(key)) {
-            guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(key: key, "\"\(text)\" is not an integer (from --\(key) / \(Self.variable(key)) / the config file)")
-            }
-            value = number
-        } else {
-            return nil
-        }
-        guard range.contains(value) else {
-            throw ConfigurationError(key: key, "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
-        }
-        return value
+        try number(key, in: range, kind: "an integer", typed: { reader.int(forKey: $0) }, parse: { Int($0) })
     }
 
     func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
-        let value: Double
-        if let number = reader.double(forKey: ConfigKey(key)) {
+        try number(key, in: range, kind: "a number",
+                   typed: { reader.double(forKey: $0) ?? reader.int(forKey: $0).map(Double.init) },
+                   parse: { Double($0).flatMap { $0.isFinite ? $0 : nil } })
+    }
+
+    /// A number typed as such (the file) or as text (a flag, the environment), within `range`.
+    private func number<Value: Comparable & CustomStringConvertible>(
+        _ key: String, in range: ClosedRange<Value>, kind: String,
+        typed: (ConfigKey) -> Value?, parse: (String) -> Value?
+    ) throws -> Value? {
+        let value: Value
+        if let number = typed(ConfigKey(key)) {
             value = number
-        } else if let number = reader.int(forKey: ConfigKey(key)) {
-            value = Double(number)
         } else if let text = reader.string(forKey: ConfigKey(key)) {
-            guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite else {
-                throw ConfigurationError(key: key, "\"\(text)\" is not a number (from --\(key) / \(Self.variable(key)) / the config file)")
+            guard let number = parse(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(key: key, "\"\(text)\" is not \(kind) (from --\(key) / \(Self.variable(key)) / the config file)")
             }
             value = number
         } else {

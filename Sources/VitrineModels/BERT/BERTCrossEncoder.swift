@@ -87,10 +87,17 @@ public struct BERTCrossEncoder: Sendable {
     /// otherwise the shorter keeps the budget's floor half and the longer its ceiling half. Each
     /// side loses tokens from its end.
     public func tokenize(query: String, text: String, maxLength requested: Int? = nil) -> (ids: [Int32], types: [Int32], truncated: Bool) {
+        pair(pieces(query), pieces(text), maxLength: requested)
+    }
+
+    /// A text's tokens without `[CLS]` and `[SEP]`, whole: the cut needs both sides' true lengths.
+    func pieces(_ text: String) -> ArraySlice<Int32> {
+        tokenizer.encode(text, maxLength: .max).ids.dropFirst().dropLast()
+    }
+
+    /// Two sides' tokens as one pair, cut as ``tokenize(query:text:maxLength:)`` describes.
+    func pair(_ q: ArraySlice<Int32>, _ t: ArraySlice<Int32>, maxLength requested: Int?) -> (ids: [Int32], types: [Int32], truncated: Bool) {
         let limit = min(max(requested ?? maxLength, 4), maxLength)
-        // Whole texts: the rule needs both true lengths.
-        let q = tokenizer.encode(query, maxLength: .max).ids.dropFirst().dropLast()
-        let t = tokenizer.encode(text, maxLength: .max).ids.dropFirst().dropLast()
         let budget = limit - 3
         var keepQuery = q.count, keepText = t.count
         if q.count + t.count > budget {
@@ -108,7 +115,9 @@ public struct BERTCrossEncoder: Sendable {
     /// `maxLength` cuts pairs shorter than the model allows (a reranker of product texts runs at
     /// 64 or 128 tokens for speed).
     public func scores(query: String, texts: [String], maxLength: Int? = nil) throws -> [Float] {
-        try scores(pairs: texts.map { (query, $0) }, maxLength: maxLength)
+        let q = pieces(query)  // once for all the texts
+        let encoded = texts.map { pair(q, pieces($0), maxLength: maxLength) }
+        return try scores(tokenIDs: encoded.map(\.ids), typeIDs: encoded.map(\.types))
     }
 
     /// Scores of (query, text) pairs, in order.
