@@ -77,10 +77,12 @@ public protocol Catalog: AnyObject, Sendable {
     func setModelRecord(_ record: ModelRecord) throws
     /// The live index's name: `index` until a reindex swaps in `index-<n>`.
     func indexDirectoryName() throws -> String
-    /// Generation, sequence, index name and model, read in one transaction.
+    /// Generation, sequence, index name, model and text index, read in one transaction.
     func servingState() throws -> ServingState
     /// Switches readers to another index, its model and its sequence in one commit.
     func switchIndex(directory: String, model: ModelRecord, vectorSequence: UInt64) throws
+    /// Records the live text index and its model (nil: none), advancing the generation.
+    func setTextIndex(_ record: TextIndexRecord?) throws
     /// The backend's own consistency check: empty when sound, else descriptions of the damage.
     func integrityCheck() throws -> [String]
     /// Lets go of connections; later calls throw.

@@ -22,9 +22,20 @@ public struct DataDirectory: Sendable, Equatable {
     /// Whether `name` is a name an index directory may have: `index` or `index-<digits>`. The
     /// catalog stores the live one's name; anything else there (a path, `..`) is refused.
     public static func isIndexDirectoryName(_ name: String) -> Bool {
-        if name == "index" { return true }
-        guard name.hasPrefix("index-") else { return false }
-        let digits = name.utf8.dropFirst(6)
+        isName(name, family: "index")
+    }
+
+    /// Whether `name` is a name the text index may have: `text` or `text-<digits>` (the products'
+    /// text embeddings, beside the photos' index).
+    public static func isTextIndexName(_ name: String) -> Bool {
+        isName(name, family: "text")
+    }
+
+    /// `family` or `family-<digits>`.
+    private static func isName(_ name: String, family: String) -> Bool {
+        if name == family { return true }
+        guard name.hasPrefix(family + "-") else { return false }
+        let digits = name.utf8.dropFirst(family.utf8.count + 1)
         return !digits.isEmpty && digits.count <= 18 && digits.allSatisfy { (48...57).contains($0) }
     }
     /// The content-addressed image store: `url/images`.

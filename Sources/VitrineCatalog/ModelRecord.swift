@@ -50,6 +50,44 @@ extension ModelRecord {
     }
 }
 
+/// The text index: products' names and descriptions embedded by a sentence model, searched by a
+/// query through the same model (`mode=text`). Recorded in the catalog beside the photo model.
+public struct TextIndexRecord: Sendable, Equatable, Codable {
+    /// The index's name in the vector space: `text`, or `text-<n>` after the text model changed.
+    public var name: String
+    /// The sentence model that embedded the products.
+    public var model: ModelRecord
+
+    public init(name: String, model: ModelRecord) {
+        self.name = name
+        self.model = model
+    }
+
+    /// The record as stored: JSON with sorted keys.
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else {
+            throw CatalogError.invalidArgument("the text index record of \(model.source) cannot be encoded as JSON")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The record a catalog stored as ``jsonText()``; `catalog` names the store in the error.
+    public init(jsonText text: String, catalog: String) throws {
+        let record: TextIndexRecord
+        do {
+            record = try JSONDecoder().decode(TextIndexRecord.self, from: Data(text.utf8))
+        } catch {
+            throw CatalogError.corrupted(path: catalog, reason: "the text index record is not valid JSON: \(error)")
+        }
+        guard DataDirectory.isTextIndexName(record.name) else {
+            throw CatalogError.corrupted(path: catalog, reason: "the text index name \"\(record.name)\" is not text or text-<n>")
+        }
+        self = record
+    }
+}
+
 /// One value of a facet (category or market) and how many products carry it.
 public struct FacetCount: Sendable, Equatable, Codable {
     /// Category id or market code.

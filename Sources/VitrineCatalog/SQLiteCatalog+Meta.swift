@@ -60,7 +60,22 @@ extension SQLiteCatalog {
                 generation: try Self.counter(db, key: "generation", path: path),
                 vectorSequence: try Self.counter(db, key: "vector_sequence", path: path),
                 indexDirectory: try Self.indexDirectoryName(db, path: path),
-                model: try Self.modelRecord(db, path: path))
+                model: try Self.modelRecord(db, path: path),
+                text: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'text_index'")
+                    .map { try TextIndexRecord(jsonText: $0, catalog: path) })
+        }
+    }
+
+    /// Records the live text index (or its absence) and advances the generation.
+    public func setTextIndex(_ record: TextIndexRecord?) throws {
+        let text = try record?.jsonText()
+        try write { db in
+            if let text {
+                try Self.setMeta(db, key: "text_index", value: text)
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = 'text_index'")
+            }
+            try Self.advanceGeneration(db)
         }
     }
 
@@ -144,11 +159,14 @@ public struct ServingState: Sendable, Equatable {
     /// The live index directory's name (`index`, `index-<n>`).
     public var indexDirectory: String
     public var model: ModelRecord?
+    /// The text index and its sentence model, when the products' text is embedded.
+    public var text: TextIndexRecord?
 
-    public init(generation: UInt64, vectorSequence: UInt64, indexDirectory: String, model: ModelRecord?) {
+    public init(generation: UInt64, vectorSequence: UInt64, indexDirectory: String, model: ModelRecord?, text: TextIndexRecord? = nil) {
         self.generation = generation
         self.vectorSequence = vectorSequence
         self.indexDirectory = indexDirectory
         self.model = model
+        self.text = text
     }
 }

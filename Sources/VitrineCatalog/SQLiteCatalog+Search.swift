@@ -14,8 +14,8 @@ extension SQLiteCatalog {
     /// An empty query (or one without letters or digits) returns [].
     public func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String] {
         guard limit > 0, filter.categories?.isEmpty != true else { return [] }
-        let words = FullTextQuery.words(query)
-        guard !words.isEmpty else { return [] }
+        let terms = FullTextQuery.terms(query)
+        guard !terms.all.isEmpty else { return [] }
         // Filter values are bound, never spliced: only the number of placeholders varies.
         var conditions = ""
         var values: [any DatabaseValueConvertible] = []
@@ -32,12 +32,12 @@ extension SQLiteCatalog {
                 SELECT p.id FROM products_fts JOIN products p ON p.doc = products_fts.rowid
                 WHERE products_fts MATCH ?\(conditions) ORDER BY bm25(products_fts, 2.0, 1.0), p.doc LIMIT ?
                 """)
-            func search(_ op: String) throws -> [String] {
+            func search(_ words: [String], _ op: String) throws -> [String] {
                 try String.fetchAll(statement, arguments: StatementArguments([FullTextQuery.match(words, operator: op)] + values + [limit]))
             }
-            let all = try search("AND")
-            if !all.isEmpty || words.count == 1 { return all }
-            return try search("OR")
+            let all = try search(terms.all, "AND")
+            if !all.isEmpty || terms.any.isEmpty { return all }
+            return try search(terms.any, "OR")
         }
     }
 }
@@ -52,6 +52,25 @@ public enum FullTextQuery {
             .filter { $0.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) } }
             .map(String.init)
     }
+
+    /// The words a search matches: products with all of `all`, else (when that finds none) any of
+    /// `any`. Stop words ("for", "the", "with", …) are left out of both, so "shoes for walking"
+    /// needs no "for" and a paraphrase sharing only "for" with a product does not match it; a query
+    /// of stop words alone matches them all, and has no any-word fallback.
+    public static func terms(_ text: String) -> (all: [String], any: [String]) {
+        let words = words(text)
+        let content = words.filter { !stopWords.contains($0.lowercased().trimmingCharacters(in: .punctuationCharacters)) }
+        if content.isEmpty { return (words, []) }
+        return (content, content.count > 1 ? content : [])
+    }
+
+    /// English function words (Lucene's English stop set, with personal pronouns): they carry no
+    /// product's meaning, and match nearly every description.
+    static let stopWords: Set<String> = [
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "if", "in", "into", "is", "it", "no", "not",
+        "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will",
+        "with", "i", "me", "my", "we", "our", "you", "your",
+    ]
 
     /// Each word as an FTS5 string (double quotes doubled), joined by `op`.
     static func match(_ words: [String], operator op: String) -> String {

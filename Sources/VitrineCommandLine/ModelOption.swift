@@ -16,6 +16,11 @@ public struct ModelOption: ParsableArguments {
 
     public init() {}
 
+    public init(spec: String, precision: Precision) {
+        self.spec = spec
+        self.precision = precision
+    }
+
     /// The local directory of the model, pulling a repo id into the Hugging Face cache once
     /// (honouring HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE).
     public func resolve() async throws -> URL {

@@ -31,6 +31,12 @@ public final class DataStore: @unchecked Sendable {
     /// The live index directory's name (`index`, or `index-<n>` after a reindex).
     public var indexDirectoryName: String { stateLock.withLock { indexName } }
     private var indexName: String
+    /// The text index (products' names and descriptions through a sentence model) and its record,
+    /// when the store has one.
+    public var textIndex: (vectors: any VectorStore, record: TextIndexRecord)? {
+        stateLock.withLock { liveText }
+    }
+    private var liveText: (vectors: any VectorStore, record: TextIndexRecord)?
     public let isWriter: Bool
     /// The shard this writer holds a lease on, beside other shards' writers (nil: the whole store).
     public private(set) var shard: Shard?
@@ -52,12 +58,13 @@ public final class DataStore: @unchecked Sendable {
     }
 
     private init(storage: StorageLocation, catalog: any Catalog, blobs: any BlobStore, space: any VectorSpace,
-                 vectors: (any VectorStore)?, state: ServingState, writerLeases: [any WriterLease]) {
+                 vectors: (any VectorStore)?, text: (any VectorStore)?, state: ServingState, writerLeases: [any WriterLease]) {
         self.storage = storage
         self.catalog = catalog
         self.blobs = blobs
         self.space = space
         liveVectors = vectors
+        if let text, let record = state.text { liveText = (text, record) }
         servedModel = state.model
         indexName = state.indexDirectory
         self.writerLeases = writerLeases
@@ -95,8 +102,12 @@ public final class DataStore: @unchecked Sendable {
                     if let record = state.model {
                         vectors = try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: record.dimension), writer: true)
                     }
+                    var text: (any VectorStore)?
+                    if let record = state.text {
+                        text = try space.open(record.name, configuration: indexConfiguration(dimension: record.model.dimension), writer: true)
+                    }
                     let store = DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors,
-                                          state: state, writerLeases: leases)
+                                          text: text, state: state, writerLeases: leases)
                     store.shard = shard
                     if vectors != nil { store.reconciliation = try store.reconcile() }
                     return store
@@ -133,8 +144,9 @@ public final class DataStore: @unchecked Sendable {
             let blobs = try storage.openBlobs(create: false)
             let space = try storage.openVectorSpace()
             do {
-                let (state, vectors) = try follow(space, catalog: catalog)
-                return DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors, state: state, writerLeases: [])
+                let (state, vectors, text) = try follow(space, catalog: catalog)
+                return DataStore(storage: storage, catalog: catalog, blobs: blobs, space: space, vectors: vectors, text: text,
+                                 state: state, writerLeases: [])
             } catch {
                 space.close()
                 throw error
@@ -145,23 +157,54 @@ public final class DataStore: @unchecked Sendable {
         }
     }
 
-    /// The catalog's serving state and a reader of the index it names. A reindex may swap
-    /// indexes and remove the old one between reading the name and opening it: then the name has
-    /// changed, so read it again.
-    private static func follow(_ space: any VectorSpace, catalog: any Catalog) throws -> (ServingState, (any VectorStore)?) {
+    /// The catalog's serving state and readers of the indexes it names (photos, text). A reindex
+    /// may swap indexes and remove the old one between reading the name and opening it: then the
+    /// name has changed, so read it again.
+    private static func follow(_ space: any VectorSpace, catalog: any Catalog,
+                               keepingText current: (vectors: any VectorStore, record: TextIndexRecord)? = nil)
+        throws -> (ServingState, (any VectorStore)?, (any VectorStore)?) {
         var attempt = 0
         while true {
             attempt += 1
             let state = try catalog.servingState()
-            guard let record = state.model else { return (state, nil) }
             do {
-                let vectors = try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: record.dimension), writer: false)
-                return (state, vectors)
+                let vectors = try state.model.map {
+                    try space.open(state.indexDirectory, configuration: indexConfiguration(dimension: $0.dimension), writer: false)
+                }
+                var text: (any VectorStore)?
+                if let record = state.text {
+                    if let current, current.record == record {
+                        _ = try current.vectors.refresh()
+                        text = current.vectors
+                    } else {
+                        text = try space.open(record.name, configuration: indexConfiguration(dimension: record.model.dimension), writer: false)
+                    }
+                }
+                return (state, vectors, text)
             } catch {
-                if attempt < 3, try catalog.indexDirectoryName() != state.indexDirectory { continue }
+                if attempt < 3 {
+                    let now = try catalog.servingState()
+                    if now.indexDirectory != state.indexDirectory || now.text != state.text { continue }
+                }
                 throw error
             }
         }
+    }
+
+    /// A reader's text index after the catalog moved to `state`: the same one refreshed, another
+    /// opened, or none.
+    private func followText(_ state: ServingState) throws {
+        let current = stateLock.withLock { liveText }
+        guard let record = state.text else {
+            stateLock.withLock { liveText = nil }
+            return
+        }
+        if let current, current.record == record {
+            try current.vectors.refresh()
+            return
+        }
+        let opened = try space.open(record.name, configuration: Self.indexConfiguration(dimension: record.model.dimension), writer: false)
+        stateLock.withLock { liveText = (opened, record) }
     }
 
     /// The writer's index, created on first use with the model's dimension.
@@ -193,6 +236,27 @@ public final class DataStore: @unchecked Sendable {
         stateLock.withLock { seenGeneration = generation }
     }
 
+    /// The writer's side of a text index build, after the catalog recorded `record`: the new text
+    /// index becomes the live one and the old one is let go without a checkpoint (it is retired).
+    func adoptTextIndex(_ store: any VectorStore, record: TextIndexRecord) throws {
+        let old = stateLock.withLock { () -> (any VectorStore)? in
+            defer { liveText = (store, record) }
+            return liveText?.vectors
+        }
+        old?.abandon()
+        let generation = try catalog.generation()
+        stateLock.withLock { seenGeneration = generation }
+    }
+
+    /// The writer's side of dropping the text index, after the catalog forgot it.
+    func forgetTextIndex() {
+        let old = stateLock.withLock { () -> (any VectorStore)? in
+            defer { liveText = nil }
+            return liveText?.vectors
+        }
+        old?.abandon()
+    }
+
     /// The index and the model it serves, taken together (a refresh on another thread may swap
     /// both): a search embeds with the model's encoders and searches that index.
     public func servingView() -> (vectors: (any VectorStore)?, model: ModelRecord?) {
@@ -218,6 +282,7 @@ public final class DataStore: @unchecked Sendable {
         guard state.generation != seen else { return false }
         if let current, state.indexDirectory == name {
             try current.refresh()
+            try followText(state)
             stateLock.withLock {
                 servedModel = state.model
                 seenGeneration = state.generation
@@ -226,18 +291,21 @@ public final class DataStore: @unchecked Sendable {
                   !next.sameEmbeddings(as: served) {
             // Another model: held back until the caller has its encoders (the old index stays in
             // memory, frozen; what the catalog no longer names is skipped by searches).
+            try followText(state)
             stateLock.withLock {
                 heldSwap = state
                 seenGeneration = state.generation
             }
         } else if state.model != nil {
             // Opening loads a whole index: searches go on meanwhile on the one they hold.
-            let (opened, vectors) = try Self.follow(space, catalog: catalog)
+            let (opened, vectors, text) = try Self.follow(space, catalog: catalog, keepingText: stateLock.withLock { liveText })
             stateLock.withLock {
                 (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
+                liveText = text.flatMap { vectors in opened.text.map { (vectors, $0) } }
                 seenGeneration = opened.generation
             }
         } else {
+            try followText(state)
             stateLock.withLock { seenGeneration = state.generation }
         }
         return true
@@ -261,9 +329,10 @@ public final class DataStore: @unchecked Sendable {
         refreshLock.lock()
         defer { refreshLock.unlock() }
         guard stateLock.withLock({ heldSwap }) != nil else { return }
-        let (opened, vectors) = try Self.follow(space, catalog: catalog)
+        let (opened, vectors, text) = try Self.follow(space, catalog: catalog, keepingText: stateLock.withLock { liveText })
         stateLock.withLock {
             (liveVectors, servedModel, indexName) = (vectors, opened.model, opened.indexDirectory)
+            liveText = text.flatMap { vectors in opened.text.map { (vectors, $0) } }
             seenGeneration = opened.generation
             heldSwap = nil
         }
@@ -303,9 +372,21 @@ public final class DataStore: @unchecked Sendable {
             _ = try vectors.delete(orphans)
             result.orphanVectors = orphans.count
         }
-        let missing = Set(named.subtracting(stored).map(\.product)).sorted()
+        var missing = Set(named.subtracting(stored).map(\.product))
+        // The text index is written after the photos' (and deleted from after them), so a batch it
+        // holds half of has moved the photos' sequence too, and reconciliation runs.
+        if let text = textIndex?.vectors {
+            let products = Set(named.map(\.product))
+            let storedText = try text.keys().filter(mine)
+            let orphanText = storedText.filter { !products.contains($0.product) }.sorted()
+            if !orphanText.isEmpty {
+                _ = try text.delete(orphanText)
+                result.orphanVectors += orphanText.count
+            }
+            missing.formUnion(products.subtracting(storedText.map(\.product)))
+        }
         if !missing.isEmpty {
-            try catalog.markStale(ids: missing)
+            try catalog.markStale(ids: missing.sorted())
             result.staleProducts = missing.count
         }
         try catalog.setVectorSequence(try vectors.lastSequence())
@@ -319,7 +400,8 @@ public final class DataStore: @unchecked Sendable {
             products: counts.products, images: counts.images, vectors: try vectors?.count() ?? 0,
             blobs: try blobs.keys().count, generation: try catalog.generation(),
             vectorSequence: try vectors?.lastSequence() ?? 0, lastCommit: try catalog.lastCommit(),
-            model: try catalog.modelRecord(), backends: backends)
+            model: try catalog.modelRecord(), textVectors: try textIndex?.vectors.count(), textModel: textIndex?.record.model,
+            backends: backends)
     }
 
     /// The backend of each role: what `stats` and `/readyz` name.
@@ -340,6 +422,7 @@ public final class DataStore: @unchecked Sendable {
         let keys = removed.flatMap { product in product.images.map { VectorKey(product: product.id, image: $0.id) } }
         if !keys.isEmpty {
             let sequence = try vectors.delete(keys)
+            if let text = textIndex?.vectors { _ = try text.delete(removed.map { VectorKey(product: $0.id, image: "") }) }
             try catalog.setVectorSequence(sequence)
         }
         return removed
@@ -349,6 +432,7 @@ public final class DataStore: @unchecked Sendable {
     /// acknowledged write (tests of recovery use it).
     public func abandon() {
         vectors?.abandon()
+        textIndex?.vectors.abandon()
         space.close()
         for lease in writerLeases.reversed() { lease.release() }
     }
@@ -360,7 +444,10 @@ public final class DataStore: @unchecked Sendable {
             for lease in writerLeases.reversed() { lease.release() }
             try? catalog.close()
         }
-        if isWriter { try vectors?.close() }
+        if isWriter {
+            try vectors?.close()
+            try textIndex?.vectors.close()
+        }
     }
 }
 
@@ -376,6 +463,9 @@ public struct DataStats: Sendable, Codable, Equatable {
     public var vectorSequence: UInt64
     public var lastCommit: Date?
     public var model: ModelRecord?
+    /// Products in the text index, and the sentence model that embedded them (absent without one).
+    public var textVectors: Int?
+    public var textModel: ModelRecord?
     public var backends: StoreBackends?
 }
 

@@ -10,6 +10,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case emptyCatalog(location: String)
     /// The model given does not match the one that built the vectors.
     case modelMismatch(data: String, recorded: String, given: String)
+    /// The text embedder given is not the sentence model that built the text index.
+    case textModelMismatch(data: String, recorded: String, given: String)
     /// The data directory records no model (ingest did not get far enough).
     case noModelRecord(path: String)
     /// A model that cannot serve this purpose (no image tower, no weights, wrong dimension, ...).
@@ -34,6 +36,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             "the catalog \(location) holds nothing yet: run `vitrine ingest SOURCE --data DIR --catalog URL --model M` first"
         case .modelMismatch(let data, let recorded, let given):
             "model \(given) is not the model that built the vectors of \(data) (\(recorded)); omit --model to use the recorded one, or re-embed with `vitrine reindex`"
+        case .textModelMismatch(let data, let recorded, let given):
+            "text embedder \(given) is not the sentence model that built the text index of \(data) (\(recorded)); omit --text-embedder to use the recorded one, or re-embed the products' text with `vitrine reindex --text-embedder \(given)`"
         case .noModelRecord(let path):
             "data directory \(path) records no model: run `vitrine ingest` with --model first"
         case .model(let path, let reason):
@@ -56,7 +60,7 @@ extension EngineError: VitrineError {
     public var kind: ErrorKind {
         switch self {
         case .emptyDataDirectory, .emptyCatalog, .noModelRecord: .unavailable
-        case .modelMismatch, .model: .misconfigured
+        case .modelMismatch, .textModelMismatch, .model: .misconfigured
         case .invalidQuery: .invalidInput
         case .invalidArgument: .invalidArgument
         case .notWriter: .conflict

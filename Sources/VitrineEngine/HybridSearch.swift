@@ -10,8 +10,12 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
     /// Full-text search over names and descriptions (FTS5's bm25 in a SQLite catalog, `ts_rank_cd`
     /// in PostgreSQL); scores are the ranks' Reciprocal Rank Fusion scores, `1 / (k + rank)`.
     case keyword
-    /// Keyword and CLIP rankings fused by Reciprocal Rank Fusion; scores are the fused scores,
-    /// `Σ weight / (k + rank)` over the retrievers that found the product.
+    /// The query through the text index's sentence model (all-MiniLM-L6-v2) against the products'
+    /// names and descriptions; scores are cosine similarities.
+    case text
+    /// Keyword, text and CLIP rankings fused by Reciprocal Rank Fusion (text only where the data
+    /// directory has a text index); scores are the fused scores, `Σ weight / (k + rank)` over the
+    /// retrievers that found the product.
     case hybrid
 
     /// The retrievers a mode fuses.
@@ -19,7 +23,8 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
         switch self {
         case .clip: [.clip]
         case .keyword: [.keyword]
-        case .hybrid: [.keyword, .clip]
+        case .text: [.text]
+        case .hybrid: [.keyword, .text, .clip]
         }
     }
 }
@@ -27,6 +32,7 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
 /// One source of a ranking.
 public enum Retriever: String, Sendable, CaseIterable, Codable, CodingKeyRepresentable {
     case keyword
+    case text
     case clip
 }
 
@@ -64,7 +70,7 @@ public struct SearchExplanation: Sendable, Codable, Equatable {
     public struct Hit: Sendable, Codable, Equatable {
         /// 1-based rank in that retriever's ranking.
         public var rank: Int
-        /// The retriever's own score where it has one (CLIP's cosine similarity).
+        /// The retriever's own score where it has one (the cosine similarity of CLIP and text).
         public var score: Float?
     }
     /// The retrievers that found the product (absent: it was not in that retriever's top `depth`).
@@ -87,8 +93,9 @@ extension SearchEngine {
     /// already (a server batches the text tower); otherwise it is computed when the mode needs it.
     /// With `rerank`, the top ``FusionOptions/rerankDepth`` products of the ranking are reordered
     /// by the reranker over `name. description`, and their score becomes the reranker's.
-    /// `page.minScore` applies to the mode's score before reranking (cosine for `clip`, the fused
-    /// score otherwise).
+    /// `page.minScore` applies to the mode's score before reranking (cosine for `clip` and `text`,
+    /// the fused score otherwise). Hybrid leaves out the text retriever when the data directory has
+    /// no text index (or the engine no text embedder); `text` mode then throws.
     public func search(text query: String, mode: SearchMode, filter: SearchFilter = .init(), page: SearchPage = .init(),
                        explain: Bool = false, rerank: Bool = false, vector given: EncodedQuery? = nil) throws -> SearchResponse {
         if mode == .clip && !explain && !rerank {
@@ -103,7 +110,8 @@ extension SearchEngine {
         if rerank && reranker == nil {
             throw EngineError.invalidArgument("reranking needs a reranker model; none is loaded (--reranker)")
         }
-        let retrievers = mode.retrievers
+        let textIndex = try textRetriever(required: mode == .text)
+        let retrievers = mode.retrievers.filter { $0 != .text || textIndex != nil }
         var encoded = given
         if retrievers.contains(.clip), encoded == nil {
             let prepared = try prepare(text: query, page: page)
@@ -118,6 +126,7 @@ extension SearchEngine {
         // Each retriever's ranking.
         var rankings: [[String]] = []
         var clipHits: [String: SearchHit] = [:]
+        var textHits: [String: SearchHit] = [:]
         for retriever in retrievers {
             switch retriever {
             case .keyword:
@@ -129,19 +138,33 @@ extension SearchEngine {
                 let hits = try nearestProducts(encoded!.vector, filter: resolved, wanted: depth)
                 for hit in hits { clipHits[hit.id] = hit.hit }
                 rankings.append(hits.map(\.id))
+            case .text:
+                let (embedder, vectors) = textIndex!
+                let vector = try embedder.embed(query: trimmed)
+                let hits = try widening(vector, filter: resolved, in: vectors, wanted: depth) { ranked in
+                    (Array(ranked.prefix(depth)), ranked.count >= depth)
+                }
+                for hit in hits { textHits[hit.id] = hit.hit }
+                rankings.append(hits.map(\.id))
             }
         }
         let weights = retrievers.map { fusion.weights[$0] ?? 1 }
         var ranked = RankFusion.reciprocalRank(rankings, weights: weights, k: fusion.k).map { (id: $0.id, score: $0.score, rerank: Float?.none) }
-        // The mode's own score: CLIP's cosine when it is alone, the fused score otherwise.
-        func score(_ id: String, fused: Double) -> Float { mode == .clip ? Self.displayScore(clipHits[id]!) : Float(fused) }
+        // The mode's own score: the cosine of CLIP or text when it is alone, the fused score otherwise.
+        func score(_ id: String, fused: Double) -> Float {
+            switch mode {
+            case .clip: Self.displayScore(clipHits[id]!)
+            case .text: Self.displayScore(textHits[id]!)
+            case .keyword, .hybrid: Float(fused)
+            }
+        }
         if let minScore = page.minScore { ranked.removeAll { score($0.id, fused: $0.score) < minScore } }
 
         var products: [String: Product] = [:]
         if rerank, let reranker, !ranked.isEmpty {
             let top = Array(ranked.prefix(fusion.rerankDepth))
             products = try store.catalog.products(ids: top.map(\.id))
-            let texts = top.map { products[$0.id].map(Self.rerankText) ?? "" }
+            let texts = top.map { products[$0.id].map(TextEmbedder.text(of:)) ?? "" }
             let scores = try reranker.scores(query: trimmed, texts: texts, maxLength: fusion.rerankMaxLength)
             // Best reranker score first; ties keep the fused order.
             let reordered = zip(top, scores).enumerated()
@@ -171,13 +194,44 @@ extension SearchEngine {
                 var hits: [Retriever: SearchExplanation.Hit] = [:]
                 for (retriever, position) in zip(retrievers, positions) {
                     guard let rank = position[entry.id] else { continue }
-                    hits[retriever] = SearchExplanation.Hit(rank: rank, score: retriever == .clip ? clipHits[entry.id].map(Self.displayScore) : nil)
+                    let own: SearchHit? = switch retriever {
+                    case .clip: clipHits[entry.id]
+                    case .text: textHits[entry.id]
+                    case .keyword: nil
+                    }
+                    hits[retriever] = SearchExplanation.Hit(rank: rank, score: own.map(Self.displayScore))
                 }
                 result.explain = SearchExplanation(retrievers: hits, fused: entry.score, rerank: entry.rerank)
             }
             return result
         }
         return SearchResponse(query: query, truncated: encoded?.truncated ?? false, offset: page.offset, results: results)
+    }
+
+    /// The text embedder and the text index it matches, or nil when there is none to search (no
+    /// text index, no embedder, or a reindex has put another sentence model behind the index since
+    /// this engine was made). With `required` (`mode=text`), nil is an error naming what is missing.
+    func textRetriever(required: Bool) throws -> (TextEmbedder, any VectorStore)? {
+        try catchUp()
+        let data = store.directory.url.path
+        guard let index = store.textIndex else {
+            guard !required else {
+                throw EngineError.invalidArgument(
+                    "mode text needs a text index, and data directory \(data) has none: build it with `vitrine reindex --text-embedder M` (or ingest with one)")
+            }
+            return nil
+        }
+        guard let textEmbedder else {
+            guard !required else {
+                throw EngineError.invalidArgument("mode text needs the text index's sentence model (\(index.record.model.specifier)), and none is loaded (--text-embedder)")
+            }
+            return nil
+        }
+        guard index.record.model.sameEmbeddings(as: textEmbedder.record) else {
+            guard !required else { throw ModelChangedError(data: data, serving: index.record.model, loaded: textEmbedder.record) }
+            return nil
+        }
+        return (textEmbedder, index.vectors)
     }
 
     /// The `wanted` products nearest to `vector` (fewer when the index has fewer), best first, each
@@ -191,11 +245,6 @@ extension SearchEngine {
         }
     }
 
-    /// What the reranker reads of a product: its name, then its description.
-    static func rerankText(_ product: Product) -> String {
-        let description = product.description.trimmingCharacters(in: .whitespacesAndNewlines)
-        return description.isEmpty ? product.name : "\(product.name). \(description)"
-    }
 
     /// The query without surrounding whitespace, or ``EngineError/invalidQuery(_:)`` when it is
     /// empty or too long.

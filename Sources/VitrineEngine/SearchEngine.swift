@@ -87,8 +87,10 @@ public final class SearchEngine: @unchecked Sendable {
     let indexSearched: (@Sendable (Duration) -> Void)?
     /// Reorders the top of a text search's ranking when asked (`rerank`); nil when none is loaded.
     public let reranker: (any Reranker)?
-    /// How keyword and CLIP rankings are fused and reranked.
+    /// How the rankings are fused and reranked.
     public let fusion: FusionOptions
+    /// The sentence model of the text index, for `mode=text` and hybrid's text retriever (nil: none).
+    public let textEmbedder: TextEmbedder?
 
     /// Longest text query accepted, in characters (the tokenizer would cut it to 77 tokens anyway;
     /// this bounds the work spent on a hostile one).
@@ -96,8 +98,9 @@ public final class SearchEngine: @unchecked Sendable {
 
     public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
                 refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil,
-                reranker: (any Reranker)? = nil, fusion: FusionOptions = FusionOptions()) {
+                reranker: (any Reranker)? = nil, fusion: FusionOptions = FusionOptions(), textEmbedder: TextEmbedder? = nil) {
         self.store = store
+        self.textEmbedder = textEmbedder
         self.reranker = reranker
         self.fusion = fusion
         self.refreshesPerQuery = refreshesPerQuery

@@ -11,8 +11,12 @@ public struct EvalRunner: Sendable {
         case clip
         /// The catalog's full-text search over names and descriptions (bm25; text queries only).
         case keyword
-        /// The engine's hybrid search: keyword and CLIP rankings fused by Reciprocal Rank Fusion
-        /// (``FusionOptions``: the top 100 of each, k = 60). A photo query has the CLIP ranking alone.
+        /// The text index: the query through its sentence model against the products' names and
+        /// descriptions (text queries only).
+        case text
+        /// The engine's hybrid search: keyword, text and CLIP rankings fused by Reciprocal Rank
+        /// Fusion (``FusionOptions``: the top 100 of each, k = 60; text where the store has a text
+        /// index). A photo query has the CLIP ranking alone.
         case hybrid
         /// Hybrid, then the engine's reranker (a cross-encoder) over the top of the ranking.
         case hybridRerank = "hybrid+rerank"
@@ -51,7 +55,9 @@ public struct EvalRunner: Sendable {
             case (.keyword, .text(let text)):
                 // Scores 1 / (60 + rank): strictly decreasing, so they keep the ranking's order.
                 ranked = try engine.search(text: text, mode: .keyword, page: SearchPage(k: k)).results.map { ($0.id, $0.score) }
-            case (.keyword, .image):
+            case (.text, .text(let text)):
+                ranked = try engine.search(text: text, mode: .text, page: SearchPage(k: k)).results.map { ($0.id, $0.score) }
+            case (.keyword, .image), (.text, .image):
                 unsupported += 1
                 ranked = []
             case (.hybrid, .text(let text)):

@@ -140,9 +140,13 @@ public struct MilvusConfiguration: Sendable, Equatable {
     /// How errors name the dependency.
     public var dependency: String { "Milvus \(displayURL)" }
 
-    /// The collection holding the index the catalog calls `name` (`index`, `index-2`, …).
+    /// The collection holding the index the catalog calls `name`: `index` is the collection,
+    /// `index-2` is `<collection>_2`, the text index `text` is `<collection>_text` and `text-2`
+    /// `<collection>_text_2`.
     public func collectionName(forIndex name: String) -> String {
-        name == "index" ? collection : "\(collection)_\(name.dropFirst("index-".count))"
+        if name == "index" { return collection }
+        if name.hasPrefix("index-") { return "\(collection)_\(name.dropFirst("index-".count))" }
+        return "\(collection)_\(name.replacingOccurrences(of: "-", with: "_"))"
     }
 
     /// The collection of sequence numbers and build markers.

@@ -254,10 +254,10 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     /// with name words (weight A) counting twice description words (weight B), then by id.
     public func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String] {
         guard limit > 0, filter.categories?.isEmpty != true else { return [] }
-        let words = FullTextQuery.words(query)
-        guard !words.isEmpty else { return [] }
+        let terms = FullTextQuery.terms(query)
+        guard !terms.all.isEmpty else { return [] }
         return try read { session in
-            func search(all: Bool) throws -> [String] {
+            func search(_ words: [String], all: Bool) throws -> [String] {
                 let combine = all ? "vitrine_all" : "vitrine_any"
                 return try session.query(PostgresQuery(unsafeSQL: """
                     WITH q AS (
@@ -271,9 +271,9 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
                     LIMIT $2
                     """, binds: try Self.binds(words, limit, filter))).map { try $0.decode(String.self) }
             }
-            let all = try search(all: true)
-            if !all.isEmpty || words.count == 1 { return all }
-            return try search(all: false)
+            let all = try search(terms.all, all: true)
+            if !all.isEmpty || terms.any.isEmpty { return all }
+            return try search(terms.any, all: false)
         }
     }
 
@@ -307,15 +307,23 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
 
     public func servingState() throws -> ServingState {
         try read { session in
-            guard let row = try session.query("SELECT generation, vector_sequence, index_directory, model FROM state").first else {
+            guard let row = try session.query("SELECT generation, vector_sequence, index_directory, model, text_index FROM state").first else {
                 throw CatalogError.corrupted(path: pool.dependency, reason: "the state row is missing")
             }
-            let (generation, sequence, directory, model) = try row.decode((Int64, Int64, String, String?).self)
+            let (generation, sequence, directory, model, text) = try row.decode((Int64, Int64, String, String?, String?).self)
             guard DataDirectory.isIndexDirectoryName(directory) else {
                 throw CatalogError.corrupted(path: pool.dependency, reason: "the index directory name \"\(directory)\" is not index or index-<n>")
             }
             return ServingState(generation: UInt64(generation), vectorSequence: UInt64(sequence), indexDirectory: directory,
-                                model: try model.map { try ModelRecord(jsonText: $0, catalog: pool.dependency) })
+                                model: try model.map { try ModelRecord(jsonText: $0, catalog: pool.dependency) },
+                                text: try text.map { try TextIndexRecord(jsonText: $0, catalog: pool.dependency) })
+        }
+    }
+
+    public func setTextIndex(_ record: TextIndexRecord?) throws {
+        let text = try record?.jsonText()
+        try write { session in
+            try session.execute("UPDATE state SET text_index = \(text), generation = generation + 1, last_commit = \(Date().timeIntervalSince1970)")
         }
     }
 

@@ -5,7 +5,7 @@ import VitrineCatalog
 /// that finds them missing (under a transaction-scoped advisory lock, so two starting writers do
 /// not race). `vitrine_schema.version` records the last applied; a build refuses a newer one.
 enum PostgresSchema {
-    static let version = 1
+    static let version = 2
 
     /// Statements of each migration, one per element (the extended protocol runs one at a time).
     static let migrations: [[String]] = [
@@ -88,6 +88,10 @@ enum PostgresSchema {
             // Words combine into one query: all of them (&&), else any (||).
             "CREATE AGGREGATE vitrine_all(tsquery) (SFUNC = tsquery_and, STYPE = tsquery)",
             "CREATE AGGREGATE vitrine_any(tsquery) (SFUNC = tsquery_or, STYPE = tsquery)",
+        ],
+        // 2: the text index (products' text embedded by a sentence model), as its JSON record.
+        [
+            "ALTER TABLE state ADD COLUMN text_index text",
         ],
     ]
 

@@ -51,7 +51,7 @@ public enum OpenAPIDocument {
     static func paths(reranking: Bool) -> [String: JSONValue] { [
         "/api/v1/search": ["get": operation(
             "searchText", tag: "search", summary: "Search products by text",
-            description: "Finds products for a text query in one of three modes. `clip` (the default) encodes the query with the model's text tower and returns the products nearest to it (a product's best-matching image scores it); `score` is the cosine similarity. `keyword` is full-text search over names and descriptions; `hybrid` fuses the keyword and CLIP rankings by Reciprocal Rank Fusion; in both, `score` is the fused score, the sum of weight / (60 + rank) over the retrievers that found the product, and `min_score` applies to it. `rerank=true` reorders the top 32 with the server's cross-encoder (`--reranker`) over each product's name and description; their `score` becomes the reranker's. `explain=true` adds each result's rank and score per retriever.",
+            description: "Finds products for a text query in one of four modes. `clip` (the default) encodes the query with the model's text tower and returns the products nearest to it (a product's best-matching image scores it); `score` is the cosine similarity. `text` encodes it with the text index's sentence model (all-MiniLM-L6-v2 by default) and returns the products whose name and description are nearest; `score` is the cosine similarity (400 when the data directory has no text index or the server no sentence model). `keyword` is full-text search over names and descriptions; `hybrid` fuses the keyword, text (where there is a text index) and CLIP rankings by Reciprocal Rank Fusion; in both, `score` is the fused score, the sum of weight / (60 + rank) over the retrievers that found the product, and `min_score` applies to it. `rerank=true` reorders the top 32 with the server's cross-encoder (`--reranker`) over each product's name and description; their `score` becomes the reranker's. `explain=true` adds each result's rank and score per retriever.",
             parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)]
                 + pageParameters + textParameters(reranking: reranking),
             responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 503))],
@@ -159,7 +159,7 @@ public enum OpenAPIDocument {
                                           "message": ["type": "string", "description": "What was wrong, naming the input."]])]),
         "SearchResult": object([
             "id": ["type": "string"],
-            "score": ["type": "number", "description": "The mode's score: cosine similarity of the product's best-matching image (clip, image and similar searches), the fused score (keyword, hybrid), or the reranker's score."],
+            "score": ["type": "number", "description": "The mode's score: cosine similarity of the product's best-matching image (clip, image and similar searches) or of its text (text), the fused score (keyword, hybrid), or the reranker's score."],
             "name": ["type": "string"],
             "category": ["type": ["string", "null"], "description": "Category name, or id when the catalog has no name."],
             "market": ["type": ["string", "null"]],

@@ -23,6 +23,8 @@ actor ProductWriter {
     /// The model record the vectors were built with (the directory's own, read at start-up or at
     /// the last model reload): the pipeline checks it against the directory before writing.
     private(set) var model: ModelRecord
+    /// The text index's sentence model, for products' text (nil: none loaded).
+    let text: TextEmbedder?
     let idle: Duration
     let maxImageBytes: Int
     let maxPixels: Int
@@ -32,7 +34,9 @@ actor ProductWriter {
     private var lastUse = 0
     private var closer: Task<Void, Never>?
 
-    init(storage: StorageLocation, reader: any Catalog, encoder: IngestEncoder, model: ModelRecord, configuration: ServerConfiguration, logger: Logger) {
+    init(storage: StorageLocation, reader: any Catalog, encoder: IngestEncoder, model: ModelRecord, text: TextEmbedder?,
+         configuration: ServerConfiguration, logger: Logger) {
+        self.text = text
         self.storage = storage
         self.reader = reader
         self.encoder = encoder
@@ -63,7 +67,9 @@ actor ProductWriter {
             options.batchSize = max(1, images.count)
             options.maxImageBytes = maxImageBytes
             options.maxPixels = maxPixels
-            let pipeline = try IngestPipeline(store: store, encoder: encoder, model: model, options: options)
+            // Text is embedded where the directory has a text index; a write never builds one.
+            let pipeline = try IngestPipeline(store: store, encoder: encoder, model: model, text: store.textIndex == nil ? nil : text,
+                                              options: options)
             let report = try await pipeline.run(ItemsReader(source: product.source, items: [SourceItem(product: product, images: sources)]))
             if let failure = report.failures.first { throw failure }
             guard let stored = try store.catalog.product(id: product.id) else {

@@ -36,8 +36,11 @@ public final class SearchServer: Sendable {
     ///   was ever ingested), an ``EngineError/model(path:reason:)`` when the model lacks a tower, or
     ///   ``WebUIAssetsMissing`` when the web UI's files are not beside the binary.
     /// - Parameter reranker: the cross-encoder `rerank=true` runs (nil: such requests answer 400).
+    /// - Parameter textEmbedder: the text index's sentence model (nil: `mode=text` answers 400,
+    ///   hybrid fuses keyword and CLIP only); writes embed products' text with it when the data
+    ///   directory has a text index.
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
-                loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil) throws {
+                loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil) throws {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
@@ -51,9 +54,11 @@ public final class SearchServer: Sendable {
         // With a loader, a reindex's swap waits for the new encoders: no query answers 503 meanwhile.
         if loader != nil { store.holdsModelSwaps = true }
         metrics = ServerMetrics()
-        service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker)
+        service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
+                                textEmbedder: textEmbedder)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
-            storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, configuration: configuration, logger: logger)
+            storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, text: textEmbedder,
+            configuration: configuration, logger: logger)
         thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)
         try? service.refresh()
     }

@@ -30,6 +30,8 @@ public final class SearchService: Sendable {
     let textBatcher: QueryBatcher<PendingText, EncodedText>?
     /// The cross-encoder `rerank=true` runs (`--reranker`), kept across model reloads.
     let reranker: (any Reranker)?
+    /// The text index's sentence model (`--text-embedder`), kept across model reloads.
+    let textEmbedder: TextEmbedder?
 
     /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
     /// straddle a model reload: each engine's queries go through its own encoder).
@@ -53,19 +55,21 @@ public final class SearchService: Sendable {
     }
 
     private static func engine(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration,
-                               metrics: ServerMetrics, reranker: (any Reranker)?) -> SearchEngine {
+                               metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
         let backend = store.backends.vectors.kind
         return SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
                             refreshesPerQuery: refreshesPerQuery(store),
                             indexSearched: { metrics.indexSearched(backend: backend, duration: $0) },
-                            reranker: reranker, fusion: configuration.fusion)
+                            reranker: reranker, fusion: configuration.fusion, textEmbedder: textEmbedder)
     }
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics,
-                reranker: (any Reranker)? = nil) {
+                reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil) {
         self.store = store
         self.reranker = reranker
-        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker))
+        self.textEmbedder = textEmbedder
+        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
+                                    textEmbedder: textEmbedder))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -117,7 +121,8 @@ public final class SearchService: Sendable {
         if let serving = store.model, text.dimension != serving.dimension {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
-        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker)
+        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
+                                 textEmbedder: textEmbedder)
         current.withLock { $0 = engine }
     }
 

@@ -64,8 +64,11 @@ public struct ServerConfiguration: Sendable {
 
     /// `reranker`: a cross-encoder (hub id or directory) that `rerank=true` runs; nil: none.
     public var reranker: String?
-    /// `search.rrfK`, `search.weights.keyword`, `search.weights.clip`, `search.fusionDepth`,
-    /// `search.rerankDepth`, `search.rerankMaxTokens`: how `mode=keyword|hybrid` fuse rankings and
+    /// `text.embedder`: the text index's sentence model (hub id or directory) for `mode=text`; nil:
+    /// the one the data directory records; `none`: no text retriever.
+    public var textEmbedder: String?
+    /// `search.rrfK`, `search.weights.keyword|text|clip`, `search.fusionDepth`,
+    /// `search.rerankDepth`, `search.rerankMaxTokens`: how `mode=keyword|text|hybrid` fuse rankings and
     /// how `rerank=true` reranks (defaults: 60, 1, 1, 100, 32, 128).
     public var fusion = FusionOptions()
 
@@ -138,6 +141,7 @@ public struct ServerConfiguration: Sendable {
         if let seconds = try values.int("writer.idleSeconds", in: 0...86_400) { writerIdle = .seconds(seconds) }
         if let ms = try values.int("refresh.intervalMilliseconds", in: 50...3_600_000) { refreshInterval = .milliseconds(ms) }
         reranker = try values.string("reranker").flatMap { $0.isEmpty ? nil : $0 }
+        textEmbedder = try values.string("text.embedder").flatMap { $0.isEmpty ? nil : $0 }
         fusion.k = try values.double("search.rrfK", in: 1...10_000) ?? fusion.k
         for retriever in Retriever.allCases {
             if let weight = try values.double("search.weights.\(retriever.rawValue)", in: 0...1000) { fusion.weights[retriever] = weight }

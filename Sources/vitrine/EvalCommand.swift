@@ -113,6 +113,9 @@ struct Eval: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The cross-encoder the hybrid+rerank mode runs: a hub id such as cross-encoder/ms-marco-MiniLM-L-6-v2, or a directory.", valueName: "model"))
         var reranker: String?
 
+        @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
+        var textEmbedder: String?
+
         @Option(name: .customLong("run-out"), help: "Write each mode's ranking to DIR/MODE.run (TREC run files, for trec_eval).")
         var runOut: String?
 
@@ -161,7 +164,9 @@ struct Eval: AsyncParsableCommand {
                 let store = try DataStore.openForReading(try data.storage())
                 let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
                 let ranker = try await RerankerModel.load(reranker, precision: precision)
-                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image, reranker: ranker), k: k)
+                let text = try await TextEmbedderModel.load(textEmbedder, store: store, precision: precision)
+                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image, reranker: ranker,
+                                                                 textEmbedder: text), k: k)
                 let folder = runOut.map { URL(fileURLWithPath: $0) }
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
                 let evaluation = try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in

@@ -30,6 +30,9 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var data: DataOption
     @OptionGroup var model: ModelOption
 
+    @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
+    var textEmbedder: String?
+
     @Option(help: "Ingest at most this many products.")
     var limit: Int?
 
@@ -173,14 +176,20 @@ struct Ingest: AsyncParsableCommand {
         ingestOptions.prune = prune
         ingestOptions.dryRun = dryRun
         ingestOptions.shard = shard
-        let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, options: ingestOptions)
+        let text = try await TextEmbedderModel.load(textEmbedder, store: store, precision: model.precision,
+                                                    fallback: TextEmbedderModel.defaultModel)
+        let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, text: text, options: ingestOptions)
         let catalog = store.catalog
         let observer = IngestObserver(format: logFormat, total: [limit, reader.expectedCount()].compactMap { $0 }.min(), metrics: metrics,
                                       generation: { try? catalog.generation() })
         metrics?.started()
         let report: IngestReport
         do {
-            report = try await pipeline.run(reader) { observer.progressed($0) }
+            report = try await pipeline.run(reader, progress: { observer.progressed($0) }, textProgress: { done, total in
+                if done == 0 && total > 0, let text {
+                    CLI.printNote("embedding the text of the \(total) stored products with \(text.record.specifier) for the text index (once; photos are not embedded again)")
+                }
+            })
         } catch {
             observer.failed(error)
             metrics?.finished()

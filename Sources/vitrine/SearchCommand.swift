@@ -12,7 +12,7 @@ struct Search: AsyncParsableCommand {
         Results are products (a product's best-matching image scores it), best first. With \
         --json, prints {"query", "truncated", "offset", "results": [{"id", "score", "name", \
         "category", "market", "image"}]}, the shape the HTTP API returns (with --explain, each \
-        result's "explain": {"retrievers": {"keyword"|"clip": {"rank", "score"}}, "fused", "rerank"}).
+        result's "explain": {"retrievers": {"keyword"|"text"|"clip": {"rank", "score"}}, "fused", "rerank"}).
         """
     )
 
@@ -42,11 +42,14 @@ struct Search: AsyncParsableCommand {
     @Option(help: "Only this market (e.g. cz, sk, ro).")
     var market: String?
 
-    @Option(name: .customLong("min-score"), help: "Drop results with a lower score: the cosine similarity in clip mode, the fused score in keyword and hybrid mode.")
+    @Option(name: .customLong("min-score"), help: "Drop results with a lower score: the cosine similarity in clip and text mode, the fused score in keyword and hybrid mode.")
     var minScore: Float?
 
-    @Option(help: "How a text query finds products: clip (the photos, through CLIP), keyword (names and descriptions, full text) or hybrid (both, fused by Reciprocal Rank Fusion).")
+    @Option(help: "How a text query finds products: clip (the photos, through CLIP), keyword (names and descriptions, full text), text (names and descriptions, through the text index's sentence model) or hybrid (all three, fused by Reciprocal Rank Fusion).")
     var mode: SearchMode = .clip
+
+    @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
+    var textEmbedder: String?
 
     @Flag(help: "Rerank the top of the results with the --reranker cross-encoder over each product's name and description.")
     var rerank = false
@@ -72,9 +75,12 @@ struct Search: AsyncParsableCommand {
         let response = try await CLI.run { () async throws -> SearchResponse in
             let store = try DataStore.openForReading(try data.storage())
             // Keyword search reads the catalog only: no model to load.
-            let encoders = mode == .keyword && image == nil ? nil : try await RecordedModel.load(store: store, specifier: model, precision: precision)
+            let photosOnly = image != nil || mode == .clip
+            let encoders = (mode == .keyword || mode == .text) && image == nil ? nil
+                : try await RecordedModel.load(store: store, specifier: model, precision: precision)
+            let text = photosOnly ? nil : try await TextEmbedderModel.load(textEmbedder, store: store, precision: precision)
             let ranker = try await RerankerModel.load(reranker, precision: precision)
-            let engine = SearchEngine(store: store, text: encoders?.text, image: encoders?.image, reranker: ranker)
+            let engine = SearchEngine(store: store, text: encoders?.text, image: encoders?.image, reranker: ranker, textEmbedder: text)
             let filter = SearchFilter(category: category, market: market)
             let page = SearchPage(k: k, offset: offset, minScore: minScore)
             if let image {

@@ -47,6 +47,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "model"))
     var reranker: String?
 
+    @Option(name: .customLong("text-embedder"), help: ArgumentHelp(
+        "The text index's sentence model for mode=text (default: the one the data directory records; none: no text retriever). Or VITRINE_TEXT_EMBEDDER, or the file's text.embedder.",
+        valueName: "model"))
+    var textEmbedder: String?
+
     @Option(help: "Address to listen on (default 127.0.0.1).")
     var host: String?
 
@@ -85,8 +90,9 @@ struct Serve: AsyncParsableCommand {
                 try await RecordedModel.load(store: store, specifier: nil, precision: precision, progress: false)
             }
             let reranker = try await RerankerModel.load(settings.reranker, precision: precision)
+            let text = try await TextEmbedderModel.load(settings.textEmbedder, store: store, precision: precision, environment: [:])
             return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
-                                               reranker: reranker))
+                                               reranker: reranker, textEmbedder: text))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
@@ -117,6 +123,7 @@ struct Serve: AsyncParsableCommand {
         if let vectors { values["vectors"] = ConfigValue(.string(vectors), isSecret: true) }
         if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
         if let reranker { values["reranker"] = ConfigValue(.string(reranker), isSecret: false) }
+        if let textEmbedder { values["text.embedder"] = ConfigValue(.string(textEmbedder), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }
         if !corsOrigins.isEmpty { values["cors.origins"] = ConfigValue(.stringArray(corsOrigins), isSecret: false) }

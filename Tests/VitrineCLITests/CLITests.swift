@@ -25,10 +25,17 @@ import Testing
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "\(name) binary near \(Bundle.main.bundleURL.path)"])
     }
 
+    /// The tests' environment for the binary: no text index unless a test names a sentence model
+    /// (ingest's default, all-MiniLM-L6-v2 from the hub, is not reachable offline).
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        ["VITRINE_TEXT_EMBEDDER": "none"].merging(ProcessInfo.processInfo.environment) { $1 }.merging(extra) { $1 }
+    }
+
     static func run(_ arguments: [String], tool: String = "vitrine") throws -> Run {
         let process = Process()
         process.executableURL = try binary(tool)
         process.arguments = arguments
+        process.environment = environment()
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

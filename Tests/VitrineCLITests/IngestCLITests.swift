@@ -28,7 +28,7 @@ import Testing
         let process = Process()
         process.executableURL = raw ? URL(fileURLWithPath: arguments[0]) : try CLITests.binary()
         process.arguments = raw ? Array(arguments.dropFirst()) : arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = CLITests.environment(environment)
         if quiet {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

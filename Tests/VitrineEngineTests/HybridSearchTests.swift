@@ -123,14 +123,14 @@ import VitrineSources
         let before = try engine.search(text: "leather", mode: .hybrid, page: SearchPage(k: 12), explain: true)
         let after = try engine.search(text: "leather", mode: .hybrid, page: SearchPage(k: 12), explain: true, rerank: true)
         let top = Array(before.results.prefix(6))
-        let texts = try top.map { SearchEngine.rerankText(try #require(try plain.store.catalog.product(id: $0.id))) }
+        let texts = try top.map { TextEmbedder.text(of: try #require(try plain.store.catalog.product(id: $0.id))) }
         let order = zip(top, texts).enumerated().sorted { a, b in
             a.element.1.count != b.element.1.count ? a.element.1.count > b.element.1.count : a.offset < b.offset
         }.map(\.element.0.id)
         #expect(after.results.prefix(6).map(\.id) == order)
         #expect(after.results.dropFirst(6).map(\.id) == before.results.dropFirst(6).map(\.id))
         for result in after.results.prefix(6) {
-            let text = SearchEngine.rerankText(try #require(try plain.store.catalog.product(id: result.id)))
+            let text = TextEmbedder.text(of: try #require(try plain.store.catalog.product(id: result.id)))
             #expect(result.score == Float(text.count))
             #expect(result.explain?.rerank == Float(text.count))
         }

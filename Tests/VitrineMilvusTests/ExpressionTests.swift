@@ -38,6 +38,7 @@ struct ExpressionTests {
         #expect(parsed.token == "root:Milvus")
         #expect(parsed.displayURL == "milvus://db.internal:19531/shop")
         #expect(parsed.collectionName(forIndex: "index") == "shop" && parsed.collectionName(forIndex: "index-3") == "shop_3")
+        #expect(parsed.collectionName(forIndex: "text") == "shop_text" && parsed.collectionName(forIndex: "text-2") == "shop_text_2")
         for (url, named) in [("milvus://u:pw@h/c", "MILVUS_PASSWORD"), ("milvus://h/", "collection"), ("milvus://h/a-b", "collection"),
                              ("milvus://h/c?consistency=often", "consistency"), ("milvus://h/c?M=1", "M"), ("milvus://h/c?colour=1", "colour"),
                              ("http://h/c", "milvus://")] {

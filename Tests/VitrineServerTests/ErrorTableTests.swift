@@ -45,6 +45,7 @@ import VitrineTensor
         Row(error: EngineError.emptyDataDirectory(path: "d"), exit: 1, status: 503, code: "not_ready"),
         Row(error: EngineError.emptyCatalog(location: "PostgreSQL postgres://u@h:5432/d?schema=s"), exit: 1, status: 503, code: "not_ready"),
         Row(error: EngineError.modelMismatch(data: "d", recorded: "a", given: "b"), exit: 1, status: 500, code: "internal"),
+        Row(error: EngineError.textModelMismatch(data: "d", recorded: "a", given: "b"), exit: 1, status: 500, code: "internal"),
         Row(error: EngineError.noModelRecord(path: "d"), exit: 1, status: 503, code: "not_ready"),
         Row(error: EngineError.model(path: "m", reason: "r"), exit: 1, status: 500, code: "internal"),
         Row(error: EngineError.invalidQuery("the query is empty"), exit: 1, status: 400, code: "invalid_query"),

@@ -6,6 +6,8 @@ import VitrineIndex
 struct BatchCommitter: Sendable {
     let catalog: any Catalog
     let vectors: any VectorStore
+    /// The text index and its sentence model, written after the photos' index.
+    let text: (embedder: TextEmbedder, vectors: any VectorStore)?
     let encoder: IngestEncoder
     let faults: FaultInjection
     let ledger: IngestLedger
@@ -44,6 +46,15 @@ struct BatchCommitter: Sendable {
         if !replaced.isEmpty {
             sequence = try vectors.delete(replaced)
             try faults.reach(.afterIndexDelete)
+        }
+        // (3b) The text index, one vector per product. After the photos' index, so a crash here has
+        // moved the index's sequence past the catalog's and reconciliation runs.
+        if let text {
+            let products = batch.items.map(\.product)
+            let embedded = try text.embedder.embed(products: products)
+            _ = try text.vectors.upsert(zip(products, embedded).map { product, vector in
+                VectorRecord(key: VectorKey(product: product.id, image: ""), vector: vector, attributes: Self.attributes(product))
+            })
         }
         // (4) One catalog transaction: records, fingerprints and the index's sequence number.
         try catalog.upsert(

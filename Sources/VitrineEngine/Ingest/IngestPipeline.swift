@@ -26,12 +26,18 @@ public final class IngestPipeline: Sendable {
     public let store: DataStore
     public let encoder: IngestEncoder
     public let model: ModelRecord
+    /// The sentence model that embeds products' text into the text index (nil: no text index).
+    public let text: TextEmbedder?
     public let options: IngestOptions
     private let faults = FaultInjection.fromEnvironment()
 
     /// - Throws: ``EngineError/modelMismatch(data:recorded:given:)`` when the directory's vectors
     ///   were built by another model (re-embedding is `vitrine reindex`'s job).
-    public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, options: IngestOptions = IngestOptions()) throws {
+    ///   ``EngineError/textModelMismatch(data:recorded:given:)`` when its text index was built by
+    ///   another sentence model; ``EngineError/invalidArgument(_:)`` when it has a text index and
+    ///   no text embedder is given, or a shard worker would have to build the text index.
+    public init(store: DataStore, encoder: IngestEncoder, model: ModelRecord, text: TextEmbedder? = nil,
+                options: IngestOptions = IngestOptions()) throws {
         guard (1...1000).contains(options.batchSize) else {
             throw EngineError.invalidArgument("batch size must be between 1 and 1000, not \(options.batchSize)")
         }
@@ -48,6 +54,20 @@ public final class IngestPipeline: Sendable {
             throw EngineError.modelMismatch(data: store.directory.url.path, recorded: recorded.specifier, given: model.specifier)
         }
         try encoder.check(model)
+        let data = store.directory.url.path
+        if let recorded = store.textIndex?.record.model {
+            guard let text else {
+                throw EngineError.invalidArgument(
+                    "data directory \(data) embeds products' text with \(recorded.specifier): ingest with --text-embedder \(recorded.specifier) "
+                        + "(the default), or drop the text index first with `vitrine reindex --text-embedder none`")
+            }
+            try text.check(against: recorded, data: data)
+        } else if text != nil, store.shard != nil {
+            throw EngineError.invalidArgument(
+                "data directory \(data) has no text index yet, and shard workers cannot build it together: run `vitrine reindex --text-embedder M` once, "
+                    + "or ingest with --text-embedder none")
+        }
+        self.text = text
         self.store = store
         self.encoder = encoder
         self.model = model
@@ -57,13 +77,21 @@ public final class IngestPipeline: Sendable {
     /// Runs the whole source. `progress` is called after every batch (and every skipped chunk)
     /// with the counts so far. Per-item problems land in the report; store failures (disk full,
     /// read-only directory) throw after everything committed so far is durable.
+    /// A store without a text index first gets one over its stored products (once: their photos
+    /// are not embedded again); `textProgress` hears of that build as (embedded, products).
     public func run(_ reader: DatasetReader,
-                    progress: @escaping @Sendable (IngestCounts) -> Void = { _ in }) async throws -> IngestReport {
+                    progress: @escaping @Sendable (IngestCounts) -> Void = { _ in },
+                    textProgress: (Int, Int) -> Void = { _, _ in }) async throws -> IngestReport {
         let reconciliation = store.reconciliation
         let started = Date()
         let vectors = try store.vectorStore(dimension: encoder.dimension)
         if try store.catalog.modelRecord() == nil {
             try store.catalog.setModelRecord(model)
+        }
+        var textIndex: (embedder: TextEmbedder, vectors: any VectorStore)?
+        if let text {
+            if store.textIndex == nil { try store.buildTextIndex(with: text, progress: textProgress) }
+            textIndex = store.textIndex.map { (text, $0.vectors) }
         }
         let ledger = IngestLedger()
         // The stages share the cores: decoding takes a slot per product, a forward pass one for
@@ -78,7 +106,8 @@ public final class IngestPipeline: Sendable {
             preparer: ImagePreparer(blobs: store.blobs, encoder: encoder, decoder: ImageDecoder(maxPixels: options.maxPixels),
                                     threads: options.decodeThreads, cores: cores),
             batchSize: options.batchSize, ledger: ledger)
-        let committer = BatchCommitter(catalog: store.catalog, vectors: vectors, encoder: encoder, faults: faults, ledger: ledger)
+        let committer = BatchCommitter(catalog: store.catalog, vectors: vectors, text: textIndex, encoder: encoder,
+                                       faults: faults, ledger: ledger)
 
         // Batch n+1 is prepared while batch n is committed: `send` waits until the loop below
         // takes the batch, so the preparer runs one batch ahead and no further. An error on
@@ -117,6 +146,7 @@ public final class IngestPipeline: Sendable {
             (pruned, pruneSkipped) = try prune(source: reader.source, ledger: ledger)
         }
         try vectors.flush()
+        try textIndex?.vectors.flush()
         return IngestReport(
             source: reader.source, dataDirectory: store.directory.url.path, model: model.specifier,
             started: started, counts: ledger.counts,

@@ -145,6 +145,30 @@ public enum Backup {
             try index.close()
         }
 
+        if let text = state.text {
+            // The text index follows the catalog copy loosely (it has no sequence of its own in the
+            // catalog): vectors of products the copy lacks go, products it lacks a vector for are
+            // marked stale, so the restored directory's next ingest embeds them again.
+            let configuration = DataStore.indexConfiguration(dimension: text.model.dimension)
+            let follower: EmbeddedVectorStore
+            do {
+                follower = try EmbeddedVectorStore(following: source.indexURL(named: text.name), configuration: configuration)
+            } catch VectorIndexError.notFound, VectorIndexError.io {
+                throw RetryableBackup(reason: "text index \(text.name) was replaced during the backup")
+            }
+            let url = copy.indexURL(named: text.name)
+            try follower.exportSnapshot(to: url)
+            try follower.close()
+            let products = Set(try copied.allProductIDs())
+            let index = try EmbeddedVectorStore(directory: url, configuration: configuration)
+            let keys = try index.keys()
+            let extra = keys.filter { !products.contains($0.product) }
+            if !extra.isEmpty { _ = try index.delete(extra) }
+            let missing = products.subtracting(keys.map(\.product))
+            if !missing.isEmpty { try copied.markStale(ids: missing.sorted()) }
+            try index.close()
+        }
+
         let copyBlobs = try FileBlobStore(directory: copy.imagesURL)
         for key in try copied.referencedBlobs().sorted() {
             let from = blobs.url(for: key)

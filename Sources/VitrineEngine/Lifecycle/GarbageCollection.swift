@@ -52,6 +52,12 @@ extension DataStore {
             orphanVectors = try vectors.keys().filter { !named.contains($0) }
             report.vectors = orphanVectors.map(\.description)
         }
+        var orphanText: [VectorKey] = []
+        if let text = textIndex?.vectors {
+            let products = Set(try catalog.allProductIDs())
+            orphanText = try text.keys().filter { !products.contains($0.product) }
+            report.vectors += orphanText.map { "text:\($0.product)" }
+        }
 
         let retired = try retiredIndexes()
         report.indexDirectories = retired
@@ -63,6 +69,7 @@ extension DataStore {
             let sequence = try vectors.delete(orphanVectors)
             try catalog.setVectorSequence(sequence)
         }
+        if let text = textIndex?.vectors, !orphanText.isEmpty { _ = try text.delete(orphanText) }
         for key in orphanBlobs { try blobs.delete(key) }
         for name in retired {
             do { try space.remove(name) } catch {
@@ -74,10 +81,13 @@ extension DataStore {
     }
 
     /// Indexes beside the live one that no reindex is building (a build in progress carries its
-    /// marker and is kept for `reindex` to resume).
+    /// marker and is kept for `reindex` to resume), and text indexes beside the live one (a text
+    /// build runs under the writer lock gc holds, so none is in progress).
     func retiredIndexes() throws -> [String] {
         let live = indexDirectoryName
+        let liveText = textIndex?.record.name
         return try space.indexNames().filter { name in
+            if DataDirectory.isTextIndexName(name) { return name != liveText }
             guard DataDirectory.isIndexDirectoryName(name), name != live else { return false }
             return try space.marker(of: name) == nil
         }

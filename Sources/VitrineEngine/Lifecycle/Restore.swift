@@ -56,6 +56,9 @@ extension Backup {
         if fm.fileExists(atPath: indexURL.path) {
             try copy(indexURL, to: target.indexURL(named: state.indexDirectory))
         }
+        if let text = state.text, fm.fileExists(atPath: source.indexURL(named: text.name).path) {
+            try copy(source.indexURL(named: text.name), to: target.indexURL(named: text.name))
+        }
         let from = try FileBlobStore(directory: source.imagesURL)
         let to = try FileBlobStore(directory: target.imagesURL)
         var blobCount = 0

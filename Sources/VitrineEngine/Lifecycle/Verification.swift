@@ -79,6 +79,19 @@ extension DataStore {
                     problems.append("the catalog records index sequence \(state.vectorSequence), the index \(index) is at \(indexSequence)")
                 }
             }
+            if let text = state.text {
+                let index = space.kind == "embedded" ? space.location + "/" + text.name : "\(text.name) (\(space.location))"
+                do {
+                    let vectors = try space.open(text.name, configuration: indexConfiguration(dimension: text.model.dimension), writer: false)
+                    defer { try? vectors.close() }
+                    let stored = Set(try vectors.keys().map(\.product))
+                    let products = Set(named.map(\.product))
+                    for id in products.subtracting(stored).sorted().prefix(100) { problems.append("product \(id) has no vector in the text index \(index)") }
+                    for id in stored.subtracting(products).sorted().prefix(100) { problems.append("text vector \(id) is not in the catalog") }
+                } catch {
+                    problems.append("text index \(index): \(error)")
+                }
+            }
         } else if !named.isEmpty {
             problems.append("catalog \(catalogPath) has \(named.count) images but no model record (which model built the vectors is unknown)")
         }

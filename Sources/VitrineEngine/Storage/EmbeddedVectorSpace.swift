@@ -2,7 +2,8 @@ import Foundation
 import VitrineCatalog
 import VitrineIndex
 
-/// Indexes as directories of one folder (the data directory): `index/`, `index-2/`, … each an
+/// Indexes as directories of one folder (the data directory): `index/`, `index-2/`, … (and the
+/// text index, `text/`, `text-2/`, …), each an
 /// ``EmbeddedVectorStore``, a build's marker a file `reindex.json` inside.
 public struct EmbeddedVectorSpace: VectorSpace {
     public let root: URL
@@ -29,7 +30,7 @@ public struct EmbeddedVectorSpace: VectorSpace {
     }
 
     public func indexNames() throws -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter(DataDirectory.isIndexDirectoryName).sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { DataDirectory.isIndexDirectoryName($0) || DataDirectory.isTextIndexName($0) }.sorted()
     }
 
     public func marker(of name: String) throws -> Data? {

@@ -36,6 +36,8 @@ struct WebUIPage {
     var text = SearchService.TextOptions()
     /// Whether the server has a reranker (the form offers it only then).
     var canRerank = false
+    /// Whether `mode=text` can answer (a text index and its sentence model): else the select omits it.
+    var hasTextIndex = false
     var category: String?
     var market: String?
     var similar: String?
@@ -122,9 +124,9 @@ struct WebUIPage {
 
     /// The search modes, the one in force selected.
     func modeOptions() -> HTML {
-        let labels: [SearchMode: String] = [.clip: "Photos (CLIP)", .keyword: "Words (keyword)", .hybrid: "Both (hybrid)"]
+        let labels: [SearchMode: String] = [.clip: "Photos (CLIP)", .keyword: "Words (keyword)", .text: "Meaning (text)", .hybrid: "All (hybrid)"]
         var out = HTML.empty
-        for mode in SearchMode.allCases {
+        for mode in SearchMode.allCases where mode != .text || hasTextIndex || text.mode == .text {
             out += "<option value=\"\(mode.rawValue)\"\(mode == text.mode ? " selected" : "")>\(labels[mode] ?? mode.rawValue)</option>"
         }
         return out

@@ -41,6 +41,7 @@ struct WebUIRoutes {
             page.page = try query.int("page", default: 1, in: 1...WebUIPage.maxPage)
             page.text = try query.textOptions()
             page.canRerank = service.reranker != nil
+            page.hasTextIndex = service.textEmbedder != nil && service.store.textIndex != nil
             // A typed query wins over a "more like this" view it was typed on.
             if q != nil && (page.similar == nil || !page.q.trimmingCharacters(in: .whitespaces).isEmpty) {
                 page.mode = .text
