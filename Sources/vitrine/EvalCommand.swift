@@ -116,6 +116,11 @@ struct Eval: AsyncParsableCommand {
         @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
         var textEmbedder: String?
 
+        @Option(name: .customLong("weight"), help: ArgumentHelp(
+            "A retriever's weight in hybrid's fusion: keyword=W, text=W or clip=W (default 1 each; 0 leaves it out). Repeatable.",
+            valueName: "retriever=w"))
+        var weights: [String] = []
+
         @Option(name: .customLong("run-out"), help: "Write each mode's ranking to DIR/MODE.run (TREC run files, for trec_eval).")
         var runOut: String?
 
@@ -131,6 +136,19 @@ struct Eval: AsyncParsableCommand {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
+        /// The fusion with `--weight` applied.
+        func fusion() throws -> FusionOptions {
+            var fusion = FusionOptions()
+            for text in weights {
+                let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let retriever = Retriever(rawValue: parts[0]), let weight = Double(parts[1]), weight >= 0, weight.isFinite else {
+                    throw ValidationError("--weight \(text): give RETRIEVER=W with RETRIEVER one of \(Retriever.allCases.map(\.rawValue).joined(separator: ", ")) and W ≥ 0")
+                }
+                fusion.weights[retriever] = weight
+            }
+            return fusion
+        }
+
         func modes() throws -> [EvalRunner.Mode] {
             try mode.split(separator: ",").map { name in
                 guard let mode = EvalRunner.Mode(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
@@ -143,6 +161,7 @@ struct Eval: AsyncParsableCommand {
         func validate() throws {
             guard (1...SearchPage.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(SearchPage.maxK)") }
             guard !(try modes()).isEmpty else { throw ValidationError("--mode names no mode") }
+            _ = try fusion()
             for floor in failBelow where floor.k != k {
                 throw ValidationError("--fail-below \(floor.metric): the report has metrics at k = \(k) only")
             }
@@ -166,7 +185,7 @@ struct Eval: AsyncParsableCommand {
                 let ranker = try await RerankerModel.load(reranker, precision: precision)
                 let text = try await TextEmbedderModel.load(textEmbedder, store: store, precision: precision)
                 let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image, reranker: ranker,
-                                                                 textEmbedder: text), k: k)
+                                                                 fusion: try fusion(), textEmbedder: text), k: k)
                 let folder = runOut.map { URL(fileURLWithPath: $0) }
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
                 let evaluation = try runner.evaluate(modes: try modes(), queries: queryList, judgements: judgements, strict: strict) { mode, run in

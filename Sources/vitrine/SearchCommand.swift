@@ -146,6 +146,9 @@ struct Stats: AsyncParsableCommand {
         if let model = stats.model {
             CLI.say("model     \(model.specifier) (\(model.precision), \(model.dimension) dimensions, weights sha256 \(model.weightsSHA256.prefix(12))…)")
         }
+        if let text = stats.textModel {
+            CLI.say("text      \(stats.textVectors ?? 0) products embedded by \(text.specifier) (\(text.precision), \(text.dimension) dimensions)")
+        }
         if let backends = stats.backends {
             CLI.say("catalog   \(backends.catalog)")
             CLI.say("photos    \(backends.blobs)")

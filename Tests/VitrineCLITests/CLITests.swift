@@ -7,6 +7,13 @@ import Testing
         .appendingPathComponent("Fixtures")
     static let tinyModel = fixtures.appendingPathComponent("models/tiny-clip-p32").path
     static let image = fixtures.appendingPathComponent("images/baseline.jpg").path
+    /// The real all-MiniLM-L6-v2 (tools/fetch_minilm.sh): `VITRINE_MINILM_DIR`, else `.fixtures-minilm/` at the root.
+    static let minilm = ProcessInfo.processInfo.environment["VITRINE_MINILM_DIR"]
+        ?? fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".fixtures-minilm/all-MiniLM-L6-v2").path
+    /// Whether the text index parts run: the weights are there, or their absence is not allowed.
+    static var hasMiniLM: Bool {
+        FileManager.default.fileExists(atPath: minilm + "/model.safetensors") || ProcessInfo.processInfo.environment["VITRINE_ALLOW_MISSING_MINILM"] != "1"
+    }
 
     struct Run {
         let status: Int32
@@ -28,7 +35,7 @@ import Testing
     /// The tests' environment for the binary: no text index unless a test names a sentence model
     /// (ingest's default, all-MiniLM-L6-v2 from the hub, is not reachable offline).
     static func environment(_ extra: [String: String] = [:]) -> [String: String] {
-        ["VITRINE_TEXT_EMBEDDER": "none"].merging(ProcessInfo.processInfo.environment) { $1 }.merging(extra) { $1 }
+        ProcessInfo.processInfo.environment.merging(["VITRINE_TEXT_EMBEDDER": "none"]) { $1 }.merging(extra) { $1 }
     }
 
     static func run(_ arguments: [String], tool: String = "vitrine") throws -> Run {

@@ -15,8 +15,11 @@ struct ClusterCLITests {
         let cluster = Cluster(vectors: vectors)
         let data = root.appendingPathComponent("data")
         let folder = try Ingest.photoFolder(count: 10, in: root)
+        // The text index too (a second collection in Milvus), with the real all-MiniLM-L6-v2.
+        let withText = CLITests.hasMiniLM
+        let textFlags = withText ? ["--text-embedder", CLITests.minilm] : []
         let ingest = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "3", "--json"]
-                                    + cluster.flags, environment: cluster.environment)
+                                    + textFlags + cluster.flags, environment: cluster.environment)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         // Nothing of the catalog or the photos lands in the data directory.
         #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("catalog.sqlite").path))
@@ -38,11 +41,26 @@ struct ClusterCLITests {
         #expect(search.status == 0, "\(search.stderr)")
         let hits = try #require((try JSONSerialization.jsonObject(with: search.stdout) as? [String: Any])?["results"] as? [[String: Any]])
         #expect(hits.count == 3)
+        if withText {
+            #expect(stats["textVectors"] as? Int == 10, "\(stats)")
+            // The recorded sentence model is loaded without naming it.
+            let byText = try Ingest.run(["search", "a photo", "--mode", "text", "--data", data.path, "--k", "3", "--json"] + cluster.flags,
+                                        environment: cluster.environment.merging(["VITRINE_TEXT_EMBEDDER": ""]) { $1 })
+            #expect(byText.status == 0, "\(byText.stderr)")
+            let textHits = (try JSONSerialization.jsonObject(with: byText.stdout) as? [String: Any])?["results"] as? [[String: Any]]
+            #expect(textHits?.count == 3)
+        }
 
         // A re-run skips everything unchanged.
         let again = try LifecycleCLITests.json(try Ingest.run(
-            ["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--json"] + cluster.flags, environment: cluster.environment))
+            ["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--json"] + textFlags + cluster.flags, environment: cluster.environment))
         #expect(again["unchanged"] as? Int == 10, "\(again)")
+        if withText {
+            // Ingest without the sentence model the directory records would leave products out of the text index.
+            let refused = try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel] + cluster.flags,
+                                         environment: cluster.environment)
+            #expect(refused.status == 2 && refused.stderr.contains("--text-embedder"), "\(refused.stderr)")
+        }
 
         let victim = try #require(hits.first?["id"] as? String)
         let deleted = try Ingest.run(["delete", victim, "--data", data.path] + cluster.flags, environment: cluster.environment)
@@ -57,10 +75,18 @@ struct ClusterCLITests {
         // The deleted product's photo is no longer referenced: it leaves the bucket.
         #expect((gc["blobs"] as? [String])?.count == 1, "\(gc)")
         #expect(gc["index_directories"] as? [String] == [])  // reindex removed the old index itself
+        if withText {
+            // The text index rebuilt alone: text-2 replaces text, the photos' index untouched.
+            let textReindex = try LifecycleCLITests.json(try Ingest.run(
+                ["reindex", "--data", data.path, "--text-embedder", CLITests.minilm, "--json"] + cluster.flags, environment: cluster.environment))
+            #expect(textReindex["index"] as? String == "text-2" && textReindex["previous_index"] as? String == "text"
+                    && textReindex["products"] as? Int == 9, "\(textReindex)")
+        }
         let verify = try Ingest.run(["verify", "--data", data.path] + cluster.flags, environment: cluster.environment)
         #expect(verify.status == 0, "\(verify.stderr)")
         let after = try cluster.stats(data)
         #expect(after["products"] as? Int == 9 && after["blobs"] as? Int == 9 && after["vectors"] as? Int == 9)
+        if withText { #expect(after["textVectors"] as? Int == 9, "\(after)") }
 
         // Backup copies a data directory whole: with remote roles it says what to use instead.
         let backup = try Ingest.run(["backup", root.appendingPathComponent("b").path, "--data", data.path] + cluster.flags,
@@ -251,7 +277,10 @@ struct MigrateCLITests {
         let cluster = Cluster(vectors: vectors)
         let source = root.appendingPathComponent("source")
         let manifest = try Ingest.twoPhotoManifest(count: 9, in: root)
-        #expect(try Ingest.ingest(manifest, source).status == 0)
+        // With a text index: migrate copies its vectors too.
+        let withText = CLITests.hasMiniLM
+        let textFlags = withText ? ["--text-embedder", CLITests.minilm] : []
+        #expect(try Ingest.ingest(manifest, source, extra: textFlags).status == 0)
         let photos = try #require(try Ingest.stats(source)["blobs"] as? Int)
 
         // The target's backends in a file, credentials included (as serve's config file holds them).
@@ -280,6 +309,7 @@ struct MigrateCLITests {
         #expect(resumed["copied"] as? Int == 7)
         #expect(resumed["products"] as? Int == 9 && resumed["images"] as? Int == 18 && resumed["vectors"] as? Int == 18)
         #expect(resumed["photosHashed"] as? Int == photos && resumed["queriesCompared"] as? Int == 18, "\(resumed)")
+        if withText { #expect(resumed["textVectors"] as? Int == 9, "\(resumed)") }
 
         let data = root.appendingPathComponent("cluster-data")
         let stats = try cluster.stats(data)
@@ -299,11 +329,20 @@ struct MigrateCLITests {
         }
         #expect(try ranked(here) == ranked(there))
         #expect(try ranked(here).count == 9)
+        if withText {
+            #expect(stats["textVectors"] as? Int == 9, "\(stats)")
+            let textHere = try Ingest.run(["search", "a red dress", "--mode", "text", "--data", source.path, "--json"] + textFlags)
+            let textThere = try Ingest.run(["search", "a red dress", "--mode", "text", "--data", data.path, "--json"] + textFlags + cluster.flags,
+                                           environment: cluster.environment)
+            #expect(textHere.status == 0 && textThere.status == 0, "\(textThere.stderr)")
+            #expect(try ranked(textHere) == ranked(textThere))
+        }
 
         // And back to a new directory, in one run.
         let back = root.appendingPathComponent("back")
         let returned = try LifecycleCLITests.json(try Ingest.run(["migrate", "--from", backends.path, "--to", back.path, "--json"]))
         #expect(returned["copied"] as? Int == 9 && returned["products"] as? Int == 9)
+        if withText { #expect(returned["textVectors"] as? Int == 9, "\(returned)") }
         #expect(try Ingest.run(["verify", "--data", back.path]).status == 0)
 
         // A target holding products the source lacks is refused, naming them.

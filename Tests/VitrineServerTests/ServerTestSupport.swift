@@ -45,7 +45,7 @@ enum ServerFixtures {
     }
 
     /// A fresh data directory holding ``catalog``.
-    static func dataDirectory(_ name: String = #function) async throws -> DataDirectory {
+    static func dataDirectory(_ name: String = #function, text: TextEmbedder? = nil) async throws -> DataDirectory {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("vitrine-server-\(name.filter(\.isLetter).prefix(40))-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -54,7 +54,7 @@ enum ServerFixtures {
         defer { try? store.close() }
         let image = encoders.image!
         let record = try ModelIdentity.record(specifier: tinyModel.path, directory: tinyModel, precision: "fp32", dimension: image.dimension)
-        let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record)
+        let pipeline = try IngestPipeline(store: store, encoder: IngestEncoder(image), model: record, text: text)
         let items = catalog.map { item($0.id, name: $0.name, category: $0.category, market: $0.market, photos: $0.photos) }
         let report = try await pipeline.run(ItemsReader(source: "test", items: items))
         #expect(report.counts.failed == 0, "fixture ingest failed: \(report.failures)")
@@ -65,15 +65,17 @@ enum ServerFixtures {
 
     /// A server over a fresh fixture directory; `configure` adjusts the defaults.
     static func server(_ name: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in },
-                       loader: SearchServer.EncoderLoader? = nil, reranker: (any Reranker)? = nil) async throws -> SearchServer {
-        let directory = try await dataDirectory(name)
+                       loader: SearchServer.EncoderLoader? = nil, reranker: (any Reranker)? = nil,
+                       text: TextEmbedder? = nil) async throws -> SearchServer {
+        let directory = try await dataDirectory(name, text: text)
         var configuration = ServerConfiguration(dataDirectory: directory.url.path)
         configuration.writerIdle = .zero
         configure(&configuration)
         let store = try DataStore.openForReading(directory)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger, loader: loader, reranker: reranker)
+        return try SearchServer(configuration: configuration, store: store, encoders: encoders, logger: logger, loader: loader, reranker: reranker,
+                                textEmbedder: text)
     }
 
     /// Runs `body` against the server's routes (in-process, no sockets).

@@ -27,6 +27,8 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     /// Photos uploaded to the target's store (the others were there already: same content, same key).
     public var photosCopied = 0
     public var vectorsCopied = 0
+    /// Products whose text vectors were copied into the target's text index (0 without one).
+    public var textVectors = 0
     /// What verification compared, equal on both sides when the migration succeeds.
     public var products = 0
     public var images = 0
@@ -92,6 +94,19 @@ public enum Migration {
                                         to: target, targetVectors: targetVectors, faults: faults, report: &report) }
             done += chunk.count
             progress(done, ids.count)
+        }
+        // The text index: its vectors copied (no sentence model is needed), built beside any the
+        // target has and swapped in.
+        if let text = source.textIndex {
+            if let existing = target.textIndex?.record.model, !existing.sameEmbeddings(as: text.record.model) {
+                throw EngineError.textModelMismatch(data: target.catalog.backend.description, recorded: existing.specifier,
+                                                    given: text.record.model.specifier)
+            }
+            let built = try target.buildTextIndex(model: text.record.model, batchSize: max(options.batchSize, 64), progress: { _, _ in }) { products in
+                try products.map { try text.vectors.vector(for: VectorKey(product: $0.id, image: "")) }
+            }
+            report.textVectors = built.products
+            try target.textIndex?.vectors.settle()
         }
         // A server may search rows it has not indexed yet through a stopgap (Milvus's interim
         // index): the comparison waits for the index searches after the migration will use.

@@ -29,6 +29,15 @@ extension DataStore {
     @discardableResult
     public func buildTextIndex(with embedder: TextEmbedder, batchSize: Int = 64,
                                progress: (Int, Int) -> Void = { _, _ in }) throws -> TextIndexReport {
+        try buildTextIndex(model: embedder.record, batchSize: batchSize, progress: progress) { products in
+            try embedder.embed(products: products).map(Optional.some)
+        }
+    }
+
+    /// The build with vectors from `vectors` (one per product, nil: left out), by `model`: an
+    /// embedder's, or another store's text index copied (migrate).
+    func buildTextIndex(model: ModelRecord, batchSize: Int, progress: (Int, Int) -> Void,
+                        vectors: ([Product]) throws -> [[Float]?]) throws -> TextIndexReport {
         guard isWriter else { throw EngineError.notWriter(path: directory.url.path) }
         guard (1...1000).contains(batchSize) else {
             throw EngineError.invalidArgument("batch size must be between 1 and 1000, not \(batchSize)")
@@ -42,7 +51,7 @@ extension DataStore {
             if name != previous?.name { try space.remove(name) }
         }
         let name = highest == 0 ? "text" : "text-\(highest + 1)"
-        let build = try space.open(name, configuration: Self.indexConfiguration(dimension: embedder.dimension), writer: true)
+        let build = try space.open(name, configuration: Self.indexConfiguration(dimension: model.dimension), writer: true)
         var adopted = false
         defer { if !adopted { build.abandon() } }
 
@@ -53,20 +62,20 @@ extension DataStore {
             let chunk = Array(ids[start..<min(start + batchSize, ids.count)])
             let products = try catalog.products(ids: chunk)
             let batch = chunk.compactMap { products[$0] }
-            let vectors = try embedder.embed(products: batch)
-            _ = try build.upsert(zip(batch, vectors).map { product, vector in
-                VectorRecord(key: VectorKey(product: product.id, image: ""), vector: vector, attributes: BatchCommitter.attributes(product))
-            })
+            let records = zip(batch, try vectors(batch)).compactMap { product, vector in
+                vector.map { VectorRecord(key: VectorKey(product: product.id, image: ""), vector: $0, attributes: BatchCommitter.attributes(product)) }
+            }
+            if !records.isEmpty { _ = try build.upsert(records) }
             start += chunk.count
             progress(start, ids.count)
         }
         try build.flush()
-        let record = TextIndexRecord(name: name, model: embedder.record)
+        let record = TextIndexRecord(name: name, model: model)
         try catalog.setTextIndex(record)
         adopted = true
         try adoptTextIndex(build, record: record)
         if let previous { try? space.remove(previous.name) }
-        return TextIndexReport(model: embedder.record.specifier, previousModel: previous?.model.specifier, index: name,
+        return TextIndexReport(model: model.specifier, previousModel: previous?.model.specifier, index: name,
                                previousIndex: previous?.name, products: ids.count, seconds: Date().timeIntervalSince(started))
     }
 
