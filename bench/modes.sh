@@ -6,7 +6,8 @@
 # reranker loaded, then wrk at CLIENTS connections for SECONDS per mode, alternating the modes
 # ROUNDS times: clip, keyword, text, hybrid, hybrid + rerank.
 # Distinct queries (bench/sentences.txt), k 10. Uses the release binaries (swift build -c release).
-#   [WORDS=N] [TEXT_EMBEDDER=DIR] bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
+# MODES="clip keyword" runs those only. DATA=DIR reuses a catalog made by an earlier run (vitrine-bench catalog + reindex --text-embedder).
+#   [WORDS=N] [TEXT_EMBEDDER=DIR] [DATA=DIR] [MODES=...] bench/modes.sh MODEL RERANKER [COUNT=100000] [ROUNDS=2] [CLIENTS=4] [SECONDS=15] [PRECISION=int8]
 # e.g. bench/modes.sh models/vit-b32-random .fixtures-minilm/crossencoder
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,18 +22,21 @@ cleanup() {
 trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk >/dev/null; }; }
 
-echo "== catalog of $count products" >&2
-"$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$work/catalog" --json >/dev/null
-text_embedder=${TEXT_EMBEDDER:-$root/.fixtures-minilm/all-MiniLM-L6-v2}
-echo "== text index with $text_embedder ($precision)" >&2
-"$bin/vitrine" reindex --data "$work/catalog" --text-embedder "$text_embedder" --precision "$precision" --json >&2
+catalog=${DATA:-$work/catalog}
+if [ -z "${DATA:-}" ]; then
+    echo "== catalog of $count products" >&2
+    "$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$catalog" --json >/dev/null
+    text_embedder=${TEXT_EMBEDDER:-$root/.fixtures-minilm/all-MiniLM-L6-v2}
+    echo "== text index with $text_embedder ($precision)" >&2
+    "$bin/vitrine" reindex --data "$catalog" --text-embedder "$text_embedder" --precision "$precision" --json >&2
+fi
 # WORDS=N keeps the first N words of each query (shoppers type a few words; most lines of
 # bench/sentences.txt are whole product descriptions).
 python3 -c "import sys, urllib.parse; n = int(sys.argv[2]); [print(urllib.parse.quote(' '.join(l.split()[:n] if n else l.split()))) for l in open(sys.argv[1]) if l.strip()]" \
     "$root/bench/sentences.txt" "${WORDS:-0}" >"$work/queries.txt"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin/vitrine" serve --data "$work/catalog" --port "$port" --precision "$precision" --reranker "$reranker" >"$work/serve.log" 2>&1 &
+"$bin/vitrine" serve --data "$catalog" --port "$port" --precision "$precision" --reranker "$reranker" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
@@ -45,12 +49,15 @@ load() {  # load NAME QUERY-SUFFIX: 3 s of warm-up, then SECONDS of wrk; one lin
     echo "$1 $("${run[@]:0:5}" -d "${seconds}s" "${run[@]:5}" | tail -1)"
 }
 echo "== $clients clients, ${seconds} s per mode, $rounds rounds, text tower $precision, reranker $reranker" >&2
+modes=${MODES:-clip keyword text hybrid hybrid+rerank}
 for i in $(seq 1 "$rounds"); do
-    load clip ""
-    load keyword "&mode=keyword"
-    load text "&mode=text"
-    load hybrid "&mode=hybrid"
-    load hybrid+rerank "&mode=hybrid&rerank=true"
+    for mode in $modes; do
+        case $mode in
+            clip) load clip "" ;;
+            hybrid+rerank) load hybrid+rerank "&mode=hybrid&rerank=true" ;;
+            *) load "$mode" "&mode=$mode" ;;
+        esac
+    done
 done | tee "$work/results.txt"
 python3 - "$work/results.txt" <<'PY'
 import json, sys

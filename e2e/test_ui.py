@@ -216,6 +216,19 @@ def steps(ui, artifacts, shop_items, xss_name, photos):
     fused = [float(e.split("fused: ")[1].split()[0]) for e in explained]
     check(fused == sorted(fused, reverse=True), f"fused scores best first: {fused[:5]}")
     driver.save_screenshot(str(Path(artifacts) / "ui-hybrid.png"))
+    # Text mode: the sentence model finds the boot by a paraphrase that shares none of its words,
+    # and hybrid explains the text retriever beside the others.
+    Select(driver.find_element(By.ID, "mode")).select_by_value("text")
+    ui.submit_search("footwear made of hide")
+    check("mode=text" in driver.current_url, driver.current_url)
+    check("leather boot" in ui.card_text(".name")[:3], f"text mode finds the boot by meaning: {ui.card_text('.name')[:3]}")
+    scores = [float(s.split()[-1]) for s in ui.card_text(".score")]
+    check(scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores), f"cosine scores, best first: {scores[:5]}")
+    Select(driver.find_element(By.ID, "mode")).select_by_value("hybrid")
+    ui.submit_search("footwear made of hide")
+    explained = ui.card_text(".explain")
+    check(any("text: #" in e for e in explained), f"hybrid explains the text retriever: {explained[:2]}")
+    driver.save_screenshot(str(Path(artifacts) / "ui-text.png"))
     Select(driver.find_element(By.ID, "mode")).select_by_value("clip")
     driver.find_element(By.ID, "explain").click()
     ui.submit_search("leather boot")

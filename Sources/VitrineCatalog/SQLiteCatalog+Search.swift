@@ -28,7 +28,14 @@ extension SQLiteCatalog {
             values.append(market)
         }
         return try read { db in
-            let statement = try db.cachedStatement(sql: """
+            // Without a filter, FTS5 ranks and cuts the matches itself (`ORDER BY rank LIMIT`: its
+            // own sorter, ties by rowid = doc) and only the kept rows are joined; a filter needs the
+            // join for every match. Both give the same order (bm25, then doc).
+            let statement = try db.cachedStatement(sql: conditions.isEmpty ? """
+                SELECT p.id FROM (SELECT rowid, rank FROM products_fts WHERE products_fts MATCH ? AND rank MATCH 'bm25(2.0, 1.0)'
+                                  ORDER BY rank LIMIT ?) AS f
+                JOIN products p ON p.doc = f.rowid ORDER BY f.rank, p.doc
+                """ : """
                 SELECT p.id FROM products_fts JOIN products p ON p.doc = products_fts.rowid
                 WHERE products_fts MATCH ?\(conditions) ORDER BY bm25(products_fts, 2.0, 1.0), p.doc LIMIT ?
                 """)

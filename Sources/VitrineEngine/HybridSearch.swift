@@ -121,7 +121,10 @@ extension SearchEngine {
         guard let resolved = try resolve(filter) else {
             return SearchResponse(query: query, truncated: encoded?.truncated ?? false, offset: page.offset, results: [])
         }
-        let depth = max(fusion.depth, page.offset + page.k, rerank ? fusion.rerankDepth : 0)
+        // A ranking fused with others goes `fusion.depth` deep; one alone only as deep as the page
+        // (or the reranker) reads: its order is the answer.
+        let depth = retrievers.count == 1 ? max(page.offset + page.k, rerank ? fusion.rerankDepth : 0)
+            : max(fusion.depth, page.offset + page.k, rerank ? fusion.rerankDepth : 0)
 
         // Each retriever's ranking.
         var rankings: [[String]] = []

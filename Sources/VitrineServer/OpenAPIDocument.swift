@@ -167,15 +167,14 @@ public enum OpenAPIDocument {
             "explain": ref("Explanation"),
         ], optional: ["category", "market", "explain"]),
         "Explanation": object([
-            "retrievers": object([
-                "keyword": ref("RetrieverHit"), "clip": ref("RetrieverHit"),
-            ], optional: ["keyword", "clip"]),
+            "retrievers": object(Dictionary(uniqueKeysWithValues: Retriever.allCases.map { ($0.rawValue, ref("RetrieverHit")) }),
+                                 optional: Set(Retriever.allCases.map(\.rawValue))),
             "fused": ["type": "number", "description": "The fused score: Σ weight / (60 + rank)."],
             "rerank": ["type": "number", "description": "The reranker's score, when it reranked this result."],
         ], optional: ["rerank"]),
         "RetrieverHit": object([
             "rank": ["type": "integer", "minimum": 1, "description": "1-based rank in that retriever's ranking."],
-            "score": ["type": "number", "description": "The retriever's own score (CLIP: cosine similarity)."],
+            "score": ["type": "number", "description": "The retriever's own score (clip and text: cosine similarity)."],
         ], optional: ["score"]),
         "SearchResponse": object([
             "query": ["type": "string", "description": "The text query, or image:WxH, or similar:ID."],

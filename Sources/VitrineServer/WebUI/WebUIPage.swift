@@ -272,14 +272,15 @@ struct WebUIPage {
     /// What a result's score is.
     func scoreTitle(_ result: SearchResult) -> String {
         if result.explain?.rerank != nil { return "reranker score" }
-        return mode == .text && text.mode != .clip ? "fused score (Reciprocal Rank Fusion)" : "cosine similarity"
+        return mode == .text && (text.mode == .keyword || text.mode == .hybrid) ? "fused score (Reciprocal Rank Fusion)" : "cosine similarity"
     }
 
     /// A result's rank per retriever, when the search was explained.
     func explanation(_ result: SearchResult) -> HTML {
         guard let explain = result.explain else { return .empty }
         var items: [HTML] = []
-        for retriever in text.mode.retrievers {
+        // Hybrid without a text index fuses keyword and CLIP only.
+        for retriever in text.mode.retrievers where retriever != .text || hasTextIndex {
             guard let hit = explain.retrievers[retriever] else {
                 items.append("<li>\(retriever.rawValue): not found</li>")
                 continue

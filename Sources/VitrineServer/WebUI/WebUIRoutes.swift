@@ -29,6 +29,8 @@ struct WebUIRoutes {
     /// the status the API would answer (400 bad input, 404 unknown product, 503 busy).
     func page(_ request: Request) async -> Response {
         var page = WebUIPage(assets: assets)
+        page.canRerank = service.reranker != nil
+        page.hasTextIndex = service.textEmbedder != nil && service.store.textIndex != nil
         let query = QueryParameters(request.uri)
         do {
             let q = try query.string("q")
@@ -40,8 +42,6 @@ struct WebUIRoutes {
             page.perPage = try query.int("k", default: WebUIPage.defaultPerPage, in: 1...WebUIPage.maxPerPage)
             page.page = try query.int("page", default: 1, in: 1...WebUIPage.maxPage)
             page.text = try query.textOptions()
-            page.canRerank = service.reranker != nil
-            page.hasTextIndex = service.textEmbedder != nil && service.store.textIndex != nil
             // A typed query wins over a "more like this" view it was typed on.
             if q != nil && (page.similar == nil || !page.q.trimmingCharacters(in: .whitespaces).isEmpty) {
                 page.mode = .text
