@@ -164,8 +164,8 @@ public final class SearchService: Sendable {
             try engine.search(text: text, mode: options.mode, filter: filter, page: page, explain: options.explain,
                               rerank: options.rerank, vector: encoded)
         }
-        // Keyword search needs no text tower: straight to the pool.
-        guard options.mode != .keyword else {
+        // Keyword and text search need no CLIP text tower: straight to the pool.
+        guard options.mode.retrievers.contains(.clip) else {
             return try await blocking(in: textPool) { try run(nil) }
         }
         guard let textBatcher else {

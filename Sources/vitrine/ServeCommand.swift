@@ -6,6 +6,7 @@ import Logging
 import VitrineCatalog
 import VitrineCommandLine
 import VitrineEngine
+import VitrineModels
 import VitrineServer
 import VitrineTensor
 
@@ -89,8 +90,20 @@ struct Serve: AsyncParsableCommand {
             let loader: SearchServer.EncoderLoader = { store in
                 try await RecordedModel.load(store: store, specifier: nil, precision: precision, progress: false)
             }
-            let reranker = try await RerankerModel.load(settings.reranker, precision: precision)
-            let text = try await TextEmbedderModel.load(settings.textEmbedder, store: store, precision: precision, environment: [:])
+            // A reranker or sentence model that cannot be loaded is named in the log, and the
+            // server goes on without it: clip search (and keyword, and hybrid without that part)
+            // keeps working; rerank=true and mode=text answer 400 saying what is missing.
+            var reranker: BERTCrossEncoder?
+            do { reranker = try await RerankerModel.load(settings.reranker, precision: precision) } catch {
+                logger.error("the reranker cannot be loaded: serving without it (rerank=true answers 400)", metadata: [
+                    "vitrine.model": .string(settings.reranker ?? ""), "error.message": .string(String(describing: error))])
+            }
+            var text: TextEmbedder?
+            do { text = try await TextEmbedderModel.load(settings.textEmbedder, store: store, precision: precision, environment: [:]) } catch {
+                logger.error("the text index's sentence model cannot be loaded: serving without it (mode=text answers 400)", metadata: [
+                    "vitrine.model": .string(settings.textEmbedder ?? store.textIndex?.record.model.specifier ?? ""),
+                    "error.message": .string(String(describing: error))])
+            }
             return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
                                                reranker: reranker, textEmbedder: text))
         }

@@ -225,6 +225,8 @@ struct Cluster {
 final class ServedProcess: @unchecked Sendable {
     let process: Process
     let base: String
+    /// What it logged up to its "serving" line.
+    let startLog: String
 
     init(_ arguments: [String], environment: [String: String]) throws {
         process = try IngestCLITests.start(arguments, environment: environment)
@@ -245,6 +247,7 @@ final class ServedProcess: @unchecked Sendable {
             throw ServeError(log: seen)
         }
         base = found
+        startLog = seen
         // Keep reading its log, so a full pipe never blocks the server.
         Thread { while !stderr.availableData.isEmpty {} }.start()
     }
