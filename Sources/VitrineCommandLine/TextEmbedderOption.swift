@@ -29,7 +29,18 @@ public enum TextEmbedderModel {
         if named?.lowercased() == "none" { return nil }
         let recorded = store.textIndex?.record.model
         guard let spec = named ?? recorded?.specifier ?? fallback else { return nil }
-        let embedder = try await load(spec, precision: precision, progress: progress)
+        let embedder: TextEmbedder
+        do {
+            embedder = try await load(spec, precision: precision, progress: progress)
+        } catch {
+            let origin = named != nil ? "named by --text-embedder or \(environmentVariable)"
+                : recorded != nil ? "recorded by the data directory" : "ingest's default"
+            var reason = "\(error)"
+            if case EngineError.model(let path, let inner) = error, path == spec { reason = inner }
+            while reason.hasSuffix(".") { reason.removeLast() }
+            throw EngineError.model(path: spec, reason: "the text index's sentence model (\(origin)) cannot be loaded: \(reason). "
+                                    + "Name another with --text-embedder M, or none to go without a text index")
+        }
         if checkRecorded, let recorded, !recorded.sameEmbeddings(as: embedder.record) {
             throw EngineError.textModelMismatch(data: store.directory.url.path, recorded: recorded.specifier, given: spec)
         }
@@ -45,7 +56,7 @@ public enum TextEmbedderModel {
                                                   dimension: encoder.dimension)
             return TextEmbedder(encoder: encoder, record: record)
         } catch {
-            throw ValidationError("text embedder \(specifier): \(error)")
+            throw EngineError.model(path: specifier, reason: "not a sentence-transformers BERT model: \(error)")
         }
     }
 }
