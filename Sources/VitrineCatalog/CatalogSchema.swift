@@ -4,7 +4,10 @@ import GRDB
 /// user_version`, which is what an older build reads to refuse a catalog it does not understand.
 enum CatalogSchema {
     /// The schema version this build writes and reads.
-    static let version = 1
+    static let version = 2
+    /// The oldest schema a reader opens as it is: v1 differs only in its full-text index holding
+    /// text folded by unicode61 alone (Latin diacritics), which folded queries still match.
+    static let oldestReadable = 1
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -70,6 +73,41 @@ enum CatalogSchema {
                 PRAGMA user_version = 1;
                 """)
         }
+        // v2: the full-text index holds names and descriptions folded by `vitrine_fold`
+        // (``TextFolding``: every script's diacritics, Turkish dotless ı, ...), where FTS5's
+        // unicode61 folds Latin letters only (Greek tonos stayed). Re-indexed once.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                DROP TRIGGER products_fts_insert;
+                DROP TRIGGER products_fts_delete;
+                DROP TRIGGER products_fts_update;
+                \(foldingTriggers)
+                INSERT INTO products_fts(products_fts) VALUES ('delete-all');
+                INSERT INTO products_fts(rowid, name, description)
+                    SELECT doc, vitrine_fold(name), vitrine_fold(description) FROM products;
+                PRAGMA user_version = 2;
+                """)
+        }
         return migrator
     }
+
+    /// The triggers that keep the full-text index in step with `products`, indexing folded text
+    /// (the index's 'delete' must be given the same folded values it indexed).
+    static let foldingTriggers = """
+        CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
+            INSERT INTO products_fts(rowid, name, description)
+            VALUES (new.doc, vitrine_fold(new.name), vitrine_fold(new.description));
+        END;
+        CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
+            INSERT INTO products_fts(products_fts, rowid, name, description)
+            VALUES ('delete', old.doc, vitrine_fold(old.name), vitrine_fold(old.description));
+        END;
+        CREATE TRIGGER products_fts_update AFTER UPDATE OF name, description ON products
+        WHEN old.name IS NOT new.name OR old.description IS NOT new.description BEGIN
+            INSERT INTO products_fts(products_fts, rowid, name, description)
+            VALUES ('delete', old.doc, vitrine_fold(old.name), vitrine_fold(old.description));
+            INSERT INTO products_fts(rowid, name, description)
+            VALUES (new.doc, vitrine_fold(new.name), vitrine_fold(new.description));
+        END;
+        """
 }

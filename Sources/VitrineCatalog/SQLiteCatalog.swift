@@ -66,6 +66,8 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         // rather than fail.
         configuration.busyMode = .timeout(10)
         configuration.label = "VitrineCatalog"
+        // The full-text index's triggers fold text through this function (schema v2).
+        configuration.prepareDatabase { db in db.add(function: TextFolding.sqlFunction) }
         do {
             pool = try DatabasePool(path: filePath, configuration: configuration)
         } catch {
@@ -96,10 +98,10 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
             guard hasMeta else {
                 throw CatalogError.corrupted(path: path, reason: "it is not a Vitrine catalog (no meta table)")
             }
-            if version < CatalogSchema.version {
+            if version < CatalogSchema.oldestReadable {
                 throw CatalogError.corrupted(
                     path: path,
-                    reason: "schema version \(version) is older than \(CatalogSchema.version); open it once for writing to upgrade it")
+                    reason: "schema version \(version) is older than \(CatalogSchema.oldestReadable); open it once for writing to upgrade it")
             }
         } else if hasTables && !hasMeta {
             // Never migrate someone else's database into a catalog.

@@ -41,6 +41,39 @@ import VitrineCatalog
         #expect(try catalog.textSearch("bavlnene", limit: 10) == ["dress-cz"])
     }
 
+    /// GLAMI-1M's thirteen languages: a shopper types without diacritics (or in capitals) and finds
+    /// the product; the catalog returns its text as written.
+    static let languages: [(id: String, name: String, description: String, queries: [String])] = [
+        ("cs", "Dámské kožené boty", "Pohodlné boty na podpatku", ["kozene boty", "DÁMSKÉ BOTY", "podpatku"]),
+        ("sk", "Pánska zimná bunda", "Teplá bunda s kapucňou", ["zimna bunda", "kapucnou"]),
+        ("ro", "Cămașă albă din bumbac", "Cămașă elegantă cu mânecă lungă", ["camasa alba", "maneca lunga", "CĂMAȘĂ"]),
+        ("el", "Γυναικείο φόρεμα", "Καλοκαιρινό φόρεμα από βαμβάκι", ["φορεμα", "ΦΟΡΕΜΑ", "καλοκαιρινο βαμβακι"]),
+        ("sl", "Ženski usnjeni čevlji", "Udobni čevlji za vsak dan", ["usnjeni cevlji", "ZENSKI"]),
+        ("hr", "Ženska kožna torba", "Torba od prave kože", ["kozna torba", "koze"]),
+        ("bg", "Дамска рокля", "Лятна рокля от памук", ["рокля", "РОКЛЯ", "лятна памук"]),
+        ("lt", "Moteriška suknelė", "Vasarinė suknelė iš medvilnės", ["moteriska suknele", "medvilnes"]),
+        ("hu", "Női bőrcipő", "Kényelmes cipő télre", ["noi borcipo", "kenyelmes"]),
+        ("lv", "Sieviešu ziemas mētelis", "Silts mētelis ar kapuci", ["sieviesu metelis", "METELIS"]),
+        ("et", "Naiste nahast käekott", "Suur käekott igaks päevaks", ["kaekott", "paevaks"]),
+        ("tr", "Kadın deri çanta", "Günlük kullanım için çanta", ["kadin canta", "kadın çanta", "gunluk", "ÇANTA"]),
+        ("es", "Camisón de algodón", "Camisón largo para dormir", ["camison algodon", "CAMISÓN"]),
+    ]
+
+    @Test(arguments: CatalogBackend.available)
+    func thirteenLanguagesFoldDiacriticsAndShowTheOriginal(_ backend: CatalogBackend) throws {
+        let fixture = try backend.make()
+        defer { fixture.dispose() }
+        let catalog = try fixture.open()
+        try catalog.upsert(Self.languages.map { sampleProduct($0.id, name: $0.name, description: $0.description, market: $0.id) },
+                           fingerprints: [:], vectorSequence: 1)
+        for language in Self.languages {
+            for query in language.queries {
+                #expect(try catalog.textSearch(query, limit: 10) == [language.id], "\(language.id): \(query)")
+            }
+            #expect(try catalog.product(id: language.id)?.name == language.name)
+        }
+    }
+
     @Test(arguments: CatalogBackend.available)
     func allWordsFirstThenAnyWord(_ backend: CatalogBackend) throws {
         let fixture = try backend.make()
