@@ -24,7 +24,7 @@ actor ProductWriter {
     /// the last model reload): the pipeline checks it against the directory before writing.
     private(set) var model: ModelRecord
     /// The text index's sentence model, for products' text (nil: none loaded).
-    let text: TextEmbedder?
+    private(set) var text: TextEmbedder?
     let idle: Duration
     let maxImageBytes: Int
     let maxPixels: Int
@@ -108,6 +108,11 @@ actor ProductWriter {
     func adopt(encoder: IngestEncoder, model: ModelRecord) {
         self.encoder = encoder
         self.model = model
+    }
+
+    /// Embeds the text of later writes with `text` (the server loaded the text index's new model).
+    func adopt(text: TextEmbedder) {
+        self.text = text
     }
 
     /// Closes the writer now (shutdown).

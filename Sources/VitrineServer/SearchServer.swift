@@ -28,6 +28,12 @@ public final class SearchServer: Sendable {
     public typealias EncoderLoader = @Sendable (DataStore) async throws -> CLIPEncoders
     let loader: EncoderLoader?
     private let reloading = Mutex(false)
+    /// Loads the sentence model a data directory's text index records (after a text reindex, or
+    /// an ingest that made the text index).
+    public typealias TextEmbedderLoader = @Sendable (ModelRecord) async throws -> TextEmbedder
+    let textLoader: TextEmbedderLoader?
+    /// The weights of the sentence model last tried, so a failing load is logged once per model.
+    private let textTried = Mutex<String?>(nil)
 
     /// - Parameter loader: how to load the new model's encoders when a `vitrine reindex` swaps the
     ///   directory's model under the running server; without one, queries answer 503
@@ -39,8 +45,12 @@ public final class SearchServer: Sendable {
     /// - Parameter textEmbedder: the text index's sentence model (nil: `mode=text` answers 400,
     ///   hybrid fuses keyword and CLIP only); writes embed products' text with it when the data
     ///   directory has a text index.
+    /// - Parameter textLoader: how to load the sentence model the text index records when it is not
+    ///   the one served (nil: `mode=text` answers 503 `model_changed` until a restart).
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
-                loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil) throws {
+                loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil,
+                textLoader: TextEmbedderLoader? = nil) throws {
+        self.textLoader = textLoader
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
@@ -61,6 +71,7 @@ public final class SearchServer: Sendable {
             configuration: configuration, logger: logger)
         thumbnails = ThumbnailCache(dataDirectory: store.directory, blobs: store.blobs, configuration: configuration, metrics: metrics, logger: logger)
         try? service.refresh()
+        textTried.withLock { $0 = textEmbedder?.record.weightsSHA256 }
     }
 
     /// The backend of each role of the store served.
@@ -144,6 +155,39 @@ public final class SearchServer: Sendable {
         }
     }
 
+    /// When the text index records another sentence model than the one served (a text reindex),
+    /// or the data directory gained a text index, loads it and serves `mode=text` with it. Each
+    /// model is tried once: a failed load is logged, and tried again only for another model.
+    /// Returns whether a sentence model was adopted.
+    @discardableResult
+    public func reloadTextModelIfChanged() async -> Bool {
+        guard let textLoader, let record = service.store.textIndex?.record.model else { return false }
+        if let served = service.textEmbedder, served.record.sameEmbeddings(as: record) { return false }
+        let fresh = textTried.withLock { (tried: inout String?) -> Bool in
+            defer { tried = record.weightsSHA256 }
+            return tried != record.weightsSHA256
+        }
+        guard fresh else { return false }
+        logger.notice("the text index records another sentence model: loading it", metadata: [
+            "vitrine.model": .string(record.specifier), "vitrine.previous_model": .string(service.textEmbedder?.record.specifier ?? "none"),
+        ])
+        do {
+            let embedder = try await textLoader(record)
+            guard embedder.record.sameEmbeddings(as: record) else {
+                throw EngineError.textModelMismatch(data: service.store.directory.url.path, recorded: record.specifier, given: embedder.record.specifier)
+            }
+            service.adopt(textEmbedder: embedder)
+            await writer?.adopt(text: embedder)
+            logger.notice("serving the text index's new sentence model", metadata: ["vitrine.model": .string(record.specifier)])
+            return true
+        } catch {
+            logger.error("loading the text index's sentence model failed; mode=text answers 503 until it loads", metadata: [
+                "vitrine.model": .string(record.specifier), "error.message": .string(String(describing: error)),
+            ])
+            return false
+        }
+    }
+
     /// Lets go of the writer lock if a write took it (also done on graceful shutdown).
     public func shutdown() async {
         await writer?.close()
@@ -169,6 +213,7 @@ struct DataPoller: Service {
                     try await Task.detached { try service.refresh() }.value
                     failing = false
                     await server.reloadModelIfChanged()
+                    await server.reloadTextModelIfChanged()
                 } catch {
                     if !failing { logger.warning("refreshing the data failed", metadata: ["error.message": .string(String(describing: error))]) }
                     failing = true

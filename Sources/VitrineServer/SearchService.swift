@@ -30,8 +30,10 @@ public final class SearchService: Sendable {
     let textBatcher: QueryBatcher<PendingText, EncodedText>?
     /// The cross-encoder `rerank=true` runs (`--reranker`), kept across model reloads.
     let reranker: (any Reranker)?
-    /// The text index's sentence model (`--text-embedder`), kept across model reloads.
-    let textEmbedder: TextEmbedder?
+    /// The text index's sentence model (`--text-embedder`, or the one a reindex put behind the
+    /// text index since), kept across CLIP model reloads.
+    var textEmbedder: TextEmbedder? { currentText.withLock { $0 } }
+    private let currentText: Mutex<TextEmbedder?>
 
     /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
     /// straddle a model reload: each engine's queries go through its own encoder).
@@ -56,8 +58,14 @@ public final class SearchService: Sendable {
 
     private static func engine(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration,
                                metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
+        engine(store: store, text: encoders.text, image: encoders.image, configuration: configuration, metrics: metrics,
+               reranker: reranker, textEmbedder: textEmbedder)
+    }
+
+    private static func engine(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, configuration: ServerConfiguration,
+                               metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
         let backend = store.backends.vectors.kind
-        return SearchEngine(store: store, text: encoders.text, image: encoders.image, maxPixels: configuration.maxPixels,
+        return SearchEngine(store: store, text: text, image: image, maxPixels: configuration.maxPixels,
                             refreshesPerQuery: refreshesPerQuery(store),
                             indexSearched: { metrics.indexSearched(backend: backend, duration: $0) },
                             reranker: reranker, fusion: configuration.fusion, textEmbedder: textEmbedder)
@@ -67,7 +75,7 @@ public final class SearchService: Sendable {
                 reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil) {
         self.store = store
         self.reranker = reranker
-        self.textEmbedder = textEmbedder
+        currentText = Mutex(textEmbedder)
         current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
                                     textEmbedder: textEmbedder))
         self.configuration = configuration
@@ -124,6 +132,20 @@ public final class SearchService: Sendable {
         let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
                                  textEmbedder: textEmbedder)
         current.withLock { $0 = engine }
+    }
+
+    /// Answers `mode=text` with `embedder` from now on: a text reindex put another sentence model
+    /// behind the text index, or an ingest made one. Requests already running finish on the old
+    /// engine. While a CLIP model swap is half done the engine stays (its reload takes this
+    /// embedder).
+    func adopt(textEmbedder embedder: TextEmbedder) {
+        currentText.withLock { $0 = embedder }
+        let (store, configuration, metrics, reranker) = (store, configuration, metrics, reranker)
+        current.withLock { engine in
+            guard let loaded = engine.model, let serving = store.model, loaded.sameEmbeddings(as: serving) else { return }
+            engine = Self.engine(store: store, text: engine.text, image: engine.image, configuration: configuration, metrics: metrics,
+                                 reranker: reranker, textEmbedder: embedder)
+        }
     }
 
     // MARK: Queries

@@ -104,8 +104,14 @@ struct Serve: AsyncParsableCommand {
                     "vitrine.model": .string(settings.textEmbedder ?? store.textIndex?.record.model.specifier ?? ""),
                     "error.message": .string(String(describing: error))])
             }
+            // After a text reindex the server loads the sentence model the text index records,
+            // unless told to go without one.
+            var textLoader: SearchServer.TextEmbedderLoader?
+            if settings.textEmbedder?.lowercased() != "none" {
+                textLoader = { record in try await TextEmbedderModel.load(record.specifier, precision: precision, progress: false) }
+            }
             return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
-                                               reranker: reranker, textEmbedder: text))
+                                               reranker: reranker, textEmbedder: text, textLoader: textLoader))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [

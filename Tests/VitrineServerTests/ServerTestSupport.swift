@@ -70,6 +70,9 @@ enum ServerFixtures {
         let directory = try await dataDirectory(name, text: text)
         var configuration = ServerConfiguration(dataDirectory: directory.url.path)
         configuration.writerIdle = .zero
+        // The test command runs every suite at once on two cores: a search may wait long for CPU.
+        // Tests of time limits set their own.
+        configuration.requestTimeout = .seconds(120)
         configure(&configuration)
         let store = try DataStore.openForReading(directory)
         var logger = Logger(label: "test")
@@ -89,14 +92,23 @@ extension TestResponse {
     var data: Data { Data(body.readableBytesView) }
     var text: String { String(buffer: body) }
 
+    /// The body as `T`; an answer that is not 2xx fails with its status and body (not a decoding
+    /// error that hides them).
     func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: data)
+        guard (200..<300).contains(status.code) else { throw UnexpectedAnswer(status: status.code, body: text) }
+        return try JSONDecoder().decode(T.self, from: data)
     }
 
     /// The error body, or a test failure when the body is not the API's error shape.
     func error() throws -> APIError.Body.Detail {
         try JSONDecoder().decode(APIError.Body.self, from: data).error
     }
+}
+
+struct UnexpectedAnswer: Error, CustomStringConvertible {
+    let status: Int
+    let body: String
+    var description: String { "HTTP \(status): \(body)" }
 }
 
 /// Builds `multipart/form-data` bodies.

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import Synchronization
 import Testing
 import VitrineCatalog
 import VitrineEngine
@@ -44,6 +46,39 @@ import VitrineModels
             #expect(created.status == .created, "\(created.text)")
             let found = try await client.execute(uri: "/api/v1/search?q=something%20to%20keep%20hands%20warm&mode=text&k=1", method: .get)
             #expect(try found.decode(SearchResponse.self).results.first?.id == "n1")
+        }
+    }
+
+    /// A server started before the data directory had a text index loads its sentence model once a
+    /// writer builds one (through the loader `serve` gives it), and then answers `mode=text`.
+    @Test func aServerLoadsTheSentenceModelOfATextIndexMadeAfterItStarted() async throws {
+        let directory = try await ServerFixtures.dataDirectory()
+        let embedder = try Self.embedder()
+        let loads = Mutex(0)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let server = try SearchServer(configuration: ServerConfiguration(dataDirectory: directory.url.path), store: try DataStore.openForReading(directory),
+                                      encoders: ServerFixtures.encoders, logger: logger, textLoader: { record in
+            loads.withLock { $0 += 1 }
+            #expect(record.sameEmbeddings(as: embedder.record))
+            return embedder
+        })
+        #expect(await server.reloadTextModelIfChanged() == false)
+        try await ServerFixtures.test(server) { client in
+            let refused = try await client.execute(uri: "/api/v1/search?q=boots&mode=text", method: .get)
+            #expect(refused.status == .badRequest)
+        }
+        let writer = try DataStore.openForWriting(directory, holder: "test")
+        try writer.buildTextIndex(with: embedder)
+        try writer.close()
+        try server.service.refresh()
+        #expect(await server.reloadTextModelIfChanged() == true)
+        #expect(await server.reloadTextModelIfChanged() == false)
+        #expect(loads.withLock { $0 } == 1)
+        try await ServerFixtures.test(server) { client in
+            let page = try await client.execute(uri: "/api/v1/search?q=footwear%20for%20winter&mode=text&k=2", method: .get)
+            #expect(page.status == .ok, "\(page.text)")
+            #expect(Set(try page.decode(SearchResponse.self).results.map(\.id)) == ["p3", "p4"])
         }
     }
 
