@@ -122,9 +122,10 @@ def copy_binary(path, work, env):
 
 def clean_env(**extra):
     """An environment for the test's own vitrine processes: none of the stack's store settings or
-    credentials (they would point the ingest at the stack's stores), offline."""
+    credentials (they would point the ingest at the stack's stores), offline: the text index's
+    sentence model is the test command's (a local directory), or none (the hub's default is offline)."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")}
-    return {**keep, "HF_HUB_OFFLINE": "1", **extra}
+    return {**keep, "HF_HUB_OFFLINE": "1", "VITRINE_TEXT_EMBEDDER": os.environ.get("VITRINE_TEXT_EMBEDDER") or "none", **extra}
 
 
 def build_shop(directory):
