@@ -422,7 +422,7 @@ public final class DataStore: @unchecked Sendable {
         let keys = removed.flatMap { product in product.images.map { VectorKey(product: product.id, image: $0.id) } }
         if !keys.isEmpty {
             let sequence = try vectors.delete(keys)
-            if let text = textIndex?.vectors { _ = try text.delete(removed.map { VectorKey(product: $0.id, image: "") }) }
+            if let text = textIndex?.vectors { _ = try text.delete(removed.map { TextEmbedder.key($0.id) }) }
             try catalog.setVectorSequence(sequence)
         }
         return removed

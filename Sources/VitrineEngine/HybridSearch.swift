@@ -240,8 +240,8 @@ extension SearchEngine {
     /// The `wanted` products nearest to `vector` (fewer when the index has fewer), best first, each
     /// with its best photo's hit: ``widening(_:filter:in:wanted:excluding:minScore:_:)`` without
     /// reading the catalog, for a ranking that is fused before any page is cut.
+    /// The caller has caught up with the writer (``textRetriever(required:)`` does, first).
     func nearestProducts(_ vector: [Float], filter resolved: VectorFilter, wanted: Int) throws -> [(id: String, hit: SearchHit)] {
-        try catchUp()
         guard let vectors = try servingIndex(requireModel: true) else { return [] }
         return try widening(vector, filter: resolved, in: vectors, wanted: wanted) { ranked in
             (Array(ranked.prefix(wanted)), ranked.count >= wanted)

@@ -1,5 +1,6 @@
 import Foundation
 import VitrineCatalog
+import VitrineIndex
 import VitrineModels
 
 /// The sentence model of the text index (all-MiniLM-L6-v2 by default): it embeds each product's
@@ -33,6 +34,14 @@ public struct TextEmbedder: Sendable {
         let description = product.description.trimmingCharacters(in: .whitespacesAndNewlines)
         let head = name.isEmpty ? product.id : name
         return description.isEmpty ? head : "\(head). \(description)"
+    }
+
+    /// The text index's key of a product: one vector per product, no image.
+    public static func key(_ id: String) -> VectorKey { VectorKey(product: id, image: "") }
+
+    /// A product's row in the text index, with the attributes searches filter on.
+    static func record(_ product: Product, vector: [Float]) -> VectorRecord {
+        VectorRecord(key: key(product.id), vector: vector, attributes: BatchCommitter.attributes(product))
     }
 
     /// Throws unless `record` describes this model's embeddings (the same weights and dimension).

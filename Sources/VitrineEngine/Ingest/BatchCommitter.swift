@@ -52,9 +52,7 @@ struct BatchCommitter: Sendable {
         if let text {
             let products = batch.items.map(\.product)
             let embedded = try text.embedder.embed(products: products)
-            _ = try text.vectors.upsert(zip(products, embedded).map { product, vector in
-                VectorRecord(key: VectorKey(product: product.id, image: ""), vector: vector, attributes: Self.attributes(product))
-            })
+            _ = try text.vectors.upsert(zip(products, embedded).map(TextEmbedder.record))
         }
         // (4) One catalog transaction: records, fingerprints and the index's sequence number.
         try catalog.upsert(

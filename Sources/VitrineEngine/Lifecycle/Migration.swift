@@ -103,7 +103,7 @@ public enum Migration {
                                                     given: text.record.model.specifier)
             }
             let built = try target.buildTextIndex(model: text.record.model, batchSize: max(options.batchSize, 64), progress: { _, _ in }) { products in
-                try products.map { try text.vectors.vector(for: VectorKey(product: $0.id, image: "")) }
+                try products.map { try text.vectors.vector(for: TextEmbedder.key($0.id)) }
             }
             report.textVectors = built.products
             try target.textIndex?.vectors.settle()

@@ -63,7 +63,7 @@ extension DataStore {
             let products = try catalog.products(ids: chunk)
             let batch = chunk.compactMap { products[$0] }
             let records = zip(batch, try vectors(batch)).compactMap { product, vector in
-                vector.map { VectorRecord(key: VectorKey(product: product.id, image: ""), vector: $0, attributes: BatchCommitter.attributes(product)) }
+                vector.map { TextEmbedder.record(product, vector: $0) }
             }
             if !records.isEmpty { _ = try build.upsert(records) }
             start += chunk.count
