@@ -116,7 +116,7 @@ extension SearchEngine {
         if retrievers.contains(.clip), encoded == nil {
             let prepared = try prepare(text: query, page: page)
             let tokens = prepared.encoder.tokenize(prepared.text)
-            encoded = EncodedQuery(vector: try prepared.encoder.tower.embed(tokenIDs: [tokens.ids])[0], truncated: tokens.truncated)
+            encoded = EncodedQuery(vector: try prepared.encoder.embed(tokenIDs: [tokens.ids])[0], truncated: tokens.truncated)
         }
         guard let resolved = try resolve(filter) else {
             return SearchResponse(query: query, truncated: encoded?.truncated ?? false, offset: page.offset, results: [])

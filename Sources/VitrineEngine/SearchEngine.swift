@@ -72,7 +72,7 @@ public struct SearchResponse: Sendable, Codable, Equatable {
 /// image scores it), paged.
 public final class SearchEngine: @unchecked Sendable {
     public let store: DataStore
-    public let text: CLIPTextEncoder?
+    public let text: (any TextEncoder)?
     public let image: CLIPImageEncoder?
     /// The model the encoders belong to (the store's when the engine was made). After a reindex
     /// swapped models, queries throw ``ModelChangedError``: make a new engine with the new
@@ -96,7 +96,7 @@ public final class SearchEngine: @unchecked Sendable {
     /// this bounds the work spent on a hostile one).
     public static let maxQueryLength = 1000
 
-    public init(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
+    public init(store: DataStore, text: (any TextEncoder)?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
                 refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil,
                 reranker: (any Reranker)? = nil, fusion: FusionOptions = FusionOptions(), textEmbedder: TextEmbedder? = nil) {
         self.store = store
@@ -116,7 +116,7 @@ public final class SearchEngine: @unchecked Sendable {
     public func search(text query: String, filter: SearchFilter = .init(), page: SearchPage = .init()) throws -> SearchResponse {
         let prepared = try prepare(text: query, page: page)
         let tokens = prepared.encoder.tokenize(prepared.text)
-        let vector = try prepared.encoder.tower.embed(tokenIDs: [tokens.ids])[0]
+        let vector = try prepared.encoder.embed(tokenIDs: [tokens.ids])[0]
         return try search(prepared, vector: vector, truncated: tokens.truncated, filter: filter, page: page)
     }
 
@@ -127,7 +127,7 @@ public final class SearchEngine: @unchecked Sendable {
         public let query: String
         /// What the tokenizer reads: the query without surrounding whitespace.
         public let text: String
-        public let encoder: CLIPTextEncoder
+        public let encoder: any TextEncoder
     }
 
     /// Checks a text query and the page (empty, too long, bad k/offset) without encoding it.

@@ -21,6 +21,7 @@ public enum ModelFiles {
         "config_sentence_transformers.json",
         "1_Pooling/config.json",
     ]
+    // Other module folders' configs and Dense weights (`2_Dense/…`): ``isModuleFile(_:)``.
 
     /// Single-file safetensors weights.
     public static let weights = "model.safetensors"
@@ -38,9 +39,20 @@ public enum ModelFiles {
         var shardedIndex: String?
     }
 
+    /// Whether `name` is a file of a sentence-transformers module folder that Vitrine reads: the
+    /// config, and the safetensors weights of a Dense module (`2_Dense/model.safetensors`).
+    static func isModuleFile(_ name: String) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let underscore = parts[0].firstIndex(of: "_"),
+              parts[0][..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }), !parts[0][..<underscore].isEmpty
+        else { return false }
+        return parts[1] == "config.json" || parts[1] == "model.safetensors"
+    }
+
     static func plan(for listing: RepoListing, repo: HubRepository) throws(HubError) -> Plan {
         let names = Set(listing.files.keys)
         var files = supportFiles.filter(names.contains)
+        files += names.filter { isModuleFile($0) && !files.contains($0) }.sorted()
         var index: String?
         if names.contains(weights) {
             files.append(weights)

@@ -11,10 +11,17 @@ public protocol ImageEncoder: Sendable {
     func embed(images: [RGBImage]) throws -> [[Float]]
 }
 
-/// Turns texts into embeddings in the same space as an `ImageEncoder`'s (for CLIP), so a text
-/// query finds images. A multilingual student tower would be another conformer.
+/// Turns texts into embeddings: CLIP's text tower (into the space of its photos), a sentence
+/// model such as all-MiniLM-L6-v2 (texts to texts), or a multilingual student tower trained into
+/// CLIP's space (clip-ViT-B-32-multilingual-v1), which then stands in for CLIP's text tower.
 public protocol TextEncoder: Sendable {
     var dimension: Int { get }
+    /// Tokens a text is cut to, special tokens included (77 for CLIP).
+    var maxTokens: Int { get }
+    /// Token ids as the model sees them, and whether the text was cut to fit.
+    func tokenize(_ text: String) -> TokenizedText
+    /// L2-normalized embeddings of tokenized texts, in order, computed in one pass.
+    func embed(tokenIDs: [[Int32]]) throws -> [[Float]]
     /// L2-normalized embeddings, one per text, in order. Empty texts are an error.
     func embed(texts: [String]) throws -> [[Float]]
 }
@@ -60,6 +67,7 @@ public struct CLIPTextEncoder: TextEncoder {
     public let tokenizer: CLIPTokenizer
 
     public var dimension: Int { tower.dimension }
+    public var maxTokens: Int { tower.config.maxPositions }
 
     public init(tower: CLIPTextTower, tokenizer: CLIPTokenizer) {
         self.tower = tower
@@ -79,6 +87,10 @@ public struct CLIPTextEncoder: TextEncoder {
             return tokenize(text).ids
         }
         return try tower.embed(tokenIDs: ids)
+    }
+
+    public func embed(tokenIDs: [[Int32]]) throws -> [[Float]] {
+        try tower.embed(tokenIDs: tokenIDs)
     }
 }
 

@@ -204,10 +204,12 @@ public enum OpenAPIDocument {
         ], optional: ["name"]),
         "Health": object(["status": ["type": "string"]]),
         "Readiness": object([
-            "ready": ["type": "boolean"], "model": ["type": ["string", "null"]], "products": ["type": "integer"],
+            "ready": ["type": "boolean"], "model": ["type": ["string", "null"]],
+            "query_model": ["type": "string", "description": "The text tower text queries go through in place of the model's own (--query-model), when there is one."],
+            "products": ["type": "integer"],
             "vectors": ["type": "integer"], "generation": ["type": "integer"], "problems": ["type": "array", "items": ["type": "string"]],
             "backends": object(["catalog": ref("StoreBackend"), "blobs": ref("StoreBackend"), "vectors": ref("StoreBackend")]),
-        ], optional: ["model"]),
+        ], optional: ["model", "query_model"]),
         "StoreBackend": object([
             "kind": ["type": "string", "description": "sqlite or postgres (catalog), files or s3 (photos), embedded (index)."],
             "location": ["type": "string", "description": "A path, or a URL without credentials."],

@@ -47,16 +47,19 @@ public final class SearchServer: Sendable {
     ///   directory has a text index.
     /// - Parameter textLoader: how to load the sentence model the text index records when it is not
     ///   the one served (nil: `mode=text` answers 503 `model_changed` until a restart).
+    /// - Parameter queryModel: a text tower trained into the model's space that encodes text
+    ///   queries in its place (a multilingual one); dropped when a reindex swaps the model.
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
                 loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil,
-                textLoader: TextEmbedderLoader? = nil) throws {
+                textLoader: TextEmbedderLoader? = nil, queryModel: QueryModel? = nil) throws {
         self.textLoader = textLoader
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
-        guard let image = encoders.image, encoders.text != nil else {
+        guard let image = encoders.image, encoders.text != nil || queryModel != nil else {
             throw EngineError.model(path: encoders.directory.path, reason: "serving needs both the text and the image tower")
         }
+        try queryModel?.check(dimension: record.dimension)
         assets = try WebUIAssets.load()
         self.configuration = configuration
         self.logger = logger
@@ -65,7 +68,7 @@ public final class SearchServer: Sendable {
         if loader != nil { store.holdsModelSwaps = true }
         metrics = ServerMetrics()
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
-                                textEmbedder: textEmbedder)
+                                textEmbedder: textEmbedder, queryModel: queryModel)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
             storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, text: textEmbedder,
             configuration: configuration, logger: logger)
@@ -138,6 +141,10 @@ public final class SearchServer: Sendable {
             // (a query caught between the two steps waits for the second, see SearchService).
             let encoders = try await loader(store)
             try await Task.detached { try store.adoptPendingSwap() }.value
+            if let query = service.queryModel {
+                logger.warning("the query model was trained into the previous model's space: text queries now go through the new model's own text tower", metadata: [
+                    "vitrine.query_model": .string(query.specifier)])
+            }
             try service.adopt(encoders)
             if let writer, let image = encoders.image, let record = try store.catalog.modelRecord() {
                 await writer.adopt(encoder: IngestEncoder(image), model: record)

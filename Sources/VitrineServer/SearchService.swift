@@ -34,6 +34,10 @@ public final class SearchService: Sendable {
     /// text index since), kept across CLIP model reloads.
     var textEmbedder: TextEmbedder? { currentText.withLock { $0 } }
     private let currentText: Mutex<TextEmbedder?>
+    /// The text tower that encodes clip queries in place of the CLIP model's own (`--query-model`):
+    /// paired with the model served at start, so a reindex to another model drops it.
+    var queryModel: QueryModel? { currentQuery.withLock { $0 } }
+    private let currentQuery: Mutex<QueryModel?>
 
     /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
     /// straddle a model reload: each engine's queries go through its own encoder).
@@ -56,13 +60,13 @@ public final class SearchService: Sendable {
         store.backends.catalog.kind == SQLiteCatalog.kind
     }
 
-    private static func engine(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration,
+    private static func engine(store: DataStore, encoders: CLIPEncoders, queryModel: QueryModel?, configuration: ServerConfiguration,
                                metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
-        engine(store: store, text: encoders.text, image: encoders.image, configuration: configuration, metrics: metrics,
-               reranker: reranker, textEmbedder: textEmbedder)
+        engine(store: store, text: queryModel?.encoder ?? encoders.text, image: encoders.image, configuration: configuration,
+               metrics: metrics, reranker: reranker, textEmbedder: textEmbedder)
     }
 
-    private static func engine(store: DataStore, text: CLIPTextEncoder?, image: CLIPImageEncoder?, configuration: ServerConfiguration,
+    private static func engine(store: DataStore, text: (any TextEncoder)?, image: CLIPImageEncoder?, configuration: ServerConfiguration,
                                metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
         let backend = store.backends.vectors.kind
         return SearchEngine(store: store, text: text, image: image, maxPixels: configuration.maxPixels,
@@ -72,12 +76,13 @@ public final class SearchService: Sendable {
     }
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics,
-                reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil) {
+                reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil, queryModel: QueryModel? = nil) {
         self.store = store
         self.reranker = reranker
         currentText = Mutex(textEmbedder)
-        current = Mutex(Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
-                                    textEmbedder: textEmbedder))
+        currentQuery = Mutex(queryModel)
+        current = Mutex(Self.engine(store: store, encoders: encoders, queryModel: queryModel, configuration: configuration, metrics: metrics,
+                                    reranker: reranker, textEmbedder: textEmbedder))
         self.configuration = configuration
         self.metrics = metrics
         textPool = ConcurrencyLimiter(name: "text search", slots: configuration.textEncodeSlots, queueLimit: configuration.textEncodeQueue) {
@@ -86,7 +91,7 @@ public final class SearchService: Sendable {
         imagePool = ConcurrencyLimiter(name: "image search", slots: configuration.imageEncodeSlots, queueLimit: configuration.imageEncodeQueue) {
             metrics.rejected(pool: "image")
         }
-        textBatcher = configuration.textBatchSize > 1 && encoders.text != nil ? QueryBatcher(
+        textBatcher = configuration.textBatchSize > 1 && (encoders.text != nil || queryModel != nil) ? QueryBatcher(
             name: "text search", maxBatch: configuration.textBatchSize, queueLimit: configuration.textEncodeQueue,
             encode: Self.encode, onReject: { metrics.rejected(pool: "text") }, onPass: { size, _ in metrics.textBatch(size: size) }) : nil
     }
@@ -102,7 +107,7 @@ public final class SearchService: Sendable {
             left.removeAll { pending[$0].engine === engine }
             let encoder = pending[first].query.encoder
             let tokens = group.map { encoder.tokenize(pending[$0].query.text) }
-            let vectors = try encoder.tower.embed(tokenIDs: tokens.map(\.ids))
+            let vectors = try encoder.embed(tokenIDs: tokens.map(\.ids))
             for (index, (vector, token)) in zip(group, zip(vectors, tokens)) {
                 answers[index] = EncodedText(vector: vector, truncated: token.truncated)
             }
@@ -120,7 +125,8 @@ public final class SearchService: Sendable {
     }
 
     /// Serves queries with `encoders` from now on (requests already running finish on the old
-    /// engine). - Throws: ``EngineError/model(path:reason:)`` when a tower is missing or the
+    /// engine), and with the new model's own text tower: a query model was trained into the old
+    /// model's space. - Throws: ``EngineError/model(path:reason:)`` when a tower is missing or the
     /// embeddings do not fit the index.
     public func adopt(_ encoders: CLIPEncoders) throws {
         guard let text = encoders.text, encoders.image != nil else {
@@ -129,8 +135,9 @@ public final class SearchService: Sendable {
         if let serving = store.model, text.dimension != serving.dimension {
             throw EngineError.model(path: encoders.directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(serving.dimension)")
         }
-        let engine = Self.engine(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
-                                 textEmbedder: textEmbedder)
+        currentQuery.withLock { $0 = nil }
+        let engine = Self.engine(store: store, encoders: encoders, queryModel: nil, configuration: configuration, metrics: metrics,
+                                 reranker: reranker, textEmbedder: textEmbedder)
         current.withLock { $0 = engine }
     }
 
@@ -267,12 +274,18 @@ public final class SearchService: Sendable {
     struct Readiness: Codable, Equatable {
         var ready: Bool
         var model: String?
+        /// The text tower clip queries go through when it is not the model's own (`--query-model`).
+        var queryModel: String?
         var products: Int
         var vectors: Int
         var generation: UInt64
         /// The backend of each role (catalog, photos, index).
         var backends: StoreBackends
         var problems: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case ready, model, queryModel = "query_model", products, vectors, generation, backends, problems
+        }
     }
 
     /// The three stores a replica needs, as `vitrine_dependency_up` names them.
@@ -351,7 +364,8 @@ public final class SearchService: Sendable {
         if engine.image == nil { problems.append("the model has no image tower") }
         if !probe.hasIndex { problems.append("the data directory has no vector index yet (ingest has not committed)") }
         problems += StoreRole.allCases.compactMap { probe.problems[$0] }
-        return Readiness(ready: problems.isEmpty, model: probe.model, products: probe.gauges.products, vectors: probe.gauges.vectors,
+        return Readiness(ready: problems.isEmpty, model: probe.model, queryModel: queryModel?.specifier,
+                         products: probe.gauges.products, vectors: probe.gauges.vectors,
                          generation: probe.gauges.generation, backends: store.backends, problems: problems)
     }
 

@@ -67,6 +67,10 @@ public struct ServerConfiguration: Sendable {
     /// `text.embedder`: the text index's sentence model (hub id or directory) for `mode=text`; nil:
     /// the one the data directory records; `none`: no text retriever.
     public var textEmbedder: String?
+    /// `query.model`: a text tower trained into the CLIP model's space (hub id or directory), such
+    /// as sentence-transformers/clip-ViT-B-32-multilingual-v1, that encodes text queries in place
+    /// of the CLIP model's own; nil: the CLIP model's.
+    public var queryModel: String?
     /// `search.rrfK`, `search.weights.keyword|text|clip`, `search.fusionDepth`,
     /// `search.rerankDepth`, `search.rerankMaxTokens`: how `mode=keyword|text|hybrid` fuse rankings and
     /// how `rerank=true` reranks (defaults: 60, 1, 1, 100, 32, 128).
@@ -142,6 +146,7 @@ public struct ServerConfiguration: Sendable {
         if let ms = try values.int("refresh.intervalMilliseconds", in: 50...3_600_000) { refreshInterval = .milliseconds(ms) }
         reranker = try values.string("reranker").flatMap { $0.isEmpty ? nil : $0 }
         textEmbedder = try values.string("text.embedder").flatMap { $0.isEmpty ? nil : $0 }
+        queryModel = try values.string("query.model").flatMap { $0.isEmpty ? nil : $0 }
         fusion.k = try values.double("search.rrfK", in: 1...10_000) ?? fusion.k
         for retriever in Retriever.allCases {
             if let weight = try values.double("search.weights.\(retriever.rawValue)", in: 0...1000) { fusion.weights[retriever] = weight }

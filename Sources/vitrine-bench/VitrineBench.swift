@@ -8,7 +8,7 @@ struct VitrineBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitrine-bench",
         abstract: "Benchmarks whose numbers go into BENCHMARKS.md.",
-        subcommands: [BenchEmbed.self, BenchIndex.self, BenchIngest.self, BenchCatalog.self, BenchExport.self, BenchTextBatch.self, BenchMiniLM.self, BenchRerank.self, BenchLookup.self, BenchCluster.self]
+        subcommands: [BenchEmbed.self, BenchIndex.self, BenchIngest.self, BenchCatalog.self, BenchExport.self, BenchTextBatch.self, BenchMiniLM.self, BenchQueryModel.self, BenchRerank.self, BenchLookup.self, BenchCluster.self]
     )
 
     static func main() async { await CLI.main(Self.self) }

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import VitrineCommandLine
+import VitrineEngine
 import VitrineImage
 import VitrineModels
 
 struct Embed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Embed texts and images with a CLIP model.",
+        abstract: "Embed texts and images with a CLIP model (texts with --query-model instead, when given).",
         discussion: """
         With --json, prints one JSON array: all texts first, then all images, each in the order \
         given, as {"input", "kind", "embedding"} or {"input", "kind", "error"}. Exit code 3 when \
@@ -15,6 +16,9 @@ struct Embed: AsyncParsableCommand {
     )
 
     @OptionGroup var model: ModelOption
+
+    @Option(name: .customLong("query-model"), help: QueryModelLoader.help)
+    var queryModel: String?
 
     @Option(name: .customLong("text"), help: "A text to embed (repeatable).")
     var texts: [String] = []
@@ -34,11 +38,15 @@ struct Embed: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let encoders = try await CLI.run { try await model.load() }
+        let (encoders, query) = try await CLI.run { () async throws -> (CLIPEncoders, QueryModel?) in
+            let encoders = try await model.load()
+            let dimension = encoders.image?.dimension ?? encoders.text?.dimension ?? 0
+            return (encoders, try await QueryModelLoader.load(queryModel, precision: model.precision, dimension: dimension))
+        }
         var results: [EmbedResult] = []
 
         if !texts.isEmpty {
-            if let text = encoders.text {
+            if let text = query?.encoder ?? encoders.text {
                 for input in texts {
                     results.append(EmbedResult(input: input, kind: .text) { try text.embed(texts: [input])[0] })
                 }

@@ -116,6 +116,9 @@ struct Eval: AsyncParsableCommand {
         @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
         var textEmbedder: String?
 
+        @Option(name: .customLong("query-model"), help: QueryModelLoader.help)
+        var queryModel: String?
+
         @Option(name: .customLong("weight"), help: ArgumentHelp(
             "A retriever's weight in hybrid's fusion: keyword=W, text=W or clip=W (default 1 each; 0 leaves it out). Repeatable.",
             valueName: "retriever=w"))
@@ -184,7 +187,9 @@ struct Eval: AsyncParsableCommand {
                 let encoders = try await RecordedModel.load(store: store, specifier: model, precision: precision)
                 let ranker = try await RerankerModel.load(reranker, precision: precision)
                 let text = try await TextEmbedderModel.load(textEmbedder, store: store, precision: precision)
-                let runner = try EvalRunner(engine: SearchEngine(store: store, text: encoders.text, image: encoders.image, reranker: ranker,
+                let query = try await QueryModelLoader.load(queryModel, precision: precision, dimension: store.model?.dimension ?? 0)
+                let runner = try EvalRunner(engine: SearchEngine(store: store, text: query?.encoder ?? encoders.text, image: encoders.image,
+                                                                 reranker: ranker,
                                                                  fusion: try fusion(), textEmbedder: text), k: k)
                 let folder = runOut.map { URL(fileURLWithPath: $0) }
                 if let folder { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }

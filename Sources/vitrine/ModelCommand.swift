@@ -17,13 +17,20 @@ struct ModelCommand: AsyncParsableCommand {
             discussion: "Prints the local directory of the model. Files already cached are not fetched again."
         )
 
-        @Argument(help: "A hub repo id (owner/name, optionally @revision), e.g. openai/clip-vit-base-patch32.")
+        @Argument(help: "A hub repo id (owner/name, optionally @revision), e.g. openai/clip-vit-base-patch32 or sentence-transformers/clip-ViT-B-32-multilingual-v1.")
         var model: String
 
         func run() async throws {
             let directory = try await CLI.run { try await ModelLocation.resolve(model, progress: ProgressBar().handler) }
-            // Check that what arrived loads, so a pull that "succeeds" is a usable model.
-            _ = try CLI.run { try CLIPEncoders(directory: directory) }
+            // Check that what arrived loads, so a pull that "succeeds" is a usable model: a CLIP
+            // model, or a BERT-family sentence model (a text index's, a reranker's or a query model).
+            try CLI.run {
+                if BERTSentenceEncoder.isSentenceModel(directory) {
+                    _ = try BERTSentenceEncoder(directory: directory)
+                } else {
+                    _ = try CLIPEncoders(directory: directory)
+                }
+            }
             CLI.say(directory.path)
         }
     }

@@ -51,6 +51,9 @@ struct Search: AsyncParsableCommand {
     @Option(name: .customLong("text-embedder"), help: TextEmbedderModel.help)
     var textEmbedder: String?
 
+    @Option(name: .customLong("query-model"), help: QueryModelLoader.help)
+    var queryModel: String?
+
     @Flag(help: "Rerank the top of the results with the --reranker cross-encoder over each product's name and description.")
     var rerank = false
 
@@ -79,8 +82,11 @@ struct Search: AsyncParsableCommand {
             let encoders = (mode == .keyword || mode == .text) && image == nil ? nil
                 : try await RecordedModel.load(store: store, specifier: model, precision: precision)
             let text = photosOnly ? nil : try await TextEmbedderModel.load(textEmbedder, store: store, precision: precision)
+            let tower = encoders == nil || image != nil ? nil
+                : try await QueryModelLoader.load(queryModel, precision: precision, dimension: store.model?.dimension ?? 0)
             let ranker = try await RerankerModel.load(reranker, precision: precision)
-            let engine = SearchEngine(store: store, text: encoders?.text, image: encoders?.image, reranker: ranker, textEmbedder: text)
+            let engine = SearchEngine(store: store, text: tower?.encoder ?? encoders?.text, image: encoders?.image, reranker: ranker,
+                                      textEmbedder: text)
             let filter = SearchFilter(category: category, market: market)
             let page = SearchPage(k: k, offset: offset, minScore: minScore)
             if let image {
@@ -98,7 +104,7 @@ struct Search: AsyncParsableCommand {
             FileHandle.standardOutput.write(try encoder.encode(response) + Data("\n".utf8))
             return
         }
-        if response.truncated { CLI.printNote("the query was cut to the model's 77 tokens") }
+        if response.truncated { CLI.printNote("the query was cut to the model's token limit (77 for CLIP)") }
         if response.results.isEmpty { CLI.say("no results") }
         for (i, r) in response.results.enumerated() {
             // Catalog text is escaped whole, newlines included: one result, one line.

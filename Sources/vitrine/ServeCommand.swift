@@ -53,6 +53,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "model"))
     var textEmbedder: String?
 
+    @Option(name: .customLong("query-model"), help: ArgumentHelp(
+        "A text tower trained into the model's space that encodes text queries in its place, e.g. sentence-transformers/clip-ViT-B-32-multilingual-v1 (queries in 50 languages; photos are not re-encoded): a hub id or a directory. Or VITRINE_QUERY_MODEL, or the file's query.model.",
+        valueName: "model"))
+    var queryModel: String?
+
     @Option(help: "Address to listen on (default 127.0.0.1).")
     var host: String?
 
@@ -110,8 +115,12 @@ struct Serve: AsyncParsableCommand {
             if settings.textEmbedder?.lowercased() != "none" {
                 textLoader = { record in try await TextEmbedderModel.load(record.specifier, precision: precision, progress: false) }
             }
+            // A query model that cannot be loaded stops the server: it was asked for by name, and
+            // serving English-only in its place would fail every other language quietly.
+            let query = try await QueryModelLoader.load(settings.queryModel, precision: precision,
+                                                        dimension: store.model?.dimension ?? 0, environment: [:])
             return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
-                                               reranker: reranker, textEmbedder: text, textLoader: textLoader))
+                                               reranker: reranker, textEmbedder: text, textLoader: textLoader, queryModel: query))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
@@ -120,6 +129,7 @@ struct Serve: AsyncParsableCommand {
                 "vitrine.catalog": .string(server.backends.catalog.description),
                 "vitrine.photos": .string(server.backends.blobs.description),
                 "vitrine.vectors": .string(server.backends.vectors.description),
+                "vitrine.query_model": .string(settings.queryModel ?? "none"),
                 "vitrine.writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
@@ -143,6 +153,7 @@ struct Serve: AsyncParsableCommand {
         if let precision { values["precision"] = ConfigValue(.string(precision.rawValue), isSecret: false) }
         if let reranker { values["reranker"] = ConfigValue(.string(reranker), isSecret: false) }
         if let textEmbedder { values["text.embedder"] = ConfigValue(.string(textEmbedder), isSecret: false) }
+        if let queryModel { values["query.model"] = ConfigValue(.string(queryModel), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }
         if !corsOrigins.isEmpty { values["cors.origins"] = ConfigValue(.stringArray(corsOrigins), isSecret: false) }

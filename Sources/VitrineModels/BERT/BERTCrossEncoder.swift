@@ -36,6 +36,9 @@ public struct BERTCrossEncoder: Sendable {
         let configURL = directory.appendingPathComponent("config.json")
         let json = try ConfigReader.object(contentsOf: configURL)
         let config = try BERTConfig(json: json, path: configURL.path)
+        guard config.architecture == .bert else {
+            throw ModelError.unsupportedModel(path: configURL.path, reason: "model_type \"\(config.architecture.rawValue)\"; a reranker is a BERT (BertForSequenceClassification)")
+        }
         let labels = (json["id2label"] as? [String: Any])?.count ?? (json["num_labels"] as? Int) ?? 2
         guard labels == 1 else {
             throw ModelError.unsupportedModel(path: configURL.path, reason: "\(labels) labels; a reranker has one (a relevance score)")
@@ -48,7 +51,7 @@ public struct BERTCrossEncoder: Sendable {
             throw ModelError.unsupportedModel(path: directory.path, reason: "no classifier.weight: not a sequence-classification checkpoint")
         }
         model = try BERTModel(directory: directory, config: config, weights: weights)
-        let m = BERTModel.prefix(of: weights.checkpoint)
+        let m = BERTModel.prefix(of: weights.checkpoint, architecture: .bert)
         pooler = try weights.linear("\(m)pooler.dense", in: w, out: w)
         classifier = try weights.tensor("classifier.weight", shape: [1, w])
         classifierBias = try weights.tensor("classifier.bias", shape: [1])[0]

@@ -10,31 +10,44 @@ import VitrineTensor
 
 /// One post-norm BERT block:
 /// `x = norm1(x + out(attention(qkv(x))))`, then `x = norm2(x + fc2(gelu(fc1(x))))`.
+/// DistilBERT's block is the same computation under other tensor names (in parentheses).
 struct BERTLayer: Sendable {
-    /// `attention.self.{query,key,value}` stacked into one `[3 · width, width]` layer.
+    /// `attention.self.{query,key,value}` (`attention.{q,k,v}_lin`) stacked into one
+    /// `[3 · width, width]` layer.
     let qkv: Linear
-    let attentionOut: Linear    // attention.output.dense
-    let attentionNorm: LayerNorm // attention.output.LayerNorm
-    let intermediate: Linear    // intermediate.dense
-    let output: Linear          // output.dense
-    let outputNorm: LayerNorm   // output.LayerNorm
+    let attentionOut: Linear    // attention.output.dense (attention.out_lin)
+    let attentionNorm: LayerNorm // attention.output.LayerNorm (sa_layer_norm)
+    let intermediate: Linear    // intermediate.dense (ffn.lin1)
+    let output: Linear          // output.dense (ffn.lin2)
+    let outputNorm: LayerNorm   // output.LayerNorm (output_layer_norm)
 
-    init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig) throws {
+    init(_ weights: WeightReader, prefix p: String, config c: EncoderConfig, architecture: BERTConfig.Architecture) throws {
         let w = c.hiddenSize
-        qkv = try weights.stackedLinear(["query", "key", "value"].map { "\(p).attention.self.\($0)" }, width: w)
-        attentionOut = try weights.linear("\(p).attention.output.dense", in: w, out: w)
-        attentionNorm = try weights.layerNorm("\(p).attention.output.LayerNorm", width: w, eps: c.layerNormEps)
-        intermediate = try weights.linear("\(p).intermediate.dense", in: w, out: c.intermediateSize)
-        output = try weights.linear("\(p).output.dense", in: c.intermediateSize, out: w)
-        outputNorm = try weights.layerNorm("\(p).output.LayerNorm", width: w, eps: c.layerNormEps)
+        switch architecture {
+        case .bert:
+            qkv = try weights.stackedLinear(["query", "key", "value"].map { "\(p).attention.self.\($0)" }, width: w)
+            attentionOut = try weights.linear("\(p).attention.output.dense", in: w, out: w)
+            attentionNorm = try weights.layerNorm("\(p).attention.output.LayerNorm", width: w, eps: c.layerNormEps)
+            intermediate = try weights.linear("\(p).intermediate.dense", in: w, out: c.intermediateSize)
+            output = try weights.linear("\(p).output.dense", in: c.intermediateSize, out: w)
+            outputNorm = try weights.layerNorm("\(p).output.LayerNorm", width: w, eps: c.layerNormEps)
+        case .distilbert:
+            qkv = try weights.stackedLinear(["q_lin", "k_lin", "v_lin"].map { "\(p).attention.\($0)" }, width: w)
+            attentionOut = try weights.linear("\(p).attention.out_lin", in: w, out: w)
+            attentionNorm = try weights.layerNorm("\(p).sa_layer_norm", width: w, eps: c.layerNormEps)
+            intermediate = try weights.linear("\(p).ffn.lin1", in: w, out: c.intermediateSize)
+            output = try weights.linear("\(p).ffn.lin2", in: c.intermediateSize, out: w)
+            outputNorm = try weights.layerNorm("\(p).output_layer_norm", width: w, eps: c.layerNormEps)
+        }
     }
 }
 
-/// A BERT checkpoint in Hugging Face layout (`BertModel` weights, with or without the `bert.`
-/// prefix of the task heads' checkpoints) that embeds texts as sentence-transformers does for
-/// all-MiniLM-L6-v2: the mean of the last hidden states over the text's tokens, L2-normalized.
-/// The pooler (`pooler.dense`) is not used by that recipe and is not loaded here
-/// (``BERTCrossEncoder`` loads it for its classification head).
+/// A BERT or DistilBERT checkpoint in Hugging Face layout (`BertModel` or `DistilBertModel`
+/// weights, with or without the `bert.` or `distilbert.` prefix of the task heads' checkpoints):
+/// the last hidden states of a batch of texts, and their pooling as sentence-transformers does it
+/// (for all-MiniLM-L6-v2, the mean over the text's tokens, L2-normalized). The pooler
+/// (`pooler.dense`) is not used by that recipe and is not loaded here (``BERTCrossEncoder`` loads
+/// it for its classification head).
 public struct BERTModel: Sendable {
     public let directory: URL
     public let config: BERTConfig
@@ -44,7 +57,7 @@ public struct BERTModel: Sendable {
 
     let wordEmbedding: [Float]      // [vocab, width]
     let positionEmbedding: [Float]  // [maxPositions, width]
-    let tokenTypeEmbedding: [Float] // [typeVocab, width]: type 0 for a single text and a pair's first
+    let tokenTypeEmbedding: [Float] // [typeVocab, width]: type 0 for a single text and a pair's first; empty in DistilBERT
     let embeddingNorm: LayerNorm
     let layers: [BERTLayer]
     let attention: MultiHeadAttention
@@ -70,38 +83,47 @@ public struct BERTModel: Sendable {
         self.directory = directory
         self.precision = weights.precision
         self.config = config
-        let m = Self.prefix(of: weights.checkpoint)
+        let m = Self.prefix(of: weights.checkpoint, architecture: config.architecture)
         let c = config.encoder, w = c.hiddenSize
         wordEmbedding = try weights.tensor("\(m)embeddings.word_embeddings.weight", shape: [config.vocabSize, w])
         positionEmbedding = try weights.tensor("\(m)embeddings.position_embeddings.weight", shape: [config.maxPositions, w])
-        tokenTypeEmbedding = try weights.tensor("\(m)embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, w])
+        tokenTypeEmbedding = config.typeVocabSize == 0 ? []
+            : try weights.tensor("\(m)embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, w])
         embeddingNorm = try weights.layerNorm("\(m)embeddings.LayerNorm", width: w, eps: c.layerNormEps)
-        layers = try (0..<c.layers).map { try BERTLayer(weights, prefix: "\(m)encoder.layer.\($0)", config: c) }
+        let blocks = config.architecture == .bert ? "encoder.layer" : "transformer.layer"
+        layers = try (0..<c.layers).map {
+            try BERTLayer(weights, prefix: "\(m)\(blocks).\($0)", config: c, architecture: config.architecture)
+        }
         attention = MultiHeadAttention(width: w, heads: c.heads, causal: false)
     }
 
-    /// The tensor names' prefix: `bert.` in a task head's checkpoint, none in a bare `BertModel`'s.
-    static func prefix(of checkpoint: Checkpoint) -> String {
-        checkpoint.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+    /// The tensor names' prefix: `bert.` (`distilbert.`) in a task head's checkpoint, none in a
+    /// bare `BertModel`'s (`DistilBertModel`'s).
+    static func prefix(of checkpoint: Checkpoint, architecture: BERTConfig.Architecture) -> String {
+        let head = "\(architecture.rawValue)."
+        return checkpoint.contains("\(head)embeddings.word_embeddings.weight") ? head : ""
     }
 
     /// L2-normalized mean-pooled embeddings of tokenized texts (`[CLS] … [SEP]`, at most
     /// `maxPositions` tokens each), all computed in one packed pass.
     public func embed(tokenIDs batch: [[Int32]]) throws -> [[Float]] {
+        try pooled(tokenIDs: batch, pooling: .mean).map { vector in
+            var vector = vector
+            vector.withUnsafeMutableBufferPointer { Kernels.l2Normalize($0.baseAddress!, count: $0.count) }
+            return vector
+        }
+    }
+
+    /// Each text's last hidden states pooled into one vector (not normalized), in one packed pass.
+    public func pooled(tokenIDs batch: [[Int32]], pooling: SentencePooling) throws -> [[Float]] {
         try encode(tokenIDs: batch, typeIDs: nil) { x, sequences in
-            // Mean pooling over each text's tokens (every token is unmasked), then L2 normalization.
             let w = config.encoder.hiddenSize
             return sequences.map { sequence in
-                var embedding = [Float](repeating: 0, count: w)
-                embedding.withUnsafeMutableBufferPointer { e in
-                    for position in 0..<sequence.length {
-                        Kernels.add(x + (sequence.start + position) * w, to: e.baseAddress!, count: w)
-                    }
-                    let inverse = 1 / Float(sequence.length)
-                    for i in 0..<w { e[i] *= inverse }
-                    Kernels.l2Normalize(e.baseAddress!, count: w)
+                var vector = [Float](repeating: 0, count: pooling.outputWidth(w))
+                vector.withUnsafeMutableBufferPointer { v in
+                    pooling.pool(x + sequence.start * w, rows: sequence.length, width: w, into: v.baseAddress!)
                 }
-                return embedding
+                return vector
             }
         } ?? []
     }
@@ -117,6 +139,9 @@ public struct BERTModel: Sendable {
         for (i, ids) in batch.enumerated() {
             try ModelError.checkTokenIDs(ids, maxPositions: config.maxPositions, vocabSize: config.vocabSize)
             if let types = typeIDs?[i] {
+                guard config.typeVocabSize > 0 else {
+                    throw ModelError.invalidInput(input: "token type ids of sequence \(i)", reason: "\(config.architecture.rawValue) has no token types")
+                }
                 guard types.count == ids.count, types.allSatisfy({ $0 >= 0 && Int($0) < config.typeVocabSize }) else {
                     throw ModelError.invalidInput(input: "token type ids of sequence \(i)",
                                                   reason: "need \(ids.count) values in 0..<\(config.typeVocabSize)")
@@ -131,16 +156,19 @@ public struct BERTModel: Sendable {
         let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * w)
         defer { x.deallocate() }
 
-        // Embeddings: word + token type + position (transformers adds them in this order), normed.
+        // Embeddings: word + token type (BERT only) + position (transformers adds them in this
+        // order), normed.
         wordEmbedding.withUnsafeBufferPointer { words in
             positionEmbedding.withUnsafeBufferPointer { positions in
                 tokenTypeEmbedding.withUnsafeBufferPointer { types in
                     for (i, (ids, sequence)) in zip(batch, sequences).enumerated() {
                         for (position, id) in ids.enumerated() {
                             let row = x + (sequence.start + position) * w
-                            let type = Int(typeIDs?[i][position] ?? 0)
                             row.update(from: words.baseAddress! + Int(id) * w, count: w)
-                            Kernels.add(types.baseAddress! + type * w, to: row, count: w)
+                            if config.typeVocabSize > 0 {
+                                let type = Int(typeIDs?[i][position] ?? 0)
+                                Kernels.add(types.baseAddress! + type * w, to: row, count: w)
+                            }
                             Kernels.add(positions.baseAddress! + position * w, to: row, count: w)
                         }
                     }

@@ -57,34 +57,48 @@ public enum RandomCheckpoint {
 
     public static func write(like source: URL, to destination: URL, seed: UInt64, dtype: SafetensorsFile.DType = .f32) throws {
         let configURL = source.appendingPathComponent("config.json")
+        let modelType = try ConfigReader.object(contentsOf: configURL)["model_type"] as? String
+        if let modelType, BERTConfig.Architecture(rawValue: modelType) != nil {
+            return try writeSentenceModel(like: source, to: destination, seed: seed, dtype: dtype)
+        }
         let config = try CLIPConfig(contentsOf: configURL)
-        let fm = FileManager.default
-        try fm.createDirectory(at: destination, withIntermediateDirectories: true)
-
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
         var generator = NormalGenerator(seed: seed)
-        let tensors = CLIPCheckpointLayout.parameters(of: config).map { name, shape in
+        try writeWeights(CLIPCheckpointLayout.parameters(of: config), generator: &generator, dtype: dtype,
+                         to: destination.appendingPathComponent("model.safetensors"))
+        try markConfig(configURL, seed: seed, into: destination)
+        try copy(companionFiles, from: source, to: destination)
+    }
+
+    /// Random values for each parameter, written as one safetensors file: layer-norm weights near
+    /// 1, small biases, embeddings of half a unit, linear weights scaled by their fan-in to keep
+    /// activations near unit variance.
+    static func writeWeights(_ parameters: [(name: String, shape: [Int])], generator: inout NormalGenerator,
+                             dtype: SafetensorsFile.DType, to url: URL) throws {
+        let tensors = parameters.map { name, shape in
             let count = shape.reduce(1, *)
             let values: [Float]
             if name == "logit_scale" {
                 values = [2.6592]
-            } else if name.contains("norm") && name.hasSuffix(".weight") {
+            } else if name.lowercased().contains("norm") && name.hasSuffix(".weight") {
                 values = (0..<count).map { _ in 1 + 0.1 * generator.next() }
             } else if name.hasSuffix(".bias") {
                 values = (0..<count).map { _ in 0.05 * generator.next() }
             } else if name.contains("embedding") {
                 values = (0..<count).map { _ in 0.5 * generator.next() }
             } else {
-                // Linear and convolution weights scaled to keep activations near unit variance.
                 let fanIn = Float(count / max(shape.first ?? 1, 1))
                 let scale = 1 / fanIn.squareRoot()
                 values = (0..<count).map { _ in scale * generator.next() }
             }
             return SafetensorsWriter.Tensor(name: name, shape: shape, values: values)
         }
-        try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: destination.appendingPathComponent("model.safetensors"))
+        try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: url)
+    }
 
-        // Mark the copy as random by adding two keys to the original text. Re-serializing would
-        // turn 1.0 into 1, which transformers' strict config classes reject.
+    /// Marks the copy of `configURL` as random by adding two keys to the original text.
+    /// Re-serializing would turn 1.0 into 1, which transformers' strict config classes reject.
+    static func markConfig(_ configURL: URL, seed: UInt64, into destination: URL) throws {
         let original = String(decoding: try Data(contentsOf: configURL), as: UTF8.self)
         guard let close = original.lastIndex(of: "}") else {
             throw ModelError.malformedConfig(path: configURL.path, reason: "not a JSON object")
@@ -92,10 +106,15 @@ public enum RandomCheckpoint {
         let marked = original[..<close].trimmingCharacters(in: .whitespacesAndNewlines)
             + ",\n  \"vitrine_random_weights\": true,\n  \"vitrine_random_seed\": \(seed)\n}\n"
         try Data(marked.utf8).write(to: destination.appendingPathComponent("config.json"), options: .atomic)
+    }
 
-        for name in companionFiles {
+    /// Copies the files of `names` that `source` has (relative paths; folders are made).
+    static func copy(_ names: [String], from source: URL, to destination: URL) throws {
+        let fm = FileManager.default
+        for name in names {
             let from = source.appendingPathComponent(name), to = destination.appendingPathComponent(name)
             guard fm.fileExists(atPath: from.path), from.standardizedFileURL != to.standardizedFileURL else { continue }
+            try fm.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? fm.removeItem(at: to)
             try fm.copyItem(at: from.resolvingSymlinksInPath(), to: to)
         }
