@@ -124,6 +124,12 @@ struct HubUnitTests {
         #expect(clip.files == ["config.json", "vocab.json", "merges.txt", "1_Pooling/config.json", "model.safetensors"])
         #expect(clip.shardedIndex == nil)
         #expect(try plan(["config.json", "model.safetensors.index.json"]).shardedIndex == "model.safetensors.index.json")
+        // clip-ViT-B-32-multilingual-v1's layout: the Dense module's config and safetensors, not its pickle.
+        let multilingual = try plan(["config.json", "vocab.txt", "modules.json", "model.safetensors", "pytorch_model.bin",
+                                     "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin",
+                                     "onnx/model.onnx", "openvino/openvino_model.xml", "x_Dense/config.json", "3_Dense/sub/config.json"])
+        #expect(multilingual.files == ["config.json", "vocab.txt", "modules.json", "1_Pooling/config.json", "2_Dense/config.json",
+                                       "2_Dense/model.safetensors", "model.safetensors"])
         #expect(throws: HubError.noSafetensors(repo: "a/b", revision: "main", found: ["pytorch_model.bin", "tf_model.h5"])) {
             try plan(["config.json", "pytorch_model.bin", "tf_model.h5", "README.md"])
         }
