@@ -33,8 +33,11 @@ struct BenchQueryModel: AsyncParsableCommand {
     @Option(help: "Queries, one per line.")
     var queries = "bench/queries-multilingual.txt"
 
-    @Option(help: "Seconds of measurement per precision.")
+    @Option(help: "Seconds of measurement per precision (and per length).")
     var seconds = 5.0
+
+    @Option(help: ArgumentHelp("Also time both towers on token sequences of these lengths (special tokens included), the same for both: the towers' cost apart from their vocabularies.", valueName: "n,n,..."))
+    var lengths = "8,16,32"
 
     @Option(help: "Threads for the matrix products.")
     var threads = 1
@@ -55,10 +58,45 @@ struct BenchQueryModel: AsyncParsableCommand {
         var ratio: Double
         var clipMinCosineToFP32: Double
         var queryModelMinCosineToFP32: Double
+        /// At equal lengths: tokens → (CLIP p50, query model p50, ratio) in milliseconds.
+        var byLength: [LengthRow]
+    }
+
+    struct LengthRow: Codable {
+        var tokens: Int
+        var clipP50Milliseconds: Double
+        var queryModelP50Milliseconds: Double
+        var ratio: Double
+    }
+
+    /// p50s of both towers over sequences of `length` tokens (the first and last the towers' own
+    /// framing ids, the rest spread over ids every vocabulary has).
+    static func timeAtLength(_ length: Int, clip: any TextEncoder, clipFrame: [Int32], query: any TextEncoder, queryFrame: [Int32],
+                             seconds: Double) throws -> LengthRow {
+        // Ids below 1010: inside any vocabulary worth measuring.
+        let middle: [Int32] = (0..<max(length - 2, 0)).map { i in Int32(10 + (i * 37) % 1000) }
+        func sequence(_ frame: [Int32]) -> [Int32] { [frame[0]] + middle + [frame[frame.count - 1]] }
+        let (a, b) = (sequence(clipFrame), sequence(queryFrame))
+        _ = try clip.embed(tokenIDs: [a]); _ = try query.embed(tokenIDs: [b])
+        var clipTimes: [Double] = [], queryTimes: [Double] = []
+        let start = ContinuousClock.now
+        repeat {
+            var t0 = ContinuousClock.now
+            _ = try clip.embed(tokenIDs: [a])
+            clipTimes.append((ContinuousClock.now - t0) / .milliseconds(1))
+            t0 = ContinuousClock.now
+            _ = try query.embed(tokenIDs: [b])
+            queryTimes.append((ContinuousClock.now - t0) / .milliseconds(1))
+        } while ContinuousClock.now - start < .seconds(seconds)
+        let (c, q) = (clipTimes.sorted()[clipTimes.count / 2], queryTimes.sorted()[queryTimes.count / 2])
+        return LengthRow(tokens: length, clipP50Milliseconds: c, queryModelP50Milliseconds: q, ratio: q / c)
     }
 
     func validate() throws {
         _ = try BenchMiniLM.precisions(precision)
+        guard lengths.split(separator: ",").allSatisfy({ Int($0).map { (3...77).contains($0) } ?? false }) else {
+            throw ValidationError("--lengths takes token counts from 3 to 77 (CLIP's context), comma-separated")
+        }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
     }
 
@@ -118,6 +156,12 @@ struct BenchQueryModel: AsyncParsableCommand {
             func minCosine(_ a: [[Float]], _ b: [[Float]]) -> Double {
                 zip(a, b).map { x, y in zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }.min() ?? 1
             }
+            let clipFrame = clip.tokenize("a").ids, queryFrame = query.tokenize("a").ids
+            let byLength = try CLI.run {
+                try lengths.split(separator: ",").compactMap { Int($0) }.map {
+                    try Self.timeAtLength($0, clip: clip, clipFrame: clipFrame, query: query, queryFrame: queryFrame, seconds: seconds / 2)
+                }
+            }
             let row = Row(
                 precision: p.rawValue, queries: texts.count,
                 clipTokens: Double(clipTokens.map(\.count).reduce(0, +)) / Double(texts.count),
@@ -125,13 +169,18 @@ struct BenchQueryModel: AsyncParsableCommand {
                 clipP50Milliseconds: percentile(clipTimes, 0.5), clipP99Milliseconds: percentile(clipTimes, 0.99),
                 queryModelP50Milliseconds: percentile(queryTimes, 0.5), queryModelP99Milliseconds: percentile(queryTimes, 0.99),
                 ratio: percentile(queryTimes, 0.5) / percentile(clipTimes, 0.5),
-                clipMinCosineToFP32: minCosine(clipOut, reference.0), queryModelMinCosineToFP32: minCosine(queryOut, reference.1))
+                clipMinCosineToFP32: minCosine(clipOut, reference.0), queryModelMinCosineToFP32: minCosine(queryOut, reference.1),
+                byLength: byLength)
             rows.append(row)
             if !json {
                 print(p.rawValue + String(
                     format: ": CLIP text tower p50 %.2f ms, p99 %.2f ms (%.1f tokens); query model p50 %.2f ms, p99 %.2f ms (%.1f tokens); ratio %.2f; cosine to fp32 min %.5f / %.5f",
                     row.clipP50Milliseconds, row.clipP99Milliseconds, row.clipTokens, row.queryModelP50Milliseconds,
                     row.queryModelP99Milliseconds, row.queryModelTokens, row.ratio, row.clipMinCosineToFP32, row.queryModelMinCosineToFP32))
+                for length in byLength {
+                    print(String(format: "      %2d tokens each: CLIP text tower p50 %.2f ms, query model p50 %.2f ms, ratio %.2f",
+                                 length.tokens, length.clipP50Milliseconds, length.queryModelP50Milliseconds, length.ratio))
+                }
             }
         }
         if json { try CLI.printJSON(rows) }
