@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "VitrineSources", targets: ["VitrineSources"]),
         .library(name: "VitrinePostgres", targets: ["VitrinePostgres"]),
         .library(name: "VitrineS3", targets: ["VitrineS3"]),
+        .library(name: "VitrineLLM", targets: ["VitrineLLM"]),
         .library(name: "VitrineEngine", targets: ["VitrineEngine"]),
         .library(name: "VitrineEval", targets: ["VitrineEval"]),
         .library(name: "VitrineServer", targets: ["VitrineServer"]),
@@ -151,27 +152,39 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Query understanding through an OpenAI-compatible chat server: the client (a deadline, no
+        // retries), the prompt and schema, validation against the catalog's facets, the cache.
+        .target(
+            name: "VitrineLLM",
+            dependencies: [
+                "VitrineCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Ingest and search over a data directory, and the catalog lifecycle.
         .target(
             name: "VitrineEngine",
             dependencies: [
                 "VitrineCore", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources",
-                "VitrinePostgres", "VitrineS3", "VitrineMilvus",
+                "VitrinePostgres", "VitrineS3", "VitrineMilvus", "VitrineLLM",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // AsyncChannel: ingest hands prepared batches to the committing loop one at a time.
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
-        // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
-        // images and thumbnails, metrics, health, writes through the data directory's writer lock,
-        // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
         // Retrieval evaluation: judgements and runs, the ranking metrics (trec_eval's definitions),
         // intervals and paired tests.
         .target(name: "VitrineEval", dependencies: ["VitrineCore", "VitrineSources", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage"]),
+        // The HTTP search service over a data directory: API v1, OpenAPI document and its page,
+        // images and thumbnails, metrics, health, writes through the data directory's writer lock,
+        // and the web UI (server-rendered HTML that escapes by default; its CSS and JS are resources).
         .target(
             name: "VitrineServer",
             dependencies: [
                 "VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources", "VitrineCore",
+                "VitrineLLM",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -262,6 +275,14 @@ let package = Package(
             dependencies: ["VitrineEngine", "VitrineCatalog", "VitrineIndex", "VitrineModels", "VitrineImage", "VitrineSources"]
         ),
         .testTarget(name: "VitrineEvalTests", dependencies: ["VitrineEval"]),
+        // The LLM client and parser against a scripted fake chat server (Hummingbird on loopback).
+        .testTarget(
+            name: "VitrineLLMTests",
+            dependencies: [
+                "VitrineLLM", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "VitrineServerTests",
             dependencies: [

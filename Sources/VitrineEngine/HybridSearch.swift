@@ -164,9 +164,16 @@ extension SearchEngine {
         if let minScore = page.minScore { ranked.removeAll { score($0.id, fused: $0.score) < minScore } }
 
         var products: [String: Product] = [:]
+        let excluded = filter.excludedWords
+        if !excluded.isEmpty {
+            // Exclusions read each ranked product's text: the catalog is read for the whole ranking.
+            products = try store.catalog.products(ids: ranked.map(\.id))
+            ranked.removeAll { entry in products[entry.id].map { SearchFilter.mentions($0, excluded) } ?? false }
+        }
         if rerank, let reranker, !ranked.isEmpty {
             let top = Array(ranked.prefix(fusion.rerankDepth))
-            products = try store.catalog.products(ids: top.map(\.id))
+            let unread = top.map(\.id).filter { products[$0] == nil }
+            if !unread.isEmpty { products.merge(try store.catalog.products(ids: unread)) { a, _ in a } }
             let texts = top.map { products[$0.id].map(TextEmbedder.text(of:)) ?? "" }
             let scores = try reranker.scores(query: trimmed, texts: texts, maxLength: fusion.rerankMaxLength)
             // Best reranker score first; ties keep the fused order.

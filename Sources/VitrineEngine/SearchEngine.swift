@@ -2,15 +2,35 @@ import Foundation
 import VitrineCatalog
 import VitrineImage
 import VitrineIndex
+import VitrineLLM
 import VitrineModels
 
 /// Narrowing of a search: category (id or name, as the catalog has either) and market.
 public struct SearchFilter: Sendable, Equatable {
     public var category: String?
     public var market: String?
-    public init(category: String? = nil, market: String? = nil) {
+    /// Words a product must not mention: a product whose name or description has a word starting
+    /// with one of them (case and diacritics folded) is left out ("boots, not ankle").
+    public var exclude: [String]
+
+    public init(category: String? = nil, market: String? = nil, exclude: [String] = []) {
         self.category = category
         self.market = market
+        self.exclude = exclude
+    }
+
+    /// The exclusions as folded, lowercased words (empty ones dropped).
+    var excludedWords: [String] {
+        exclude.flatMap { FullTextQuery.words(TextFolding.fold($0).lowercased()) }
+    }
+
+    /// Whether `product` mentions one of `words` (``excludedWords``) at the start of a word of its
+    /// name or description.
+    static func mentions(_ product: Product, _ words: [String]) -> Bool {
+        guard !words.isEmpty else { return false }
+        let text = TextFolding.fold(product.name + " " + product.description).lowercased()
+        let tokens = text.split { !$0.isLetter && !$0.isNumber }
+        return tokens.contains { token in words.contains { token.hasPrefix($0) } }
     }
 }
 
@@ -65,6 +85,8 @@ public struct SearchResponse: Sendable, Codable, Equatable {
     public var truncated: Bool
     public var offset: Int
     public var results: [SearchResult]
+    /// What an LLM understood the request to ask for, when one was asked (a server with `llm.url`).
+    public var understood: Understood? = nil
 }
 
 /// The query path: text → tokenizer → text tower (or image → image tower, or a stored product's
@@ -200,6 +222,7 @@ public final class SearchEngine: @unchecked Sendable {
         }
         guard let vectors else { return [] }
         guard let resolved = try resolve(filter) else { return [] }
+        let excluded = filter.excludedWords
         let wanted = page.offset + page.k + (excluding == nil ? 0 : 1)
         return try widening(vector, filter: resolved, in: vectors, wanted: wanted, excluding: excluding, minScore: page.minScore) { ranked in
             // Records are read best first and only as many as the page needs (a few more when the
@@ -211,7 +234,8 @@ public final class SearchEngine: @unchecked Sendable {
                 cursor += chunk.count
                 let products = try store.catalog.products(ids: chunk.map(\.id))
                 for (id, hit) in chunk {
-                    guard let product = products[id], let image = product.images.first(where: { $0.id == hit.key.image }) else { continue }
+                    guard let product = products[id], let image = product.images.first(where: { $0.id == hit.key.image }),
+                          !SearchFilter.mentions(product, excluded) else { continue }
                     results.append(SearchResult(
                         id: id, score: Self.displayScore(hit), name: product.name, category: product.categoryName ?? product.category,
                         market: product.market, image: "/images/\(image.key)"))
