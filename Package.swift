@@ -219,7 +219,7 @@ let package = Package(
             name: "vitrine",
             dependencies: [
                 "VitrineCommandLine", "VitrineModels", "VitrineHub", "VitrineImage", "VitrineTensor", "VitrineIndex",
-                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineServer", "VitrineEval",
+                "VitrineCatalog", "VitrineSources", "VitrineEngine", "VitrineServer", "VitrineEval", "VitrineLLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -287,7 +287,7 @@ let package = Package(
             name: "VitrineServerTests",
             dependencies: [
                 "VitrineServer", "VitrineEngine", "VitrineCatalog", "VitrineModels", "VitrineImage", "VitrineSources", "VitrineCore",
-                "VitrineIndex", "VitrineHub", "VitrineTensor", "VitrineCommandLine",
+                "VitrineIndex", "VitrineHub", "VitrineTensor", "VitrineCommandLine", "VitrineLLM",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

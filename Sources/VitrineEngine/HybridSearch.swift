@@ -258,7 +258,7 @@ extension SearchEngine {
 
     /// The query without surrounding whitespace, or ``EngineError/invalidQuery(_:)`` when it is
     /// empty or too long.
-    static func check(_ query: String) throws -> String {
+    public static func check(_ query: String) throws -> String {
         let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw EngineError.invalidQuery("the query is empty") }
         guard query.count <= maxQueryLength else {

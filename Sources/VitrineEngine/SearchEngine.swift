@@ -19,6 +19,12 @@ public struct SearchFilter: Sendable, Equatable {
         self.exclude = exclude
     }
 
+    /// This filter with what an LLM understood: the request's own category and market win over
+    /// the understood ones, and exclusions add up.
+    public func adding(_ understood: Understood) -> SearchFilter {
+        SearchFilter(category: category ?? understood.category, market: market ?? understood.market, exclude: exclude + understood.exclude)
+    }
+
     /// The exclusions as folded, lowercased words (empty ones dropped).
     var excludedWords: [String] {
         exclude.flatMap { FullTextQuery.words(TextFolding.fold($0).lowercased()) }
@@ -50,7 +56,7 @@ public struct SearchPage: Sendable, Equatable {
         self.minScore = minScore
     }
 
-    func validate() throws {
+    public func validate() throws {
         guard (1...Self.maxK).contains(k) else { throw EngineError.invalidArgument("k must be between 1 and \(Self.maxK), not \(k)") }
         guard (0...Self.maxOffset).contains(offset) else {
             throw EngineError.invalidArgument("offset must be between 0 and \(Self.maxOffset), not \(offset)")

@@ -178,10 +178,23 @@ public enum OpenAPIDocument {
         ], optional: ["score"]),
         "SearchResponse": object([
             "query": ["type": "string", "description": "The text query, or image:WxH, or similar:ID."],
-            "truncated": ["type": "boolean", "description": "Whether the text query was cut to the model's 77 tokens."],
+            "truncated": ["type": "boolean", "description": "Whether the text query was cut to the model's token limit (77 for CLIP)."],
             "offset": ["type": "integer"],
             "results": ["type": "array", "items": ref("SearchResult")],
-        ]),
+            "understood": ref("Understood"),
+        ], optional: ["understood"]),
+        "Understood": object([
+            "query": ["type": "string", "description": "The words searched (with colours and materials added when the query text lacks them)."],
+            "category": ["type": "string", "description": "A category id of the catalog; the request's own category wins."],
+            "category_name": ["type": "string"],
+            "market": ["type": "string", "description": "A market of the catalog; the request's own market wins."],
+            "colors": ["type": "array", "items": ["type": "string"]],
+            "materials": ["type": "array", "items": ["type": "string"]],
+            "exclude": ["type": "array", "items": ["type": "string"], "description": "Words no result mentions."],
+            "source": ["type": "string", "enum": ["llm", "cache", "fallback"], "description": "fallback: the query was searched as typed."],
+            "reason": ["type": "string", "description": "Why it fell back: timeout, http_error, unreachable, invalid, too_long."],
+            "dropped": ["type": "array", "items": ["type": "string"], "description": "What the LLM answered that was not used (values the catalog lacks, wrong types)."],
+        ], optional: ["category", "category_name", "market", "reason"]),
         "ProductImage": object([
             "id": ["type": "string"], "url": ["type": "string", "description": "/images/{key}"],
             "width": ["type": "integer"], "height": ["type": "integer"],
@@ -224,12 +237,16 @@ public enum OpenAPIDocument {
         query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("min_score", "Drop results with a lower cosine similarity.", ["type": "number", "minimum": -1, "maximum": 1]),
+        query("exclude", "Comma-separated words no result may mention in its name or description (a word starting with one, case and accents folded).",
+              ["type": "string", "maxLength": 400, "pattern": noNUL]),
     ]
 
     /// A text search's `mode`, `explain` and `rerank` (false only on a server without a reranker).
     static func textParameters(reranking: Bool) -> [JSONValue] { [
         query("mode", "How the query finds products.", ["type": "string", "enum": .array(SearchMode.allCases.map { .string($0.rawValue) }), "default": "clip"]),
         query("explain", "Add each result's rank and score per retriever.", ["type": "boolean", "default": false]),
+        query("understand", "On a server with an LLM (llm.url): read the query into words and filters first (the default there), returned as understood. False searches the words as typed.",
+              ["type": "boolean"]),
         reranking
             ? query("rerank", "Rerank the top of the results with the server's cross-encoder.", ["type": "boolean", "default": false])
             : query("rerank", "This server has no reranker (it was started without --reranker): only false is accepted.",

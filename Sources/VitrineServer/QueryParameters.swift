@@ -94,6 +94,7 @@ struct QueryParameters {
         }
         options.explain = try bool("explain")
         options.rerank = try bool("rerank")
+        if try string("understand") != nil { options.understand = try bool("understand") }
         return options
     }
 
@@ -107,6 +108,11 @@ struct QueryParameters {
                 throw APIError.badRequest("query parameter \(name) is too long or contains a NUL character")
             }
         }
-        return SearchFilter(category: category, market: market)
+        // `exclude`: comma-separated words no result may mention (at most 8, of at most 40 characters).
+        let exclude = (try string("exclude") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard exclude.count <= 8, exclude.allSatisfy({ $0.unicodeScalars.count <= 40 && !$0.contains("\0") }) else {
+            throw APIError.badRequest("query parameter exclude takes at most 8 comma-separated words of at most 40 characters")
+        }
+        return SearchFilter(category: category, market: market, exclude: exclude)
     }
 }

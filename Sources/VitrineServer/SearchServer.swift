@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import VitrineCatalog
 import VitrineEngine
+import VitrineLLM
 import VitrineModels
 
 /// The search service over one data directory: routes, middleware and the background services,
@@ -67,8 +68,22 @@ public final class SearchServer: Sendable {
         // With a loader, a reindex's swap waits for the new encoders: no query answers 503 meanwhile.
         if loader != nil { store.holdsModelSwaps = true }
         metrics = ServerMetrics()
+        let metrics = metrics
+        let parser = configuration.llm.map { llm in
+            QueryParser(client: ChatClient(configuration: llm)) { outcome, duration, error in
+                metrics.llmCall(outcome: outcome, duration: duration)
+                // One line per call; the query is in the request's own line, the key nowhere.
+                var metadata: Logger.Metadata = [
+                    "event.action": "llm.understand", "event.outcome": .string(outcome == "ok" ? "success" : "failure"),
+                    "vitrine.llm.outcome": .string(outcome), "vitrine.llm.model": .string(llm.model),
+                    "event.duration": .stringConvertible(ECSLogHandler.nanoseconds(duration)),
+                ]
+                if let error { metadata["error.message"] = .string(error.description) }
+                logger.log(level: outcome == "ok" ? .info : .warning, "query understanding by the LLM server", metadata: metadata)
+            }
+        }
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
-                                textEmbedder: textEmbedder, queryModel: queryModel)
+                                textEmbedder: textEmbedder, queryModel: queryModel, parser: parser)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
             storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, text: textEmbedder,
             configuration: configuration, logger: logger)

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import VitrineCatalog
 import VitrineEngine
+import VitrineLLM
 import VitrineModels
 
 /// What the routes ask of the engine: searches, products, facets and the data's vital signs.
@@ -38,6 +39,10 @@ public final class SearchService: Sendable {
     /// paired with the model served at start, so a reindex to another model drops it.
     var queryModel: QueryModel? { currentQuery.withLock { $0 } }
     private let currentQuery: Mutex<QueryModel?>
+    /// Query understanding through an LLM (`llm.url`), nil when off.
+    let parser: QueryParser?
+    /// The catalog's categories and markets as the parser offers them, read at most every 30 s.
+    private let facets = Mutex<(read: ContinuousClock.Instant, categories: [FacetValue], markets: [FacetValue])?>(nil)
 
     /// A text query waiting for the text tower, with the engine it was prepared by (a batch can
     /// straddle a model reload: each engine's queries go through its own encoder).
@@ -76,9 +81,11 @@ public final class SearchService: Sendable {
     }
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics,
-                reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil, queryModel: QueryModel? = nil) {
+                reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil, queryModel: QueryModel? = nil,
+                parser: QueryParser? = nil) {
         self.store = store
         self.reranker = reranker
+        self.parser = parser
         currentText = Mutex(textEmbedder)
         currentQuery = Mutex(queryModel)
         current = Mutex(Self.engine(store: store, encoders: encoders, queryModel: queryModel, configuration: configuration, metrics: metrics,
@@ -172,15 +179,54 @@ public final class SearchService: Sendable {
         }
     }
 
-    /// How a text query is run: its mode, and whether to explain and rerank.
+    /// How a text query is run: its mode, whether to explain and rerank, and whether an LLM
+    /// reads it first (nil: when the server has one).
     struct TextOptions: Sendable {
         var mode: SearchMode = .clip
         var explain = false
         var rerank = false
+        var understand: Bool?
     }
 
     func search(text: String, filter: SearchFilter, page: SearchPage, options: TextOptions = TextOptions()) async throws -> SearchResponse {
-        try await acrossModelSwap { try await searchOnce(text: text, filter: filter, page: page, options: options) }
+        guard let parser, options.understand ?? true else {
+            return try await acrossModelSwap { try await searchOnce(text: text, filter: filter, page: page, options: options) }
+        }
+        // Checked before the LLM is asked: a query the engine would refuse costs no call.
+        _ = try SearchEngine.check(text)
+        try page.validate()
+        let understood = await understand(text, with: parser)
+        let combined = filter.adding(understood)
+        let searched = understood.searchText
+        var response = try await acrossModelSwap { try await searchOnce(text: searched, filter: combined, page: page, options: options) }
+        response.query = text
+        response.understood = understood
+        return response
+    }
+
+    /// `text` through the parser, against the catalog's facets, counted in the metrics.
+    func understand(_ text: String, with parser: QueryParser) async -> Understood {
+        let (categories, markets) = await facetValues()
+        let understood = await parser.understand(text, categories: categories, markets: markets)
+        switch understood.source {
+        case .cache: metrics.llmCacheHit()
+        case .fallback where understood.reason == "too_long": metrics.llmFallback(reason: "too_long")
+        case .llm, .fallback: break  // counted by the parser's observer, once per call
+        }
+        return understood
+    }
+
+    /// The categories (most products first) and markets, cached for 30 s; none when the catalog
+    /// cannot be read (the LLM then gets no facets to choose from, and the search goes on).
+    private func facetValues() async -> ([FacetValue], [FacetValue]) {
+        if let cached = facets.withLock({ $0 }), ContinuousClock.now - cached.read < .seconds(30) {
+            return (cached.categories, cached.markets)
+        }
+        let categories = ((try? await self.categories()) ?? []).sorted { $0.count > $1.count }
+            .map { FacetValue(value: $0.value, name: $0.name) }
+        let markets = ((try? await self.markets()) ?? []).map { FacetValue(value: $0.value, name: $0.name) }
+        facets.withLock { $0 = (ContinuousClock.now, categories, markets) }
+        return (categories, markets)
     }
 
     private func searchOnce(text: String, filter: SearchFilter, page: SearchPage, options: TextOptions) async throws -> SearchResponse {

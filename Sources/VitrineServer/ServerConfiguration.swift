@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import VitrineCore
 import VitrineEngine
+import VitrineLLM
 
 /// Everything `vitrine serve` can be told, and where it may come from.
 ///
@@ -71,6 +72,10 @@ public struct ServerConfiguration: Sendable {
     /// as sentence-transformers/clip-ViT-B-32-multilingual-v1, that encodes text queries in place
     /// of the CLIP model's own; nil: the CLIP model's.
     public var queryModel: String?
+    /// `llm.url`, `llm.model`, `llm.apiKey` (`VITRINE_LLM_API_KEY`), `llm.budgetMilliseconds`
+    /// (1500), `llm.structuredOutput` (json_schema, json_object or none): an OpenAI-compatible
+    /// chat server that turns free-form text queries into a query and filters; nil: off.
+    public var llm: LLMConfiguration?
     /// `search.rrfK`, `search.weights.keyword|text|clip`, `search.fusionDepth`,
     /// `search.rerankDepth`, `search.rerankMaxTokens`: how `mode=keyword|text|hybrid` fuse rankings and
     /// how `rerank=true` reranks (defaults: 60, 1, 1, 100, 32, 128).
@@ -90,7 +95,7 @@ public struct ServerConfiguration: Sendable {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
             EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["VITRINE_API_KEYS", "VITRINE_CATALOG", "VITRINE_POSTGRES_PASSWORD", "VITRINE_S3_SECRET_ACCESS_KEY",
-                                                                                         "VITRINE_VECTORS", "VITRINE_MILVUS_TOKEN"]))
+                                                                                         "VITRINE_VECTORS", "VITRINE_MILVUS_TOKEN", "VITRINE_LLM_API_KEY"]))
                 .prefixKeys(with: ConfigKey("vitrine")),
         ]
         if let file = configFile ?? environment["VITRINE_CONFIG"], !file.isEmpty {
@@ -147,6 +152,16 @@ public struct ServerConfiguration: Sendable {
         reranker = try values.string("reranker").flatMap { $0.isEmpty ? nil : $0 }
         textEmbedder = try values.string("text.embedder").flatMap { $0.isEmpty ? nil : $0 }
         queryModel = try values.string("query.model").flatMap { $0.isEmpty ? nil : $0 }
+        if let url = try values.string("llm.url"), !url.isEmpty {
+            do {
+                llm = try LLMConfiguration.parse(
+                    url: url, model: try values.string("llm.model"), apiKey: try values.string("llm.apiKey", secret: true),
+                    budgetMilliseconds: try values.int("llm.budgetMilliseconds", in: 50...60_000),
+                    structuredOutput: try values.string("llm.structuredOutput"), setting: "llm.url")
+            } catch let error as LLMError {
+                throw ConfigurationError(key: "llm.url", error.description)
+            }
+        }
         fusion.k = try values.double("search.rrfK", in: 1...10_000) ?? fusion.k
         for retriever in Retriever.allCases {
             if let weight = try values.double("search.weights.\(retriever.rawValue)", in: 0...1000) { fusion.weights[retriever] = weight }

@@ -17,7 +17,9 @@ import VitrineEngine
 /// `vitrine_catalog_images`, `vitrine_index_vectors`, `vitrine_data_generation`,
 /// `vitrine_last_commit_timestamp_seconds`, `vitrine_dependency_up{role,dependency}` (1 when the
 /// last probe of that store answered, else 0; role catalog, photos or vectors, dependency the
-/// backend's kind).
+/// backend's kind); with query understanding on, `vitrine_llm_requests_total{outcome}`,
+/// `vitrine_llm_request_duration_seconds` (histogram), `vitrine_llm_fallbacks_total{reason}` and
+/// `vitrine_llm_cache_hits_total`.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -43,6 +45,11 @@ public final class ServerMetrics: Sendable {
             .seconds(1), .seconds(5),
         ]
         factory.valueHistogramBuckets["vitrine_text_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        // An LLM call: tens of milliseconds to its budget (1.5 s by default).
+        factory.durationHistogramBuckets["vitrine_llm_request_duration_seconds"] = [
+            .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(500), .seconds(1), .milliseconds(1500),
+            .seconds(2), .seconds(5),
+        ]
         self.factory = factory
         thumbnails = CoreMetrics.Counter(label: "vitrine_thumbnails_generated_total", factory: factory)
         textEncode = CoreMetrics.Timer(label: "vitrine_encode_duration_seconds", dimensions: [("kind", "text")], factory: factory)
@@ -85,6 +92,24 @@ public final class ServerMetrics: Sendable {
     }
 
     func thumbnailGenerated() { thumbnails.increment() }
+
+    /// One call to the LLM server: its outcome (`ok`, `timeout`, `http_error`, `unreachable`,
+    /// `invalid`) and how long it took. Every outcome but `ok` is also a fallback.
+    func llmCall(outcome: String, duration: Duration) {
+        CoreMetrics.Counter(label: "vitrine_llm_requests_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+        CoreMetrics.Timer(label: "vitrine_llm_request_duration_seconds", factory: factory).record(duration: duration)
+        if outcome != "ok" { llmFallback(reason: outcome) }
+    }
+
+    /// A text query searched as typed although query understanding is on.
+    func llmFallback(reason: String) {
+        CoreMetrics.Counter(label: "vitrine_llm_fallbacks_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// A query understood from the cache, without a call.
+    func llmCacheHit() {
+        CoreMetrics.Counter(label: "vitrine_llm_cache_hits_total", factory: factory).increment()
+    }
 
     func rejected(pool: String) {
         CoreMetrics.Counter(label: "vitrine_busy_rejections_total", dimensions: [("pool", pool)], factory: factory).increment()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VitrineCommandLine
 import VitrineEngine
+import VitrineLLM
 import VitrineModels
 import VitrineTensor
 
@@ -54,6 +55,20 @@ struct Search: AsyncParsableCommand {
     @Option(name: .customLong("query-model"), help: QueryModelLoader.help)
     var queryModel: String?
 
+    @Option(name: .customLong("llm-url"), help: ArgumentHelp(
+        "An OpenAI-compatible chat server that reads the query into a query and filters first (base URL, e.g. http://127.0.0.1:8081/v1; key in VITRINE_LLM_API_KEY). Off by default.",
+        valueName: "url"))
+    var llmURL: String?
+
+    @Option(name: .customLong("llm-model"), help: ArgumentHelp("The model the --llm-url server is asked for.", valueName: "name"))
+    var llmModel: String?
+
+    @Option(name: .customLong("llm-budget"), help: ArgumentHelp("Milliseconds the LLM may take before the query is searched as typed (default 1500).", valueName: "ms"))
+    var llmBudget: Int?
+
+    @Option(help: ArgumentHelp("Comma-separated words no result may mention.", valueName: "words"))
+    var exclude: String?
+
     @Flag(help: "Rerank the top of the results with the --reranker cross-encoder over each product's name and description.")
     var rerank = false
 
@@ -87,8 +102,21 @@ struct Search: AsyncParsableCommand {
             let ranker = try await RerankerModel.load(reranker, precision: precision)
             let engine = SearchEngine(store: store, text: tower?.encoder ?? encoders?.text, image: encoders?.image, reranker: ranker,
                                       textEmbedder: text)
-            let filter = SearchFilter(category: category, market: market)
+            var filter = SearchFilter(category: category, market: market,
+                                      exclude: (exclude ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             let page = SearchPage(k: k, offset: offset, minScore: minScore)
+            var understood: Understood?
+            if let llmURL, let query, image == nil {
+                let llm = try LLMConfiguration.parse(url: llmURL, model: llmModel, apiKey: ProcessInfo.processInfo.environment["VITRINE_LLM_API_KEY"],
+                                                     budgetMilliseconds: llmBudget, structuredOutput: nil)
+                let categories = try store.catalog.categories().sorted { $0.count > $1.count }.map { FacetValue(value: $0.value, name: $0.name) }
+                let markets = try store.catalog.markets().map { FacetValue(value: $0.value, name: $0.name) }
+                let parsed = await QueryParser(client: ChatClient(configuration: llm)) { outcome, duration, error in
+                    if let error { CLI.printNote("the LLM server failed (\(outcome), \(duration)): \(error); searching the query as typed") }
+                }.understand(query, categories: categories, markets: markets)
+                filter = filter.adding(parsed)
+                understood = parsed
+            }
             if let image {
                 let path = (image as NSString).expandingTildeInPath
                 guard let bytes = FileManager.default.contents(atPath: path) else {
@@ -96,13 +124,24 @@ struct Search: AsyncParsableCommand {
                 }
                 return try engine.search(imageData: bytes, filter: filter, page: page)
             }
-            return try engine.search(text: query ?? "", mode: mode, filter: filter, page: page, explain: explain, rerank: rerank)
+            var response = try engine.search(text: understood?.searchText ?? query ?? "", mode: mode, filter: filter, page: page,
+                                             explain: explain, rerank: rerank)
+            if let understood {
+                response.query = query ?? ""
+                response.understood = understood
+            }
+            return response
         }
         if json {  // one line, in the API's field order: a result page, not a report
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(response) + Data("\n".utf8))
             return
+        }
+        if let understood = response.understood, understood.source != .fallback {
+            let parts = [understood.category.map { "category \(understood.categoryName ?? $0)" }, understood.market.map { "market \($0)" },
+                         understood.exclude.isEmpty ? nil : "not \(understood.exclude.joined(separator: ", "))"].compactMap { $0 }
+            CLI.say("understood: \"\(CLI.visible(understood.searchText, all: true))\"" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
         }
         if response.truncated { CLI.printNote("the query was cut to the model's token limit (77 for CLIP)") }
         if response.results.isEmpty { CLI.say("no results") }

@@ -58,6 +58,14 @@ struct Serve: AsyncParsableCommand {
         valueName: "model"))
     var queryModel: String?
 
+    @Option(name: .customLong("llm-url"), help: ArgumentHelp(
+        "An OpenAI-compatible chat server that reads free-form text queries into a query and filters (off by default): its base URL, e.g. http://127.0.0.1:8081/v1. The key: VITRINE_LLM_API_KEY or the file's llm.apiKey. Or VITRINE_LLM_URL, or the file's llm.url.",
+        valueName: "url"))
+    var llmURL: String?
+
+    @Option(name: .customLong("llm-model"), help: ArgumentHelp("The model the --llm-url server is asked for. Or VITRINE_LLM_MODEL, or the file's llm.model.", valueName: "name"))
+    var llmModel: String?
+
     @Option(help: "Address to listen on (default 127.0.0.1).")
     var host: String?
 
@@ -130,6 +138,7 @@ struct Serve: AsyncParsableCommand {
                 "vitrine.photos": .string(server.backends.blobs.description),
                 "vitrine.vectors": .string(server.backends.vectors.description),
                 "vitrine.query_model": .string(settings.queryModel ?? "none"),
+                "vitrine.llm": .string(settings.llm.map { "\($0.model) at \($0.url.absoluteString) (budget \($0.budget))" } ?? "off"),
                 "vitrine.writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
@@ -154,6 +163,8 @@ struct Serve: AsyncParsableCommand {
         if let reranker { values["reranker"] = ConfigValue(.string(reranker), isSecret: false) }
         if let textEmbedder { values["text.embedder"] = ConfigValue(.string(textEmbedder), isSecret: false) }
         if let queryModel { values["query.model"] = ConfigValue(.string(queryModel), isSecret: false) }
+        if let llmURL { values["llm.url"] = ConfigValue(.string(llmURL), isSecret: false) }
+        if let llmModel { values["llm.model"] = ConfigValue(.string(llmModel), isSecret: false) }
         if let host { values["host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { values["port"] = ConfigValue(.int(port), isSecret: false) }
         if !corsOrigins.isEmpty { values["cors.origins"] = ConfigValue(.stringArray(corsOrigins), isSecret: false) }

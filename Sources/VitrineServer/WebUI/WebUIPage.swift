@@ -1,6 +1,7 @@
 import Foundation
 import VitrineCatalog
 import VitrineEngine
+import VitrineLLM
 
 /// The web UI's one page, rendered on the server: the search form, the photo drop zone, and —
 /// when the request asked for a search — the results, so the page works without JavaScript.
@@ -40,6 +41,10 @@ struct WebUIPage {
     var hasTextIndex = false
     var category: String?
     var market: String?
+    /// Words no result may mention (`exclude=`).
+    var exclude: [String] = []
+    /// What the LLM understood the query to ask for, when the server has one.
+    var understood: Understood?
     var similar: String?
     /// The product of a "more like this" view, when it was found.
     var similarProduct: Product?
@@ -193,7 +198,7 @@ struct WebUIPage {
         <section class="results" aria-labelledby="results-heading">
         <h1 id="results-heading" tabindex="-1">\(heading())</h1>
         <p id="status" class="status" role="status">\(summary())</p>
-        <ol id="results" class="grid">
+        \(chips())<ol id="results" class="grid">
         \((results ?? []).map(card))</ol>
         <div id="empty" class="empty"\(empty == nil ? " hidden" : "")>\(empty ?? .empty)</div>
         \(pager())</section>
@@ -227,6 +232,44 @@ struct WebUIPage {
         if let market { filters.append("market \(facetLabel(markets, market))") }
         if !filters.isEmpty { text += ", " + filters.joined(separator: " and ") }
         return text + "."
+    }
+
+    /// What the LLM understood, as chips: each removes its part by linking to the search made
+    /// explicit (`understand=false`) without it; the first searches the words as typed.
+    func chips() -> HTML {
+        guard mode == .text, let understood, understood.source != .fallback, error == nil else { return .empty }
+        let category = self.category ?? understood.category, market = self.market ?? understood.market
+        let exclude = self.exclude + understood.exclude.filter { !self.exclude.contains($0) }
+        func url(q: String, category: String?, market: String?, exclude: [String]) -> String {
+            "/" + HTML.query([("q", q), ("category", category), ("market", market), ("exclude", exclude.joined(separator: ",")),
+                              ("mode", text.mode != .clip ? text.mode.rawValue : nil), ("understand", "false"),
+                              ("k", perPage == Self.defaultPerPage ? nil : String(perPage))])
+        }
+        let searched = understood.searchText
+        func chip(_ label: String, _ value: String, removing href: String, _ what: String) -> HTML {
+            "<li class=\"chip\"><span>\(label) <strong>\(value)</strong></span> <a href=\"\(href)\" aria-label=\"\(what)\" title=\"\(what)\">×</a></li>"
+        }
+        var items: [HTML] = [chip("searched", searched, removing: url(q: q, category: self.category, market: self.market, exclude: self.exclude),
+                                  "Search the words as typed")]
+        if let category, understood.category != nil, self.category == nil {
+            items.append(chip("category", facetLabel(categories, category), removing: url(q: searched, category: nil, market: market, exclude: exclude),
+                              "Remove the category"))
+        }
+        if let market, understood.market != nil, self.market == nil {
+            items.append(chip("market", facetLabel(markets, market), removing: url(q: searched, category: category, market: nil, exclude: exclude),
+                              "Remove the market"))
+        }
+        for term in understood.colors + understood.materials {
+            let without = searched.split(separator: " ").filter { $0.lowercased() != term.lowercased() }.joined(separator: " ")
+            let label = understood.colors.contains(term) ? "colour" : "material"
+            items.append(chip(label, term, removing: url(q: without.isEmpty ? searched : without, category: category, market: market, exclude: exclude),
+                              "Remove \(term)"))
+        }
+        for term in understood.exclude where !self.exclude.contains(term) {
+            items.append(chip("not", term, removing: url(q: searched, category: category, market: market, exclude: exclude.filter { $0 != term }),
+                              "Allow \(term) again"))
+        }
+        return "<ul id=\"understood\" class=\"chips\" aria-label=\"What the search understood\">" + items.reduce(HTML.empty, +) + "</ul>\n"
     }
 
     func facetLabel(_ facets: [FacetCount], _ value: String) -> String {
@@ -311,6 +354,8 @@ struct WebUIPage {
         let similar = mode == .similar ? similar : nil
         let textMode = mode == .text
         return "/" + HTML.query([("q", q), ("similar", similar), ("category", category), ("market", market),
+                                 ("exclude", exclude.joined(separator: ",")),
+                                 ("understand", textMode && text.understand == false ? "false" : nil),
                                  ("mode", textMode && text.mode != .clip ? text.mode.rawValue : nil),
                                  ("rerank", textMode && text.rerank ? "true" : nil), ("explain", textMode && text.explain ? "true" : nil),
                                  ("k", perPage == Self.defaultPerPage ? nil : String(perPage)),

@@ -37,6 +37,7 @@ struct WebUIRoutes {
             let filter = try query.filter()
             page.category = filter.category
             page.market = filter.market
+            page.exclude = filter.exclude
             page.q = q ?? ""
             page.similar = try query.string("similar").flatMap { $0.isEmpty ? nil : $0 }
             page.perPage = try query.int("k", default: WebUIPage.defaultPerPage, in: 1...WebUIPage.maxPerPage)
@@ -63,7 +64,7 @@ struct WebUIRoutes {
     }
 
     func search(_ page: inout WebUIPage) async throws {
-        let filter = SearchFilter(category: page.category, market: page.market)
+        let filter = SearchFilter(category: page.category, market: page.market, exclude: page.exclude)
         // One result more than shown tells whether a next page exists.
         let window = SearchPage(k: min(page.perPage + 1, SearchPage.maxK), offset: (page.page - 1) * page.perPage)
         switch page.mode {
@@ -78,6 +79,7 @@ struct WebUIRoutes {
             try SearchRoutes.checkLength(page.q)
             let response = try await service.search(text: page.q, filter: filter, page: window, options: page.text)
             page.truncated = response.truncated
+            page.understood = response.understood
             take(response.results, into: &page)
         case .similar:
             let id = page.similar ?? ""
@@ -122,7 +124,7 @@ struct WebUIRoutes {
             guard !image.isEmpty else {
                 throw APIError(.unprocessableContent, code: "invalid_image", "choose a photo to search with")
             }
-            let filter = SearchFilter(category: page.category, market: page.market)
+            let filter = SearchFilter(category: page.category, market: page.market, exclude: page.exclude)
             let response = try await service.search(image: image, filter: filter, page: SearchPage(k: page.perPage))
             page.results = response.results
         } catch {
