@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import VitrineCore
 
 /// Where and how to reach an OpenAI-compatible chat-completions server (llama.cpp's, vLLM's,
@@ -107,13 +108,25 @@ public enum LLMError: VitrineError, Equatable {
 }
 
 /// One chat-completions call at a time, non-streaming, within a deadline. The HTTP client is
-/// the process's shared one; nothing is retried, since a retry would not fit the budget.
+/// the process's shared one. A server that refuses `response_format` of type `json_schema` (as
+/// llama-cpp-python's does) is asked again at once with `json_object` and its schema, and from
+/// then on; nothing else is retried, since a retry would not fit the budget.
 public struct ChatClient: Sendable {
     public let configuration: LLMConfiguration
+    private let mode: ModeBox
+
+    final class ModeBox: Sendable {
+        let value: Mutex<LLMConfiguration.StructuredOutput>
+        init(_ mode: LLMConfiguration.StructuredOutput) { value = Mutex(mode) }
+    }
 
     public init(configuration: LLMConfiguration) {
         self.configuration = configuration
+        mode = ModeBox(configuration.structuredOutput)
     }
+
+    /// How structured output is asked for now (after a downgrade, `json_object`).
+    public var structuredOutput: LLMConfiguration.StructuredOutput { mode.value.withLock { $0 } }
 
     /// The message content of the first choice for `messages`, asking for JSON matching
     /// `schema` as the configuration says. The whole exchange, body included, fits in the budget:
@@ -121,27 +134,19 @@ public struct ChatClient: Sendable {
     public func complete(messages: [[String: String]], schema: [String: Any], schemaName: String,
                          maxTokens: Int = 256, within budget: Duration? = nil) async throws -> String {
         let budget = budget ?? configuration.budget
-        var body: [String: Any] = [
-            "model": configuration.model, "messages": messages, "temperature": 0, "max_tokens": maxTokens, "stream": false,
-        ]
-        switch configuration.structuredOutput {
-        case .jsonSchema:
-            body["response_format"] = ["type": "json_schema", "json_schema": ["name": schemaName, "strict": true, "schema": schema]]
-        case .jsonObject:
-            body["response_format"] = ["type": "json_object", "schema": schema]
-        case .none:
-            break
+        let requests = try LLMConfiguration.StructuredOutput.allCases.map { mode in
+            (mode, try request(messages: messages, schema: schema, schemaName: schemaName, maxTokens: maxTokens, mode: mode))
         }
-        var request = HTTPClientRequest(url: configuration.url.appendingPathComponent("chat/completions").absoluteString)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
-        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        request.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: body))))
-
-        let prepared = request
+        let current = structuredOutput
+        let box = mode
         let (status, data) = try await withThrowingTaskGroup(of: (Int, Data)?.self) { group in
-            group.addTask { try await Self.exchange(prepared, budget: budget) }
+            group.addTask {
+                let first = try await Self.exchange(requests.first { $0.0 == current }!.1, budget: budget)
+                guard current == .jsonSchema, !(200..<300).contains(first.0),
+                      String(decoding: first.1.prefix(2000), as: UTF8.self).contains("json_schema") else { return first }
+                box.value.withLock { $0 = .jsonObject }
+                return try await Self.exchange(requests.first { $0.0 == .jsonObject }!.1, budget: budget)
+            }
             group.addTask {
                 try? await Task.sleep(for: budget)
                 return nil
@@ -160,11 +165,43 @@ public struct ChatClient: Sendable {
         return content
     }
 
+    private func request(messages: [[String: String]], schema: [String: Any], schemaName: String, maxTokens: Int,
+                         mode: LLMConfiguration.StructuredOutput) throws -> HTTPClientRequest {
+        var body: [String: Any] = [
+            "model": configuration.model, "messages": messages, "temperature": 0, "max_tokens": maxTokens, "stream": false,
+        ]
+        switch mode {
+        case .jsonSchema:
+            body["response_format"] = ["type": "json_schema", "json_schema": ["name": schemaName, "strict": true, "schema": schema]]
+        case .jsonObject:
+            body["response_format"] = ["type": "json_object", "schema": schema]
+        case .none:
+            break
+        }
+        var request = HTTPClientRequest(url: configuration.url.appendingPathComponent("chat/completions").absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: body))))
+        return request
+    }
+
+    /// The process's client for LLM servers: a refused connection fails the call at once (the
+    /// shared client would retry it until the deadline, so a server that is down would cost every
+    /// query the whole budget). Never shut down, like `HTTPClient.shared`.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// The status and body of one request (the body at most 1 MB: an answer is a few hundred bytes).
     private static func exchange(_ request: HTTPClientRequest, budget: Duration) async throws -> (Int, Data) {
         let deadline = NIODeadline.now() + .nanoseconds(Int64(budget / .nanoseconds(1)))
         do {
-            let response = try await HTTPClient.shared.execute(request, deadline: deadline)
+            let response = try await http.execute(request, deadline: deadline)
             let buffer = try await response.body.collect(upTo: 1 << 20)
             return (Int(response.status.code), Data(buffer.readableBytesView))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
