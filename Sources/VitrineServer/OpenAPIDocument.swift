@@ -52,7 +52,7 @@ public enum OpenAPIDocument {
         "/api/v1/search": ["get": operation(
             "searchText", tag: "search", summary: "Search products by text",
             description: "Finds products for a text query in one of four modes. `clip` (the default) encodes the query with the model's text tower and returns the products nearest to it (a product's best-matching image scores it); `score` is the cosine similarity. `text` encodes it with the text index's sentence model (all-MiniLM-L6-v2 by default) and returns the products whose name and description are nearest; `score` is the cosine similarity (400 when the data directory has no text index or the server no sentence model). `keyword` is full-text search over names and descriptions; `hybrid` fuses the keyword, text (where there is a text index) and CLIP rankings by Reciprocal Rank Fusion; in both, `score` is the fused score, the sum of weight / (60 + rank) over the retrievers that found the product, and `min_score` applies to it. `rerank=true` reorders the top 32 with the server's cross-encoder (`--reranker`) over each product's name and description; their `score` becomes the reranker's. `explain=true` adds each result's rank and score per retriever.",
-            parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength))], required: true)]
+            parameters: [query("q", "The text query (1 to \(SearchEngine.maxQueryLength) characters, not only whitespace).", ["type": "string", "minLength": 1, "maxLength": .number(Double(SearchEngine.maxQueryLength)), "pattern": "\\S"], required: true)]
                 + pageParameters + textParameters(reranking: reranking),
             responses: ["200": json("A page of results.", ref("SearchResponse"))] + errors(400, 503))],
         "/api/v1/search/image": ["post": operation(
@@ -237,8 +237,8 @@ public enum OpenAPIDocument {
         query("category", "Only this category (id or name, case-insensitive).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("market", "Only this market (e.g. cz).", ["type": "string", "maxLength": 200, "pattern": noNUL]),
         query("min_score", "Drop results with a lower cosine similarity.", ["type": "number", "minimum": -1, "maximum": 1]),
-        query("exclude", "Comma-separated words no result may mention in its name or description (a word starting with one, case and accents folded).",
-              ["type": "string", "maxLength": 400, "pattern": noNUL]),
+        query("exclude", "Comma-separated words (at most 8, of at most 40 characters) no result may mention in its name or description (a word starting with one, case and accents folded).",
+              ["type": "string", "maxLength": 327, "pattern": "^[^,\\u0000]{0,40}(,[^,\\u0000]{0,40}){0,7}$"]),
     ]
 
     /// A text search's `mode`, `explain` and `rerank` (false only on a server without a reranker).
