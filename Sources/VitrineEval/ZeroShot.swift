@@ -63,7 +63,7 @@ public enum ZeroShot {
 
     /// Classifies `embeddings` (one per item) by their cosine to each prompt's text embedding.
     public static func classify(embeddings: [[Float]], labels: [Int], classNames: [String], prompts: [String],
-                                text: CLIPTextEncoder, dataset: String, model: String, template: String,
+                                text: any TextEncoder, dataset: String, model: String, template: String,
                                 started: Date = Date()) throws -> ZeroShotReport {
         // Cosine: every vector scaled to unit length once, then dot products.
         let targets = try text.embed(texts: prompts).map(unit)

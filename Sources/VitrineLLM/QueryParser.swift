@@ -85,16 +85,23 @@ public final class QueryParser: Sendable {
         cache = Mutex(Cache(capacity: cacheSize))
     }
 
+    /// An earlier answer for `query` from the cache, without a call.
+    public func cached(_ query: String, categories: [FacetValue], markets: [FacetValue]) -> Understood? {
+        let normalized = Self.normalize(query)
+        guard !normalized.isEmpty else { return nil }
+        let key = Cache.Key(query: normalized, categories: Array(categories.prefix(Self.maxCategories)), markets: markets)
+        guard var hit = cache.withLock({ $0.get(key) }) else { return nil }
+        hit.source = .cache
+        return hit
+    }
+
     /// The request understood, or the plain query with the reason it is.
     public func understand(_ query: String, categories: [FacetValue], markets: [FacetValue]) async -> Understood {
         let normalized = Self.normalize(query)
         guard !normalized.isEmpty, query.count <= Self.maxQueryLength else { return .plain(query, reason: "too_long") }
         let offered = Array(categories.prefix(Self.maxCategories))
         let key = Cache.Key(query: normalized, categories: offered, markets: markets)
-        if var hit = cache.withLock({ $0.get(key) }) {
-            hit.source = .cache
-            return hit
-        }
+        if let hit = cached(query, categories: categories, markets: markets) { return hit }
         let start = ContinuousClock.now
         do {
             let content = try await client.complete(

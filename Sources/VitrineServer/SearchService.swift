@@ -195,25 +195,34 @@ public final class SearchService: Sendable {
         // Checked before the LLM is asked: a query the engine would refuse costs no call.
         _ = try SearchEngine.check(text)
         try page.validate()
-        let understood = await understand(text, with: parser)
+        let (categories, markets) = await facetValues()
+        let plainSearch: @Sendable () async throws -> SearchResponse = {
+            try await self.acrossModelSwap { try await self.searchOnce(text: text, filter: filter, page: page, options: options) }
+        }
+        var understood: Understood
+        var plain: Task<SearchResponse, any Error>?
+        if let hit = parser.cached(text, categories: categories, markets: markets) {
+            metrics.llmCacheHit()
+            understood = hit
+        } else {
+            // The plain search runs while the LLM thinks: a fallback then answers at the budget,
+            // not at the budget plus a search.
+            plain = Task { try await plainSearch() }
+            understood = await parser.understand(text, categories: categories, markets: markets)
+            if understood.source == .fallback, understood.reason == "too_long" { metrics.llmFallback(reason: "too_long") }
+        }
         let combined = filter.adding(understood)
         let searched = understood.searchText
-        var response = try await acrossModelSwap { try await searchOnce(text: searched, filter: combined, page: page, options: options) }
+        var response: SearchResponse
+        if let plain, understood.source == .fallback || (searched == text && combined == filter) {
+            response = try await plain.value
+        } else {
+            plain?.cancel()
+            response = try await acrossModelSwap { try await searchOnce(text: searched, filter: combined, page: page, options: options) }
+        }
         response.query = text
         response.understood = understood
         return response
-    }
-
-    /// `text` through the parser, against the catalog's facets, counted in the metrics.
-    func understand(_ text: String, with parser: QueryParser) async -> Understood {
-        let (categories, markets) = await facetValues()
-        let understood = await parser.understand(text, categories: categories, markets: markets)
-        switch understood.source {
-        case .cache: metrics.llmCacheHit()
-        case .fallback where understood.reason == "too_long": metrics.llmFallback(reason: "too_long")
-        case .llm, .fallback: break  // counted by the parser's observer, once per call
-        }
-        return understood
     }
 
     /// The categories (most products first) and markets, cached for 30 s; none when the catalog

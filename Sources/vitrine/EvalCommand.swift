@@ -373,7 +373,11 @@ struct Eval: AsyncParsableCommand {
             var report = try await CLI.run { () async throws -> ZeroShotReport in
                 let directory = try await model.resolve()
                 let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
-                guard let text = encoders.text, let image = encoders.image else {
+                guard let image = encoders.image else {
+                    throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
+                }
+                let tower = try await QueryModelLoader.load(options.queryModel, precision: model.precision, dimension: image.dimension)
+                guard let text: any TextEncoder = tower?.encoder ?? encoders.text else {
                     throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
                 }
                 let started = Date()
@@ -392,7 +396,7 @@ struct Eval: AsyncParsableCommand {
                 let names = FashionMNISTReader.classNames
                 return try ZeroShot.classify(embeddings: embeddings, labels: labels, classNames: names,
                                              prompts: names.map { template.replacingOccurrences(of: "{}", with: $0) }, text: text,
-                                             dataset: "fashion-mnist/\(split)", model: model.spec, template: template, started: started)
+                                             dataset: "fashion-mnist/\(split)", model: tower.map { "\(model.spec) + \($0.specifier)" } ?? model.spec, template: template, started: started)
             }
             if !options.predictions { report.predictions = nil }
             try Eval.print(report, json: options.json)
@@ -442,7 +446,11 @@ struct Eval: AsyncParsableCommand {
                 let started = Date()
                 let directory = try await model.resolve()
                 let encoders = try CLIPEncoders(directory: directory, precision: model.precision)
-                guard let text = encoders.text, let image = encoders.image else {
+                guard let image = encoders.image else {
+                    throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
+                }
+                let tower = try await QueryModelLoader.load(options.queryModel, precision: model.precision, dimension: image.dimension)
+                guard let text: any TextEncoder = tower?.encoder ?? encoders.text else {
                     throw EngineError.model(path: directory.path, reason: "zero-shot classification needs both towers")
                 }
                 let reader = GLAMIReader(url: URL(fileURLWithPath: (dataset as NSString).expandingTildeInPath), split: split)
@@ -465,7 +473,8 @@ struct Eval: AsyncParsableCommand {
                     embeddings = zip(embeddings, texts).map { ZeroShot.combined($0, $1) }
                 }
                 var report = try ZeroShot.classify(embeddings: embeddings, labels: labels, classNames: names, prompts: names.map(ZeroShot.glamiPrompt),
-                                                   text: text, dataset: "glami-1m/\(split)" + (withText ? " image+text" : " image"), model: model.spec,
+                                                   text: text, dataset: "glami-1m/\(split)" + (withText ? " image+text" : " image"),
+                                                   model: tower.map { "\(model.spec) + \($0.specifier)" } ?? model.spec,
                                                    template: "A photo of a {}, a type of fashion product", started: started)
                 // The GLAMI-1M paper's CLIP ViT-B/32 zero-shot figures (the references).
                 report.published = withText ? ["ViT-B/32 top-1": 0.320, "ViT-B/32 top-5": 0.733] : ["ViT-B/32 top-1": 0.291, "ViT-B/32 top-5": 0.719]
@@ -577,6 +586,9 @@ struct Eval: AsyncParsableCommand {
 
         @Flag(name: .customLong("predictions"), help: "With --json, list each item's true class and the classes best first.")
         var predictions = false
+
+        @Option(name: .customLong("query-model"), help: QueryModelLoader.help)
+        var queryModel: String?
 
         @Flag(help: "Print the report as JSON.")
         var json = false

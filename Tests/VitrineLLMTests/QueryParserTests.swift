@@ -234,13 +234,13 @@ final class Observations: Sendable {
 
     @Test func anUnreachableServerFallsBackAtOnce() async throws {
         // The discard port: nothing listens on it here, so the connection is refused.
-        let configuration = LLMConfiguration(url: URL(string: "http://127.0.0.1:9/v1")!, model: "m", budget: .seconds(2))
+        let configuration = LLMConfiguration(url: URL(string: "http://127.0.0.1:9/v1")!, model: "m", budget: .seconds(10))
         let observations = Observations()
         let parser = QueryParser(client: ChatClient(configuration: configuration)) { observations.record($0, $1, $2) }
         let start = ContinuousClock.now
         let understood = await parser.understand("red dress", categories: [], markets: [])
         #expect(understood.source == .fallback && understood.reason == "unreachable")
-        #expect(ContinuousClock.now - start < .milliseconds(500), "a refused connection is not retried until the budget is spent")
+        #expect(ContinuousClock.now - start < .seconds(3), "a refused connection is not retried until the budget (10 s) is spent")
         #expect(observations.outcomes == ["unreachable"])
     }
 
