@@ -29,30 +29,46 @@ public struct ModelRecord: Sendable, Equatable, Codable {
     }
 }
 
-extension ModelRecord {
-    /// The record as stored in a catalog: JSON with sorted keys (the same text for the same record).
+/// A record a catalog keeps as JSON text with sorted keys (the same text for the same record).
+public protocol StoredRecord: Codable {
+    /// What the record is, for errors: "the model record of …".
+    var what: String { get }
+}
+
+extension StoredRecord {
+    /// The record as stored in a catalog.
     public func jsonText() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(self) else {
-            throw CatalogError.invalidArgument("the model record of \(source) cannot be encoded as JSON")
+            throw CatalogError.invalidArgument("\(what) cannot be encoded as JSON")
         }
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The record a catalog stored as ``jsonText()``; `catalog` names the store, `kind` the record
+    /// in the error.
+    static func decoded(_ text: String, catalog: String, kind: String) throws -> Self {
+        do {
+            return try JSONDecoder().decode(Self.self, from: Data(text.utf8))
+        } catch {
+            throw CatalogError.corrupted(path: catalog, reason: "\(kind) is not valid JSON: \(error)")
+        }
+    }
+}
+
+extension ModelRecord: StoredRecord {
+    public var what: String { "the model record of \(source)" }
+
     /// The record a catalog stored as ``jsonText()``; `catalog` names the store in the error.
     public init(jsonText text: String, catalog: String) throws {
-        do {
-            self = try JSONDecoder().decode(ModelRecord.self, from: Data(text.utf8))
-        } catch {
-            throw CatalogError.corrupted(path: catalog, reason: "the model record is not valid JSON: \(error)")
-        }
+        self = try Self.decoded(text, catalog: catalog, kind: "the model record")
     }
 }
 
 /// The text index: products' names and descriptions embedded by a sentence model, searched by a
 /// query through the same model (`mode=text`). Recorded in the catalog beside the photo model.
-public struct TextIndexRecord: Sendable, Equatable, Codable {
+public struct TextIndexRecord: Sendable, Equatable, Codable, StoredRecord {
     /// The index's name in the vector space: `text`, or `text-<n>` after the text model changed.
     public var name: String
     /// The sentence model that embedded the products.
@@ -63,24 +79,11 @@ public struct TextIndexRecord: Sendable, Equatable, Codable {
         self.model = model
     }
 
-    /// The record as stored: JSON with sorted keys.
-    public func jsonText() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(self) else {
-            throw CatalogError.invalidArgument("the text index record of \(model.source) cannot be encoded as JSON")
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
+    public var what: String { "the text index record of \(model.source)" }
 
     /// The record a catalog stored as ``jsonText()``; `catalog` names the store in the error.
     public init(jsonText text: String, catalog: String) throws {
-        let record: TextIndexRecord
-        do {
-            record = try JSONDecoder().decode(TextIndexRecord.self, from: Data(text.utf8))
-        } catch {
-            throw CatalogError.corrupted(path: catalog, reason: "the text index record is not valid JSON: \(error)")
-        }
+        let record = try Self.decoded(text, catalog: catalog, kind: "the text index record")
         guard DataDirectory.isTextIndexName(record.name) else {
             throw CatalogError.corrupted(path: catalog, reason: "the text index name \"\(record.name)\" is not text or text-<n>")
         }

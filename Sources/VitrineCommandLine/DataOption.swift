@@ -70,7 +70,32 @@ public struct DataOption: ParsableArguments {
 /// The encoders a reader of a data directory queries with: the recorded model by default; a
 /// `--model` given must be the same model (same hub snapshot, or weights with the same hash).
 public enum RecordedModel {
-    public static func load(store: DataStore, specifier: String?, precision: Precision, progress: Bool = true) async throws -> CLIPEncoders {
+    /// The encoders a server queries with. With `precision` nil (no `--precision`), the image
+    /// tower runs at the precision the data directory records and the text tower at the fastest
+    /// precision that keeps the calibration queries' cosine to fp32 at 0.999 or more (also the
+    /// precision `queryModel` loads at); otherwise both at `precision`.
+    public static func loadForServing(store: DataStore, specifier: String?, precision: Precision?, progress: Bool = true)
+        async throws -> (encoders: CLIPEncoders, queries: PrecisionCalibration.Choice) {
+        if let precision {
+            return (try await load(store: store, specifier: specifier, precision: precision, progress: progress), .init(precision: precision, minCosine: 1))
+        }
+        guard let record = try store.catalog.modelRecord() else {
+            throw EngineError.noModelRecord(path: store.catalog.backend.location)
+        }
+        let photos = Precision(rawValue: record.precision) ?? .fp32
+        let spec = specifier ?? record.specifier
+        let directory = try await ModelLocation.resolve(spec, progress: progress ? ProgressBar().handler : nil)
+        let choice = try PrecisionCalibration.fastest { precision in
+            guard let text = try CLIPModel(directory: directory, precision: precision, textOnly: true).text else {
+                throw EngineError.model(path: directory.path, reason: "serving needs both the text and the image tower")
+            }
+            return CLIPTextEncoder(tower: text, tokenizer: try CLIPTokenizer(directory: directory))
+        }
+        return (try await load(store: store, specifier: specifier, precision: photos, textPrecision: choice.precision, progress: progress), choice)
+    }
+
+    public static func load(store: DataStore, specifier: String?, precision: Precision, textPrecision: Precision? = nil,
+                            progress: Bool = true) async throws -> CLIPEncoders {
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
         }
@@ -79,7 +104,7 @@ public enum RecordedModel {
         if specifier != nil {
             try ModelIdentity.check(record, specifier: spec, directory: directory, data: store.directory.url)
         }
-        let encoders = try CLIPEncoders(directory: directory, precision: precision)
+        let encoders = try CLIPEncoders(directory: directory, precision: precision, textPrecision: textPrecision)
         if let text = encoders.text, text.dimension != record.dimension {
             throw EngineError.model(path: directory.path, reason: "it makes \(text.dimension)-dimensional embeddings, the index holds \(record.dimension)")
         }

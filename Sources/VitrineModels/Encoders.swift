@@ -105,9 +105,9 @@ public struct CLIPEncoders: Sendable {
     /// Loads a Hugging Face model directory: `config.json`, the safetensors weights, and, for the
     /// towers present, `preprocessor_config.json` or `vocab.json` + `merges.txt`. Parity with
     /// transformers holds at `.fp32`; other precisions trade a little accuracy for memory and speed.
-    public init(directory: URL, precision: Precision = .fp32) throws {
+    public init(directory: URL, precision: Precision = .fp32, textPrecision: Precision? = nil) throws {
         self.directory = directory
-        model = try CLIPModel(directory: directory, precision: precision)
+        model = try CLIPModel(directory: directory, precision: precision, textPrecision: textPrecision)
         if let vision = model.vision {
             let url = directory.appendingPathComponent("preprocessor_config.json")
             guard FileManager.default.fileExists(atPath: url.path) else {
@@ -118,5 +118,45 @@ public struct CLIPEncoders: Sendable {
             image = nil
         }
         text = try model.text.map { CLIPTextEncoder(tower: $0, tokenizer: try CLIPTokenizer(directory: directory)) }
+    }
+}
+
+/// The fastest precision a text tower keeps its answers at: each candidate's embeddings of
+/// ``queries`` against fp32's, the first whose lowest cosine reaches the threshold. A server
+/// without `--precision` encodes queries so (photos keep the precision their index was built at).
+public enum PrecisionCalibration {
+    /// Shop queries in English and in GLAMI-1M's languages, short and long.
+    public static let queries = [
+        "red floral summer dress", "black leather boots for women", "men's slim-fit navy chinos", "white canvas sneakers",
+        "oversized knit cardigan in oatmeal wool", "high-waisted wide-leg trousers", "gold hoop earrings",
+        "vintage denim jacket, light wash", "linen shirt with mandarin collar", "waterproof hiking boots",
+        "silk scarf with paisley print", "kids' yellow rain jacket", "evening clutch bag with chain strap",
+        "striped cotton t-shirt", "pleated midi skirt in emerald green", "cashmere roll-neck sweater",
+        "červené letní šaty", "kožené kozačky", "rochie de vară", "κόκκινο φόρεμα", "черна рокля", "kırmızı elbise",
+        "vestido rojo de verano con flores", "a photo of a bag",
+    ]
+
+    /// The precision chosen and its lowest cosine to fp32 over ``queries``.
+    public struct Choice: Sendable, Equatable {
+        public var precision: Precision
+        public var minCosine: Float
+        public init(precision: Precision, minCosine: Float) {
+            self.precision = precision
+            self.minCosine = minCosine
+        }
+    }
+
+    /// The first of `candidates` (fastest first) whose embeddings keep a cosine of at least
+    /// `threshold` to fp32's on every calibration query, else fp32. `load` makes the tower at a
+    /// precision; the fp32 one is released once measured.
+    public static func fastest(candidates: [Precision] = [.int8, .bf16], threshold: Float = 0.999,
+                               load: (Precision) throws -> any TextEncoder) throws -> Choice {
+        let reference = try load(.fp32).embed(texts: queries)
+        for precision in candidates where precision != .fp32 {
+            let embeddings = try load(precision).embed(texts: queries)
+            let worst = zip(embeddings, reference).map { a, b in zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 } }.min() ?? 1
+            if worst >= threshold { return Choice(precision: precision, minCosine: worst) }
+        }
+        return Choice(precision: .fp32, minCosine: 1)
     }
 }

@@ -219,6 +219,11 @@ public enum OpenAPIDocument {
         "Readiness": object([
             "ready": ["type": "boolean"], "model": ["type": ["string", "null"]],
             "query_model": ["type": "string", "description": "The text tower text queries go through in place of the model's own (--query-model), when there is one."],
+            "precision": object([
+                "photos": ["type": "string", "description": "fp32, bf16 or int8: the image tower's (the data directory's unless --precision says otherwise)."],
+                "queries": ["type": "string", "description": "The text tower's: without --precision, the fastest keeping the calibration queries within cosine 0.999 of fp32."],
+                "queries_min_cosine": ["type": "number", "description": "That lowest cosine, when the server chose."],
+            ], optional: ["queries_min_cosine"]),
             "products": ["type": "integer"],
             "vectors": ["type": "integer"], "generation": ["type": "integer"], "problems": ["type": "array", "items": ["type": "string"]],
             "backends": object(["catalog": ref("StoreBackend"), "blobs": ref("StoreBackend"), "vectors": ref("StoreBackend")]),

@@ -52,7 +52,7 @@ public final class SearchServer: Sendable {
     ///   queries in its place (a multilingual one); dropped when a reindex swaps the model.
     public init(configuration: ServerConfiguration, store: DataStore, encoders: CLIPEncoders, logger: Logger,
                 loader: EncoderLoader? = nil, reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil,
-                textLoader: TextEmbedderLoader? = nil, queryModel: QueryModel? = nil) throws {
+                textLoader: TextEmbedderLoader? = nil, queryModel: QueryModel? = nil, precision: ServingPrecision? = nil) throws {
         self.textLoader = textLoader
         guard let record = try store.catalog.modelRecord() else {
             throw EngineError.noModelRecord(path: store.catalog.backend.location)
@@ -83,7 +83,8 @@ public final class SearchServer: Sendable {
             }
         }
         service = SearchService(store: store, encoders: encoders, configuration: configuration, metrics: metrics, reranker: reranker,
-                                textEmbedder: textEmbedder, queryModel: queryModel, parser: parser)
+                                textEmbedder: textEmbedder, queryModel: queryModel, parser: parser,
+                                precision: precision)
         writer = configuration.apiKeys.isEmpty ? nil : ProductWriter(
             storage: store.storage, reader: store.catalog, encoder: IngestEncoder(image), model: record, text: textEmbedder,
             configuration: configuration, logger: logger)

@@ -41,6 +41,8 @@ public final class SearchService: Sendable {
     private let currentQuery: Mutex<QueryModel?>
     /// Query understanding through an LLM (`llm.url`), nil when off.
     let parser: QueryParser?
+    /// The precisions photos and text queries are encoded at, as `/readyz` reports them.
+    public let precision: ServingPrecision
     /// The catalog's categories and markets as the parser offers them, read at most every 30 s.
     private let facets = Mutex<(read: ContinuousClock.Instant, categories: [FacetValue], markets: [FacetValue])?>(nil)
 
@@ -82,8 +84,9 @@ public final class SearchService: Sendable {
 
     public init(store: DataStore, encoders: CLIPEncoders, configuration: ServerConfiguration, metrics: ServerMetrics,
                 reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil, queryModel: QueryModel? = nil,
-                parser: QueryParser? = nil) {
+                parser: QueryParser? = nil, precision: ServingPrecision? = nil) {
         self.store = store
+        self.precision = precision ?? ServingPrecision(photos: encoders.model.precision.rawValue, queries: encoders.model.precision.rawValue)
         self.reranker = reranker
         self.parser = parser
         currentText = Mutex(textEmbedder)
@@ -331,6 +334,8 @@ public final class SearchService: Sendable {
         var model: String?
         /// The text tower clip queries go through when it is not the model's own (`--query-model`).
         var queryModel: String?
+        /// The precisions photos and text queries are encoded at.
+        var precision: ServingPrecision
         var products: Int
         var vectors: Int
         var generation: UInt64
@@ -339,7 +344,7 @@ public final class SearchService: Sendable {
         var problems: [String]
 
         enum CodingKeys: String, CodingKey {
-            case ready, model, queryModel = "query_model", products, vectors, generation, backends, problems
+            case ready, model, queryModel = "query_model", precision, products, vectors, generation, backends, problems
         }
     }
 
@@ -419,7 +424,7 @@ public final class SearchService: Sendable {
         if engine.image == nil { problems.append("the model has no image tower") }
         if !probe.hasIndex { problems.append("the data directory has no vector index yet (ingest has not committed)") }
         problems += StoreRole.allCases.compactMap { probe.problems[$0] }
-        return Readiness(ready: problems.isEmpty, model: probe.model, queryModel: queryModel?.specifier,
+        return Readiness(ready: problems.isEmpty, model: probe.model, queryModel: queryModel?.specifier, precision: precision,
                          products: probe.gauges.products, vectors: probe.gauges.vectors,
                          generation: probe.gauges.generation, backends: store.backends, problems: problems)
     }
@@ -450,5 +455,25 @@ public final class SearchService: Sendable {
         let value = try await body()
         metrics.encoded(text: text, duration: ContinuousClock.now - start)
         return value
+    }
+}
+
+/// The precisions a server encodes at: photos (the image tower, as the data directory records
+/// unless `--precision` says otherwise) and text queries (the text tower or query model; without
+/// `--precision`, the fastest keeping the calibration queries within cosine 0.999 of fp32).
+public struct ServingPrecision: Codable, Equatable, Sendable {
+    public var photos: String
+    public var queries: String
+    /// The lowest cosine to fp32 over the calibration queries, when the server chose.
+    public var queriesMinCosine: Float?
+
+    public init(photos: String, queries: String, queriesMinCosine: Float? = nil) {
+        self.photos = photos
+        self.queries = queries
+        self.queriesMinCosine = queriesMinCosine
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case photos, queries, queriesMinCosine = "queries_min_cosine"
     }
 }

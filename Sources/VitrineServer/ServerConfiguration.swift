@@ -28,8 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var credentials: [String: String] = [:]
     /// `model`: the model to query with; nil means the one recorded in the data directory.
     public var model: String?
-    /// `precision`: `fp32`, `bf16` or `int8`.
-    public var precision = "fp32"
+    /// `precision`: `fp32`, `bf16` or `int8` for every encoder; nil (unset, or `auto`): photos at
+    /// the precision the data directory records, text queries at the fastest precision that keeps
+    /// their embeddings within cosine 0.999 of fp32's (measured at start).
+    public var precision: String?
     /// `host`: address to listen on.
     public var host = "127.0.0.1"
     /// `port`: TCP port (0 picks a free one).
@@ -128,9 +130,9 @@ public struct ServerConfiguration: Sendable {
             if let value = try values.string(key, secret: true), !value.isEmpty { credentials[variable] = value }
         }
         model = try values.string("model").flatMap { $0.isEmpty ? nil : $0 }
-        precision = try values.string("precision") ?? precision
-        guard ["fp32", "bf16", "int8"].contains(precision) else {
-            throw ConfigurationError(key: "precision", "precision must be fp32, bf16 or int8, not \(precision)")
+        precision = try values.string("precision").flatMap { $0.isEmpty || $0 == "auto" ? nil : $0 }
+        if let precision, !["fp32", "bf16", "int8"].contains(precision) {
+            throw ConfigurationError(key: "precision", "precision must be fp32, bf16, int8 or auto, not \(precision)")
         }
         host = try values.string("host") ?? host
         port = try values.int("port", in: 0...65535) ?? port

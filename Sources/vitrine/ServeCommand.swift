@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The model (default: the one recorded in the data directory; if given, it must be that model).")
     var model: String?
 
-    @Option(help: "Linear layers' precision: fp32, bf16 or int8.")
+    @Option(help: "Linear layers' precision: fp32, bf16 or int8 (default: photos at the data directory's, text queries at the fastest keeping cosine 0.999 to fp32).")
     var precision: Precision?
 
     @Option(help: ArgumentHelp(
@@ -96,12 +96,15 @@ struct Serve: AsyncParsableCommand {
                 vectors: settings.vectors, vectorsSetting: vectors != nil ? "--vectors" : "vectors (VITRINE_VECTORS or the config file)",
                 environment: environment, passwordAllowed: catalog == nil && vectors == nil)
             let store = try DataStore.openForReading(storage)
-            let precision = Precision(rawValue: settings.precision) ?? .fp32
-            let encoders = try await RecordedModel.load(store: store, specifier: settings.model, precision: precision)
+            // Without --precision: photos at the recorded precision, queries at the fastest that
+            // keeps cosine 0.999 to fp32 (the reranker and the text index's model stay at fp32).
+            let explicit = settings.precision.flatMap(Precision.init(rawValue:))
+            let precision = explicit ?? .fp32
+            let (encoders, queries) = try await RecordedModel.loadForServing(store: store, specifier: settings.model, precision: explicit)
             // After a reindex the directory records another model: the server loads that one
             // (a --model given named the old one, so it no longer applies).
             let loader: SearchServer.EncoderLoader = { store in
-                try await RecordedModel.load(store: store, specifier: nil, precision: precision, progress: false)
+                try await RecordedModel.loadForServing(store: store, specifier: nil, precision: explicit, progress: false).encoders
             }
             // A reranker or sentence model that cannot be loaded is named in the log, and the
             // server goes on without it: clip search (and keyword, and hybrid without that part)
@@ -125,10 +128,14 @@ struct Serve: AsyncParsableCommand {
             }
             // A query model that cannot be loaded stops the server: it was asked for by name, and
             // serving English-only in its place would fail every other language quietly.
-            let query = try await QueryModelLoader.load(settings.queryModel, precision: precision,
+            let query = try await QueryModelLoader.load(settings.queryModel, precision: explicit,
                                                         dimension: store.model?.dimension ?? 0, environment: [:])
+            let precisions = ServingPrecision(
+                photos: encoders.model.precision.rawValue, queries: (query?.precision ?? queries).precision.rawValue,
+                queriesMinCosine: explicit == nil ? (query?.precision ?? queries).minCosine : nil)
             return (settings, try SearchServer(configuration: settings, store: store, encoders: encoders, logger: logger, loader: loader,
-                                               reranker: reranker, textEmbedder: text, textLoader: textLoader, queryModel: query))
+                                               reranker: reranker, textEmbedder: text, textLoader: textLoader, queryModel: query?.model,
+                                               precision: precisions))
         }
         let application = server.makeApplication { port in
             logger.info("serving", metadata: [
@@ -138,6 +145,8 @@ struct Serve: AsyncParsableCommand {
                 "vitrine.photos": .string(server.backends.blobs.description),
                 "vitrine.vectors": .string(server.backends.vectors.description),
                 "vitrine.query_model": .string(settings.queryModel ?? "none"),
+                "vitrine.precision.photos": .string(server.service.precision.photos),
+                "vitrine.precision.queries": .string(server.service.precision.queries),
                 "vitrine.llm": .string(settings.llm.map { "\($0.model) at \($0.url.absoluteString) (budget \($0.budget))" } ?? "off"),
                 "vitrine.writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])

@@ -59,7 +59,7 @@ import Testing
         #expect(refused.stderr.contains("48-dimensional") && refused.stderr.contains("32"), "\(refused.stderr)")
 
         // A server answers text queries through it and says so in /readyz.
-        let served = try ServedProcess(["serve", "--data", data.path, "--port", "0", "--query-model", query.path], environment: [:])
+        let served = try ServedProcess(["serve", "--data", data.path, "--port", "0", "--query-model", query.path, "--precision", "fp32"], environment: [:])
         defer { served.stop() }
         let ready = try served.get("/readyz")
         let readiness = try #require(try JSONSerialization.jsonObject(with: ready.body) as? [String: Any])
@@ -71,6 +71,30 @@ import Testing
         for result in served6 {
             let id = try #require(result["id"] as? String)
             #expect(abs((result["score"] as? Double ?? 0) - (b[id] ?? -9)) < 1e-4, "the server's scores are the CLI's through the query model: \(result)")
+        }
+    }
+
+    /// Without --precision a server encodes photos at the precision the data directory records and
+    /// text queries at the fastest precision that keeps cosine 0.999 to fp32, and says so.
+    @Test func serveChoosesTheQueryPrecision() throws {
+        let root = try Ingest.scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = try Ingest.photoFolder(count: 3, in: root)
+        let data = root.appendingPathComponent("data")
+        #expect(try Ingest.run(["ingest", folder.path, "--data", data.path, "--model", CLITests.tinyModel, "--precision", "bf16"]).status == 0)
+        for (flags, photos, queries) in [([], "bf16", nil), (["--precision", "fp32"], "fp32", "fp32")] as [([String], String, String?)] {
+            let served = try ServedProcess(["serve", "--data", data.path, "--port", "0"] + flags, environment: [:])
+            defer { served.stop() }
+            let ready = try #require(try JSONSerialization.jsonObject(with: served.get("/readyz").body) as? [String: Any])
+            let precision = try #require(ready["precision"] as? [String: Any])
+            #expect(precision["photos"] as? String == photos, "\(flags): \(precision)")
+            if let queries {
+                #expect(precision["queries"] as? String == queries && precision["queries_min_cosine"] == nil)
+            } else {
+                #expect(["int8", "bf16", "fp32"].contains(precision["queries"] as? String ?? ""))
+                #expect((precision["queries_min_cosine"] as? Double ?? 0) >= 0.999, "\(precision)")
+            }
+            #expect(try served.get("/api/v1/search?q=a%20photo").status == 200)
         }
     }
 }

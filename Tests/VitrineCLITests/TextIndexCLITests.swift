@@ -19,9 +19,11 @@ import Testing
                 "\(String(decoding: stats.stdout, as: UTF8.self))")
 
         // By default the recorded sentence model (no flag, no variable).
-        let served = try ServedProcess(["serve", "--data", data.path, "--port", "0"], environment: ["VITRINE_TEXT_EMBEDDER": ""])
-        #expect(try served.get("/api/v1/search?q=a%20photo&mode=text").status == 200)
-        served.stop()
+        do {
+            let served = try ServedProcess(["serve", "--data", data.path, "--port", "0"], environment: ["VITRINE_TEXT_EMBEDDER": ""])
+            defer { served.stop() }
+            #expect(try served.get("/api/v1/search?q=a%20photo&mode=text").status == 200)
+        }
 
         // A sentence model and a reranker that cannot be loaded: named in the log, the rest serves.
         let missing = root.appendingPathComponent("no-such-model").path

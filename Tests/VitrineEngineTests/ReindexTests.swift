@@ -183,7 +183,7 @@ import VitrineSources
         try JSONEncoder().encode(otherTarget).write(to: stale.appendingPathComponent(EmbeddedVectorSpace.markerName))
 
         let old = try DataStore.openForReading(dir)
-        let oldVectors = try Dictionary(uniqueKeysWithValues: try old.vectors!.keys().map { ($0, try old.vectors!.vector(for: $0)!) })
+        let oldVectors = Dictionary(uniqueKeysWithValues: try old.vectors!.keys().map { ($0, try old.vectors!.vector(for: $0)!) })
         let writer = try DataStore.openForWriting(dir, holder: "test")
         var options = ReindexOptions()
         options.hnsw.M = 8

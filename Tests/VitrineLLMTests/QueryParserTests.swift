@@ -45,7 +45,7 @@ final class FakeChatServer: Sendable {
             }
             switch user {
             case "slow":
-                try await Task.sleep(for: .seconds(3))
+                try await Task.sleep(for: .seconds(30))
                 return answer(Self.chat(Self.boots))
             case "dribble":
                 // Headers at once, then a byte every 200 ms: only a budget over the whole exchange stops it.
@@ -81,8 +81,9 @@ final class FakeChatServer: Sendable {
         return router
     }
 
-    /// Runs `body` with a parser talking to this server on a free port.
-    func withParser(budget: Duration = .milliseconds(1500), structured: LLMConfiguration.StructuredOutput = .jsonSchema,
+    /// Runs `body` with a parser talking to this server on a free port. The default budget is long:
+    /// the test command runs every suite at once on two cores, and an answer may wait for CPU.
+    func withParser(budget: Duration = .seconds(60), structured: LLMConfiguration.StructuredOutput = .jsonSchema,
                     _ body: @escaping @Sendable (QueryParser, Observations) async throws -> Void) async throws {
         let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
@@ -175,16 +176,19 @@ final class Observations: Sendable {
         #expect(formats == ["json_schema", "json_object", "json_object"])
     }
 
-    /// A server that is slow to answer, or answers slowly, costs the budget and no more.
+    /// A server that is slow to answer (30 s), or answers slowly (a byte every 200 ms, 50 s in all),
+    /// costs the budget and no more: the plain query with reason timeout (had the server's answer
+    /// come first, it would be valid), long before the server would have finished. The bound is
+    /// loose: every suite runs at once on two cores, and a timer may fire seconds late.
     @Test(arguments: ["slow", "dribble"])
     func theBudgetHolds(query: String) async throws {
         let server = FakeChatServer()
-        try await server.withParser(budget: .milliseconds(400)) { parser, observations in
+        try await server.withParser(budget: .milliseconds(500)) { parser, observations in
             let start = ContinuousClock.now
             let understood = await parser.understand(query, categories: Self.categories, markets: Self.markets)
             let elapsed = ContinuousClock.now - start
             #expect(understood == .plain(query, reason: "timeout"))
-            #expect(elapsed < .milliseconds(1000), "\(elapsed)")
+            #expect(elapsed < .seconds(25), "\(elapsed)")
             #expect(observations.outcomes == ["timeout"])
             // A fallback is not cached: the next identical query asks again.
             _ = await parser.understand(query, categories: Self.categories, markets: Self.markets)
@@ -233,14 +237,13 @@ final class Observations: Sendable {
     }
 
     @Test func anUnreachableServerFallsBackAtOnce() async throws {
-        // The discard port: nothing listens on it here, so the connection is refused.
-        let configuration = LLMConfiguration(url: URL(string: "http://127.0.0.1:9/v1")!, model: "m", budget: .seconds(10))
+        // The discard port: nothing listens on it here, so the connection is refused. The budget is
+        // long: a refused connection must end the call itself (reason unreachable, not timeout).
+        let configuration = LLMConfiguration(url: URL(string: "http://127.0.0.1:9/v1")!, model: "m", budget: .seconds(600))
         let observations = Observations()
         let parser = QueryParser(client: ChatClient(configuration: configuration)) { observations.record($0, $1, $2) }
-        let start = ContinuousClock.now
         let understood = await parser.understand("red dress", categories: [], markets: [])
-        #expect(understood.source == .fallback && understood.reason == "unreachable")
-        #expect(ContinuousClock.now - start < .seconds(3), "a refused connection is not retried until the budget (10 s) is spent")
+        #expect(understood.source == .fallback && understood.reason == "unreachable", "a refused connection is not retried until the budget is spent")
         #expect(observations.outcomes == ["unreachable"])
     }
 

@@ -40,11 +40,13 @@ struct ConfigurationTests {
         #expect(withFlags.apiKeys.count == 2)
     }
 
-    @Test(arguments: ["fp32", "bf16", "int8"])
+    @Test(arguments: ["fp32", "bf16", "int8", "auto"])
     func everyPrecisionIsAccepted(precision: String) async throws {
         let configuration = try await ServerConfiguration.load(
             flags: [:], environment: ["VITRINE_DATA": "/d", "VITRINE_PRECISION": precision], configFile: nil)
-        #expect(configuration.precision == precision)
+        #expect(configuration.precision == (precision == "auto" ? nil : precision))
+        let unset = try await ServerConfiguration.load(flags: [:], environment: ["VITRINE_DATA": "/d"], configFile: nil)
+        #expect(unset.precision == nil, "no precision: the server chooses")
     }
 
     @Test func defaultsWhenNothingElseIsSaid() async throws {

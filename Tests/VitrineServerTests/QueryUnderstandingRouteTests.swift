@@ -18,7 +18,7 @@ import VitrineLLM
             let body = try await request.body.collect(upTo: 1 << 20)
             let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
             let user = ((json?["messages"] as? [[String: Any]])?.last?["content"] as? String ?? "").replacingOccurrences(of: "Request: ", with: "")
-            if user.hasPrefix("slow") { try await Task.sleep(for: .seconds(3)) }
+            if user.hasPrefix("slow") { try await Task.sleep(for: .seconds(30)) }
             let content = answers[user] ?? #"{"query": "\#(user)", "category": null, "market": null, "colors": [], "materials": [], "exclude": []}"#
             let message = String(decoding: try JSONSerialization.data(withJSONObject: ["choices": [["message": ["role": "assistant", "content": content]]]]),
                                  as: UTF8.self)
@@ -33,7 +33,8 @@ import VitrineLLM
     ]
 
     /// Runs `body` with a server whose `llm.url` is a scripted chat server on a free port.
-    static func withServer(budget: Duration = .milliseconds(1500), _ name: String = #function,
+    /// The default budget is long: every suite runs at once on two cores, and an answer may wait.
+    static func withServer(budget: Duration = .seconds(60), _ name: String = #function,
                            _ body: @escaping @Sendable (any TestClientProtocol, SearchServer) async throws -> Void) async throws {
         let chat = Application(router: chatRouter(answers: answers), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await chat.test(.live) { chatClient in
@@ -91,12 +92,14 @@ import VitrineLLM
         }
     }
 
-    /// A chat server slower than the budget costs the budget: the query is searched as typed.
+    /// A chat server slower than the budget costs the budget: the query is searched as typed (had
+    /// the chat server's answer come first, it would have been understood).
     @Test func aSlowLLMFallsBackWithinTheBudget() async throws {
-        try await Self.withServer(budget: .milliseconds(300)) { client, _ in
+        try await Self.withServer(budget: .milliseconds(500)) { client, _ in
             let start = ContinuousClock.now
             let (response, _) = try await Self.get(client, "/api/v1/search?q=slow%20red%20dress&k=3")
-            #expect(ContinuousClock.now - start < .seconds(2))
+            // Loose: every suite runs at once on two cores, and a timer may fire seconds late.
+            #expect(ContinuousClock.now - start < .seconds(25), "cut at the budget, long before the chat server's 30 s")
             #expect(response.understood?.source == .fallback && response.understood?.reason == "timeout")
             #expect(response.results.count == 3)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text

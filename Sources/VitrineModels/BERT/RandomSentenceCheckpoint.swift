@@ -84,15 +84,9 @@ extension RandomCheckpoint {
 
         for path in densePaths {
             let (from, to) = folder(path)
-            let denseConfig = from.appendingPathComponent("config.json")
-            let json = try ConfigReader.object(contentsOf: denseConfig)
-            let r = ConfigReader(json: json, path: denseConfig.path)
-            let inFeatures = try r.int("in_features", default: 0), outFeatures = try r.int("out_features", default: 0)
-            guard inFeatures > 0, outFeatures > 0 else {
-                throw ModelError.malformedConfig(path: denseConfig.path, reason: "in_features and out_features must be positive")
-            }
-            var parameters = [(name: "linear.weight", shape: [outFeatures, inFeatures])]
-            if json["bias"] as? Bool ?? true { parameters.append((name: "linear.bias", shape: [outFeatures])) }
+            let dense = try SentenceDense.Config(directory: from)
+            var parameters = [(name: "linear.weight", shape: [dense.outFeatures, dense.inFeatures])]
+            if dense.hasBias { parameters.append((name: "linear.bias", shape: [dense.outFeatures])) }
             try writeWeights(parameters, generator: &generator, dtype: dtype, to: to.appendingPathComponent("model.safetensors"))
         }
     }

@@ -110,26 +110,40 @@ public struct SentenceDense: Sendable {
     public var inFeatures: Int { linear.inFeatures }
     public var outFeatures: Int { linear.outFeatures }
 
-    /// Reads `config.json` (`in_features`, `out_features`, `bias`, `activation_function`: a
-    /// torch class path, Tanh when absent, as sentence-transformers has it) and the weights.
+    /// A Dense module's `config.json`: `in_features`, `out_features`, `bias`, and
+    /// `activation_function` (a torch class path; Tanh when absent, as sentence-transformers has it).
+    struct Config {
+        var inFeatures: Int
+        var outFeatures: Int
+        var hasBias: Bool
+        var activation: Activation
+
+        init(directory: URL) throws {
+            let url = directory.appendingPathComponent("config.json")
+            let json = try ConfigReader.object(contentsOf: url)
+            let r = ConfigReader(json: json, path: url.path)
+            inFeatures = try r.int("in_features", default: 0)
+            outFeatures = try r.int("out_features", default: 0)
+            guard inFeatures > 0, outFeatures > 0 else {
+                throw ModelError.malformedConfig(path: url.path, reason: "in_features and out_features must be positive")
+            }
+            hasBias = json["bias"] as? Bool ?? true
+            let named = json["activation_function"] as? String ?? "torch.nn.modules.activation.Tanh"
+            switch named.split(separator: ".").last.map(String.init) {
+            case "Identity": activation = .identity
+            case "Tanh": activation = .tanh
+            default:
+                throw ModelError.unsupportedModel(path: url.path, reason: "activation_function \"\(named)\"; Identity and Tanh are implemented")
+            }
+        }
+    }
+
+    /// Reads the module's config and its weights at `precision`.
     public init(directory: URL, precision: Precision) throws {
-        let configURL = directory.appendingPathComponent("config.json")
-        let json = try ConfigReader.object(contentsOf: configURL)
-        let r = ConfigReader(json: json, path: configURL.path)
-        let inFeatures = try r.int("in_features", default: 0), outFeatures = try r.int("out_features", default: 0)
-        guard inFeatures > 0, outFeatures > 0 else {
-            throw ModelError.malformedConfig(path: configURL.path, reason: "in_features and out_features must be positive")
-        }
-        let hasBias = json["bias"] as? Bool ?? true
-        let named = json["activation_function"] as? String ?? "torch.nn.modules.activation.Tanh"
-        switch named.split(separator: ".").last.map(String.init) {
-        case "Identity": activation = .identity
-        case "Tanh": activation = .tanh
-        default:
-            throw ModelError.unsupportedModel(path: configURL.path, reason: "activation_function \"\(named)\"; Identity and Tanh are implemented")
-        }
+        let config = try Config(directory: directory)
+        activation = config.activation
         let weights = WeightReader(checkpoint: try Checkpoint(directory: directory), precision: precision)
-        linear = try weights.linear("linear", in: inFeatures, out: outFeatures, bias: hasBias)
+        linear = try weights.linear("linear", in: config.inFeatures, out: config.outFeatures, bias: config.hasBias)
     }
 
     /// `rows` vectors of ``inFeatures`` into `rows` of ``outFeatures``.

@@ -205,13 +205,14 @@ public struct CLIPModel: Sendable {
     public let precision: Precision
 
     /// Loads `config.json` and the safetensors weights of `directory`, keeping the linear
-    /// layers' weights at `precision`.
-    public init(directory: URL, precision: Precision = .fp32) throws {
+    /// layers' weights at `precision` (the text tower's at `textPrecision` when given); with
+    /// `textOnly`, the text tower alone.
+    public init(directory: URL, precision: Precision = .fp32, textPrecision: Precision? = nil, textOnly: Bool = false) throws {
         self.directory = directory
         self.precision = precision
         config = try CLIPConfig(contentsOf: directory.appendingPathComponent("config.json"))
-        let weights = WeightReader(checkpoint: try Checkpoint(directory: directory), precision: precision)
-        vision = try config.vision.map { try CLIPVisionTower(weights, config: $0) }
-        text = try config.text.map { try CLIPTextTower(weights, config: $0) }
+        let checkpoint = try Checkpoint(directory: directory)
+        vision = textOnly ? nil : try config.vision.map { try CLIPVisionTower(WeightReader(checkpoint: checkpoint, precision: precision), config: $0) }
+        text = try config.text.map { try CLIPTextTower(WeightReader(checkpoint: checkpoint, precision: textPrecision ?? precision), config: $0) }
     }
 }
