@@ -28,7 +28,7 @@ if [ -z "${DATA:-}" ]; then
     "$bin/vitrine-bench" catalog --model "$model" --count "$count" --data "$catalog" --json >/dev/null
     text_embedder=${TEXT_EMBEDDER:-$root/.fixtures-minilm/all-MiniLM-L6-v2}
     echo "== text index with $text_embedder ($precision)" >&2
-    "$bin/vitrine" reindex --data "$catalog" --text-embedder "$text_embedder" --precision "$precision" --json >&2
+    "$bin/vitrine" reindex --data "$catalog" --text-embedder "$text_embedder" --precision "${precision/auto/fp32}" --json >&2
 fi
 # WORDS=N keeps the first N words of each query (shoppers type a few words; most lines of
 # bench/sentences.txt are whole product descriptions).
@@ -36,7 +36,11 @@ python3 -c "import sys, urllib.parse; n = int(sys.argv[2]); [print(urllib.parse.
     "$root/bench/sentences.txt" "${WORDS:-0}" >"$work/queries.txt"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin/vitrine" serve --data "$catalog" --port "$port" --precision "$precision" --reranker "$reranker" >"$work/serve.log" 2>&1 &
+# PRECISION=auto starts the server without --precision: photos at the recorded precision, text
+# queries at the one it calibrates (see /readyz), as a user who gives no flag gets.
+precision_flag=(--precision "$precision")
+[ "$precision" = auto ] && precision_flag=()
+"$bin/vitrine" serve --data "$catalog" --port "$port" "${precision_flag[@]}" --reranker "$reranker" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
@@ -49,6 +53,7 @@ load() {  # load NAME QUERY-SUFFIX: 3 s of warm-up, then SECONDS of wrk; one lin
     echo "$1 $("${run[@]:0:5}" -d "${seconds}s" "${run[@]:5}" | tail -1)"
 }
 echo "== $clients clients, ${seconds} s per mode, $rounds rounds, text tower $precision, reranker $reranker" >&2
+echo "== precision as served: $(curl -s "http://127.0.0.1:$port/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["precision"])')" >&2
 modes=${MODES:-clip keyword text hybrid hybrid+rerank}
 for i in $(seq 1 "$rounds"); do
     for mode in $modes; do

@@ -41,9 +41,22 @@ enum MultilingualFixtures {
         }
     }
 
+    /// Runs `work` on a thread of its own: writing 190 MB of random weights and loading them take
+    /// seconds in a debug build, and on one of the test runner's two cooperative threads they
+    /// would stall every other suite's timers and I/O meanwhile.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
     private static let written = Mutex<URL?>(nil)
 
-    static func encoder(_ precision: Precision) throws -> BERTSentenceEncoder {
+    static func encoder(_ precision: Precision) async throws -> BERTSentenceEncoder {
+        try await offPool { try cachedEncoder(precision) }
+    }
+
+    private static func cachedEncoder(_ precision: Precision) throws -> BERTSentenceEncoder {
         try cache.withLock { encoders in
             if let encoder = encoders[precision] { return encoder }
             let encoder = try BERTSentenceEncoder(directory: weights(), precision: precision)
@@ -59,8 +72,8 @@ enum MultilingualFixtures {
     /// The cased multilingual WordPiece tokenizer against transformers' fast tokenizer: case and
     /// accents kept, decomposed input left decomposed, CJK split, Greek, Cyrillic, Turkish dotted
     /// and dotless i, `[UNK]` for over-long words, truncation at `max_seq_length` 128.
-    @Test func tokenIDsEqualTransformers() throws {
-        let encoder = try MultilingualFixtures.encoder(.fp32)
+    @Test func tokenIDsEqualTransformers() async throws {
+        let encoder = try await MultilingualFixtures.encoder(.fp32)
         #expect(encoder.maxLength == 128 && encoder.maxTokens == 128)
         #expect(!encoder.tokenizer.basic.lowercase && !encoder.tokenizer.basic.stripAccents)
         let rows = try MultilingualFixtures.rows()
@@ -79,8 +92,8 @@ enum MultilingualFixtures {
     /// fp32 against sentence-transformers, one packed batch and each text alone (the streaming
     /// few-rows path): cosine ≥ 0.99999 per text.
     @Test(arguments: [true, false])
-    func fp32EmbeddingsEqualSentenceTransformers(batched: Bool) throws {
-        let encoder = try MultilingualFixtures.encoder(.fp32)
+    func fp32EmbeddingsEqualSentenceTransformers(batched: Bool) async throws {
+        let encoder = try await MultilingualFixtures.encoder(.fp32)
         #expect(encoder.dimension == 512)
         #expect(encoder.pooling == .mean && encoder.dense.count == 1 && encoder.dense[0].activation == .identity)
         let rows = try MultilingualFixtures.rows()
@@ -101,8 +114,8 @@ enum MultilingualFixtures {
     /// The reduced precisions on the same kernels as the other encoders, against fp32
     /// sentence-transformers (random weights lack the outliers trained ones have).
     @Test(arguments: Precision.allCases.filter { $0 != .fp32 })
-    func reducedPrecisionKeepsCosine(precision: Precision) throws {
-        let encoder = try MultilingualFixtures.encoder(precision)
+    func reducedPrecisionKeepsCosine(precision: Precision) async throws {
+        let encoder = try await MultilingualFixtures.encoder(precision)
         let rows = try MultilingualFixtures.rows()
         let want = try MultilingualFixtures.embeddings()
         let cosines = zip(try encoder.embed(tokenIDs: rows.map(\.ids)), want).map { Closeness($0, $1).cosine }
@@ -112,8 +125,8 @@ enum MultilingualFixtures {
         print("multilingual \(precision): min cosine \(cosines.min()!), mean \(cosines.reduce(0, +) / Float(cosines.count)) to fp32 sentence-transformers")
     }
 
-    @Test func textsGoThroughTheTokenizer() throws {
-        let encoder = try MultilingualFixtures.encoder(.fp32)
+    @Test func textsGoThroughTheTokenizer() async throws {
+        let encoder = try await MultilingualFixtures.encoder(.fp32)
         let rows = try MultilingualFixtures.rows()
         let want = try MultilingualFixtures.embeddings()
         let got = try encoder.embed(texts: rows.prefix(4).map(\.text))
@@ -183,14 +196,22 @@ enum MultilingualFixtures {
 
     /// A dense module whose input does not match the pooling's output is refused when loading.
     @Test func denseWidthMustMatch() throws {
+        // The fixture's layout at a tiny width (16 wide, one layer), so writing it takes no time.
+        let like = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-dense-like-\(UUID().uuidString)")
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-dense-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: copy) }
-        try RandomCheckpoint.write(like: MultilingualFixtures.model, to: copy, seed: 1)
-        let config = copy.appendingPathComponent("2_Dense/config.json")
-        try JSONSerialization.data(withJSONObject: ["in_features": 700, "out_features": 512, "bias": false]).write(to: config)
+        defer { for dir in [like, copy] { try? FileManager.default.removeItem(at: dir) } }
+        try FileManager.default.copyItem(at: MultilingualFixtures.model, to: like)
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: like.appendingPathComponent("config.json"))) as? [String: Any])
+        config["dim"] = 16; config["hidden_dim"] = 32; config["n_layers"] = 1; config["n_heads"] = 2
+        try JSONSerialization.data(withJSONObject: config).write(to: like.appendingPathComponent("config.json"))
+        try JSONSerialization.data(withJSONObject: ["in_features": 16, "out_features": 8, "bias": true]).write(to: like.appendingPathComponent("2_Dense/config.json"))
+        try RandomCheckpoint.write(like: like, to: copy, seed: 1)
+        #expect(try BERTSentenceEncoder(directory: copy).dimension == 8)
+        let dense = copy.appendingPathComponent("2_Dense/config.json")
+        try JSONSerialization.data(withJSONObject: ["in_features": 700, "out_features": 8, "bias": true]).write(to: dense)
         #expect { try BERTSentenceEncoder(directory: copy) } throws: { "\($0)".contains("700") }
-        try JSONSerialization.data(withJSONObject: ["in_features": 768, "out_features": 512, "bias": false,
-                                                    "activation_function": "torch.nn.modules.activation.GELU"]).write(to: config)
+        try JSONSerialization.data(withJSONObject: ["in_features": 16, "out_features": 8, "bias": true,
+                                                    "activation_function": "torch.nn.modules.activation.GELU"]).write(to: dense)
         #expect { try BERTSentenceEncoder(directory: copy) } throws: { "\($0)".contains("GELU") }
     }
 

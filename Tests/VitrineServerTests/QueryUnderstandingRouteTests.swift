@@ -96,10 +96,9 @@ import VitrineLLM
     /// the chat server's answer come first, it would have been understood).
     @Test func aSlowLLMFallsBackWithinTheBudget() async throws {
         try await Self.withServer(budget: .milliseconds(500)) { client, _ in
-            let start = ContinuousClock.now
+            // No wall-clock bound here (every suite runs at once on two cores; QueryParserTests
+            // times the budget): reason timeout says the budget ended the call, not the answer.
             let (response, _) = try await Self.get(client, "/api/v1/search?q=slow%20red%20dress&k=3")
-            // Loose: every suite runs at once on two cores, and a timer may fire seconds late.
-            #expect(ContinuousClock.now - start < .seconds(25), "cut at the budget, long before the chat server's 30 s")
             #expect(response.understood?.source == .fallback && response.understood?.reason == "timeout")
             #expect(response.results.count == 3)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
