@@ -147,7 +147,7 @@ struct Serve: AsyncParsableCommand {
                 "vitrine.query_model": .string(settings.queryModel ?? "none"),
                 "vitrine.precision.photos": .string(server.service.precision.photos),
                 "vitrine.precision.queries": .string(server.service.precision.queries),
-                "vitrine.llm": .string(settings.llm.map { "\($0.model) at \($0.url.absoluteString) (budget \($0.budget))" } ?? "off"),
+                "vitrine.llm.server": .string(settings.llm.map { "\($0.model) at \($0.url.absoluteString) (budget \($0.budget))" } ?? "off"),
                 "vitrine.writes": .string(settings.apiKeys.isEmpty ? "disabled" : "enabled"),
             ])
         }
