@@ -134,18 +134,19 @@ public struct ChatClient: Sendable {
     public func complete(messages: [[String: String]], schema: [String: Any], schemaName: String,
                          maxTokens: Int = 256, within budget: Duration? = nil) async throws -> String {
         let budget = budget ?? configuration.budget
-        let requests = try LLMConfiguration.StructuredOutput.allCases.map { mode in
-            (mode, try request(messages: messages, schema: schema, schemaName: schemaName, maxTokens: maxTokens, mode: mode))
-        }
         let current = structuredOutput
+        let first = try request(messages: messages, schema: schema, schemaName: schemaName, maxTokens: maxTokens, mode: current)
+        // Built only for a server still asked for json_schema: the request a refusal retries with.
+        let fallback = current == .jsonSchema
+            ? try request(messages: messages, schema: schema, schemaName: schemaName, maxTokens: maxTokens, mode: .jsonObject) : nil
         let box = mode
         let (status, data) = try await withThrowingTaskGroup(of: (Int, Data)?.self) { group in
             group.addTask {
-                let first = try await Self.exchange(requests.first { $0.0 == current }!.1, budget: budget)
-                guard current == .jsonSchema, !(200..<300).contains(first.0),
-                      String(decoding: first.1.prefix(2000), as: UTF8.self).contains("json_schema") else { return first }
+                let answer = try await Self.exchange(first, budget: budget)
+                guard let fallback, !(200..<300).contains(answer.0),
+                      String(decoding: answer.1.prefix(2000), as: UTF8.self).contains("json_schema") else { return answer }
                 box.value.withLock { $0 = .jsonObject }
-                return try await Self.exchange(requests.first { $0.0 == .jsonObject }!.1, budget: budget)
+                return try await Self.exchange(fallback, budget: budget)
             }
             group.addTask {
                 try? await Task.sleep(for: budget)

@@ -87,9 +87,16 @@ public final class QueryParser: Sendable {
 
     /// An earlier answer for `query` from the cache, without a call.
     public func cached(_ query: String, categories: [FacetValue], markets: [FacetValue]) -> Understood? {
-        let normalized = Self.normalize(query)
-        guard !normalized.isEmpty else { return nil }
-        let key = Cache.Key(query: normalized, categories: Array(categories.prefix(Self.maxCategories)), markets: markets)
+        Self.key(query, categories: categories, markets: markets).flatMap(cached)
+    }
+
+    /// The cache's key for a request: its normalized text and the facets offered (nil: blank).
+    static func key(_ query: String, categories: [FacetValue], markets: [FacetValue]) -> Cache.Key? {
+        let normalized = normalize(query)
+        return normalized.isEmpty ? nil : Cache.Key(query: normalized, categories: Array(categories.prefix(maxCategories)), markets: markets)
+    }
+
+    private func cached(_ key: Cache.Key) -> Understood? {
         guard var hit = cache.withLock({ $0.get(key) }) else { return nil }
         hit.source = .cache
         return hit
@@ -97,11 +104,11 @@ public final class QueryParser: Sendable {
 
     /// The request understood, or the plain query with the reason it is.
     public func understand(_ query: String, categories: [FacetValue], markets: [FacetValue]) async -> Understood {
-        let normalized = Self.normalize(query)
-        guard !normalized.isEmpty, query.count <= Self.maxQueryLength else { return .plain(query, reason: "too_long") }
-        let offered = Array(categories.prefix(Self.maxCategories))
-        let key = Cache.Key(query: normalized, categories: offered, markets: markets)
-        if let hit = cached(query, categories: categories, markets: markets) { return hit }
+        guard let key = Self.key(query, categories: categories, markets: markets), query.count <= Self.maxQueryLength else {
+            return .plain(query, reason: "too_long")
+        }
+        let offered = key.categories
+        if let hit = cached(key) { return hit }
         let start = ContinuousClock.now
         do {
             let content = try await client.complete(
