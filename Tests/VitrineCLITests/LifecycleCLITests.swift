@@ -155,11 +155,12 @@ import Testing
     @Test func backupDuringAnIngestRestoresAndVerifiesAndGcCleansAfterDeletes() throws {
         let root = try Ingest.scratch()
         let data = try Self.ingested(root)
-        // A second, slow ingest in another process (one image per batch) while the backup runs.
+        // A second, slow ingest in another process (one image per batch) while the backup runs: long
+        // enough (4,000 rows) that a loaded machine cannot finish it before the backup starts.
         let manifest = root.appendingPathComponent("more.csv")
         let photo = try #require(try FileManager.default.subpathsOfDirectory(atPath: root.appendingPathComponent("photos").path)
             .first { $0.hasSuffix(".jpg") })
-        let rows = (0..<400).map { "m\($0),more \($0),photos/\(photo)" }
+        let rows = (0..<4000).map { "m\($0),more \($0),photos/\(photo)" }
         try Data((["id,name,image"] + rows).joined(separator: "\n").utf8).write(to: manifest)
         let writer = try Ingest.start(["ingest", manifest.path, "--data", data.path, "--model", CLITests.tinyModel, "--batch-size", "1"], quiet: true)
         defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) }; writer.waitUntilExit() }
@@ -168,7 +169,7 @@ import Testing
         let backup = root.appendingPathComponent("backup")
         let taken = try Self.json(try Ingest.run(["backup", "--data", data.path, backup.path, "--json"]))
         let products = try #require(taken["products"] as? Int)
-        #expect(products >= 12 && products < 408)
+        #expect(products >= 12 && products < 4008)
         let restored = root.appendingPathComponent("restored")
         let report = try Self.json(try Ingest.run(["restore", backup.path, "--data", restored.path, "--json"]))
         #expect(report["products"] as? Int == products)
