@@ -39,6 +39,18 @@ scripts/servers.sh start
 # shellcheck disable=SC1091
 source .servers/env
 swift test --skip-build "$@"
+# The numerical suites again on each lower kernel path this CPU runs (VITRINE_ISA forces one; the
+# run above used the best): every parity tolerance must hold on every path.
+if [ $# -eq 0 ]; then
+    lower=()
+    cpu_has() { grep -qw "$1" /proc/cpuinfo; }
+    cpu_has avx2 && cpu_has fma && lower+=(portable)
+    cpu_has avx512_vnni && cpu_has avx512bw && cpu_has avx512vl && lower+=(avx2)
+    for isa in "${lower[@]}"; do
+        echo "== the numerical suites with VITRINE_ISA=$isa"
+        VITRINE_ISA=$isa swift test --skip-build --filter 'VitrineTensorTests\.|CLIPParityTests|EncoderParityTests|MiniLMParityTests|CrossEncoderParityTests'
+    done
+fi
 if [ $# -eq 0 ] && [ -z "${VITRINE_SKIP_E2E:-}" ]; then
     e2e/run.sh --vitrine "$(swift build --show-bin-path)/vitrine"
 fi

@@ -1,8 +1,11 @@
 // Distance kernels. The generic versions are plain loops the compiler vectorizes for the baseline
 // target; the AVX2 versions use four independent FMA accumulators so the loop is not bound by
-// FMA latency. The choice is made once, at load time, from CPUID.
+// FMA latency. The choice is made once, at load time, from CPUID and VITRINE_ISA (the kernels'
+// instruction set, see CVitrineKernels.h: `portable` keeps the generic versions).
 #include "CVitrineIndex.h"
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 static float dot_generic(const float *a, const float *b, size_t n) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -80,7 +83,9 @@ static int avx2_enabled = 0;
 __attribute__((constructor))
 static void vx_select_kernels(void) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const char *isa = getenv("VITRINE_ISA");
+    const int portable = isa != NULL && strcmp(isa, "portable") == 0;
+    if (!portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         dot_impl = dot_avx2;
         l2_impl = l2sq_avx2;
         avx2_enabled = 1;
@@ -90,6 +95,16 @@ static void vx_select_kernels(void) {
 int vx_uses_avx2(void) { return avx2_enabled; }
 float vx_dot(const float *a, const float *b, size_t n) { return dot_impl(a, b, n); }
 float vx_l2sq(const float *a, const float *b, size_t n) { return l2_impl(a, b, n); }
+
+float vx_dot_on(int avx2, const float *a, const float *b, size_t n) {
+    __builtin_cpu_init();
+    return avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? dot_avx2(a, b, n) : dot_generic(a, b, n);
+}
+
+float vx_l2sq_on(int avx2, const float *a, const float *b, size_t n) {
+    __builtin_cpu_init();
+    return avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? l2sq_avx2(a, b, n) : l2sq_generic(a, b, n);
+}
 
 // Prefetches the first 4 cache lines of a row; the hardware prefetcher follows the rest.
 static inline void prefetch_row(const float *p) {

@@ -1,4 +1,4 @@
-#include "CVitrineKernels.h"
+#include "internal.h"
 #include <immintrin.h>
 #include <math.h>
 
@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) AVX2 __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
 }
 
-AVX2 void vt_quick_gelu(float *x, long count) {
+AVX2 void vt_quick_gelu_avx2(float *x, long count) {
     const __m256 one = _mm256_set1_ps(1.0f), minus_alpha = _mm256_set1_ps(-1.702f);
     long i = 0;
     for (; i + 8 <= count; i += 8) {
@@ -54,7 +54,7 @@ static inline __attribute__((always_inline)) AVX2 __m256 erfc8(__m256 z) {
     return _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p)));
 }
 
-AVX2 void vt_gelu_erf(float *x, long count) {
+AVX2 void vt_gelu_erf_avx2(float *x, long count) {
     const __m256 half = _mm256_set1_ps(0.5f), two = _mm256_set1_ps(2.0f);
     const __m256 inv_sqrt2 = _mm256_set1_ps(0.70710678118654752f);
     const __m256 sign = _mm256_set1_ps(-0.0f);

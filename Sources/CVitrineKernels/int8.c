@@ -1,7 +1,7 @@
 // int8 linear layers: symmetric per-row quantization, the int32 → float pass after an s8 GEMM,
 // and a few-rows s8 product for text queries. AVX2 where the CPU has it, portable C otherwise;
 // both round to nearest even (the default rounding mode) so they give the same bytes.
-#include "CVitrineKernels.h"
+#include "internal.h"
 #include <immintrin.h>
 #include <math.h>
 
@@ -11,14 +11,14 @@
 // Below this magnitude a row counts as zero: 127 / max would overflow to infinity.
 #define TINY 1e-30f
 
-static float quantize_scalar(float v, float inv, int qmax) {
+float vt_quantize_scalar(float v, float inv, int qmax) {
     float r = nearbyintf(v * inv);
     if (!(r >= (float)-qmax)) r = (float)-qmax;  // also NaN
     if (r > (float)qmax) r = (float)qmax;
     return r;
 }
 
-static void quantize_rows_portable(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+void vt_quantize_rows_s8_portable(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
                                    float *scales, int qmax) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
@@ -32,7 +32,7 @@ static void quantize_rows_portable(int rows, int k, const float *x, long ldx, si
         }
         const float inv = (float)qmax / m;
         scales[r] = m / (float)qmax;
-        for (int j = 0; j < k; j++) qr[j] = (signed char)quantize_scalar(xr[j], inv, qmax);
+        for (int j = 0; j < k; j++) qr[j] = (signed char)vt_quantize_scalar(xr[j], inv, qmax);
     }
 }
 
@@ -43,7 +43,7 @@ INLINE float hmax256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void quantize_rows_avx2(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+AVX2 void vt_quantize_rows_s8_avx2(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
                                     float *scales, int qmax) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -77,17 +77,11 @@ AVX2 static void quantize_rows_avx2(int rows, int k, const float *x, long ldx, s
             p = _mm256_max_epi8(_mm256_min_epi8(p, hi), lo);
             _mm256_storeu_si256((__m256i *)(qr + j), p);
         }
-        for (; j < k; j++) qr[j] = (signed char)quantize_scalar(xr[j], inv, qmax);
+        for (; j < k; j++) qr[j] = (signed char)vt_quantize_scalar(xr[j], inv, qmax);
     }
 }
 
-void vt_quantize_rows_s8(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
-                         float *scales, int qmax) {
-    if (vt_has_avx2_fma()) quantize_rows_avx2(rows, k, x, ldx, q, ldq, scales, qmax);
-    else quantize_rows_portable(rows, k, x, ldx, q, ldq, scales, qmax);
-}
-
-AVX2 static void dequantize_avx2(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+AVX2 void vt_dequantize_s32_avx2(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
                                  const float *bias, float *y, long ldy) {
     const int n8 = n & ~7;
     for (int r = 0; r < rows; r++) {
@@ -105,9 +99,8 @@ AVX2 static void dequantize_avx2(int rows, int n, const int *c, long ldc, const 
     }
 }
 
-void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
-                       const float *bias, float *y, long ldy) {
-    if (vt_has_avx2_fma()) { dequantize_avx2(rows, n, c, ldc, xs, ws, bias, y, ldy); return; }
+void vt_dequantize_s32_portable(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+                                const float *bias, float *y, long ldy) {
     for (int r = 0; r < rows; r++) {
         const int *cr = c + r * ldc;
         float *yr = y + r * ldy;
@@ -135,9 +128,10 @@ INLINE __m256i load16_s8(const signed char *p) {
 // Two weight rows against up to four input rows at a time, like the float kernel. Bytes are
 // widened to int16 and multiplied with vpmaddwd: exact (no vpmaddubsw saturation), and the
 // weight stream from memory, a quarter of fp32's, is what bounds the time.
-AVX2 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const signed char *x,
-                                const float *xs, const signed char *w, const float *ws,
-                                const float *bias, float *y, int ldy) {
+AVX2 void vt_few_rows_s8_avx2(int rows, int k, int n_begin, int n_end, const signed char *x,
+                              const float *xs, const signed char *w, const int *wsum, const float *ws,
+                              const float *bias, float *y, int ldy) {
+    (void)wsum;
     const int k16 = k & ~15;
     for (int n = n_begin; n < n_end; n += 2) {
         const int pair = n + 1 < n_end;
@@ -178,12 +172,6 @@ AVX2 void vt_linear_few_rows_s8(int rows, int k, int n_begin, int n_end, const s
 // off the sums again. Four weight rows against four input rows: sixteen accumulators.
 #define VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
 #define VNNI_INLINE static inline __attribute__((always_inline)) VNNI
-
-bool vt_has_avx512_vnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")
-        && __builtin_cpu_supports("avx512bw") && vt_has_avx2_fma();
-}
 
 // [Σ a, Σ b, Σ c, Σ d] of four vectors of eight int32.
 VNNI_INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
@@ -232,8 +220,8 @@ VNNI_INLINE void few_rows_vnni_block(const int mb, const int prefetch, int m0, i
     }
 }
 
-VNNI void vt_linear_few_rows_s8_vnni(int rows, int k, int n_begin, int n_end, const signed char *x,
-                                     const float *xs, const signed char *w, const int *wsum, const float *ws,
+VNNI void vt_few_rows_s8_avx512(int rows, int k, int n_begin, int n_end, const signed char *x,
+                                const float *xs, const signed char *w, const int *wsum, const float *ws,
                                      const float *bias, float *y, int ldy) {
     for (int n = n_begin; n < n_end; n += 4) {
         const int cols = n_end - n < 4 ? n_end - n : 4;

@@ -1,13 +1,8 @@
-#include "CVitrineKernels.h"
+#include "internal.h"
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX2
-
-bool vt_has_avx2_fma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 INLINE float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -73,10 +68,10 @@ AVX2 void NAME(int rows, int k, int n_begin, int n_end, const float *x, const WT
     }                                                                                           \
 }
 
-FEW_ROWS_KERNEL(vt_linear_few_rows_f32, float, load8_f32, load1_f32)
-FEW_ROWS_KERNEL(vt_linear_few_rows_bf16, unsigned short, load8_bf16, load1_bf16)
+FEW_ROWS_KERNEL(vt_few_rows_f32_avx2, float, load8_f32, load1_f32)
+FEW_ROWS_KERNEL(vt_few_rows_bf16_avx2, unsigned short, load8_bf16, load1_bf16)
 
-AVX2 void vt_widen_bf16(const unsigned short *src, float *dst, long count) {
+AVX2 void vt_widen_bf16_avx2(const unsigned short *src, float *dst, long count) {
     long i = 0;
     for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, load8_bf16(src + i));
     for (; i < count; i++) dst[i] = load1_bf16(src + i);

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VitrineCore
+import VitrineTensor
 
 /// Conventions shared by every command of `vitrine` and `vitrine-bench`: errors are one line on stderr and map to exit codes
 /// (0 ok, 1 failure, 2 usage, 3 partial success).
@@ -109,6 +110,10 @@ extension CLI {
         #if os(Linux)
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
         #endif
+        if let problem = InstructionSet.environmentProblem {
+            printError(problem)
+            Foundation.exit(2)
+        }
         do {
             var command = try Root.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

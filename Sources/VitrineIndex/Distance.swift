@@ -33,7 +33,7 @@ public enum Metric: String, Sendable, Codable, CaseIterable {
 
 /// Distance kernels over raw float rows. The arithmetic lives in the C target (AVX2 + FMA when
 /// the CPU has them, with prefetching of the next row); this is the Swift face of it.
-enum Distance {
+public enum Distance {
     /// Distance between two rows of `dimension` floats.
     @inline(__always)
     static func between(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dimension: Int, metric: Metric) -> Float {
@@ -51,6 +51,9 @@ enum Distance {
 
     /// Whether the AVX2/FMA kernels are in use on this CPU.
     static var usesAVX2: Bool { vx_uses_avx2() != 0 }
+
+    /// The distance kernels in use, for reports: "avx2" or "portable" (`VITRINE_ISA=portable`, or a CPU without AVX2).
+    public static var kernels: String { usesAVX2 ? "avx2" : "portable" }
 
     /// Checks a vector for the store: right length, finite, non-zero norm under cosine.
     static func validate(_ vector: [Float], dimension: Int, metric: Metric, key: VectorKey?) throws {

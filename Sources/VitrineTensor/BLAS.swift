@@ -30,6 +30,9 @@ public enum BLAS {
         )
     }
 
+    /// The kernel family OpenBLAS chose for this CPU at load ("Haswell", "Zen", "SkylakeX", …).
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// The number of threads OpenBLAS uses for one product.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

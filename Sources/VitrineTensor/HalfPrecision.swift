@@ -31,10 +31,6 @@ public enum HalfPrecision {
 
     /// Widens `count` bfloat16 values to floats.
     public static func widen(bfloat16 source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-        if CPUFeatures.avx2FMA {
-            vt_widen_bf16(source, destination, count)
-        } else {
-            for i in 0..<count { destination[i] = float(fromBFloat16Bits: source[i]) }
-        }
+        ActiveKernels.table.widen_bf16!(source, destination, count)
     }
 }

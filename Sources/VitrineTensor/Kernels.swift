@@ -49,27 +49,12 @@ public enum Kernels {
 
     /// `x · sigmoid(1.702 · x)`, the activation of OpenAI's CLIP (`quick_gelu`), in place.
     public static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if CPUFeatures.avx2FMA {
-            vt_quick_gelu(x, count)
-            return
-        }
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = v / (1 + Foundation.exp(-1.702 * v))
-        }
+        ActiveKernels.table.quick_gelu!(x, count)
     }
 
     /// The exact GELU, `0.5 · x · (1 + erf(x / √2))` (PyTorch's default `gelu`), in place.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if CPUFeatures.avx2FMA {
-            vt_gelu_erf(x, count)
-            return
-        }
-        let invSqrt2: Float = 0.70710678118654752440
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = 0.5 * v * (1 + Foundation.erf(v * invSqrt2))
-        }
+        ActiveKernels.table.gelu_erf!(x, count)
     }
 
     /// The tanh approximation of GELU (`gelu_new`, `gelu_pytorch_tanh`), in place.

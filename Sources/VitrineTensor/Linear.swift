@@ -73,7 +73,7 @@ public struct Linear: Sendable {
     public func callAsFunction(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, streamingUpTo streamingRows: Int
     ) {
-        if rows <= streamingRows && CPUFeatures.avx2FMA {
+        if rows <= streamingRows {
             fewRows(input, rows: rows, into: output)
             return
         }
@@ -198,12 +198,9 @@ public struct Linear: Sendable {
 
     /// Up to this many rows (a text query's tokens) a layer is a matrix–vector product in
     /// disguise: GEMM would spend its time packing the weights, so a kernel that streams each
-    /// weight row once does the work instead, the output columns split across threads.
+    /// weight row once does the work instead, the output columns split across threads. The
+    /// kernel is the active instruction set's (``InstructionSet``); the int8 one is exact on each.
     public static let fewRowsLimit = 16
-
-    /// The int8 few-rows kernel uses VNNI where the CPU has AVX-512 VNNI and oneDNN is allowed to
-    /// use it too: `DNNL_MAX_CPU_ISA=AVX2` turns both to their AVX2 kernels, as on a Zen 3.
-    static let fewRowsVNNI = vt_has_avx512_vnni() && OneDNN.hasVNNI
 
     private func fewRows(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let parts = min(BLAS.threads, max(1, outFeatures / 256))
@@ -213,13 +210,13 @@ public struct Linear: Sendable {
             case .fp32(let weight):
                 weight.withUnsafeBufferPointer { w in
                     FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
-                        vt_linear_few_rows_f32($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
+                        ActiveKernels.table.few_rows_f32!($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
                     }.run(parts: parts)
                 }
             case .bf16(let weight):
                 weight.withUnsafeBufferPointer { w in
                     FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
-                        vt_linear_few_rows_bf16($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
+                        ActiveKernels.table.few_rows_bf16!($0, $1, $2, $3, $4, w.baseAddress!, $5, $6, $7)
                     }.run(parts: parts)
                 }
             case .int8(let weight):
@@ -233,11 +230,7 @@ public struct Linear: Sendable {
                             weight.scales.withUnsafeBufferPointer { ws in
                                 weight.sums.withUnsafeBufferPointer { wsum in
                                     let call = FewRowsCall(rows: rows, k: inFeatures, n: outFeatures, x: input, bias: biasPointer, y: output) {
-                                        if Self.fewRowsVNNI {
-                                            vt_linear_few_rows_s8_vnni($0, $1, $2, $3, qx, sx, w.baseAddress!, wsum.baseAddress!, ws.baseAddress!, $5, $6, $7)
-                                        } else {
-                                            vt_linear_few_rows_s8($0, $1, $2, $3, qx, sx, w.baseAddress!, ws.baseAddress!, $5, $6, $7)
-                                        }
+                                        ActiveKernels.table.few_rows_s8!($0, $1, $2, $3, qx, sx, w.baseAddress!, wsum.baseAddress!, ws.baseAddress!, $5, $6, $7)
                                     }
                                     call.run(parts: parts)
                                 }

@@ -1,4 +1,5 @@
 import CDNNL
+import CVitrineKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,9 +11,34 @@ import Glibc
 /// a saturating int16, so products are exact there only while |a₀b₀ + a₁b₁| ≤ 32767 with the
 /// activations shifted to unsigned bytes: `weightLimit` is 63 (7-bit weights) without VNNI and 127
 /// with it. Check with `DNNL_MAX_CPU_ISA=AVX2`, which makes this machine behave like Zen 3.
+///
+/// `VITRINE_ISA=avx2` (or `portable`) caps oneDNN at AVX2 (or SSE 4.1, its least) with Vitrine's
+/// own kernels, before its first call.
 public enum OneDNN {
+    /// The cap `VITRINE_ISA` asks for, applied once before oneDNN runs anything.
+    private static let capped: Void = {
+        switch vt_isa_requested() {
+        case Int32(VT_ISA_PORTABLE.rawValue): _ = dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41)
+        case Int32(VT_ISA_AVX2.rawValue): _ = dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2)
+        default: break
+        }
+    }()
+
+    /// The instruction set oneDNN's kernels use here, as oneDNN names it.
+    public static var isaName: String {
+        _ = capped
+        let isa = dnnl_get_effective_cpu_isa()
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+            (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+            (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"), (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        return names.first { $0.0 == isa }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
+    }
+
     /// True when oneDNN's int8 kernels here use VNNI (exact int32 accumulation for 8-bit weights).
     public static let hasVNNI: Bool = {
+        _ = capped
         let isa = dnnl_get_effective_cpu_isa().rawValue
         return isa & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
             || isa & dnnl_cpu_isa_avx2_vnni.rawValue == dnnl_cpu_isa_avx2_vnni.rawValue
@@ -27,6 +53,7 @@ public enum OneDNN {
 
     /// The OpenMP threads oneDNN runs on follow OpenBLAS's count (both share the same cores).
     static func matchThreads() {
+        _ = capped
         let wanted = Int32(BLAS.threads)
         if omp_get_max_threads() != wanted { omp_set_num_threads(wanted) }
     }

@@ -46,6 +46,8 @@ struct BenchEmbed: AsyncParsableCommand {
         let directory = try await CLI.run { try await model.resolve() }
         let encoders = try CLI.run { try CLIPEncoders(directory: directory, precision: model.precision) }
         var report = BenchReport(model: directory.path, precision: model.precision.rawValue, threads: threads)
+        report.kernels = InstructionSet.summary
+        log(report.kernels)
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
         if model.precision == .int8 {
@@ -211,6 +213,8 @@ struct BenchReport: Encodable {
     var model: String
     var precision: String
     var threads: Int
+    /// Which kernels ran: Vitrine's instruction set, oneDNN's and OpenBLAS's.
+    var kernels = ""
     var sgemmGFLOPS: Double = 0
     /// Bits the int8 weights keep here: 8 where oneDNN has VNNI, 7 otherwise.
     var int8WeightBits: Int?

@@ -81,6 +81,7 @@ struct BenchIndex: ParsableCommand {
         let efs = try CLI.integers(ef, option: "--ef", in: 1...Int.max)
         let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
 
+        log("distance kernels: \(Distance.kernels)")
         let data = try loadData(metric: metric)
         if let saveData { try data.save(to: saveData) }
         if dataOnly {

@@ -38,11 +38,11 @@ import Testing
         ProcessInfo.processInfo.environment.merging(["VITRINE_TEXT_EMBEDDER": "none"]) { $1 }.merging(extra) { $1 }
     }
 
-    static func run(_ arguments: [String], tool: String = "vitrine") throws -> Run {
+    static func run(_ arguments: [String], tool: String = "vitrine", environment extra: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = try binary(tool)
         process.arguments = arguments
-        process.environment = environment()
+        process.environment = environment(extra)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -88,6 +88,32 @@ import Testing
         let r = try Self.run(["embed", "--model", Self.tinyModel, "--image", notAnImage])
         #expect(r.status == 1)
         #expect(r.stderr.contains(notAnImage) && r.stderr.contains("unknown image format"), "\(r.stderr)")
+    }
+
+    /// `VITRINE_ISA` forces the kernels' instruction set: the portable path gives the embeddings
+    /// of the default (best) path, at fp32 and at int8; a value that names no level, or one above
+    /// this CPU, stops every command with a usage error naming the variable.
+    @Test func forcedKernelPathsGiveTheSameEmbeddings() throws {
+        let inputs = ["embed", "--model", Self.tinyModel, "--image", Self.image, "--text", "red floral summer dress",
+                      "--text", "a long query that takes more than sixteen tokens to say what the shopper wants to find today", "--json"]
+        for precision in ["fp32", "int8"] {
+            let best = try Self.run(inputs + ["--precision", precision])
+            let portable = try Self.run(inputs + ["--precision", precision], environment: ["VITRINE_ISA": "portable"])
+            #expect(best.status == 0 && portable.status == 0, "\(best.stderr) \(portable.stderr)")
+            for (a, b) in zip(try Self.json(best.stdout), try Self.json(portable.stdout)) {
+                let x = try #require(a["embedding"] as? [Double]), y = try #require(b["embedding"] as? [Double])
+                let cosine = zip(x, y).reduce(0) { $0 + $1.0 * $1.1 }
+                // int8 may quantize the weights to 7 bits on the portable path (oneDNN without VNNI).
+                #expect(cosine >= (precision == "fp32" ? 0.99999 : 0.998), "\(precision) \(a["input"] ?? ""): cosine \(cosine)")
+            }
+        }
+        let bogus = try Self.run(inputs, environment: ["VITRINE_ISA": "sse9"])
+        #expect(bogus.status == 2 && bogus.stderr.contains("VITRINE_ISA=\"sse9\"") && bogus.stderr.contains("portable, avx2 or avx512"), "\(bogus.stderr)")
+        let cpu = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        if !cpu.contains("avx512_vnni") {
+            let above = try Self.run(inputs, environment: ["VITRINE_ISA": "avx512"])
+            #expect(above.status == 2 && above.stderr.contains("VITRINE_ISA=avx512 asks for more than this CPU has"), "\(above.stderr)")
+        }
     }
 
     @Test func missingModelIsOneLineNamingIt() throws {

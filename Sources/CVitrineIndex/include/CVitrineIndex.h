@@ -8,7 +8,8 @@
 extern "C" {
 #endif
 
-/// Dot product of two float vectors of length n (AVX2+FMA when the CPU has it).
+/// Dot product of two float vectors of length n (AVX2+FMA when the CPU has it and VITRINE_ISA
+/// does not ask for `portable`).
 float vx_dot(const float *a, const float *b, size_t n);
 
 /// Squared Euclidean distance of two float vectors of length n.
@@ -34,6 +35,11 @@ uint32_t vx_crc32c(uint32_t crc, const void *data, size_t length);
 
 /// Whether the AVX2/FMA distance kernels are in use (for reports).
 int vx_uses_avx2(void);
+
+/// vx_dot and vx_l2sq on a chosen path: `avx2` non-zero for the AVX2/FMA kernels (only where the
+/// CPU has them), zero for the portable ones. For tests of every path.
+float vx_dot_on(int avx2, const float *a, const float *b, size_t n);
+float vx_l2sq_on(int avx2, const float *a, const float *b, size_t n);
 
 /// A one-byte spin lock per graph node, for parallel index construction. Critical sections are
 /// a few dozen instructions (copy or edit one neighbour list), so spinning beats a futex.

@@ -1,0 +1,91 @@
+// Which kernels run: the most capable instruction set this CPU has, or less when VITRINE_ISA asks
+// for it (to test every path on one machine, or to compare them in a benchmark).
+#include "internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static bool has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static bool has_avx512(void) {
+    __builtin_cpu_init();
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+vt_isa vt_isa_supported(void) {
+    return has_avx512() ? VT_ISA_AVX512 : has_avx2() ? VT_ISA_AVX2 : VT_ISA_PORTABLE;
+}
+
+static const char *const names[] = { "portable", "avx2", "avx512" };
+
+const char *vt_isa_name(vt_isa isa) {
+    return isa >= VT_ISA_PORTABLE && isa <= VT_ISA_AVX512 ? names[isa] : "unknown";
+}
+
+int vt_isa_requested(void) {
+    const char *value = getenv("VITRINE_ISA");
+    if (value == NULL || value[0] == '\0') return -1;
+    for (int i = VT_ISA_PORTABLE; i <= VT_ISA_AVX512; i++) {
+        if (strcmp(value, names[i]) == 0) return i;
+    }
+    return -2;
+}
+
+vt_isa vt_isa_active(void) {
+    const vt_isa supported = vt_isa_supported();
+    const int requested = vt_isa_requested();
+    return requested >= 0 && requested < (int)supported ? (vt_isa)requested : supported;
+}
+
+static const vt_kernels portable = {
+    VT_ISA_PORTABLE, vt_few_rows_f32_portable, vt_few_rows_bf16_portable, vt_few_rows_s8_portable,
+    vt_quantize_rows_s8_portable, vt_dequantize_s32_portable, vt_widen_bf16_portable,
+    vt_quick_gelu_portable, vt_gelu_erf_portable,
+};
+
+static const vt_kernels avx2 = {
+    VT_ISA_AVX2, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_widen_bf16_avx2,
+    vt_quick_gelu_avx2, vt_gelu_erf_avx2,
+};
+
+static const vt_kernels avx512 = {
+    VT_ISA_AVX512, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx512,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_widen_bf16_avx2,
+    vt_quick_gelu_avx2, vt_gelu_erf_avx2,
+};
+
+const vt_kernels *vt_kernels_for(vt_isa isa) {
+    if (isa > vt_isa_supported()) return NULL;
+    switch (isa) {
+    case VT_ISA_PORTABLE: return &portable;
+    case VT_ISA_AVX2: return &avx2;
+    case VT_ISA_AVX512: return &avx512;
+    }
+    return NULL;
+}
+
+// Chosen on first use; VITRINE_ISA is read then, once.
+static const vt_kernels *active;
+
+const vt_kernels *vt_kernels_active(void) {
+    const vt_kernels *chosen = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (chosen == NULL) {
+        chosen = vt_kernels_for(vt_isa_active());
+        __atomic_store_n(&active, chosen, __ATOMIC_RELEASE);
+    }
+    return chosen;
+}
+
+void vt_quantize_rows_s8(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
+                         float *scales, int qmax) {
+    vt_kernels_active()->quantize_rows_s8(rows, k, x, ldx, q, ldq, scales, qmax);
+}
+
+void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
+                       const float *bias, float *y, long ldy) {
+    vt_kernels_active()->dequantize_s32(rows, n, c, ldc, xs, ws, bias, y, ldy);
+}

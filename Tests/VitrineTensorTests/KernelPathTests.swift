@@ -1,0 +1,173 @@
+import CVitrineKernels
+import Foundation
+import Testing
+@testable import VitrineTensor
+
+/// Every kernel of every instruction set this CPU runs (portable C, AVX2, AVX-512), each against a
+/// scalar reference in double precision, on shapes that are not multiples of any vector width
+/// (M = 1, K and N odd) and on column ranges that start and end off the kernels' blocks. The
+/// production code calls the active level only; this calls each level's table directly.
+@Suite struct KernelPathTests {
+    /// (rows, k, n): M = 1 and small odd sizes, a text query's shape, and tails past 8, 16 and 32.
+    static let shapes = [(1, 1, 1), (1, 7, 3), (1, 33, 9), (2, 31, 4), (3, 100, 13), (4, 64, 8), (5, 300, 6), (7, 513, 17), (16, 96, 12), (9, 17, 5)]
+
+    static func tables() throws -> [(InstructionSet, vt_kernels)] {
+        let levels = InstructionSet.runnable
+        #expect(levels.first == .portable && levels.last == InstructionSet.supported)
+        return try levels.map { level in (level, try #require(level.kernels).pointee) }
+    }
+
+    /// Column ranges for `n` columns: the whole, and ranges that start or end inside a block.
+    static func ranges(_ n: Int) -> [(Int, Int)] {
+        Array(Set([(0, n), (min(1, n - 1), n), (0, max(1, n - 1)), (min(2, n - 1), n)].map { [$0.0, $0.1] })).map { ($0[0], $0[1]) }
+    }
+
+    @Test func levelsFollowTheCPU() {
+        #expect(InstructionSet.active <= InstructionSet.supported)
+        #expect(InstructionSet.portable.kernels != nil)
+        for level in InstructionSet.allCases where level > InstructionSet.supported {
+            #expect(level.kernels == nil, "\(level) is above this CPU's \(InstructionSet.supported)")
+        }
+        print("kernel paths on this CPU: \(InstructionSet.runnable.map(\.description).joined(separator: ", ")); active \(InstructionSet.active)")
+    }
+
+    @Test func floatFewRowsMatchDoublePrecision() throws {
+        for (level, table) in try Self.tables() {
+            for (rows, k, n) in Self.shapes {
+                let x = Int8Tests.uniform(rows * k, seed: UInt64(rows * 1000 + k))
+                let w = Int8Tests.uniform(n * k, seed: UInt64(n * 7 + k))
+                let bf = w.map(HalfPrecision.bfloat16Bits)
+                let bias = Int8Tests.uniform(n, seed: 3)
+                for (begin, end) in Self.ranges(n) {
+                    for (name, widened) in [("f32", w), ("bf16", bf.map(HalfPrecision.float(fromBFloat16Bits:)))] {
+                        var y = [Float](repeating: .nan, count: rows * n)
+                        if name == "f32" {
+                            table.few_rows_f32!(Int32(rows), Int32(k), Int32(begin), Int32(end), x, w, bias, &y, Int32(n))
+                        } else {
+                            table.few_rows_bf16!(Int32(rows), Int32(k), Int32(begin), Int32(end), x, bf, bias, &y, Int32(n))
+                        }
+                        var worst = 0.0
+                        for r in 0..<rows {
+                            for o in 0..<n {
+                                guard (begin..<end).contains(o) else {
+                                    #expect(y[r * n + o].isNaN, "\(level) \(name): column \(o) outside \(begin)..<\(end) was written")
+                                    continue
+                                }
+                                var want = Double(bias[o])
+                                for j in 0..<k { want += Double(x[r * k + j]) * Double(widened[o * k + j]) }
+                                worst = max(worst, abs(Double(y[r * n + o]) - want))
+                            }
+                        }
+                        // Float sums of k products of magnitude ≤ 1: a few ulps of √k-sized partial sums.
+                        #expect(worst <= 2e-6 * Double(k).squareRoot() + 1e-6, "\(level) \(name) rows \(rows) k \(k) n \(n): max |difference| \(worst)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The int8 product is exact on every level: the same bits as the integer sum put through the
+    /// kernels' one float step, for random bytes and for the extremes (±127 everywhere).
+    @Test func int8FewRowsAreExactOnEveryPath() throws {
+        var state: UInt64 = 12345
+        func byte() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
+        }
+        for (level, table) in try Self.tables() {
+            for (rows, k, n) in Self.shapes {
+                for extreme in [false, true] {
+                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
+                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
+                    let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
+                    let ws = (0..<n).map { Float($0 + 2) * 0.007 }
+                    let bias = (0..<n).map { Float($0) * 0.5 - 1 }
+                    for (begin, end) in Self.ranges(n) {
+                        var y = [Float](repeating: .nan, count: rows * n)
+                        table.few_rows_s8!(Int32(rows), Int32(k), Int32(begin), Int32(end), x, xs, w, sums, ws, bias, &y, Int32(n))
+                        var wrong = 0
+                        for r in 0..<rows {
+                            for o in 0..<n {
+                                guard (begin..<end).contains(o) else {
+                                    if !y[r * n + o].isNaN { wrong += 1 }
+                                    continue
+                                }
+                                var exact = 0
+                                for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
+                                let want = bias[o].addingProduct(Float(exact), xs[r] * ws[o])
+                                if y[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
+                            }
+                        }
+                        #expect(wrong == 0, "\(level) rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): \(wrong) outputs differ")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quantization gives the same bytes and scales on every level, and they are the reference's:
+    /// round half to even of x · qmax / max|x|, clamped; a zero row all zero with scale 0. A row
+    /// with a NaN must not crash (its bytes are not specified).
+    @Test func quantizationIsTheSameBytesOnEveryPath() throws {
+        for (level, table) in try Self.tables() {
+            for (rows, k) in [(1, 1), (1, 31), (3, 33), (3, 64), (4, 97)] {
+                var x = Int8Tests.uniform(rows * k, seed: UInt64(k))
+                if rows > 1 { for j in 0..<k { x[k + j] = 0 } }  // a zero row
+                if rows > 2 { x[2 * k + k / 2] = .nan }  // a NaN in a row
+                for qmax in [Int32(127), 63] {
+                    var q = [Int8](repeating: 99, count: rows * k)
+                    var scales = [Float](repeating: -1, count: rows)
+                    table.quantize_rows_s8!(Int32(rows), Int32(k), x, k, &q, k, &scales, qmax)
+                    for r in 0..<rows where r != 2 {
+                        let row = Array(x[r * k..<(r + 1) * k])
+                        let largest = row.reduce(Float(0)) { max($0, abs($1)) }
+                        if r == 1 {
+                            #expect(scales[r] == 0 && q[k..<2 * k].allSatisfy { $0 == 0 }, "\(level): the zero row")
+                            continue
+                        }
+                        let inv = Float(qmax) / largest
+                        #expect(scales[r] == largest / Float(qmax), "\(level) scale of row \(r)")
+                        for j in 0..<k {
+                            let want = Int8(max(-Float(qmax), min(Float(qmax), (row[j] * inv).rounded(.toNearestOrEven))))
+                            #expect(q[r * k + j] == want, "\(level) qmax \(qmax) row \(r) column \(j): \(q[r * k + j]) != \(want)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func dequantizationWideningAndActivationsMatchTheReference() throws {
+        for (level, table) in try Self.tables() {
+            // int32 → float with row and column scales and a bias, 13 columns (a tail past 8).
+            let rows = 3, n = 13
+            let c = (0..<rows * n).map { Int32($0 * 977 - 20_000) }
+            let xs: [Float] = [0.5, 0.013, 3], ws = (0..<n).map { Float($0 + 1) * 0.007 }, bias = (0..<n).map { Float($0) - 6 }
+            var y = [Float](repeating: .nan, count: rows * n)
+            table.dequantize_s32!(Int32(rows), Int32(n), c, n, xs, ws, bias, &y, n)
+            for r in 0..<rows {
+                for j in 0..<n {
+                    #expect(y[r * n + j] == bias[j].addingProduct(Float(c[r * n + j]), xs[r] * ws[j]), "\(level) dequantize \(r),\(j)")
+                }
+            }
+            // bf16 widening: exact.
+            let bits = (0..<37).map { UInt16(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) & 0x7F7F }
+            var wide = [Float](repeating: .nan, count: bits.count)
+            table.widen_bf16!(bits, &wide, bits.count)
+            #expect(zip(bits, wide).allSatisfy { Float(bitPattern: UInt32($0) << 16) == $1 }, "\(level) widen")
+            // The activations against Foundation's exp and erf in double precision.
+            let grid = (0..<203).map { Float($0 - 101) * 0.09 }
+            var quick = grid, exact = grid
+            table.quick_gelu!(&quick, quick.count)
+            table.gelu_erf!(&exact, exact.count)
+            for (i, v) in grid.enumerated() {
+                let d = Double(v)
+                let wantQuick = d / (1 + Foundation.exp(-1.702 * d))
+                let wantExact = 0.5 * d * (1 + Foundation.erf(d / 2.0.squareRoot()))
+                #expect(abs(Double(quick[i]) - wantQuick) <= 4e-7 * max(1, abs(wantQuick)), "\(level) quick_gelu(\(v))")
+                #expect(abs(Double(exact[i]) - wantExact) <= 4e-7 * max(1, abs(wantExact)), "\(level) gelu(\(v))")
+            }
+        }
+    }
+}
