@@ -8,7 +8,7 @@
 # 1. A virtual environment in bench/peers/.venv (ignored by git) with torch, transformers, Pillow,
 #    onnxruntime, onnx and numpy from PyPI; made once, and again when the package list below changes.
 # 2. The release `vitrine` binary, built when missing or older than the sources (unless --vitrine).
-# 3. PyTorch (eager and sdpa), ONNX Runtime, then `vitrine-bench embed` at each precision, one after another.
+# 3. PyTorch (eager and sdpa), ONNX Runtime (and its own int8 when int8 is asked for), then `vitrine-bench embed` at each precision, one after another.
 # Results: one table on stdout and bench/peers/.cache/embed-results.json. Measure on a quiet machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -37,9 +37,13 @@ invocation, never two at once, so that they share the machine's state but not it
   sequential execution and all graph optimizations. This process imports neither torch nor
   transformers: it tokenizes with the ``tokenizers`` library and the checkpoint's own
   tokenizer, saved as ``tokenizer.json`` next to the export.
+* **ONNX Runtime int8** (when Vitrine's int8 is measured): ONNX Runtime's own dynamic
+  quantization of that export, ``quantize_dynamic`` with QInt8 weights per output channel, made
+  once next to it; same sessions. Its cosine to its own fp32 graph on the same photos and queries
+  is reported beside Vitrine int8's, and Vitrine int8's ratio to it is the fair int8 comparison.
 * **Vitrine.** ``vitrine-bench embed --model DIR --precision P --batch ... --seconds S --threads 2
   --json`` on the same image files, once per precision of ``--precisions`` (default fp32 and int8;
-  int8 is Vitrine's own reduced precision, the peers stay fp32), each a row and each with its ratios. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
+  int8 is Vitrine's own reduced precision; the fp32 peers and ONNX Runtime int8 are its peers), each a row and each with its ratios. Its sgemm probe (768³, 2 threads, best of 5) and the model's FLOPs per
   image give the roofline, the rate at which all of an image's FLOPs would run at sgemm speed;
   every engine's best rate is also shown as a fraction of it. The probe is short (a few ms),
   so the roofline is an estimate that moves by 10–20% between runs; an engine can pass it.
@@ -229,6 +233,7 @@ def step_prepare(args) -> dict:
     export_dir = CACHE / "onnx" / checkpoint_key(model_dir, torch.__version__)
     if (export_dir / "done").exists():
         log(f"prepare: ONNX export cached in {export_dir.relative_to(ROOT)}")
+        quantize_exports(export_dir)
         return {"exportDir": str(export_dir), "exportCached": True}
 
     tmp = export_dir.with_name(export_dir.name + ".tmp")
@@ -273,6 +278,7 @@ def step_prepare(args) -> dict:
         import shutil
         shutil.rmtree(export_dir)
     tmp.rename(export_dir)
+    quantize_exports(export_dir)
     # Earlier exports of this same checkpoint directory are stale now (~600 MB each for ViT-B/32).
     for other in export_dir.parent.iterdir():
         marker = other / "done"
@@ -280,6 +286,22 @@ def step_prepare(args) -> dict:
             import shutil
             shutil.rmtree(other, ignore_errors=True)
     return {"exportDir": str(export_dir), "exportCached": False}
+
+
+def quantize_exports(export_dir: Path) -> None:
+    """ONNX Runtime's own int8 of both towers, the fair peer of Vitrine's int8:
+    ``quantize_dynamic`` with signed 8-bit weights per output channel (QInt8, per_channel=True),
+    activations quantized on the fly per tensor. Made once per export, next to it."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    for name in ("vision", "text"):
+        target = export_dir / f"{name}-int8.onnx"
+        if target.exists():
+            continue
+        partial = export_dir / f"{name}-int8.onnx.tmp"
+        quantize_dynamic(str(export_dir / f"{name}.onnx"), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        partial.rename(target)
+        log(f"prepare: ONNX Runtime int8 (quantize_dynamic, QInt8 per channel) of the {name} tower")
 
 
 def tower_modules():
@@ -396,23 +418,38 @@ def step_ort(args) -> dict:
         except Exception as error:  # noqa: BLE001
             raise StepError(f"ONNX Runtime could not load {export_dir / name}: {error}") from error
 
-    vision, text = session("vision.onnx"), session("text.onnx")
+    suffix = "-int8" if args.int8 else ""
+    engine = "ONNX Runtime int8" if args.int8 else "ONNX Runtime"
+    vision, text = session(f"vision{suffix}.onnx"), session(f"text{suffix}.onnx")
     tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
     pixels = np.load(args.pixels)
-    result = {"engine": "ONNX Runtime", "onnxruntime": ort.__version__, "images": []}
+    result = {"engine": engine, "onnxruntime": ort.__version__, "images": []}
+    if args.int8:
+        # How far its int8 moves the embeddings: cosine to its own fp32 graph on every photo and query.
+        def cosines(a, b):
+            return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+        fp32_vision, fp32_text = session("vision.onnx"), session("text.onnx")
+        image = cosines(vision.run(None, {"pixel_values": pixels})[0], fp32_vision.run(None, {"pixel_values": pixels})[0])
+        texts = [np.asarray([tokenizer.encode(q).ids], dtype=np.int64) for q in QUERIES]
+        words = np.concatenate([cosines(text.run(None, {"input_ids": t})[0], fp32_text.run(None, {"input_ids": t})[0]) for t in texts])
+        result["imageCosineToFP32"] = {"min": float(image.min()), "mean": float(image.mean())}
+        result["textCosineToFP32"] = {"min": float(words.min()), "mean": float(words.mean())}
+        log(f"{engine}: cosine to its fp32 graph, images min {image.min():.6f}, texts min {words.min():.6f}")
+        del fp32_vision, fp32_text
 
     for size in args.batch:
         batch = np.ascontiguousarray(pixels[batch_indices(size, pixels.shape[0])])
         rate = timed_rate(lambda: vision.run(None, {"pixel_values": batch}), size, args.seconds)
         result["images"].append({"batch": size, "imagesPerSecond": rate})
-        log(f"ONNX Runtime: batch {size}: {rate:.2f} images/s")
+        log(f"{engine}: batch {size}: {rate:.2f} images/s")
 
     def embed_query(query: str):
         ids = np.asarray([tokenizer.encode(query).ids], dtype=np.int64)
         return text.run(None, {"input_ids": ids})[0]
 
     result.update(timed_queries(embed_query, args.seconds))
-    log(f"ONNX Runtime: text p50 {result['textP50Milliseconds']:.2f} ms, p99 {result['textP99Milliseconds']:.2f} ms")
+    log(f"{engine}: text p50 {result['textP50Milliseconds']:.2f} ms, p99 {result['textP99Milliseconds']:.2f} ms")
     return result
 
 
@@ -631,13 +668,18 @@ def summarize(results: dict, common: argparse.Namespace) -> dict:
         ratios = {}
         if best(results.get("ort")):
             ratios["onnxRuntime"] = v / best(results["ort"])["imagesPerSecond"]
+        if best(results.get("ort_int8")) and vitrine_precision(key) == "int8":
+            ratios["onnxRuntimeInt8"] = v / best(results["ort_int8"])["imagesPerSecond"]
+            text, peer = results[key].get("textP50Milliseconds"), results["ort_int8"].get("textP50Milliseconds")
+            if text and peer:
+                ratios["onnxRuntimeInt8TextP50"] = peer / text
         if pytorch:
             ratios["pyTorch"] = v / best(pytorch)["imagesPerSecond"]
         summary["ratios"][vitrine_precision(key)] = ratios
     return summary
 
 
-PEERS = {"torch_eager": "PyTorch eager", "torch_sdpa": "PyTorch sdpa", "ort": "ONNX Runtime"}
+PEERS = {"torch_eager": "PyTorch eager", "torch_sdpa": "PyTorch sdpa", "ort": "ONNX Runtime", "ort_int8": "ONNX Runtime int8"}
 
 
 def vitrine_key(precision: str) -> str:
@@ -654,8 +696,10 @@ def vitrine_precision(key: str) -> str:
 
 
 def engines(precisions: list[str]) -> dict[str, str]:
-    """Every row of a run, in table order: the peers, then Vitrine at each precision."""
-    return {**PEERS, **{vitrine_key(p): f"Vitrine {p}" for p in precisions}}
+    """Every row of a run, in table order: the peers (ONNX Runtime's int8 when Vitrine's is
+    measured), then Vitrine at each precision."""
+    peers = {key: name for key, name in PEERS.items() if key != "ort_int8" or "int8" in precisions}
+    return {**peers, **{vitrine_key(p): f"Vitrine {p}" for p in precisions}}
 
 
 def engine_name(key: str) -> str:
@@ -710,12 +754,25 @@ def footer(report: dict) -> str:
             parts.append(f"{ratios['pyTorch']:.2f}× PyTorch ({s['pytorch']}, the faster; marked ◀)")
         if parts:
             lines.append(f"Vitrine {precision} at its best batch: " + ", ".join(parts) + ", each at its best batch (peers fp32)")
+        if "onnxRuntimeInt8" in ratios:
+            peer = r.get("ort_int8") or {}
+            agreement = lambda result, kind: (result.get(f"{kind}CosineToFP32") or {}).get("min")  # noqa: E731
+            line = (f"Vitrine int8 against ONNX Runtime's own int8 (quantize_dynamic, QInt8 per channel): "
+                    f"{ratios['onnxRuntimeInt8']:.2f}× its images/s at the best batches")
+            if "onnxRuntimeInt8TextP50" in ratios:
+                line += f", text p50 {ratios['onnxRuntimeInt8TextP50']:.2f}× faster"
+            cos = [f"{name} image/text min cosine to its fp32 {agreement(result, 'image'):.4f}/{agreement(result, 'text'):.4f}"
+                   for name, result in (("Vitrine", r.get("vitrine_int8") or {}), ("ONNX Runtime", peer))
+                   if agreement(result, "image") is not None and agreement(result, "text") is not None]
+            if cos:
+                line += "; " + ", ".join(cos)
+            lines.append(line)
     if s.get("rooflineImagesPerSecond"):
         reduced = [engine_name(key) for key in r if is_vitrine(key) and key != "vitrine"]
         if reduced:
             lines.append(f"the roofline is fp32's (sgemm); {', '.join(reduced)} {'computes' if len(reduced) == 1 else 'compute'} "
                          "in fewer bits and may pass it")
-        above = [engine_name(key) for key, result in r.items() if key not in ("vitrine_int8", "vitrine_bf16")
+        above = [engine_name(key) for key, result in r.items() if key not in ("vitrine_int8", "vitrine_bf16", "ort_int8")
                  and best(result) and best(result)["imagesPerSecond"] > s["rooflineImagesPerSecond"]]
         if above:
             lines.append(f"above the roofline: {', '.join(above)}; the 768³ sgemm probe (OpenBLAS, best of 5) "
@@ -814,6 +871,8 @@ def step_run(args) -> dict:
             "torch_eager": run_worker("torch-eager", "torch", ["--attn", "eager", "--preprocess"], args),
             "torch_sdpa": run_worker("torch-sdpa", "torch", ["--attn", "sdpa"], args),
             "ort": run_worker("onnxruntime", "ort", ["--export-dir", prepared["exportDir"]], args),
+            **({"ort_int8": run_worker("onnxruntime-int8", "ort", ["--export-dir", prepared["exportDir"], "--int8"], args)}
+               if "int8" in args.precisions else {}),
             **{vitrine_key(p): run_vitrine(args, p) for p in args.precisions},
         })
     results = {key: merge_rounds([r[key] for r in rounds]) for key in engines(args.precisions)}
@@ -911,6 +970,7 @@ def main(argv: list[str]) -> None:
             step.add_argument("--preprocess", action="store_true")
         if name == "ort":
             step.add_argument("--export-dir", required=True)
+            step.add_argument("--int8", action="store_true", help="the quantize_dynamic graphs (QInt8, per channel)")
     args = parser.parse_args(argv)
     if args.step in ("run", "report"):
         args.argv = argv[1:]
