@@ -177,18 +177,15 @@ final class Observations: Sendable {
     }
 
     /// A server that is slow to answer (30 s), or answers slowly (a byte every 200 ms, 50 s in all),
-    /// costs the budget and no more: the plain query with reason timeout (had the server's answer
-    /// come first, it would be valid), long before the server would have finished. The bound is
-    /// loose: every suite runs at once on two cores, and a timer may fire seconds late.
+    /// costs the budget and no more: the plain query with reason timeout. Had the server's answer
+    /// come first it would be valid, so the outcome proves the budget; a wall-clock bound would not,
+    /// as every suite runs at once on two cores and a timer there may fire half a minute late.
     @Test(arguments: ["slow", "dribble"])
     func theBudgetHolds(query: String) async throws {
         let server = FakeChatServer()
         try await server.withParser(budget: .milliseconds(500)) { parser, observations in
-            let start = ContinuousClock.now
             let understood = await parser.understand(query, categories: Self.categories, markets: Self.markets)
-            let elapsed = ContinuousClock.now - start
             #expect(understood == .plain(query, reason: "timeout"))
-            #expect(elapsed < .seconds(30), "before the server would have answered: \(elapsed)")
             #expect(observations.outcomes == ["timeout"])
             // A fallback is not cached: the next identical query asks again.
             _ = await parser.understand(query, categories: Self.categories, markets: Self.markets)

@@ -77,8 +77,8 @@ final class TestHTTPServer: Sendable {
         var body: [UInt8] = []
         /// Send the body chunked, without Content-Length.
         var chunked = false
-        /// Never answer (for timeouts).
-        var hang = false
+        /// Answer only after this long (for timeouts).
+        var delay: TimeAmount? = nil
     }
 
     private let group: MultiThreadedEventLoopGroup
@@ -143,18 +143,29 @@ private final class RouteHandler: ChannelInboundHandler {
             guard let uri else { return }
             log.uris.withLock { $0.append(uri) }
             let reply = route(uri)
-            if reply.hang { return }
-            var headers = HTTPHeaders(reply.headers)
-            if !reply.chunked { headers.replaceOrAdd(name: "Content-Length", value: "\(reply.body.count)") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
-            // Several pieces, as a streaming server sends them.
-            var start = 0
-            while start < reply.body.count {
-                let end = min(start + 64 * 1024, reply.body.count)
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body[start..<end])))), promise: nil)
-                start = end
+            if let delay = reply.delay {
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: delay) {
+                    let (handler, context) = bound.value
+                    if context.channel.isActive { handler.send(reply, context: context) }
+                }
+            } else {
+                send(reply, context: context)
             }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
+    }
+
+    private func send(_ reply: TestHTTPServer.Reply, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(reply.headers)
+        if !reply.chunked { headers.replaceOrAdd(name: "Content-Length", value: "\(reply.body.count)") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
+        // Several pieces, as a streaming server sends them.
+        var start = 0
+        while start < reply.body.count {
+            let end = min(start + 64 * 1024, reply.body.count)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body[start..<end])))), promise: nil)
+            start = end
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
