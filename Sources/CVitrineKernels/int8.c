@@ -237,3 +237,97 @@ VNNI void vt_few_rows_s8_avx512(int rows, int k, int n_begin, int n_end, const s
         }
     }
 }
+
+// Batches of rows on AVX2 without VNNI: the s8 product for many rows, exact with 8-bit weights.
+// (oneDNN's AVX2 int8 GEMM adds byte pairs with vpmaddubsw into a saturating int16, so it is exact
+// only for 7-bit weights, and on Zen 1 it ran batch 8 slower than batch 1.) Here both operands are
+// int16 and vpmaddwd adds each pair of products into an int32 lane: |2 · 127 · 127| is far from
+// overflow. Weights are packed 16 output columns at a time into a small panel, k pairs interleaved
+// (w[n][2t], w[n][2t+1] for n = 0..15), so one broadcast input pair meets 16 columns in two
+// instructions; six input rows by sixteen columns fill twelve accumulators.
+#define GEMM_MR 6
+#define GEMM_NR 16
+
+void vt_widen_s8_pairs(int rows, int k, const signed char *q, long ldq, short *x, long ldx) {
+    for (int r = 0; r < rows; r++) {
+        const signed char *qr = q + r * ldq;
+        short *xr = x + r * ldx;
+        for (int j = 0; j < k; j++) xr[j] = qr[j];
+        if (k & 1) xr[k] = 0;
+    }
+}
+
+// Columns [n, n + cols) of the row-major weights, cols ≤ 16, as `kp` groups of 16 (column, pair)
+// int16 pairs; missing columns and the odd k's pad are zero.
+static void pack_panel(const signed char *w, int k, int kp, int n, int cols, short *panel) {
+    for (int c = 0; c < GEMM_NR; c++) {
+        short *dst = panel + 2 * c;
+        if (c >= cols) {
+            for (int t = 0; t < kp; t++) { dst[32 * t] = 0; dst[32 * t + 1] = 0; }
+            continue;
+        }
+        const signed char *wr = w + (long)(n + c) * k;
+        for (int t = 0; t < k / 2; t++) { dst[32 * t] = wr[2 * t]; dst[32 * t + 1] = wr[2 * t + 1]; }
+        if (k & 1) { dst[32 * (kp - 1)] = wr[k - 1]; dst[32 * (kp - 1) + 1] = 0; }
+    }
+}
+
+// `mb` (a constant after inlining) input rows from `m0` against the packed panel of columns
+// [n, n + cols); the output gets xs[m] · ws[n] · sum + bias[n], as the few-rows kernels compute it.
+INLINE void gemm_block(const int mb, int m0, int kp, const short *x, long ldx, const short *panel, int n, int cols,
+                       const float *xs, const float *ws, const float *bias, float *y, int ldy) {
+    __m256i acc[GEMM_MR][2];
+    const short *xr[GEMM_MR];
+    for (int i = 0; i < mb; i++) {
+        acc[i][0] = _mm256_setzero_si256();
+        acc[i][1] = _mm256_setzero_si256();
+        xr[i] = x + (long)(m0 + i) * ldx;
+    }
+    for (int t = 0; t < kp; t++) {
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + 32 * t));
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + 32 * t + 16));
+        for (int i = 0; i < mb; i++) {
+            const __m256i a = _mm256_broadcastd_epi32(_mm_loadu_si32(xr[i] + 2 * t));
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(a, b0));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(a, b1));
+        }
+    }
+    for (int i = 0; i < mb; i++) {
+        float *yr = y + (long)(m0 + i) * ldy + n;
+        const float sx = xs[m0 + i];
+        if (cols == GEMM_NR) {
+            for (int h = 0; h < 2; h++) {
+                const __m256 v = _mm256_cvtepi32_ps(acc[i][h]);
+                const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(sx), _mm256_loadu_ps(ws + n + 8 * h));
+                const __m256 b = bias ? _mm256_loadu_ps(bias + n + 8 * h) : _mm256_setzero_ps();
+                _mm256_storeu_ps(yr + 8 * h, _mm256_fmadd_ps(v, scale, b));
+            }
+        } else {
+            int sums[GEMM_NR];
+            _mm256_storeu_si256((__m256i *)sums, acc[i][0]);
+            _mm256_storeu_si256((__m256i *)(sums + 8), acc[i][1]);
+            for (int c = 0; c < cols; c++) yr[c] = fmaf((float)sums[c], sx * ws[n + c], bias ? bias[n + c] : 0.0f);
+        }
+    }
+}
+
+// x: `rows` widened input rows of (k + 1) & ~1 int16 each (vt_widen_s8_pairs), row stride ldx;
+// panel: scratch for 32 · ((k + 1) / 2) int16.
+AVX2 void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, long ldx, const float *xs,
+                          const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel) {
+    const int kp = (k + 1) / 2;
+    for (int n = n_begin; n < n_end; n += GEMM_NR) {
+        const int cols = n_end - n < GEMM_NR ? n_end - n : GEMM_NR;
+        pack_panel(w, k, kp, n, cols, panel);
+        int m0 = 0;
+        for (; m0 + GEMM_MR <= rows; m0 += GEMM_MR) gemm_block(GEMM_MR, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy);
+        switch (rows - m0) {
+        case 5: gemm_block(5, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy); break;
+        case 4: gemm_block(4, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy); break;
+        case 3: gemm_block(3, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy); break;
+        case 2: gemm_block(2, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy); break;
+        case 1: gemm_block(1, m0, kp, x, ldx, panel, n, cols, xs, ws, bias, y, ldy); break;
+        default: break;
+        }
+    }
+}

@@ -33,6 +33,8 @@ void vt_quantize_rows_s8_avx2(int rows, int k, const float *x, long ldx, signed 
                               float *scales, int qmax);
 void vt_dequantize_s32_avx2(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
                             const float *bias, float *y, long ldy);
+void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, long ldx, const float *xs,
+                     const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel);
 
 // AVX-512 with VNNI (int8.c): the int8 few-rows product on vpdpbusd; the rest is AVX2's.
 void vt_few_rows_s8_avx512(int rows, int k, int n_begin, int n_end, const signed char *x, const float *xs,

@@ -56,7 +56,7 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
 
 /// The kernel table the layers call: the active level's, chosen once.
 enum ActiveKernels {
-    nonisolated(unsafe) static let table: vt_kernels = vt_kernels_active().pointee
+    static let table: vt_kernels = vt_kernels_active().pointee
 }
 
 #if canImport(Glibc)

@@ -9,9 +9,10 @@ public enum Precision: String, Sendable, CaseIterable {
     /// streams; activations and sums stay fp32.
     case bf16
     /// Symmetric 8-bit integers per output channel for the weights, each input row quantized on
-    /// the fly with its own scale, products summed exactly in int32 (oneDNN's GEMM for batches, a
-    /// streaming AVX2 kernel for a few rows): a quarter of fp32's weight bytes. On CPUs without
-    /// VNNI the weights keep 7 bits (see `OneDNN.weightLimit`).
+    /// the fly with its own scale, products summed exactly in int32: a quarter of fp32's weight
+    /// bytes. Batches go through oneDNN's GEMM with VNNI and Vitrine's own blocked kernel on plain
+    /// AVX2; a few rows through a streaming kernel. Only a CPU without AVX2 keeps 7-bit weights
+    /// (see ``Linear/int8WeightLimit``).
     case int8
 }
 
@@ -56,7 +57,7 @@ public struct Linear: Sendable {
         switch precision {
         case .fp32: weights = .fp32(weight)
         case .bf16: weights = .bf16(weight.map(HalfPrecision.bfloat16Bits))
-        case .int8: weights = .int8(Self.quantize(weight, rows: outFeatures, columns: inFeatures, limit: OneDNN.weightLimit))
+        case .int8: weights = .int8(Self.quantize(weight, rows: outFeatures, columns: inFeatures, limit: Self.int8WeightLimit))
         }
     }
 
@@ -77,8 +78,12 @@ public struct Linear: Sendable {
             fewRows(input, rows: rows, into: output)
             return
         }
-        if case .int8(let weight) = weights, int8GEMM(weight, input, rows: rows, into: output) {
-            return
+        if case .int8(let weight) = weights {
+            if ActiveKernels.table.gemm_s8 != nil {
+                blockedInt8(weight, input, rows: rows, into: output)
+                return
+            }
+            if int8GEMM(weight, input, rows: rows, into: output) { return }
         }
         floatProduct(input, rows: rows, into: output)
     }
@@ -167,6 +172,47 @@ public struct Linear: Sendable {
         return QuantizedWeights(values: values, scales: scales, sums: sums)
     }
 
+    /// The largest weight magnitude after quantization that the int8 batch product sums exactly
+    /// here: 127 with Vitrine's AVX2 kernel or oneDNN's VNNI one. oneDNN's kernels without VNNI
+    /// (reached only on CPUs without AVX2, or with `VITRINE_ISA=portable`) add byte pairs with
+    /// `pmaddubsw` into a saturating int16, which is exact only with 7-bit weights: 63 there.
+    public static var int8WeightLimit: Int32 {
+        ActiveKernels.table.gemm_s8 != nil || OneDNN.hasVNNI ? 127 : 63
+    }
+
+    /// What multiplies int8 batches here, for reports.
+    public static var int8BatchKernel: String {
+        ActiveKernels.table.gemm_s8 != nil ? "Vitrine's blocked kernel" : "oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI"
+    }
+
+    /// Quantizes the input rows (8 bits, a scale per row), widens them to int16 and multiplies
+    /// them with the int8 weights through the active kernels' blocked product, the output columns
+    /// split across threads in multiples of 16, each with its own weight panel.
+    private func blockedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
+        let ldx = inFeatures + (inFeatures & 1)
+        let panel = vt_gemm_s8_panel(Int32(inFeatures))
+        let parts = min(BLAS.threads, max(1, outFeatures / 64))
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
+            withUnsafeTemporaryAllocation(of: Int16.self, capacity: rows * ldx + parts * panel) { scratch in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
+                    vt_quantize_rows_s8(
+                        Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
+                    vt_widen_s8_pairs(Int32(rows), Int32(inFeatures), q.baseAddress!, inFeatures, scratch.baseAddress!, ldx)
+                    let call = BlockedInt8Call(
+                        rows: rows, k: inFeatures, n: outFeatures, x: scratch.baseAddress!, ldx: ldx, xs: scales.baseAddress!,
+                        panels: scratch.baseAddress! + rows * ldx, panel: panel, y: output)
+                    weight.values.withUnsafeBufferPointer { w in
+                        weight.scales.withUnsafeBufferPointer { ws in
+                            (bias ?? []).withUnsafeBufferPointer { b in
+                                call.run(parts: parts, w: w.baseAddress!, ws: ws.baseAddress!, bias: bias == nil ? nil : b.baseAddress)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Quantizes the input rows (8 bits, a scale per row), multiplies them with the int8 weights
     /// through oneDNN into the output memory read as int32, then scales that back to floats in
     /// place and adds the bias. Falls back to float products if oneDNN reports an error.
@@ -240,6 +286,33 @@ public struct Linear: Sendable {
                 }
             }
         }
+    }
+}
+
+/// One blocked int8 product, split by output columns into ranges of whole 16-column panels.
+private struct BlockedInt8Call: @unchecked Sendable {
+    let rows: Int, k: Int, n: Int
+    let x: UnsafePointer<Int16>, ldx: Int
+    let xs: UnsafePointer<Float>
+    let panels: UnsafeMutablePointer<Int16>, panel: Int
+    let y: UnsafeMutablePointer<Float>
+
+    func run(parts: Int, w: UnsafePointer<Int8>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+        let kernel = ActiveKernels.table.gemm_s8!
+        let pointers = Pointers(w: w, ws: ws, bias: bias)
+        let work: @Sendable (Int) -> Void = { part in
+            let panelsTotal = (n + 15) / 16
+            let begin = min(n, panelsTotal * part / parts * 16), end = min(n, panelsTotal * (part + 1) / parts * 16)
+            guard begin < end else { return }
+            kernel(
+                Int32(rows), Int32(k), Int32(begin), Int32(end), x, ldx, xs, pointers.w, pointers.ws, pointers.bias,
+                y, Int32(n), panels + part * panel)
+        }
+        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+    }
+
+    private struct Pointers: @unchecked Sendable {
+        let w: UnsafePointer<Int8>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
     }
 }
 

@@ -9,8 +9,9 @@ import Glibc
 /// oneDNN picks its kernels for the CPU at run time: VNNI (`vpdpbusd`) on AVX-512 VNNI or AVX-VNNI
 /// parts, and `vpmaddubsw` + `vpmaddwd` on plain AVX2 (Zen 3). The latter adds byte pairs into
 /// a saturating int16, so products are exact there only while |a₀b₀ + a₁b₁| ≤ 32767 with the
-/// activations shifted to unsigned bytes: `weightLimit` is 63 (7-bit weights) without VNNI and 127
-/// with it. Check with `DNNL_MAX_CPU_ISA=AVX2`, which makes this machine behave like Zen 3.
+/// activations shifted to unsigned bytes: 7-bit weights. Vitrine therefore uses oneDNN's int8
+/// GEMM only with VNNI, or on a CPU without AVX2 (`Linear.int8WeightLimit` is 63 there); plain AVX2
+/// gets Vitrine's own blocked kernel, exact with 8-bit weights.
 ///
 /// `VITRINE_ISA=avx2` (or `portable`) caps oneDNN at AVX2 (or SSE 4.1, its least) with Vitrine's
 /// own kernels, before its first call.
@@ -47,9 +48,6 @@ public enum OneDNN {
     /// An experiment, off by default: `VITRINE_FP32_GEMM=onednn` sends fp32 linear layers with
     /// more than a few rows to `dnnl_sgemm` instead of OpenBLAS (attention stays on OpenBLAS).
     public static let fp32GEMM: Bool = getenv("VITRINE_FP32_GEMM").map { String(cString: $0) == "onednn" } ?? false
-
-    /// The largest weight magnitude after quantization that oneDNN's int8 GEMM sums exactly here.
-    public static var weightLimit: Int32 { hasVNNI ? 127 : 63 }
 
     /// The OpenMP threads oneDNN runs on follow OpenBLAS's count (both share the same cores).
     static func matchThreads() {

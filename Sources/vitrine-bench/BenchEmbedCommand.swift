@@ -51,8 +51,8 @@ struct BenchEmbed: AsyncParsableCommand {
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
         if model.precision == .int8 {
-            report.int8WeightBits = OneDNN.hasVNNI ? 8 : 7
-            log("int8: oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI here, \(report.int8WeightBits!)-bit weights")
+            report.int8WeightBits = Linear.int8WeightLimit == 127 ? 8 : 7
+            log("int8: batches on \(Linear.int8BatchKernel), \(report.int8WeightBits!)-bit weights")
         }
 
         var benchImages: [RGBImage] = []

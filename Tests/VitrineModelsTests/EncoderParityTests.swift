@@ -70,7 +70,7 @@ import VitrineImage
     /// int8 weights and activations: close to the reference on both towers, whether texts go
     /// as a batch (oneDNN's GEMM) or one at a time (the few-rows kernel, the same int32 sums).
     /// Measured: min cosine 0.9998 (image) and 0.9997 (text) with 8-bit weights (VNNI), 0.9993 and
-    /// 0.9992 with 7-bit ones (`DNNL_MAX_CPU_ISA=AVX2`, as on Zen 3).
+    /// 0.9992 with 7-bit ones (oneDNN without VNNI: `VITRINE_ISA=portable`).
     @Test func int8StaysClose() throws {
         let encoders = try CLIPEncoders(directory: Fixtures.model("tiny-clip-p32"), precision: .int8)
         #expect(encoders.model.precision == .int8)

@@ -88,7 +88,7 @@ import Testing
         // Exactly: the int8 product is Σ q_x · q_w in int32, times both scales, plus the bias.
         // This catches wrong sums (oneDNN's int16 saturation without VNNI) that the bound below
         // is too loose to see.
-        let qw = (0..<outFeatures).map { Self.quantize(Array(w[($0 * inFeatures)..<(($0 + 1) * inFeatures)]), limit: OneDNN.weightLimit) }
+        let qw = (0..<outFeatures).map { Self.quantize(Array(w[($0 * inFeatures)..<(($0 + 1) * inFeatures)]), limit: Linear.int8WeightLimit) }
         let qx = (0..<rows).map { Self.quantize(Array(x[($0 * inFeatures)..<(($0 + 1) * inFeatures)])) }
         var wrongSums = 0
         for r in 0..<rows {
@@ -100,7 +100,7 @@ import Testing
             }
         }
         #expect(wrongSums == 0, "\(wrongSums) of \(rows * outFeatures) outputs differ from the exact int32 product")
-        let limit = Float(OneDNN.weightLimit)
+        let limit = Float(Linear.int8WeightLimit)
         var worstRatio = 0.0, worst = 0.0, worstFallback = 0.0
         for r in 0..<rows {
             let row = x[(r * inFeatures)..<((r + 1) * inFeatures)]

@@ -106,6 +106,59 @@ import Testing
         }
     }
 
+    /// The blocked int8 product for batches (where a level has one) gives the same bits as the
+    /// few-rows one: exact sums through the same float step, on row counts off its 6-row blocks,
+    /// columns off its 16-column panels, odd k (the pad of the last pair), extremes, and no bias.
+    @Test func int8BatchProductIsExact() throws {
+        var state: UInt64 = 777
+        func byte() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
+        }
+        var checked: [InstructionSet] = []
+        for (level, table) in try Self.tables() {
+            guard let gemm = table.gemm_s8 else { continue }
+            checked.append(level)
+            for (rows, k, n) in Self.shapes + [(13, 65, 37), (6, 2, 16), (25, 300, 33), (17, 1, 48)] {
+                for extreme in [false, true] {
+                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
+                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
+                    let ws = (0..<n).map { Float($0 + 2) * 0.007 }
+                    let bias: [Float]? = extreme ? nil : (0..<n).map { Float($0) * 0.5 - 1 }
+                    let ldx = k + (k & 1) + 3  // a row stride wider than the row
+                    var wide = [Int16](repeating: 999, count: rows * ldx)
+                    vt_widen_s8_pairs(Int32(rows), Int32(k), x, k, &wide, ldx)
+                    var panel = [Int16](repeating: 0, count: vt_gemm_s8_panel(Int32(k)))
+                    for (begin, end) in Self.ranges(n) {
+                        var y = [Float](repeating: .nan, count: rows * n)
+                        if let bias {
+                            gemm(Int32(rows), Int32(k), Int32(begin), Int32(end), wide, ldx, xs, w, ws, bias, &y, Int32(n), &panel)
+                        } else {
+                            gemm(Int32(rows), Int32(k), Int32(begin), Int32(end), wide, ldx, xs, w, ws, nil, &y, Int32(n), &panel)
+                        }
+                        var wrong = 0
+                        for r in 0..<rows {
+                            for o in 0..<n {
+                                guard (begin..<end).contains(o) else {
+                                    if !y[r * n + o].isNaN { wrong += 1 }
+                                    continue
+                                }
+                                var exact = 0
+                                for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
+                                let want = (bias?[o] ?? 0).addingProduct(Float(exact), xs[r] * ws[o])
+                                if y[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
+                            }
+                        }
+                        #expect(wrong == 0, "\(level) rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): \(wrong) outputs differ")
+                    }
+                }
+            }
+        }
+        // Plain AVX2 has one; the VNNI level leaves batches to oneDNN.
+        #expect(checked.contains(.avx2) == InstructionSet.runnable.contains(.avx2))
+    }
+
     /// Quantization gives the same bytes and scales on every level, and they are the reference's:
     /// round half to even of x · qmax / max|x|, clamped; a zero row all zero with scale 0. A row
     /// with a NaN must not crash (its bytes are not specified).

@@ -41,6 +41,11 @@ const char *vt_isa_name(vt_isa isa);
 /// dequantize_s32: y[r][j] = c[r][j] · xs[r] · ws[j] + bias[j] (bias may be NULL), an int32 GEMM
 /// result back to floats with its row and column scales; `c` and `y` may be the same memory.
 ///
+/// gemm_s8: the s8 product for many rows (a batch), the same sums and output as few_rows_s8 but
+/// blocked for reuse; NULL where oneDNN's GEMM is the one to use (VNNI, or no AVX2). `x` holds
+/// the input bytes widened to int16 by vt_widen_s8_pairs, `ldx` int16 per row; `panel` is scratch
+/// for vt_gemm_s8_panel(k) int16, one per concurrent caller.
+///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), about 1e-7 relative.
 typedef struct {
@@ -55,6 +60,8 @@ typedef struct {
                              float *scales, int qmax);
     void (*dequantize_s32)(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
                            const float *bias, float *y, long ldy);
+    void (*gemm_s8)(int rows, int k, int n_begin, int n_end, const short *x, long ldx, const float *xs,
+                    const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel);
     void (*widen_bf16)(const unsigned short *src, float *dst, long count);
     void (*quick_gelu)(float *x, long count);
     void (*gelu_erf)(float *x, long count);
@@ -70,4 +77,9 @@ void vt_quantize_rows_s8(int rows, int k, const float *x, long ldx, signed char 
                          float *scales, int qmax);
 void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs, const float *ws,
                        const float *bias, float *y, long ldy);
+/// x[r][j] = q[r][j] as int16 for j < k, and x[r][k] = 0 when k is odd (ldx ≥ k + 1 then): the
+/// input layout of gemm_s8.
+void vt_widen_s8_pairs(int rows, int k, const signed char *q, long ldq, short *x, long ldx);
+/// The int16 a gemm_s8 panel holds for inner dimension k.
+static inline long vt_gemm_s8_panel(int k) { return 32L * ((k + 1) / 2); }
 #endif
