@@ -22,6 +22,29 @@ import Testing
         Array(Set([(0, n), (min(1, n - 1), n), (0, max(1, n - 1)), (min(2, n - 1), n)].map { [$0.0, $0.1] })).map { ($0[0], $0[1]) }
     }
 
+    /// Outputs of an s8 product that differ from the exact integer sum put through the kernels'
+    /// one float step (`bias + sum · (xs · ws)`), or that were written outside `columns`.
+    static func int8Mismatches(
+        _ y: [Float], x: [Int8], w: [Int8], xs: [Float], ws: [Float], bias: [Float]?,
+        shape: (rows: Int, k: Int, n: Int), columns: Range<Int>
+    ) -> Int {
+        let (rows, k, n) = shape
+        var wrong = 0
+        for r in 0..<rows {
+            for o in 0..<n {
+                guard columns.contains(o) else {
+                    if !y[r * n + o].isNaN { wrong += 1 }
+                    continue
+                }
+                var exact = 0
+                for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
+                let want = (bias?[o] ?? 0).addingProduct(Float(exact), xs[r] * ws[o])
+                if y[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
+            }
+        }
+        return wrong
+    }
+
     @Test func levelsFollowTheCPU() {
         #expect(InstructionSet.active <= InstructionSet.supported)
         #expect(InstructionSet.portable.kernels != nil)
@@ -86,19 +109,7 @@ import Testing
                     for (begin, end) in Self.ranges(n) {
                         var y = [Float](repeating: .nan, count: rows * n)
                         table.few_rows_s8!(Int32(rows), Int32(k), Int32(begin), Int32(end), x, xs, w, sums, ws, bias, &y, Int32(n))
-                        var wrong = 0
-                        for r in 0..<rows {
-                            for o in 0..<n {
-                                guard (begin..<end).contains(o) else {
-                                    if !y[r * n + o].isNaN { wrong += 1 }
-                                    continue
-                                }
-                                var exact = 0
-                                for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
-                                let want = bias[o].addingProduct(Float(exact), xs[r] * ws[o])
-                                if y[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
-                            }
-                        }
+                        let wrong = Self.int8Mismatches(y, x: x, w: w, xs: xs, ws: ws, bias: bias, shape: (rows, k, n), columns: begin..<end)
                         #expect(wrong == 0, "\(level) rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): \(wrong) outputs differ")
                     }
                 }
@@ -137,19 +148,7 @@ import Testing
                         } else {
                             gemm(Int32(rows), Int32(k), Int32(begin), Int32(end), wide, ldx, xs, w, ws, nil, &y, Int32(n), &panel)
                         }
-                        var wrong = 0
-                        for r in 0..<rows {
-                            for o in 0..<n {
-                                guard (begin..<end).contains(o) else {
-                                    if !y[r * n + o].isNaN { wrong += 1 }
-                                    continue
-                                }
-                                var exact = 0
-                                for j in 0..<k { exact += Int(x[r * k + j]) * Int(w[o * k + j]) }
-                                let want = (bias?[o] ?? 0).addingProduct(Float(exact), xs[r] * ws[o])
-                                if y[r * n + o].bitPattern != want.bitPattern { wrong += 1 }
-                            }
-                        }
+                        let wrong = Self.int8Mismatches(y, x: x, w: w, xs: xs, ws: ws, bias: bias, shape: (rows, k, n), columns: begin..<end)
                         #expect(wrong == 0, "\(level) rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): \(wrong) outputs differ")
                     }
                 }
