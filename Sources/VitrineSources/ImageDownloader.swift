@@ -29,7 +29,8 @@ public struct DownloadPolicy: Sendable, Equatable, Codable {
 }
 
 /// Fetches images by URL under a ``DownloadPolicy``, with one HTTP client created on first use.
-/// Call ``shutdown()`` when done.
+/// Call ``shutdown()`` when done (and await it); a downloader dropped without it shuts its client
+/// down in the background.
 ///
 /// The address check resolves the host before the request; the HTTP client resolves it again to
 /// connect, so a DNS server answering differently the second time (rebinding) is not caught.
@@ -39,6 +40,17 @@ public final class ImageDownloader: Sendable {
     private let closed = Mutex(false)
 
     public init(policy: DownloadPolicy = DownloadPolicy()) { self.policy = policy }
+
+    /// A downloader dropped without ``shutdown()`` (a caller that threw first) still releases its
+    /// client: the shutdown runs in the background and holds the client until it is done. Dropping
+    /// a client that was never shut down would leak its connections (and trap in a debug build).
+    deinit {
+        let forgotten = client.withLock { client in
+            defer { client = nil }
+            return client
+        }
+        forgotten?.shutdown { _ in }
+    }
 
     /// Stops the HTTP client, if one was started. Further downloads fail.
     public func shutdown() async throws {

@@ -205,6 +205,20 @@ struct ReadersDownloadTests {
         await server.shutdown()
     }
 
+    /// A caller that throws before ``ImageDownloader/shutdown()`` drops a downloader whose client
+    /// is running: without the downloader's own shutdown, the client's deinit traps in a debug
+    /// build and takes the whole test process with it.
+    @Test("a downloader dropped without shutdown releases its client")
+    func droppedDownloader() async throws {
+        let server = try await TestHTTPServer.start(Self.route)
+        var dropped: ImageDownloader? = ImageDownloader(policy: DownloadPolicy(allowPrivateNetworks: true))
+        #expect(try await dropped?.download(server.url("/img.jpg")) == Data(Self.image))
+        weak let watched = dropped
+        dropped = nil
+        #expect(watched == nil)
+        await server.shutdown()
+    }
+
     @Test("address classification")
     func addresses() {
         let refused: [[UInt8]] = [
