@@ -14,7 +14,11 @@ import VitrineSynthetic
 ///
 /// The filters pass 100%, 10%, 7% and 33% of the rows. Under the 10% filter Milvus 2.3.5's own
 /// filtered walk found 0.92 of the neighbours at ef 64 and 0.98 at ef 256; the store widens its
-/// beam by the inverse of the passing fraction, so recall holds under every filter.
+/// beam by the inverse of the passing fraction, so recall holds under every filter: over the
+/// whole set at 0.99, per filter at 0.96. The per-filter bound has room because Milvus does not
+/// answer the same request the same way twice: under the 10% filter, at the same widened beam,
+/// one query found 10 of its true neighbours and then 9, and that filter's figure over 25 queries
+/// ranged from 0.972 to 1.000 across runs (2026-12-05); the other filters gave 1.000.
 ///
 /// (Isotropic random vectors in 512 dimensions are no test of an index: every point is nearly
 /// orthogonal to every other, and neither HNSW reaches 0.99 there even at ef 2000.)
@@ -69,7 +73,7 @@ struct RecallTests {
                 let recallHere = Double(hitsHere) / Double(wantedHere)
                 perFilter.append("filter \(f): \(String(format: "%.3f", recallHere))")
                 // 25 queries, 250 neighbours: one filter's figure moves by 0.004 per neighbour.
-                #expect(recallHere >= 0.98, "recall \(recallHere) with filter \(f) at ef \(ef)")
+                #expect(recallHere >= 0.96, "recall \(recallHere) with filter \(f) at ef \(ef)")
                 found += hitsHere
                 wanted += wantedHere
             }
