@@ -297,7 +297,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VitrineTensorTests", dependencies: ["VitrineTensor", "CVitrineKernels"]),
-        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "VitrineCore", "VitrineSynthetic"]),
+        .testTarget(name: "VitrineIndexTests", dependencies: ["VitrineIndex", "CVitrineIndex", "VitrineCore", "VitrineSynthetic"]),
         .testTarget(
             name: "VitrineSyntheticTests",
             dependencies: ["VitrineSynthetic", "VitrineCore", "VitrineCatalog", "VitrineImage", "VitrineSources"]

@@ -21,23 +21,40 @@ public struct GaussianMixture: Sendable {
 
     /// `count` points as one row-major `[count × dimension]` array, and each point's cluster.
     public func sample(count: Int, stream: UInt64) -> (vectors: [Float], labels: [Int]) {
+        var vectors: [Float] = [], labels: [Int] = []
+        vectors.reserveCapacity(count * dimension)
+        labels.reserveCapacity(count)
+        sample(count: count, stream: stream, chunk: 65_536) { v, l in
+            vectors += v
+            labels += l
+        }
+        return (vectors, labels)
+    }
+
+    /// The same points as ``sample(count:stream:)``, handed to `body` in order, at most `chunk`
+    /// rows at a time: for sets too large to hold in memory.
+    public func sample(count: Int, stream: UInt64, chunk: Int, _ body: ([Float], [Int]) throws -> Void) rethrows {
         var centreRandom = SplitMix64(seed: seed)
         var centres = [Float](repeating: 0, count: clusters * dimension)
         for i in centres.indices { centres[i] = Float(centreRandom.nextGaussian()) }
         Self.normalizeRows(&centres, dimension: dimension)
         var random = SplitMix64(seed: seed &* 0x9E37_79B9 &+ stream &+ 1)
-        var out = [Float](repeating: 0, count: count * dimension)
-        var labels = [Int](repeating: 0, count: count)
         let noiseScale = spread / Float(dimension).squareRoot()
-        for i in 0..<count {
-            let c = Int(random.next() % UInt64(clusters))
-            labels[i] = c
-            for j in 0..<dimension {
-                out[i * dimension + j] = centres[c * dimension + j] + noiseScale * Float(random.nextGaussian())
+        let step = max(1, chunk)
+        for start in stride(from: 0, to: count, by: step) {
+            let rows = min(step, count - start)
+            var out = [Float](repeating: 0, count: rows * dimension)
+            var labels = [Int](repeating: 0, count: rows)
+            for i in 0..<rows {
+                let c = Int(random.next() % UInt64(clusters))
+                labels[i] = c
+                for j in 0..<dimension {
+                    out[i * dimension + j] = centres[c * dimension + j] + noiseScale * Float(random.nextGaussian())
+                }
             }
+            Self.normalizeRows(&out, dimension: dimension)
+            try body(out, labels)
         }
-        Self.normalizeRows(&out, dimension: dimension)
-        return (out, labels)
     }
 
     /// `count` points as separate vectors, and each point's cluster.

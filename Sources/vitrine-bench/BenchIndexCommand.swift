@@ -54,6 +54,11 @@ struct BenchIndex: ParsableCommand {
     @Flag(name: .customLong("data-only"), help: "Only generate and write the data (with --save-data), then stop.")
     var dataOnly = false
     @Flag(help: "Print one JSON array, an object per configuration.") var json = false
+    @Flag(help: "Benchmark the quantized index (inverted lists over one-byte codes, exact re-ranking from the mapped vectors) instead of HNSW; the vectors are streamed to a file, never held in memory.")
+    var quantized = false
+    @Option(help: "Inverted lists (--quantized).") var lists = 1024
+    @Option(help: "Lists scanned per query, comma-separated (--quantized).") var probes = "8,16,32"
+    @Option(help: "Candidates re-ranked exactly (--quantized).") var rerank = 100
 
     /// Usage errors (exit 2 by ArgumentParser's conventions) before anything runs.
     func validate() throws {
@@ -64,13 +69,20 @@ struct BenchIndex: ParsableCommand {
             throw ValidationError("--n, --dim, --k, --ef-construction and --build-threads must be positive, --m at least 2")
         }
         if dataOnly && saveData == nil { throw ValidationError("--data-only needs --save-data DIR") }
+        if quantized {
+            _ = try CLI.integers(probes, option: "--probes", in: 1...Int.max)
+            guard lists > 0, rerank > 0 else { throw ValidationError("--lists and --rerank must be positive") }
+            guard !filters, !exact, persist == nil, open == nil, !dataOnly else {
+                throw ValidationError("--quantized measures unfiltered search on a fresh build: no --filters, --exact, --persist, --open or --data-only")
+            }
+        }
     }
 
     func run() throws {
         try CLI.run { try benchmark() }
     }
 
-    private func log(_ message: String) {
+    func log(_ message: String) {
         if !json { print(message) } else { FileHandle.standardError.write(Data("\(message)\n".utf8)) }
     }
 
@@ -81,6 +93,7 @@ struct BenchIndex: ParsableCommand {
         let efs = try CLI.integers(ef, option: "--ef", in: 1...Int.max)
         let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
 
+        if quantized { return try quantizedBenchmark(metric: metric, threadCounts: threadCounts) }
         log("distance kernels: \(Distance.kernels)")
         let data = try loadData(metric: metric)
         if let saveData { try data.save(to: saveData) }

@@ -26,6 +26,19 @@ void vx_distances(const float *query, const float *base, size_t dim, int metric,
 void vx_distances_rows(const float *query, const float *base, size_t dim, int metric,
                        size_t count, float *out);
 
+/// Scores of `count` consecutive one-byte codes (`dim` bytes each) against a float query:
+/// out[j] = sum_i query[i] * codes[j * dim + i]. The quantized index's scan.
+void vx_scan_u8(const float *query, const uint8_t *codes, size_t dim, size_t count, float *out);
+
+/// One such score on a chosen path (`avx2` non-zero: the AVX2/FMA kernel where the CPU has it).
+float vx_dot_u8_on(int avx2, const float *query, const uint8_t *code, size_t n);
+
+/// Every dot product of `na` rows of `a` with `nb` rows of `b` (row-major, `dim` floats each):
+/// out[i * nb + j] = a_i . b_j, cache-blocked (assigning vectors to k-means centres).
+void vx_dot_block(const float *a, size_t na, const float *b, size_t nb, size_t dim, float *out);
+/// vx_dot_block on a chosen path (`avx2` non-zero: the AVX2/FMA kernel where the CPU has it).
+void vx_dot_block_on(int avx2, const float *a, size_t na, const float *b, size_t nb, size_t dim, float *out);
+
 /// Hints the CPU to fetch the first cache lines of a vector (or a neighbour list).
 static inline void vx_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 

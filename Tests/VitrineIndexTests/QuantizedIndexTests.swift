@@ -1,0 +1,177 @@
+import CVitrineIndex
+import Foundation
+import Testing
+@testable import VitrineIndex
+import VitrineCore
+import VitrineSynthetic
+
+/// The quantized index (inverted lists over one-byte codes, exact re-ranking) and its kernels.
+struct QuantizedIndexTests {
+    /// Distances from `query` to every row, in double precision.
+    static func exactDistances(_ data: [Float], _ query: [Float], dimension: Int, metric: Metric) -> [Double] {
+        let n = data.count / dimension
+        let qNorm = query.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let distances: [Double] = (0..<n).map { i in
+            var dot = 0.0, squared = 0.0, l2 = 0.0
+            for d in 0..<dimension {
+                let x = Double(data[i * dimension + d]), q = Double(query[d])
+                dot += x * q
+                squared += x * x
+                l2 += (x - q) * (x - q)
+            }
+            switch metric {
+            case .cosine: return 1 - dot / (squared.squareRoot() * qNorm)
+            case .innerProduct: return 1 - dot
+            case .l2: return l2
+            }
+        }
+        return distances
+    }
+
+    static func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+        var random = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Float(random.nextGaussian()) }
+    }
+
+    @Test("float × byte scores equal a scalar reference on odd lengths, on every path")
+    func byteKernel() {
+        for n in [1, 7, 8, 9, 31, 33, 100, 512] {
+            let q = Self.randomFloats(n, seed: UInt64(n))
+            var random = SplitMix64(seed: 99)
+            let codes = (0..<n).map { _ in UInt8(random.next() % 256) }
+            let reference = zip(q, codes).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            for avx2: Int32 in [0, 1] {
+                let got = vx_dot_u8_on(avx2, q, codes, n)
+                #expect(abs(Double(got) - reference) <= 1e-4 * max(1, abs(reference)) * Double(n).squareRoot(), "n \(n) avx2 \(avx2)")
+            }
+        }
+        // The scan over consecutive codes gives each row's score.
+        let dimension = 37, rows = 5
+        let q = Self.randomFloats(dimension, seed: 3)
+        let codes = (0..<dimension * rows).map { UInt8($0 * 7 % 256) }
+        var out = [Float](repeating: 0, count: rows)
+        vx_scan_u8(q, codes, dimension, rows, &out)
+        for r in 0..<rows {
+            let one = Array(codes[r * dimension..<(r + 1) * dimension])
+            #expect(abs(out[r] - vx_dot_u8_on(0, q, one, dimension)) <= 1e-3)
+        }
+    }
+
+    @Test("blocked dot products equal a scalar reference on odd shapes, on every path")
+    func blockKernel() {
+        for (na, nb, dim) in [(1, 1, 1), (1, 5, 3), (3, 37, 17), (5, 33, 512), (2, 4, 8), (7, 70, 9)] {
+            let a = Self.randomFloats(na * dim, seed: 1), b = Self.randomFloats(nb * dim, seed: 2)
+            for avx2: Int32 in [0, 1] {
+                var out = [Float](repeating: .nan, count: na * nb)
+                vx_dot_block_on(avx2, a, na, b, nb, dim, &out)
+                for i in 0..<na {
+                    for j in 0..<nb {
+                        var reference = 0.0
+                        for d in 0..<dim { reference += Double(a[i * dim + d]) * Double(b[j * dim + d]) }
+                        #expect(abs(Double(out[i * nb + j]) - reference) <= 1e-4 * Double(dim).squareRoot(), "\(na)×\(nb)×\(dim) (\(i), \(j)) avx2 \(avx2)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// 20,000 clustered vectors: recall@10 against exact search at the default probes, and exact
+    /// answers (rows and distances) when every list is scanned and every candidate re-ranked.
+    @Test("recall against exact search; exact when every list is scanned", arguments: [Metric.cosine, .innerProduct, .l2])
+    func recall(metric: Metric) throws {
+        let dimension = 64, count = 20_000
+        let mixture = GaussianMixture(dimension: dimension, clusters: 50, spread: 0.6, seed: 11)
+        var data = mixture.sample(count: count, stream: 0).vectors
+        // Rows of varied length: cosine must not rely on the rows being unit length.
+        if metric != .innerProduct { for i in 0..<count { for d in 0..<dimension { data[i * dimension + d] *= 1 + Float(i % 5) } } }
+        let queries = mixture.sampleRows(count: 40, stream: 1).vectors
+        let parameters = QuantizedIndexParameters(lists: 64, probes: 8, rerank: 50)
+        let index = try QuantizedIndex.build(vectors: data, dimension: dimension, metric: metric, parameters: parameters, threads: 2)
+        #expect(index.count == count)
+        #expect(index.offsets.last == count)
+        #expect(Set(index.rows).count == count)
+
+        var hits = 0
+        for query in queries {
+            let distances = Self.exactDistances(data, query, dimension: dimension, metric: metric)
+            let truth = Array((0..<count).sorted { distances[$0] < distances[$1] }.prefix(10))
+            let found = try index.search(query, k: 10)
+            #expect(found.count == 10)
+            #expect(zip(found, found.dropFirst()).allSatisfy { $0.distance <= $1.distance })
+            hits += found.filter { truth.contains($0.row) }.count
+
+            let everything = try index.search(query, k: 10, probes: 64, rerank: count)
+            // Every list and every candidate: the exact answer (up to float rounding among ties),
+            // with exact distances.
+            let tenth = distances[truth[9]]
+            #expect(Set(everything.map(\.row)).count == 10)
+            #expect(everything.allSatisfy { distances[$0.row] <= tenth + 1e-5 }, "\(metric): every list and candidate gives the exact answer")
+            #expect(everything.allSatisfy { abs(Double($0.distance) - distances[$0.row]) <= 1e-4 * max(1, abs(distances[$0.row])) })
+        }
+        let recall = Double(hits) / Double(10 * queries.count)
+        print("quantized index, \(metric), 20k × 64, 64 lists, 8 probes, re-rank 50: recall@10 \(recall)")
+        #expect(recall >= 0.95)
+    }
+
+    @Test("built from a .npy file: the same index as from memory; full vectors read from the mapped file")
+    func fromFile() throws {
+        let dimension = 33, count = 3_000
+        let data = GaussianMixture(dimension: dimension, clusters: 10, spread: 0.5, seed: 5).sample(count: count, stream: 0).vectors
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-quantized-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("vectors.npy").path
+        let writer = try VectorFile.Writer(path: path, count: count, dimension: dimension)
+        try data.withUnsafeBufferPointer { all in
+            for start in stride(from: 0, to: count, by: 700) {
+                let rows = min(700, count - start)
+                try writer.write(UnsafeBufferPointer(rebasing: all[start * dimension..<(start + rows) * dimension]))
+            }
+        }
+        try writer.finish()
+        let file = try VectorFile(path: path)
+        #expect(file.count == count && file.dimension == dimension)
+        #expect(file.dataOffset % 64 == 0)
+        var row = [Float](repeating: 0, count: dimension)
+        try file.read(1234..<1235, into: &row)
+        #expect(row == Array(data[1234 * dimension..<1235 * dimension]))
+
+        let parameters = QuantizedIndexParameters(lists: 16, probes: 4, rerank: 30)
+        let fromFile = try QuantizedIndex.build(file: file, metric: .cosine, parameters: parameters, threads: 2)
+        let fromMemory = try QuantizedIndex.build(vectors: data, dimension: dimension, metric: .cosine, parameters: parameters, threads: 1)
+        #expect(fromFile.rows == fromMemory.rows)
+        for q in 0..<20 {
+            let query = Array(data[(q * 97) * dimension..<(q * 97 + 1) * dimension])
+            let a = try fromFile.search(query, k: 5), b = try fromMemory.search(query, k: 5)
+            #expect(a.map(\.row) == b.map(\.row))
+            #expect(a.first?.row == q * 97)
+            #expect(zip(a, b).allSatisfy { abs($0.distance - $1.distance) <= 1e-6 })
+        }
+    }
+
+    @Test("bad files and bad input are refused with the reason")
+    func refusals() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vitrine-quantized-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = folder.appendingPathComponent("text.npy").path
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
+        #expect(throws: VectorIndexError.corrupted(file: text, reason: "not a .npy file")) { try VectorFile(path: text) }
+        let missing = folder.appendingPathComponent("missing.npy").path
+        #expect(throws: VectorIndexError.notFound(file: missing)) { try VectorFile(path: missing) }
+        // A header that promises more rows than the file holds.
+        let short = folder.appendingPathComponent("short.npy").path
+        let writer = try VectorFile.Writer(path: short, count: 10, dimension: 4)
+        try [Float](repeating: 1, count: 8).withUnsafeBufferPointer { try writer.write($0) }
+        #expect(throws: VectorIndexError.self) { try writer.finish() }
+        #expect(throws: VectorIndexError.self) { try VectorFile(path: short) }
+
+        var data = Self.randomFloats(200 * 8, seed: 4)
+        let index = try QuantizedIndex.build(vectors: data, dimension: 8, metric: .cosine, parameters: QuantizedIndexParameters(lists: 4))
+        #expect(throws: VectorIndexError.self) { try index.search([1, 2, 3], k: 3) }
+        #expect(throws: VectorIndexError.self) { try index.search([Float](repeating: 1, count: 8), k: 0) }
+        #expect(throws: VectorIndexError.self) { try index.search([Float](repeating: .nan, count: 8), k: 3) }
+        data[17] = .infinity
+        #expect(throws: VectorIndexError.self) { try QuantizedIndex.build(vectors: data, dimension: 8, metric: .cosine) }
+    }
+}
