@@ -72,8 +72,8 @@ struct BenchIndex: ParsableCommand {
         if quantized {
             _ = try CLI.integers(probes, option: "--probes", in: 1...Int.max)
             guard lists > 0, rerank > 0 else { throw ValidationError("--lists and --rerank must be positive") }
-            guard !filters, !exact, persist == nil, open == nil, !dataOnly else {
-                throw ValidationError("--quantized measures unfiltered search on a fresh build: no --filters, --exact, --persist, --open or --data-only")
+            guard !filters, !exact, persist == nil, open == nil else {
+                throw ValidationError("--quantized measures unfiltered search on a fresh build: no --filters, --exact, --persist or --open")
             }
         }
     }

@@ -80,6 +80,10 @@ extension BenchIndex {
         }
         if metric == .cosine { GaussianMixture.normalizeRows(&queryRows, dimension: file.dimension) }
         let queryCount = queryRows.count / file.dimension
+        if dataOnly {
+            log("wrote \(file.count) vectors and \(queryCount) queries to \(saveData ?? "")")
+            return
+        }
 
         let truthStart = Date()
         let truth = try Self.streamedGroundTruth(file, queries: queryRows, k: k, metric: metric)
