@@ -1,72 +1,7 @@
-// Scores of scalar-quantized codes: each vector is stored as one byte per dimension, and a query
-// scores a code as the dot product of a float query (already scaled by each dimension's step)
-// with the code's bytes. The AVX2 version widens 8 bytes at a time to floats and keeps four FMA
-// accumulators; the choice follows the distance kernels' (vx_uses_avx2).
+// Kernels of the quantized index: blocked dot products (vectors against k-means centres) and
+// integer scores of one-byte codes; the choice follows the distance kernels' (vx_uses_avx2).
 #include "CVitrineIndex.h"
 #include <immintrin.h>
-
-static float dot_u8_generic(const float *q, const uint8_t *c, size_t n) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += q[i] * c[i]; s1 += q[i + 1] * c[i + 1];
-        s2 += q[i + 2] * c[i + 2]; s3 += q[i + 3] * c[i + 3];
-    }
-    for (; i < n; i++) s0 += q[i] * c[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-__attribute__((target("avx2,fma")))
-static inline __m256 widen8(const uint8_t *c) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)c)));
-}
-
-__attribute__((target("avx2,fma")))
-static float dot_u8_avx2(const float *q, const uint8_t *c, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), widen8(c + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), widen8(c + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), widen8(c + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), widen8(c + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), widen8(c + i), s0);
-    __m256 v = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float total = _mm_cvtss_f32(s);
-    for (; i < n; i++) total += q[i] * c[i];
-    return total;
-}
-
-__attribute__((target("avx2,fma")))
-static void scan_u8_avx2(const float *q, const uint8_t *codes, size_t dim, size_t count, float *out) {
-    for (size_t j = 0; j < count; j++) {
-        if (j + 2 < count) {
-            const char *next = (const char *)(codes + (j + 2) * dim);
-            for (size_t b = 0; b < dim; b += 64) __builtin_prefetch(next + b, 0, 0);
-        }
-        out[j] = dot_u8_avx2(q, codes + j * dim, dim);
-    }
-}
-
-static void scan_u8_generic(const float *q, const uint8_t *codes, size_t dim, size_t count, float *out) {
-    for (size_t j = 0; j < count; j++) out[j] = dot_u8_generic(q, codes + j * dim, dim);
-}
-
-void vx_scan_u8(const float *query, const uint8_t *codes, size_t dim, size_t count, float *out) {
-    if (vx_uses_avx2()) scan_u8_avx2(query, codes, dim, count, out);
-    else scan_u8_generic(query, codes, dim, count, out);
-}
-
-float vx_dot_u8_on(int avx2, const float *query, const uint8_t *code, size_t n) {
-    __builtin_cpu_init();
-    return avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? dot_u8_avx2(query, code, n)
-                                                                                   : dot_u8_generic(query, code, n);
-}
 
 // Every dot product of `na` rows of `a` with `nb` rows of `b` (both row-major, `dim` floats per
 // row): out[i * nb + j] = a_i . b_j. Blocks of 32 rows of `b` stay in the L2 cache while pairs of
@@ -137,4 +72,60 @@ void vx_dot_block_on(int avx2, const float *a, size_t na, const float *b, size_t
     else
         for (size_t i = 0; i < na; i++)
             for (size_t j = 0; j < nb; j++) out[i * nb + j] = vx_dot_on(0, a + i * dim, b + j * dim, dim);
+}
+
+// Integer scores of one-byte codes against a query quantized to at most ±63:
+// out[j] = sum_i query[i] * codes[j * dim + i], exact in 32 bits. With the query within ±63,
+// vpmaddubsw's pairwise sums (at most 2 x 255 x 63 = 32130) never saturate, so the AVX2 loop is
+// three instructions per 32 dimensions: multiply-add bytes to 16-bit pairs, pairs to 32 bits, add.
+static void scan_u8_s8_generic(const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out) {
+    for (size_t j = 0; j < count; j++) {
+        const uint8_t *c = codes + j * dim;
+        int32_t s = 0;
+        for (size_t i = 0; i < dim; i++) s += (int32_t)query[i] * (int32_t)c[i];
+        out[j] = s;
+    }
+}
+
+__attribute__((target("avx2")))
+static void scan_u8_s8_avx2(const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out) {
+    const size_t dim32 = dim & ~(size_t)31;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t j = 0; j < count; j++) {
+        const uint8_t *c = codes + j * dim;
+        if (j + 2 < count) {
+            const char *next = (const char *)(codes + (j + 2) * dim);
+            for (size_t b = 0; b < dim; b += 64) __builtin_prefetch(next + b, 0, 0);
+        }
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+        size_t i = 0;
+        for (; i + 64 <= dim32; i += 64) {
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(c + i)), _mm256_loadu_si256((const __m256i *)(query + i)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(c + i + 32)), _mm256_loadu_si256((const __m256i *)(query + i + 32)));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, ones));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, ones));
+        }
+        for (; i < dim32; i += 32) {
+            __m256i p = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(c + i)), _mm256_loadu_si256((const __m256i *)(query + i)));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p, ones));
+        }
+        __m256i s = _mm256_add_epi32(s0, s1);
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+        int32_t total = _mm_cvtsi128_si32(t);
+        for (; i < dim; i++) total += (int32_t)query[i] * (int32_t)c[i];
+        out[j] = total;
+    }
+}
+
+void vx_scan_u8_s8(const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out) {
+    if (vx_uses_avx2()) scan_u8_s8_avx2(query, codes, dim, count, out);
+    else scan_u8_s8_generic(query, codes, dim, count, out);
+}
+
+void vx_scan_u8_s8_on(int avx2, const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out) {
+    __builtin_cpu_init();
+    if (avx2 && __builtin_cpu_supports("avx2")) scan_u8_s8_avx2(query, codes, dim, count, out);
+    else scan_u8_s8_generic(query, codes, dim, count, out);
 }

@@ -33,7 +33,8 @@ public struct QuantizedIndexParameters: Sendable, Equatable {
 /// each dimension's range; every vector goes to its nearest centre's list as one byte per
 /// dimension (`lower + step × code`), lists stored back to back. A search scores the query
 /// against the centres, scans the codes of the `probes` closest lists (the query pre-multiplied
-/// by each dimension's step, so a code's score is one float × byte dot product), keeps the
+/// by each dimension's step and rounded to small integers, so a code's score is one byte × byte
+/// dot product), keeps the
 /// `rerank` best and orders those by their exact distances, read from the mapped file. In memory:
 /// one byte per dimension per vector plus 8 bytes of bookkeeping; 10M × 512 is 5.2 GB.
 ///
@@ -237,22 +238,27 @@ public final class QuantizedIndex: @unchecked Sendable {
         }
         order.sort { centreScores[$0] > centreScores[$1] }
 
-        // Codes scored with the query scaled by each dimension's step; the offset Σ q·lower is
-        // the same for every row.
+        // Codes scored with the query scaled by each dimension's step and rounded to integers
+        // within ±63 (so byte × byte sums are exact in 16 bits); the offset Σ q·lower is the
+        // same for every row. The query's rounding moves a score by about 1/250 of the query's
+        // largest term; the exact re-ranking absorbs it.
         let scaled = (0..<dimension).map { q[$0] * step[$0] }
+        let largest = scaled.reduce(0) { max($0, abs($1)) }
+        let unit = largest > 0 ? largest / 63 : 1
+        let integerQuery = scaled.map { Int8(($0 / unit).rounded()) }
         var bias: Float = 0
         for d in 0..<dimension { bias += q[d] * lower[d] }
         var best = BoundedHeap(capacity: keep)
-        var scores = [Float](repeating: 0, count: 0)
+        var scores = [Int32](repeating: 0, count: 0)
         for l in order.prefix(probes) {
             let range = offsets[l]..<offsets[l + 1]
             guard !range.isEmpty else { continue }
-            if scores.count < range.count { scores = [Float](repeating: 0, count: range.count) }
+            if scores.count < range.count { scores = [Int32](repeating: 0, count: range.count) }
             scores.withUnsafeMutableBufferPointer { s in
-                vx_scan_u8(scaled, codes + range.lowerBound * dimension, dimension, range.count, s.baseAddress!)
+                vx_scan_u8_s8(integerQuery, codes + range.lowerBound * dimension, dimension, range.count, s.baseAddress!)
             }
             for j in 0..<range.count {
-                let dot = bias + scores[j]
+                let dot = bias + unit * Float(scores[j])
                 let approximate: Float = switch metric {
                 case .l2: norms[Int(rows[range.lowerBound + j])] - 2 * dot
                 default: 1 - dot

@@ -26,12 +26,11 @@ void vx_distances(const float *query, const float *base, size_t dim, int metric,
 void vx_distances_rows(const float *query, const float *base, size_t dim, int metric,
                        size_t count, float *out);
 
-/// Scores of `count` consecutive one-byte codes (`dim` bytes each) against a float query:
-/// out[j] = sum_i query[i] * codes[j * dim + i]. The quantized index's scan.
-void vx_scan_u8(const float *query, const uint8_t *codes, size_t dim, size_t count, float *out);
-
-/// One such score on a chosen path (`avx2` non-zero: the AVX2/FMA kernel where the CPU has it).
-float vx_dot_u8_on(int avx2, const float *query, const uint8_t *code, size_t n);
+/// Integer scores of `count` one-byte codes against a query quantized to int8 within ±63:
+/// out[j] = sum_i query[i] * codes[j * dim + i] (exact; vpmaddubsw on AVX2 without saturation).
+void vx_scan_u8_s8(const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out);
+/// vx_scan_u8_s8 on a chosen path (`avx2` non-zero: the AVX2 kernel where the CPU has it).
+void vx_scan_u8_s8_on(int avx2, const int8_t *query, const uint8_t *codes, size_t dim, size_t count, int32_t *out);
 
 /// Every dot product of `na` rows of `a` with `nb` rows of `b` (row-major, `dim` floats each):
 /// out[i * nb + j] = a_i . b_j, cache-blocked (assigning vectors to k-means centres).
