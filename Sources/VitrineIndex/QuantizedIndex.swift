@@ -191,7 +191,7 @@ public final class QuantizedIndex: @unchecked Sendable {
             }
         }
         self.centres = centres
-        centreNorms = (0..<lists).map { l in centres.withUnsafeBufferPointer { vx_dot($0.baseAddress! + l * dimension, $0.baseAddress! + l * dimension, dimension) } }
+        centreNorms = Self.squaredNorms(centres, dimension: dimension)
         self.lower = lower
         self.step = step
         self.codes = codes
@@ -202,9 +202,9 @@ public final class QuantizedIndex: @unchecked Sendable {
         case .file(let file):
             full = try file.mapped()
             owner = file
-        case .memory(let pointer, let n, let d):
+        case .memory(let pointer, _, _):
             full = UnsafePointer(pointer)
-            owner = MemoryRows(pointer, count: n * d)
+            owner = MemoryRows(pointer)
         }
     }
 
@@ -327,9 +327,7 @@ public final class QuantizedIndex: @unchecked Sendable {
     /// distance otherwise (2 x·c − ‖c‖² largest).
     static func nearestCentres(_ data: UnsafePointer<Float>, rows: Int, centres: [Float], lists: Int, dimension: Int,
                                metric: Metric, threads: Int) -> [UInt32] {
-        let centreNorms: [Float] = metric == .cosine ? [] : (0..<lists).map { l in
-            centres.withUnsafeBufferPointer { vx_dot($0.baseAddress! + l * dimension, $0.baseAddress! + l * dimension, dimension) }
-        }
+        let centreNorms = metric == .cosine ? [] : squaredNorms(centres, dimension: dimension)
         var nearest = [UInt32](repeating: 0, count: rows)
         let block = 64
         let blocks = (rows + block - 1) / block
@@ -360,6 +358,13 @@ public final class QuantizedIndex: @unchecked Sendable {
             }
         }
         return nearest
+    }
+
+    /// ‖row‖² of each row of a row-major matrix.
+    static func squaredNorms(_ matrix: [Float], dimension: Int) -> [Float] {
+        matrix.withUnsafeBufferPointer { m in
+            (0..<matrix.count / dimension).map { r in vx_dot(m.baseAddress! + r * dimension, m.baseAddress! + r * dimension, dimension) }
+        }
     }
 
     /// Scales a row to unit length in place; returns its former norm.
@@ -403,7 +408,7 @@ public final class QuantizedIndex: @unchecked Sendable {
 /// Full vectors held in memory for an index built from an array.
 private final class MemoryRows {
     let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>, count: Int) { self.pointer = pointer }
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
     deinit { pointer.deallocate() }
 }
 

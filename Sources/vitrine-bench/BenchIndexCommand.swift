@@ -329,18 +329,23 @@ struct BenchIndex: ParsableCommand {
                     for j in 0..<rows where allows(start + j, qi) {
                         // Larger is better: dot, or −‖x‖² + 2 q·x for L2 (‖q‖² is constant per query).
                         let score = metric == .l2 ? 2 * scores[qi * rows + j] - norms[start + j] : scores[qi * rows + j]
-                        if top.count < k || score > top[top.count - 1].0 {
-                            var at = top.count
-                            while at > 0 && top[at - 1].0 < score { at -= 1 }
-                            top.insert((score, start + j), at: at)
-                            if top.count > k { top.removeLast() }
-                        }
+                        keepBest(&top, score, start + j, k: k)
                     }
                     best[ci][qi] = top
                 }
             }
         }
         return best.map { $0.map { $0.map(\.1) } }
+    }
+
+    /// Inserts (score, id) into `top`, the best `k` so far by descending score, if it belongs there.
+    @inline(__always)
+    static func keepBest(_ top: inout [(Float, Int)], _ score: Float, _ id: Int, k: Int) {
+        guard top.count < k || score > top[top.count - 1].0 else { return }
+        var at = top.count
+        while at > 0 && top[at - 1].0 < score { at -= 1 }
+        top.insert((score, id), at: at)
+        if top.count > k { top.removeLast() }
     }
 
     /// Runs `search(i)` for every query index on `threads` threads (contiguous slices); returns

@@ -137,7 +137,6 @@ extension BenchIndex {
         let block = 16_384
         var best = [[(Float, Int)]](repeating: [], count: q)
         var scores = [Float](repeating: 0, count: q * block)
-        var threshold = [Float](repeating: -.infinity, count: q)
         try file.forEachChunk(rows: block) { start, chunk in
             let rows = chunk.count / dimension
             var data = Array(chunk)
@@ -161,19 +160,12 @@ extension BenchIndex {
             }
             for qi in 0..<q {
                 var top = best[qi]
-                var floor = threshold[qi]
                 for j in 0..<rows {
                     // Larger is better: dot, or 2 q·x − ‖x‖² under L2.
                     let score = metric == .l2 ? 2 * scores[qi * rows + j] - norms[j] : scores[qi * rows + j]
-                    guard score > floor || top.count < k else { continue }
-                    var at = top.count
-                    while at > 0 && top[at - 1].0 < score { at -= 1 }
-                    top.insert((score, start + j), at: at)
-                    if top.count > k { top.removeLast() }
-                    if top.count == k { floor = top[k - 1].0 }
+                    keepBest(&top, score, start + j, k: k)
                 }
                 best[qi] = top
-                threshold[qi] = floor
             }
         }
         return best.map { $0.map(\.1) }
