@@ -51,18 +51,18 @@ final class HNSWIndex: @unchecked Sendable {
         twoHopExpansion = parameters.maxNeighboursLevel0
         random = SplitMix64(seed: parameters.seed)
         scratch = ScratchPool(maxNeighbours: maxM0)
-        levels = .allocate(capacity: 1)
-        links0 = .allocate(capacity: 1)
-        upper = .allocate(capacity: 1)
-        locks = .allocate(capacity: 1)
+        levels = LargeBuffer.allocate(UInt8.self, count: 1)
+        links0 = LargeBuffer.allocate(UInt32.self, count: 1)
+        upper = LargeBuffer.allocate(UnsafeMutablePointer<UInt32>?.self, count: 1)
+        locks = LargeBuffer.allocate(UInt8.self, count: 1)
     }
 
     deinit {
         for i in 0..<count { upper[i]?.deallocate() }
-        levels.deallocate()
-        links0.deallocate()
-        upper.deallocate()
-        locks.deallocate()
+        LargeBuffer.free(levels)
+        LargeBuffer.free(links0)
+        LargeBuffer.free(upper)
+        LargeBuffer.free(locks)
     }
 
     // MARK: Storage
@@ -72,10 +72,10 @@ final class HNSWIndex: @unchecked Sendable {
         guard minimum > capacity else { return }
         let newCapacity = max(minimum, capacity + capacity / 2, 1024)
         func grow<T>(_ old: UnsafeMutablePointer<T>, _ perNode: Int, _ zero: T) -> UnsafeMutablePointer<T> {
-            let fresh = UnsafeMutablePointer<T>.allocate(capacity: newCapacity * perNode)
+            let fresh = LargeBuffer.allocate(T.self, count: newCapacity * perNode)
             fresh.update(from: old, count: count * perNode)
             (fresh + count * perNode).initialize(repeating: zero, count: (newCapacity - count) * perNode)
-            old.deallocate()
+            LargeBuffer.free(old)
             return fresh
         }
         levels = grow(levels, 1, 0)

@@ -35,7 +35,7 @@ public struct QuantizedIndexParameters: Sendable, Equatable {
 /// against the centres, scans the codes of the `probes` closest lists (the query pre-multiplied
 /// by each dimension's step and rounded to small integers, so a code's score is one byte × byte
 /// dot product), keeps the
-/// `rerank` best and orders those by their exact distances, read from the mapped file. In memory:
+/// `rerank` best and orders those by their exact distances, read from the file. In memory:
 /// one byte per dimension per vector plus 8 bytes of bookkeeping; 10M × 512 is 5.2 GB.
 ///
 /// Cosine re-ranks against the stored rows scaled to unit length (the index keeps each row's
@@ -60,8 +60,8 @@ public final class QuantizedIndex: @unchecked Sendable {
     let offsets: [Int]
     /// Per row (by row): the inverse norm under cosine, the squared norm under L2; empty for ip.
     let norms: [Float]
-    /// The full vectors, row-major, for re-ranking; `owner` keeps them alive.
-    private let full: UnsafePointer<Float>
+    /// Where re-ranking reads the full vectors; `owner` keeps an in-memory copy alive.
+    private let source: Source
     private let owner: AnyObject
 
     /// Where a source's rows come from while building, and where re-ranking reads them.
@@ -70,7 +70,7 @@ public final class QuantizedIndex: @unchecked Sendable {
         case memory(UnsafeMutablePointer<Float>, count: Int, dimension: Int)
     }
 
-    /// Builds the index over the rows of `file` (read twice in chunks; mapped afterwards).
+    /// Builds the index over the rows of `file` (read twice in chunks; single rows afterwards).
     public static func build(file: VectorFile, metric: Metric, parameters: QuantizedIndexParameters = QuantizedIndexParameters(),
                              threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> QuantizedIndex {
         try QuantizedIndex(source: .file(file), metric: metric, parameters: parameters, threads: threads)
@@ -168,7 +168,7 @@ public final class QuantizedIndex: @unchecked Sendable {
             cursor[Int(l)] += 1
         }
         assignment = []
-        let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: count * dimension)
+        let codes = LargeBuffer.allocate(UInt8.self, count: count * dimension)
         let inverseStep = step.map { 1 / $0 }
         let low = lower
         try positions.withUnsafeBufferPointer { places in
@@ -198,19 +198,16 @@ public final class QuantizedIndex: @unchecked Sendable {
         self.rows = rowsInOrder
         self.offsets = offsets
         self.norms = norms
+        self.source = source
         switch source {
-        case .file(let file):
-            full = try file.mapped()
-            owner = file
-        case .memory(let pointer, _, _):
-            full = UnsafePointer(pointer)
-            owner = MemoryRows(pointer)
+        case .file(let file): owner = file
+        case .memory(let pointer, _, _): owner = MemoryRows(pointer)
         }
     }
 
-    deinit { codes.deallocate() }
+    deinit { LargeBuffer.free(codes) }
 
-    /// Bytes held in memory (codes, centres, bookkeeping; not the mapped full vectors).
+    /// Bytes held in memory (codes, centres, bookkeeping; not the full vectors, which stay in the file).
     public var memoryBytes: Int {
         count * dimension + rows.count * 4 + offsets.count * 8 + norms.count * 4 + (centres.count + 2 * dimension) * 4
     }
@@ -267,10 +264,18 @@ public final class QuantizedIndex: @unchecked Sendable {
             }
         }
 
-        // Exact distances for the survivors.
-        var exact: [(row: Int, distance: Float)] = best.items.map { item in
-            let row = Int(rows[Int(item.id)])
-            let vector = full + row * dimension
+        // Exact distances for the survivors. From a file their rows are read with pread, through
+        // the page cache but never into the process: a mapping would make each row's neighbours
+        // resident too (the kernel maps up to 64 KiB around every fault), and resident memory
+        // would grow with every search towards the size of the file.
+        let survivors = best.items.map { Int(rows[Int($0.id)]) }
+        let vectors = UnsafeMutablePointer<Float>.allocate(capacity: max(1, survivors.count) * dimension)
+        defer { vectors.deallocate() }
+        for (i, row) in survivors.enumerated() {
+            try Self.read(source, row..<row + 1, into: vectors + i * dimension)
+        }
+        var exact: [(row: Int, distance: Float)] = survivors.enumerated().map { i, row in
+            let vector = vectors + i * dimension
             let distance: Float = switch metric {
             case .cosine: 1 - vx_dot(q, vector, dimension) * norms[row]
             case .innerProduct: 1 - vx_dot(q, vector, dimension)

@@ -104,7 +104,7 @@ final class SearchScratch {
 
     init(nodes: Int, maxNeighbours: Int) {
         visitedCapacity = max(nodes, 1)
-        visited = .allocate(capacity: visitedCapacity)
+        visited = LargeBuffer.allocate(UInt16.self, count: visitedCapacity)
         visited.initialize(repeating: 0, count: visitedCapacity)
         // Two-hop filtered expansion gathers up to maxNeighbours² ids.
         gatherCapacity = maxNeighbours * (maxNeighbours + 1)
@@ -114,7 +114,7 @@ final class SearchScratch {
     }
 
     deinit {
-        visited.deallocate()
+        LargeBuffer.free(visited)
         frontier.deallocate()
         results.deallocate()
         gathered.deallocate()
@@ -126,9 +126,9 @@ final class SearchScratch {
     @inline(__always)
     func begin(nodes: Int) {
         if nodes > visitedCapacity {
-            visited.deallocate()
+            LargeBuffer.free(visited)
             visitedCapacity = max(nodes, visitedCapacity * 2)
-            visited = .allocate(capacity: visitedCapacity)
+            visited = LargeBuffer.allocate(UInt16.self, count: visitedCapacity)
             visited.initialize(repeating: 0, count: visitedCapacity)
             epoch = 0
         }

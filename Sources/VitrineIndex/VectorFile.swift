@@ -5,9 +5,9 @@ import Glibc
 #endif
 
 /// A row-major float32 matrix in a `.npy` file (format version 1, 2 or 3; `<f4`; C order), for
-/// vectors that do not fit in memory: read in chunks with `pread` (pages pass through the page
-/// cache, not the process), or mapped read-only to fetch single rows (only the rows touched
-/// become resident). NumPy's `np.load(path, mmap_mode="r")` reads the same file.
+/// vectors that do not fit in memory, read with `pread` in chunks or a row at a time (pages pass
+/// through the page cache, never into the process's resident memory). NumPy's `np.load(path,
+/// mmap_mode="r")` reads the same file.
 public final class VectorFile: @unchecked Sendable {
     public let path: String
     public let count: Int
@@ -15,9 +15,6 @@ public final class VectorFile: @unchecked Sendable {
     /// Bytes before the first row (the header).
     let dataOffset: Int
     private let descriptor: Int32
-    private let state = NSLock()
-    private var mapping: UnsafeMutableRawPointer?
-    private var mappedLength = 0
 
     /// Opens `path` and checks its header and length.
     public init(path: String) throws {
@@ -69,10 +66,7 @@ public final class VectorFile: @unchecked Sendable {
         }
     }
 
-    deinit {
-        if let mapping { munmap(mapping, mappedLength) }
-        close(descriptor)
-    }
+    deinit { close(descriptor) }
 
     /// Reads the rows `rows` into `buffer` (`rows.count × dimension` floats).
     public func read(_ rows: Range<Int>, into buffer: UnsafeMutablePointer<Float>) throws {
@@ -100,23 +94,6 @@ public final class VectorFile: @unchecked Sendable {
             try read(range, into: buffer)
             try body(start, UnsafeBufferPointer(start: buffer, count: range.count * dimension))
         }
-    }
-
-    /// The rows mapped read-only, mapped on first use. Reads are random (the kernel reads no
-    /// pages ahead), so only the rows touched become resident.
-    public func mapped() throws -> UnsafePointer<Float> {
-        state.lock()
-        defer { state.unlock() }
-        if mapping == nil {
-            let length = dataOffset + count * dimension * 4
-            guard let address = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0), address != MAP_FAILED else {
-                throw VectorIndexError.io(file: path, operation: "mmap", errno: errno)
-            }
-            _ = madvise(address, length, MADV_RANDOM)
-            mapping = address
-            mappedLength = length
-        }
-        return UnsafePointer((mapping! + dataOffset).assumingMemoryBound(to: Float.self))
     }
 
     /// Writes a `.npy` float32 matrix of `count × dimension` rows appended in order by `write`;

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Vectors stored back to back in one 64-byte-aligned buffer of `capacity × dimension` floats, the
-/// layout distance kernels stream through. Row `i` is the vector of internal id `i`.
+/// Vectors stored back to back in one 64-byte-aligned buffer of `capacity × dimension` floats
+/// (on huge pages when large, see ``LargeBuffer``), the layout distance kernels stream through.
+/// Row `i` is the vector of internal id `i`.
 ///
 /// Not synchronized: the owning store mutates it only under its write lock.
 final class VectorSlab: @unchecked Sendable {
@@ -16,11 +17,10 @@ final class VectorSlab: @unchecked Sendable {
         base = Self.allocate(self.capacity * dimension)
     }
 
-    deinit { base.deallocate() }
+    deinit { LargeBuffer.free(base) }
 
     private static func allocate(_ floats: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 1) * 4, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: max(floats, 1))
+        LargeBuffer.allocate(Float.self, count: floats)
     }
 
     @inline(__always)
@@ -33,7 +33,7 @@ final class VectorSlab: @unchecked Sendable {
         let newCapacity = max(minimum, capacity + capacity / 2)
         let fresh = Self.allocate(newCapacity * dimension)
         fresh.update(from: base, count: count * dimension)
-        base.deallocate()
+        LargeBuffer.free(base)
         base = fresh
         capacity = newCapacity
     }

@@ -54,7 +54,7 @@ struct BenchIndex: ParsableCommand {
     @Flag(name: .customLong("data-only"), help: "Only generate and write the data (with --save-data), then stop.")
     var dataOnly = false
     @Flag(help: "Print one JSON array, an object per configuration.") var json = false
-    @Flag(help: "Benchmark the quantized index (inverted lists over one-byte codes, exact re-ranking from the mapped vectors) instead of HNSW; the vectors are streamed to a file, never held in memory.")
+    @Flag(help: "Benchmark the quantized index (inverted lists over one-byte codes, exact re-ranking of the best from the vectors in the file) instead of HNSW; the vectors are streamed to a file, never held in memory.")
     var quantized = false
     @Option(help: "Inverted lists (--quantized).") var lists = 1024
     @Option(help: "Lists scanned per query, comma-separated (--quantized).") var probes = "8,16,32"
@@ -94,7 +94,7 @@ struct BenchIndex: ParsableCommand {
         let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
 
         if quantized { return try quantizedBenchmark(metric: metric, threadCounts: threadCounts) }
-        log("distance kernels: \(Distance.kernels)")
+        log("distance kernels: \(Distance.kernels); huge pages: \(LargeBuffer.hugePages ? "asked for" : "off (VITRINE_HUGE_PAGES)")")
         let data = try loadData(metric: metric)
         if let saveData { try data.save(to: saveData) }
         if dataOnly {

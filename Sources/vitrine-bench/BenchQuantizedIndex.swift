@@ -8,7 +8,7 @@ import VitrineSynthetic
 import VitrineTensor
 
 /// `vitrine-bench index --quantized`: the quantized index (inverted lists over one-byte codes,
-/// exact re-ranking from the mapped full vectors) on a set that need not fit in memory. The
+/// exact re-ranking from the full vectors in the file) on a set that need not fit in memory. The
 /// vectors are streamed to a `.npy` file (or read from `--vectors`), never held whole: recall@10
 /// against exact search (computed by streaming the file through GEMM), queries/s, p50/p99 latency
 /// per thread count and probes, build time and the resident memory the index adds.
@@ -34,7 +34,7 @@ extension BenchIndex {
 
     func quantizedBenchmark(metric: Metric, threadCounts: [Int]) throws {
         let probeCounts = try CLI.integers(probes, option: "--probes", in: 1...Int.max)
-        log("distance kernels: \(Distance.kernels)")
+        log("distance kernels: \(Distance.kernels); huge pages: \(LargeBuffer.hugePages ? "asked for" : "off (VITRINE_HUGE_PAGES)")")
         let mixture = GaussianMixture(dimension: dim, clusters: clusters, spread: Float(spread), seed: seed)
 
         // The vectors, in a file: --vectors, or the mixture streamed to --save-data/vectors.npy
@@ -85,9 +85,15 @@ extension BenchIndex {
             return
         }
 
-        let truthStart = Date()
-        let truth = try Self.streamedGroundTruth(file, queries: queryRows, k: k, metric: metric)
-        log("exact ground truth for \(queryCount) queries in \(String(format: "%.1f", Date().timeIntervalSince(truthStart))) s")
+        let truth: [[Int]]
+        if let saved = try Self.savedTruth(saveData, after: path, queries: queryCount, k: k) {
+            truth = saved
+            log("using \(saveData ?? "")/truth.npy (written after vectors.npy, \(queryCount) × \(k))")
+        } else {
+            let truthStart = Date()
+            truth = try Self.streamedGroundTruth(file, queries: queryRows, k: k, metric: metric)
+            log("exact ground truth for \(queryCount) queries in \(String(format: "%.1f", Date().timeIntervalSince(truthStart))) s")
+        }
         if let saveData {
             // The peers score themselves against the same answer.
             let ids = truth.flatMap { $0.map { Int32($0) } }
@@ -127,6 +133,21 @@ extension BenchIndex {
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
         }
+    }
+
+    /// The exact answer an earlier run left in `directory/truth.npy`, when it has `queries × k`
+    /// rows and is newer than the vectors (the queries are regenerated alike from the seed).
+    static func savedTruth(_ directory: String?, after vectors: String, queries: Int, k: Int) throws -> [[Int]]? {
+        guard let directory else { return nil }
+        let path = directory + "/truth.npy"
+        let files = FileManager.default
+        guard let truthDate = (try? files.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+              let vectorsDate = (try? files.attributesOfItem(atPath: vectors))?[.modificationDate] as? Date,
+              truthDate > vectorsDate else { return nil }
+        let saved = try NPYArray(contentsOf: URL(fileURLWithPath: path))
+        guard saved.dtype == .int32, saved.shape == [queries, k] else { return nil }
+        let ids = saved.data.withUnsafeBytes { raw in (0..<queries * k).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) } }
+        return (0..<queries).map { q in ids[q * k..<(q + 1) * k].map { Int($0) } }
     }
 
     /// The exact top `k` rows per query, the file streamed once through GEMM in blocks (rows

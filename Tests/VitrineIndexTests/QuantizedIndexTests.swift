@@ -107,7 +107,7 @@ struct QuantizedIndexTests {
         #expect(recall >= 0.95)
     }
 
-    @Test("built from a .npy file: the same index as from memory; full vectors read from the mapped file")
+    @Test("built from a .npy file: the same index as from memory; full vectors read from the file")
     func fromFile() throws {
         let dimension = 33, count = 3_000
         let data = GaussianMixture(dimension: dimension, clusters: 10, spread: 0.5, seed: 5).sample(count: count, stream: 0).vectors
@@ -141,6 +141,14 @@ struct QuantizedIndexTests {
             #expect(a.first?.row == q * 97)
             #expect(zip(a, b).allSatisfy { abs($0.distance - $1.distance) <= 1e-6 })
         }
+
+        // The file cut short under a built index: a search that needs a missing row fails with
+        // an error naming the file (a memory map would have killed the process with SIGBUS).
+        #expect(truncate(path, off_t(file.dataOffset + 10 * dimension * 4)) == 0)
+        let query = Array(data[(count - 1) * dimension..<count * dimension])
+        #expect(throws: VectorIndexError.io(file: path, operation: "read", errno: EIO)) {
+            try fromFile.search(query, k: 5, probes: 16, rerank: 3_000)
+        }
     }
 
     @Test("bad files and bad input are refused with the reason")
@@ -167,5 +175,20 @@ struct QuantizedIndexTests {
         #expect(throws: VectorIndexError.self) { try index.search([Float](repeating: .nan, count: 8), k: 3) }
         data[17] = .infinity
         #expect(throws: VectorIndexError.self) { try QuantizedIndex.build(vectors: data, dimension: 8, metric: .cosine) }
+    }
+}
+
+/// The allocator of the arrays graph search reads at random.
+struct LargeBufferTests {
+    @Test("large buffers start on a 2 MiB boundary (huge-page candidates), small ones on 64 bytes; every byte usable")
+    func alignment() {
+        for (count, boundary) in [(5 << 20 | 3, 2 << 20), (2 << 20, 2 << 20), (1000, 64), (0, 64)] {
+            let buffer = LargeBuffer.allocate(UInt8.self, count: count)
+            defer { LargeBuffer.free(buffer) }
+            #expect(Int(bitPattern: buffer) % boundary == 0, "\(count) bytes")
+            for i in stride(from: 0, to: count, by: 4093) { buffer[i] = UInt8(i & 0xff) }
+            if count > 0 { buffer[count - 1] = 7 }
+            #expect(stride(from: 0, to: count - 1, by: 4093).allSatisfy { buffer[$0] == UInt8($0 & 0xff) })
+        }
     }
 }

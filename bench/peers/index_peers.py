@@ -113,7 +113,7 @@ def bench_faiss(data, queries, truth, args):
 def best_qps_at(rows, library, target, threads=1):
     """Highest single-thread queries/s among configurations reaching `target` recall."""
     qps = [r["queries_per_second"] for r in rows
-           if r["library"] == library and r["threads"] == threads and r.get("filter") is None
+           if r["library"] == library and r.get("threads") == threads and r.get("filter") is None
            and r.get("ef_search") is not None and r["recall_at_10"] >= target]
     return max(qps) if qps else None
 
@@ -132,11 +132,16 @@ def main():
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--data-dir", default="bench/peers/data")
     parser.add_argument("--no-filters", action="store_true", help="skip Vitrine's filtered runs")
+    parser.add_argument("--peers", default="hnswlib,faiss", help="peers to run, comma-separated (hnswlib, faiss)")
+    parser.add_argument("--vitrine-args", default="", help="more options for vitrine-bench index, written with = (--vitrine-args='--persist DIR')")
     parser.add_argument("--json-out", help="also write every row as JSON here")
     parser.add_argument("--peer", choices=["hnswlib", "faiss"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.ef = [int(x) for x in args.ef.split(",")]
     args.threads = [int(x) for x in args.threads.split(",")]
+    args.peers = [p for p in args.peers.split(",") if p]
+    if not args.peers or any(p not in ("hnswlib", "faiss") for p in args.peers):
+        parser.error(f"--peers must name hnswlib and/or faiss, not {','.join(args.peers)!r}")
 
     if args.peer:
         # One library per process, so its resident-set growth is its own (freed memory of an
@@ -160,6 +165,7 @@ def main():
                "--save-data", args.data_dir, "--json"]
     if not args.no_filters:
         command.append("--filters")
+    command += args.vitrine_args.split()
     print("running", " ".join(command), file=sys.stderr, flush=True)
     result = subprocess.run(command, check=True, stdout=subprocess.PIPE)
     rows = json.loads(result.stdout)
@@ -169,53 +175,57 @@ def main():
     np.save(os.path.join(args.data_dir, "truth.npy"), exact_top_k(data, queries, args.k))
     query_count = len(queries)
     del data, queries
-    for peer in ("hnswlib", "faiss"):
+    for peer in args.peers:
         print("running", peer, file=sys.stderr, flush=True)
         out = subprocess.run([sys.executable, __file__, "--peer", peer] + sys.argv[1:], check=True, stdout=subprocess.PIPE)
         rows += json.loads(out.stdout)
     load_after = load_average()
+    if args.json_out:  # before the tables, so a report that fails to print loses no measurement
+        with open(args.json_out, "w") as f:
+            json.dump(rows, f, indent=1)
 
     print(f"## {args.n} × {args.dim}, M {args.m}, efConstruction {args.ef_construction}, "
           f"build threads {args.build_threads}, k {args.k}, {query_count} queries")
     print(f"{started}; {cpu_model()}, {os.cpu_count()} cores; load average before {load_before}, after {load_after}")
     print()
+    libraries = ["vitrine"] + args.peers
     build = {r["library"]: r for r in rows if r.get("build_seconds") is not None and r.get("filter") is None}
     print("| library | build s | memory MiB |")
     print("|---|---:|---:|")
-    for lib in ("vitrine", "hnswlib", "faiss"):
+    for lib in libraries:
         r = build[lib]
         print(f"| {lib} | {r['build_seconds']:.1f} | {r['memory_bytes'] / 2**20:.0f} |")
     print()
-    header = "| ef | " + " | ".join(f"{lib} recall | {lib} q/s 1t | {lib} q/s 2t" for lib in ("vitrine", "hnswlib", "faiss"))
+    header = "| ef | " + " | ".join(f"{lib} recall | {lib} q/s 1t | {lib} q/s 2t" for lib in libraries)
     print(header + " | vitrine/best q/s 1t |")
-    print("|---:|" + "---:|" * 10)
+    print("|---:|" + "---:|" * (3 * len(libraries) + 1))
     for ef in args.ef:
         cells = []
         qps1 = {}
-        for lib in ("vitrine", "hnswlib", "faiss"):
+        for lib in libraries:
             by = {r["threads"]: r for r in rows if r["library"] == lib and r.get("ef_search") == ef and r.get("filter") is None
                   and r.get("algorithm") is None}
             one, two = by.get(1), by.get(2)
             qps1[lib] = one["queries_per_second"] if one else float("nan")
             cells.append(f"{(one or two)['recall_at_10']:.4f} | {qps1[lib]:.0f} | "
                          f"{two['queries_per_second'] if two else float('nan'):.0f}")
-        ratio = qps1["vitrine"] / max(qps1["hnswlib"], qps1["faiss"])
+        ratio = qps1["vitrine"] / max(qps1[p] for p in args.peers)
         print(f"| {ef} | " + " | ".join(cells) + f" | {ratio:.2f} |")
     print()
-    print("| target (1 thread) | vitrine | hnswlib | faiss | vitrine / faster peer |")
-    print("|---|---:|---:|---:|---:|")
+    print("| target (1 thread) | " + " | ".join(libraries) + " | vitrine / faster peer |")
+    print("|---|" + "---:|" * (len(libraries) + 1))
     for target in (0.95, 0.99):
-        best = {lib: best_qps_at(rows, lib, target) for lib in ("vitrine", "hnswlib", "faiss")}
+        best = {lib: best_qps_at(rows, lib, target) for lib in libraries}
         peers = [v for k, v in best.items() if k != "vitrine" and v]
         ratio = f"{best['vitrine'] / max(peers):.2f}" if best["vitrine"] and peers else "n/a"
-        cells = " | ".join(f"{best[lib]:.0f}" if best[lib] else "—" for lib in ("vitrine", "hnswlib", "faiss"))
+        cells = " | ".join(f"{best[lib]:.0f}" if best[lib] else "—" for lib in libraries)
         print(f"| q/s at recall@10 ≥ {target} | {cells} | {ratio} |")
-    faster_build = min(build["hnswlib"]["build_seconds"], build["faiss"]["build_seconds"])
-    print(f"| build time | {build['vitrine']['build_seconds']:.1f} s | {build['hnswlib']['build_seconds']:.1f} s | "
-          f"{build['faiss']['build_seconds']:.1f} s | {build['vitrine']['build_seconds'] / faster_build:.2f} (target ≤ 1.2) |")
-    print(f"| memory | {build['vitrine']['memory_bytes'] / 2**20:.0f} MiB | {build['hnswlib']['memory_bytes'] / 2**20:.0f} MiB | "
-          f"{build['faiss']['memory_bytes'] / 2**20:.0f} MiB | "
-          f"{build['vitrine']['memory_bytes'] / build['hnswlib']['memory_bytes']:.2f} of hnswlib (target ≤ 1.15) |")
+    faster_build = min(build[p]["build_seconds"] for p in args.peers)
+    print("| build time | " + " | ".join(f"{build[lib]['build_seconds']:.1f} s" for lib in libraries)
+          + f" | {build['vitrine']['build_seconds'] / faster_build:.2f} (target ≤ 1.2) |")
+    hnswlib_memory = f"{build['vitrine']['memory_bytes'] / build['hnswlib']['memory_bytes']:.2f} of hnswlib (target ≤ 1.15)" \
+        if "hnswlib" in build else "—"
+    print("| memory | " + " | ".join(f"{build[lib]['memory_bytes'] / 2**20:.0f} MiB" for lib in libraries) + f" | {hnswlib_memory} |")
     filtered = [r for r in rows if r.get("filter")]
     if filtered:
         unfiltered = {r["ef_search"]: r["queries_per_second"] for r in rows
@@ -228,9 +238,6 @@ def main():
             ratio = f"{r['queries_per_second'] / base:.2f}" if base else "n/a"
             print(f"| {r['filter']} | {r['allowed_fraction']:.3f} | {r['route']} | {r['recall_at_10']:.4f} | "
                   f"{r['queries_per_second']:.0f} | {ratio} | {r['violations']} |")
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(rows, f, indent=1)
 
 
 if __name__ == "__main__":

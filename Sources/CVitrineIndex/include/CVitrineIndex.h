@@ -38,6 +38,14 @@ void vx_dot_block(const float *a, size_t na, const float *b, size_t nb, size_t d
 /// vx_dot_block on a chosen path (`avx2` non-zero: the AVX2/FMA kernel where the CPU has it).
 void vx_dot_block_on(int avx2, const float *a, size_t na, const float *b, size_t nb, size_t dim, float *out);
 
+/// A 64-byte-aligned buffer of `bytes`; from 2 MiB up, aligned to 2 MiB and advised as
+/// transparent huge pages (unless VITRINE_HUGE_PAGES=off), so random reads across it miss the TLB
+/// less. NULL when memory is exhausted. Release with vx_free_large.
+void *vx_alloc_large(size_t bytes);
+void vx_free_large(void *p);
+/// Whether large buffers ask for huge pages (VITRINE_HUGE_PAGES is not `off`), for reports.
+int vx_huge_pages(void);
+
 /// Hints the CPU to fetch the first cache lines of a vector (or a neighbour list).
 static inline void vx_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
