@@ -1,5 +1,5 @@
-// Large buffers that graph search reads at random: the vectors, the bottom-layer neighbour lists
-// and the visited marks. A walk over a million 2 KiB rows touches a different 4 KiB page at nearly
+// Large buffers the index reads at random: the vectors, the bottom-layer neighbour lists, the
+// visited marks and the quantized codes. A walk over a million 2 KiB rows touches a different 4 KiB page at nearly
 // every distance, so with ordinary pages most distances also miss the TLB. Buffers of 2 MiB or
 // more are therefore aligned to 2 MiB and offered to the kernel as transparent huge pages
 // (madvise), which Debian's default ("madvise" mode) only grants to regions that ask.

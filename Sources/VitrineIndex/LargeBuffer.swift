@@ -1,6 +1,6 @@
 import CVitrineIndex
 
-/// Storage for the arrays graph search reads at random (vectors, neighbour lists, visited marks):
+/// Storage for the arrays the index reads at random (vectors, neighbour lists, visited marks, codes):
 /// from 2 MiB up it asks for transparent huge pages, so a walk across gigabytes misses the TLB less
 /// (`vx_alloc_large`). Elements are uninitialized; release with ``free(_:)``.
 public enum LargeBuffer {

@@ -34,8 +34,8 @@ public struct QuantizedIndexParameters: Sendable, Equatable {
 /// dimension (`lower + step × code`), lists stored back to back. A search scores the query
 /// against the centres, scans the codes of the `probes` closest lists (the query pre-multiplied
 /// by each dimension's step and rounded to small integers, so a code's score is one byte × byte
-/// dot product), keeps the
-/// `rerank` best and orders those by their exact distances, read from the file. In memory:
+/// dot product), keeps the `rerank` best and orders those by their exact distances, read from the
+/// file. In memory:
 /// one byte per dimension per vector plus 8 bytes of bookkeeping; 10M × 512 is 5.2 GB.
 ///
 /// Cosine re-ranks against the stored rows scaled to unit length (the index keeps each row's
@@ -60,14 +60,46 @@ public final class QuantizedIndex: @unchecked Sendable {
     let offsets: [Int]
     /// Per row (by row): the inverse norm under cosine, the squared norm under L2; empty for ip.
     let norms: [Float]
-    /// Where re-ranking reads the full vectors; `owner` keeps an in-memory copy alive.
+    /// Where re-ranking reads the full vectors.
     private let source: Source
-    private let owner: AnyObject
 
     /// Where a source's rows come from while building, and where re-ranking reads them.
     private enum Source {
         case file(VectorFile)
-        case memory(UnsafeMutablePointer<Float>, count: Int, dimension: Int)
+        case memory(MemoryRows)
+
+        var count: Int {
+            switch self {
+            case .file(let file): file.count
+            case .memory(let rows): rows.count
+            }
+        }
+
+        var dimension: Int {
+            switch self {
+            case .file(let file): file.dimension
+            case .memory(let rows): rows.dimension
+            }
+        }
+
+        /// Copies `rows` into `buffer` (`rows.count × dimension` floats).
+        func read(_ rows: Range<Int>, into buffer: UnsafeMutablePointer<Float>) throws {
+            switch self {
+            case .file(let file): try file.read(rows, into: buffer)
+            case .memory(let memory):
+                buffer.update(from: memory.pointer + rows.lowerBound * memory.dimension, count: rows.count * memory.dimension)
+            }
+        }
+
+        /// Row `row`: in place when it is in memory, else read into `buffer` (`dimension` floats).
+        func row(_ row: Int, buffer: UnsafeMutablePointer<Float>) throws -> UnsafePointer<Float> {
+            switch self {
+            case .file(let file):
+                try file.read(row..<row + 1, into: buffer)
+                return UnsafePointer(buffer)
+            case .memory(let memory): return UnsafePointer(memory.pointer + row * memory.dimension)
+            }
+        }
     }
 
     /// Builds the index over the rows of `file` (read twice in chunks; single rows afterwards).
@@ -82,18 +114,12 @@ public final class QuantizedIndex: @unchecked Sendable {
         guard dimension > 0, vectors.count % dimension == 0 else {
             throw VectorIndexError.invalidArgument("\(vectors.count) floats are not rows of \(dimension)")
         }
-        let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, vectors.count))
-        copy.initialize(from: vectors, count: vectors.count)
-        return try QuantizedIndex(source: .memory(copy, count: vectors.count / dimension, dimension: dimension), metric: metric,
+        return try QuantizedIndex(source: .memory(MemoryRows(copying: vectors, dimension: dimension)), metric: metric,
                                   parameters: parameters, threads: threads)
     }
 
     private init(source: Source, metric: Metric, parameters: QuantizedIndexParameters, threads: Int) throws {
-        let (count, dimension): (Int, Int)
-        switch source {
-        case .file(let file): (count, dimension) = (file.count, file.dimension)
-        case .memory(_, let n, let d): (count, dimension) = (n, d)
-        }
+        let (count, dimension) = (source.count, source.dimension)
         guard count > 0 else { throw VectorIndexError.invalidArgument("no vectors to index") }
         guard count <= Int(UInt32.max) else { throw VectorIndexError.invalidArgument("\(count) vectors: at most \(UInt32.max)") }
         guard parameters.lists > 0, parameters.probes > 0, parameters.rerank > 0, parameters.iterations >= 0, parameters.trainingSample > 0 else {
@@ -112,7 +138,7 @@ public final class QuantizedIndex: @unchecked Sendable {
         try sample.withUnsafeMutableBufferPointer { s in
             for i in 0..<sampleCount {
                 let row = Int((UInt64(i) * UInt64(count)) / UInt64(sampleCount))
-                try Self.read(source, row..<row + 1, into: s.baseAddress! + i * dimension)
+                try source.read(row..<row + 1, into: s.baseAddress! + i * dimension)
                 if metric == .cosine { _ = Self.normalize(s.baseAddress! + i * dimension, dimension) }
             }
         }
@@ -199,10 +225,6 @@ public final class QuantizedIndex: @unchecked Sendable {
         self.offsets = offsets
         self.norms = norms
         self.source = source
-        switch source {
-        case .file(let file): owner = file
-        case .memory(let pointer, _, _): owner = MemoryRows(pointer)
-        }
     }
 
     deinit { LargeBuffer.free(codes) }
@@ -268,14 +290,11 @@ public final class QuantizedIndex: @unchecked Sendable {
         // the page cache but never into the process: a mapping would make each row's neighbours
         // resident too (the kernel maps up to 64 KiB around every fault), and resident memory
         // would grow with every search towards the size of the file.
-        let survivors = best.items.map { Int(rows[Int($0.id)]) }
-        let vectors = UnsafeMutablePointer<Float>.allocate(capacity: max(1, survivors.count) * dimension)
-        defer { vectors.deallocate() }
-        for (i, row) in survivors.enumerated() {
-            try Self.read(source, row..<row + 1, into: vectors + i * dimension)
-        }
-        var exact: [(row: Int, distance: Float)] = survivors.enumerated().map { i, row in
-            let vector = vectors + i * dimension
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
+        defer { buffer.deallocate() }
+        var exact: [(row: Int, distance: Float)] = try best.items.map { item in
+            let row = Int(rows[Int(item.id)])
+            let vector = try source.row(row, buffer: buffer)
             let distance: Float = switch metric {
             case .cosine: 1 - vx_dot(q, vector, dimension) * norms[row]
             case .innerProduct: 1 - vx_dot(q, vector, dimension)
@@ -384,36 +403,33 @@ public final class QuantizedIndex: @unchecked Sendable {
         guard values.allSatisfy(\.isFinite) else { throw VectorIndexError.invalidVector(key: nil, reason: "\(what) holds a value that is not finite") }
     }
 
-    private static func read(_ source: Source, _ rows: Range<Int>, into buffer: UnsafeMutablePointer<Float>) throws {
-        switch source {
-        case .file(let file): try file.read(rows, into: buffer)
-        case .memory(let pointer, _, let dimension):
-            buffer.update(from: pointer + rows.lowerBound * dimension, count: rows.count * dimension)
-        }
-    }
-
     /// Consecutive chunks of rows in a scratch buffer the body may change.
     private static func forEachChunk(_ source: Source, rows: Int,
                                      _ body: (Int, Int, UnsafeMutablePointer<Float>) throws -> Void) throws {
-        let (count, dimension): (Int, Int)
-        switch source {
-        case .file(let file): (count, dimension) = (file.count, file.dimension)
-        case .memory(_, let n, let d): (count, dimension) = (n, d)
-        }
+        let (count, dimension) = (source.count, source.dimension)
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * dimension)
         defer { buffer.deallocate() }
         for start in stride(from: 0, to: count, by: rows) {
             let n = min(rows, count - start)
-            try read(source, start..<start + n, into: buffer)
+            try source.read(start..<start + n, into: buffer)
             try body(start, n, buffer)
         }
     }
 }
 
-/// Full vectors held in memory for an index built from an array.
+/// Full vectors held in memory for an index built from an array (a copy it owns).
 private final class MemoryRows {
     let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+    let count: Int
+    let dimension: Int
+
+    init(copying vectors: [Float], dimension: Int) {
+        pointer = .allocate(capacity: max(1, vectors.count))
+        pointer.initialize(from: vectors, count: vectors.count)
+        count = vectors.count / dimension
+        self.dimension = dimension
+    }
+
     deinit { pointer.deallocate() }
 }
 

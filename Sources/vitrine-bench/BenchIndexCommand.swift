@@ -94,7 +94,7 @@ struct BenchIndex: ParsableCommand {
         let threadCounts = try CLI.integers(threads, option: "--threads", in: 1...Int.max)
 
         if quantized { return try quantizedBenchmark(metric: metric, threadCounts: threadCounts) }
-        log("distance kernels: \(Distance.kernels); huge pages: \(LargeBuffer.hugePages ? "asked for" : "off (VITRINE_HUGE_PAGES)")")
+        logMemoryPaths()
         let data = try loadData(metric: metric)
         if let saveData { try data.save(to: saveData) }
         if dataOnly {
@@ -336,6 +336,11 @@ struct BenchIndex: ParsableCommand {
             }
         }
         return best.map { $0.map { $0.map(\.1) } }
+    }
+
+    /// Says which distance kernels run and whether the index's buffers ask for huge pages.
+    func logMemoryPaths() {
+        log("distance kernels: \(Distance.kernels); huge pages: \(LargeBuffer.hugePages ? "asked for" : "off (VITRINE_HUGE_PAGES)")")
     }
 
     /// Inserts (score, id) into `top`, the best `k` so far by descending score, if it belongs there.

@@ -34,7 +34,7 @@ extension BenchIndex {
 
     func quantizedBenchmark(metric: Metric, threadCounts: [Int]) throws {
         let probeCounts = try CLI.integers(probes, option: "--probes", in: 1...Int.max)
-        log("distance kernels: \(Distance.kernels); huge pages: \(LargeBuffer.hugePages ? "asked for" : "off (VITRINE_HUGE_PAGES)")")
+        logMemoryPaths()
         let mixture = GaussianMixture(dimension: dim, clusters: clusters, spread: Float(spread), seed: seed)
 
         // The vectors, in a file: --vectors, or the mixture streamed to --save-data/vectors.npy
@@ -93,12 +93,7 @@ extension BenchIndex {
             let truthStart = Date()
             truth = try Self.streamedGroundTruth(file, queries: queryRows, k: k, metric: metric)
             log("exact ground truth for \(queryCount) queries in \(String(format: "%.1f", Date().timeIntervalSince(truthStart))) s")
-        }
-        if let saveData {
-            // The peers score themselves against the same answer.
-            let ids = truth.flatMap { $0.map { Int32($0) } }
-            let bytes = ids.withUnsafeBytes { Array($0) }
-            try NPYArray(dtype: .int32, shape: [queryCount, k], data: bytes).write(to: URL(fileURLWithPath: saveData + "/truth.npy"))
+            if let saveData { try Self.saveTruth(truth, to: saveData, queries: queryCount, k: k) }
         }
 
         let parameters = QuantizedIndexParameters(lists: lists, probes: probeCounts[0], rerank: rerank)
@@ -133,6 +128,13 @@ extension BenchIndex {
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
         }
+    }
+
+    /// Writes the exact answer to `directory/truth.npy`, where the peers score themselves against it.
+    static func saveTruth(_ truth: [[Int]], to directory: String, queries: Int, k: Int) throws {
+        let ids = truth.flatMap { $0.map { Int32($0) } }
+        let bytes = ids.withUnsafeBytes { Array($0) }
+        try NPYArray(dtype: .int32, shape: [queries, k], data: bytes).write(to: URL(fileURLWithPath: directory + "/truth.npy"))
     }
 
     /// The exact answer an earlier run left in `directory/truth.npy`, when it has `queries × k`

@@ -27,12 +27,14 @@ import numpy as np
 from index_peers import cpu_model, resident_bytes
 
 
-def read_rows(path, start, count, dim, offset):
-    """Rows start..start+count of the .npy at `path`, read (not mapped: the build must not count
-    the file's pages as its own memory)."""
-    with open(path, "rb") as f:
-        f.seek(offset + start * dim * 4)
-        return np.fromfile(f, dtype=np.float32, count=count * dim).reshape(count, dim)
+def read_rows(descriptor, start, count, dim, offset):
+    """Rows start..start+count of the open .npy, read with pread (not mapped: the process must not
+    count the file's pages as its own memory)."""
+    size = count * dim * 4
+    data = os.pread(descriptor, size, offset + start * dim * 4)
+    if len(data) != size:
+        raise OSError(f"vectors.npy: rows {start}..{start + count} cut short")
+    return np.frombuffer(data, dtype=np.float32).reshape(count, dim)
 
 
 def percentile(values, p):
@@ -84,13 +86,13 @@ def main():
     before = resident_bytes()
     start = time.time()
     sample_count = max(args.lists, min(n, args.lists * 64))
-    sample = np.stack([read_rows(path, (i * n) // sample_count, 1, dim, offset)[0] for i in range(sample_count)])
+    sample = np.stack([read_rows(descriptor, (i * n) // sample_count, 1, dim, offset)[0] for i in range(sample_count)])
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(quantizer, dim, args.lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     index.train(sample)
     del sample
     for first in range(0, n, 65536):
-        index.add(read_rows(path, first, min(65536, n - first), dim, offset))
+        index.add(read_rows(descriptor, first, min(65536, n - first), dim, offset))
     build_seconds = time.time() - start
     growth = resident_bytes() - before
     print(f"FAISS IVF{args.lists},SQ8: built in {build_seconds:.1f} s, RSS +{growth >> 20} MiB", file=sys.stderr)
@@ -104,8 +106,7 @@ def main():
                 begin = time.perf_counter()
                 _, ids = index.search(q[None, :], args.rerank)
                 ids = np.sort(ids[0][ids[0] >= 0])
-                rows = np.stack([np.frombuffer(os.pread(descriptor, dim * 4, offset + int(i) * dim * 4), dtype=np.float32)
-                                 for i in ids])
+                rows = np.stack([read_rows(descriptor, int(i), 1, dim, offset)[0] for i in ids])
                 found = ids[np.argsort(-(rows @ q))[:k]]
                 return found, time.perf_counter() - begin
             for q in queries[:50]:
