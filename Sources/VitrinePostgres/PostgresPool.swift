@@ -24,8 +24,10 @@ final class PostgresPool: @unchecked Sendable {
     private var idle: [PostgresConnection] = []
     private var open = 0
     private var closed = false
-    /// Writer leases holding a connection of this pool's event loop: the loop outlives them.
-    private var leases = 0
+    /// What needs the event loop to stay up: writer leases, connections checked out to callers,
+    /// and a shutdown while it closes the idle ones. The loop stops when the pool is closed and
+    /// the last hold ends, never while a close could still be scheduled on it.
+    private var holds = 0
     private var groupShutDown = false
     private let slots: DispatchSemaphore
     private var nextID = 0
@@ -44,38 +46,53 @@ final class PostgresPool: @unchecked Sendable {
         shutdown()
     }
 
-    /// Closes every idle connection, and the event loop once no writer lease needs it; later
-    /// calls throw.
+    /// Closes every idle connection, and the event loop once nothing holds it; later calls
+    /// throw.
     func shutdown() {
-        let (connections, stopLoop) = lock.withLock { () -> ([PostgresConnection], Bool) in
-            guard !closed else { return ([], false) }
+        let connections = lock.withLock { () -> [PostgresConnection]? in
+            guard !closed else { return nil }
             closed = true
+            holds += 1
             defer { idle = [] }
-            return (idle, leases == 0 && !groupShutDown)
+            return idle
         }
+        guard let connections else { return }
         for connection in connections { _ = try? wait(connection.close(), seconds: 2) }
-        if stopLoop { stopGroup() }
+        letGo()
     }
 
-    /// A connection of its own for a writer lease (counted, so the loop stays up for it).
+    /// A connection of its own for a writer lease; the loop stays up until `leaseEnded`.
     func connectForLease() throws -> PostgresConnection {
-        let connection = try connect()
-        lock.withLock { leases += 1 }
-        return connection
-    }
-
-    /// A lease's connection is closed: when the pool is shut down and this was the last, the
-    /// loop stops too.
-    func leaseEnded() {
-        let stopLoop = lock.withLock { () -> Bool in
-            leases -= 1
-            return closed && leases == 0 && !groupShutDown
+        try hold()
+        do {
+            return try connect()
+        } catch {
+            letGo()
+            throw error
         }
-        if stopLoop { stopGroup() }
     }
 
-    private func stopGroup() {
-        lock.withLock { groupShutDown = true }
+    /// A lease's connection is closed (called on the loop, in the close's callback).
+    func leaseEnded() {
+        letGo()
+    }
+
+    /// Keeps the event loop up until the matching `letGo`; refused once the pool is closed.
+    private func hold() throws {
+        try lock.withLock {
+            guard !closed else { throw CatalogError.unavailable(dependency: dependency, reason: "the catalog was closed") }
+            holds += 1
+        }
+    }
+
+    private func letGo() {
+        let stopLoop = lock.withLock { () -> Bool in
+            holds -= 1
+            guard closed, holds == 0, !groupShutDown else { return false }
+            groupShutDown = true
+            return true
+        }
+        guard stopLoop else { return }
         // Not from one of the loop's own threads (a lease may end in a callback on it).
         let group = group
         Thread { try? group.syncShutdownGracefully() }.start()
@@ -125,6 +142,8 @@ final class PostgresPool: @unchecked Sendable {
                 reason: "no free connection within \(Self.seconds(configuration.timeout)) (pool of \(configuration.poolSize))")
         }
         defer { slots.signal() }
+        try hold()
+        defer { letGo() }
         let session = Session(connection: try checkOut(), pool: self)
         do {
             let result = try body(session)
@@ -143,10 +162,7 @@ final class PostgresPool: @unchecked Sendable {
     }
 
     private func checkOut() throws -> PostgresConnection {
-        let reused = try lock.withLock { () throws -> PostgresConnection? in
-            guard !closed else { throw CatalogError.unavailable(dependency: dependency, reason: "the catalog was closed") }
-            return idle.popLast()
-        }
+        let reused = lock.withLock { idle.popLast() }
         if let reused, !reused.isClosed { return reused }
         return try connect()
     }

@@ -101,6 +101,34 @@ import VitrineCatalog
         #expect(try catalog.allProductIDs() == ["after"])
     }
 
+    /// Closing a catalog right after letting go of its writer lease: the lease's connection
+    /// closes on the pool's event loop while the pool closes its idle connections. The loop must
+    /// outlive both (a close scheduled on a stopped loop leaks its promise, which traps), and
+    /// the closed catalog refuses further calls by name.
+    @Test(.enabled(if: TestServers.postgres != nil))
+    func closingRightAfterTheWriterLeaseLeavesNothingStranded() throws {
+        let fixture = try CatalogBackend.postgres.make()
+        defer { fixture.dispose() }
+        _ = try fixture.open()
+        var configuration = fixture.postgres!
+        configuration.poolSize = 4
+        for round in 0..<8 {
+            let catalog = try PostgresCatalog(configuration)
+            // Four connections in use at once, so four idle ones are left to close.
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                _ = try? catalog.pool.withConnection(idempotent: true) { session in try session.execute("SELECT pg_sleep(0.05)") }
+            }
+            let lease = try catalog.acquireWriterLease(holder: "round \(round)", shard: nil)
+            lease.release()
+            try catalog.close()
+            guard case .unavailable(let dependency, let reason)? = catalogError({ _ = try catalog.allProductIDs() }) else {
+                Issue.record("a closed catalog answered")
+                return
+            }
+            #expect(dependency == "PostgreSQL \(configuration.displayURL)" && reason.contains("closed"), "\(reason)")
+        }
+    }
+
     /// The `unaccent` extension exists once per database; it must live outside every catalog's
     /// schema, or dropping the first catalog created would break text search in all the others.
     @Test(.enabled(if: TestServers.postgres != nil))
