@@ -1,15 +1,7 @@
 #include "internal.h"
-#include <immintrin.h>
+#include "avx2_math.h"
 
-#define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX2
-
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // Weight loaders: eight weights as floats, and one weight as a float.
 INLINE __m256 load8_f32(const float *p) { return _mm256_loadu_ps(p); }
@@ -47,7 +39,7 @@ AVX2 void NAME(int rows, int k, int n_begin, int n_end, const float *x, const WT
             }                                                                                   \
             for (int i = 0; i < mb; i++) {                                                      \
                 const float *xr = x + (long)(m0 + i) * k;                                       \
-                float s0 = hsum(a0[i]), s1 = hsum(a1[i]);                                       \
+                float s0 = hsum8(a0[i]), s1 = hsum8(a1[i]);                                       \
                 for (int j = k8; j < k; j++) { s0 += xr[j] * LOAD1(w0 + j); s1 += xr[j] * LOAD1(w1 + j); } \
                 float *yr = y + (long)(m0 + i) * ldy;                                           \
                 yr[n] = s0 + (bias ? bias[n] : 0.0f);                                           \
@@ -61,7 +53,7 @@ AVX2 void NAME(int rows, int k, int n_begin, int n_end, const float *x, const WT
             const float *xr = x + (long)m * k;                                                  \
             __m256 acc = _mm256_setzero_ps();                                                   \
             for (int j = 0; j < k8; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xr + j), LOAD8(w0 + j), acc); \
-            float s = hsum(acc);                                                                \
+            float s = hsum8(acc);                                                                \
             for (int j = k8; j < k; j++) s += xr[j] * LOAD1(w0 + j);                            \
             y[(long)m * ldy + n] = s + (bias ? bias[n] : 0.0f);                                 \
         }                                                                                       \

@@ -1,4 +1,5 @@
 import CVitrineKernels
+import Foundation
 
 /// The instruction sets Vitrine's hand-written kernels come in. One binary holds them all and runs
 /// the most capable one the CPU has, or a lower one that `VITRINE_ISA` (`portable`, `avx2`,
@@ -52,6 +53,39 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
 
     /// This level's kernel table, or nil when the CPU cannot run it.
     var kernels: UnsafePointer<vt_kernels>? { vt_kernels_for(cValue) }
+}
+
+extension InstructionSet {
+    /// GFLOP/s of `threads` threads running nothing but 256-bit register FMAs at once, best of
+    /// three rounds of about 0.1 s; nil without AVX2. No fp32 code passes it on this CPU (where
+    /// AVX-512 units are twice as wide, the peak is twice this): the ceiling benchmarks cite.
+    ///
+    /// Each round starts one thread per part, releases them together and times from the release
+    /// to the last one's end, so threads that end up sharing a core count as the one core they got.
+    public static func fmaPeakGFLOPS(threads: Int) -> Double? {
+        guard supported >= .avx2 else { return nil }
+        let parts = max(1, threads), iterations = 1_000_000
+        _ = vt_fma256_probe(iterations / 10)
+        var best = UInt64.max
+        for _ in 0..<3 {
+            let ready = DispatchSemaphore(value: 0), go = DispatchSemaphore(value: 0), done = DispatchGroup()
+            for _ in 0..<parts {
+                done.enter()
+                Thread {
+                    ready.signal()
+                    go.wait()
+                    _ = vt_fma256_probe(iterations)
+                    done.leave()
+                }.start()
+            }
+            for _ in 0..<parts { ready.wait() }
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<parts { go.signal() }
+            done.wait()
+            best = min(best, DispatchTime.now().uptimeNanoseconds - start)
+        }
+        return Double(parts * iterations * 192) / Double(best)
+    }
 }
 
 /// The kernel table the layers call: the active level's, chosen once.

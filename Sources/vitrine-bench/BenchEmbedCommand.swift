@@ -50,6 +50,10 @@ struct BenchEmbed: AsyncParsableCommand {
         log(report.kernels)
         report.sgemmGFLOPS = Self.sgemmProbe()
         log("sgemm 768³ on \(threads) threads: \(String(format: "%.1f", report.sgemmGFLOPS)) GFLOP/s")
+        report.fmaPeakGFLOPS = InstructionSet.fmaPeakGFLOPS(threads: threads)
+        if let peak = report.fmaPeakGFLOPS {
+            log("256-bit FMA peak on \(threads) threads: \(String(format: "%.1f", peak)) GFLOP/s")
+        }
         if model.precision == .int8 {
             report.int8WeightBits = Linear.int8WeightLimit == 127 ? 8 : 7
             log("int8: batches on \(Linear.int8BatchKernel), \(report.int8WeightBits!)-bit weights")
@@ -60,6 +64,10 @@ struct BenchEmbed: AsyncParsableCommand {
             let flops = Self.visionFLOPs(encoder.tower.config)
             report.imageGFLOP = flops / 1e9
             report.rooflineImagesPerSecond = report.sgemmGFLOPS * 1e9 / flops
+            report.fmaCeilingImagesPerSecond = report.fmaPeakGFLOPS.map { $0 * 1e9 / flops }
+            if let ceiling = report.fmaCeilingImagesPerSecond {
+                log("ceiling: \(String(format: "%.2f", ceiling)) images/s if every one of \(String(format: "%.2f", flops / 1e9)) GFLOP per image ran at the FMA peak")
+            }
             let (files, decoded, decodeSeconds) = try loadImages()
             benchImages = decoded
             report.decodeMillisecondsPerImage = files.isEmpty ? nil : 1000 * decodeSeconds / Double(files.count)
@@ -216,6 +224,10 @@ struct BenchReport: Encodable {
     /// Which kernels ran: Vitrine's instruction set, oneDNN's and OpenBLAS's.
     var kernels = ""
     var sgemmGFLOPS: Double = 0
+    /// Register-only 256-bit FMAs on every thread at once: the fp32 ceiling.
+    var fmaPeakGFLOPS: Double?
+    /// Images/s if the whole image tower ran at `fmaPeakGFLOPS`.
+    var fmaCeilingImagesPerSecond: Double?
     /// Bits the int8 weights keep here: 8 where oneDNN has VNNI, 7 otherwise.
     var int8WeightBits: Int?
     var imageGFLOP: Double?

@@ -621,7 +621,7 @@ def merge_rounds(runs: list[dict | None]) -> dict | None:
     batches = sorted({row["batch"] for run in runs for row in run.get("images", [])})
     merged["images"] = [dict(max((row for run in runs for row in run.get("images", []) if row["batch"] == size),
                                  key=lambda row: row["imagesPerSecond"])) for size in batches]
-    for key, pick in (("sgemmGFLOPS", max), ("preprocessImagesPerSecond", max), ("peakResidentBytes", max),
+    for key, pick in (("sgemmGFLOPS", max), ("fmaPeakGFLOPS", max), ("preprocessImagesPerSecond", max), ("peakResidentBytes", max),
                       ("preprocessMillisecondsPerImage", min), ("decodeMillisecondsPerImage", min)):
         values = [run[key] for run in runs if run.get(key) is not None]
         if values:
@@ -633,6 +633,8 @@ def merge_rounds(runs: list[dict | None]) -> dict | None:
         merged["rooflineImagesPerSecond"] = merged["sgemmGFLOPS"] / merged["imageGFLOP"]
         for row in merged["images"]:
             row["rooflineFraction"] = row["imagesPerSecond"] / merged["rooflineImagesPerSecond"]
+    if merged.get("fmaPeakGFLOPS") and merged.get("imageGFLOP"):
+        merged["fmaCeilingImagesPerSecond"] = merged["fmaPeakGFLOPS"] / merged["imageGFLOP"]
     merged["rounds"] = [{key: value for key, value in run.items() if key != "rounds"} for run in everything]
     merged["roundsUsed"] = len(runs)
     return merged
@@ -654,6 +656,8 @@ def summarize(results: dict, common: argparse.Namespace) -> dict:
     roofline = vitrine.get("rooflineImagesPerSecond") if vitrine else None
     summary["rooflineImagesPerSecond"] = roofline
     summary["sgemmGFLOPS"] = vitrine.get("sgemmGFLOPS") if vitrine else None
+    summary["fmaPeakGFLOPS"] = vitrine.get("fmaPeakGFLOPS") if vitrine else None
+    summary["fmaCeilingImagesPerSecond"] = vitrine.get("fmaCeilingImagesPerSecond") if vitrine else None
     if best(vitrine):
         v = best(vitrine)["imagesPerSecond"]
         if best(results.get("ort")):
@@ -746,6 +750,12 @@ def footer(report: dict) -> str:
         vitrine = r.get("vitrine") or {}
         lines.append(f"roofline: sgemm 768³ on {report['threads']} threads {s['sgemmGFLOPS']:.1f} GFLOP/s ÷ "
                      f"{vitrine.get('imageGFLOP', 0):.2f} GFLOP per image = {s['rooflineImagesPerSecond']:.1f} images/s")
+    if s.get("fmaCeilingImagesPerSecond"):
+        ceiling = s["fmaCeilingImagesPerSecond"]
+        fractions = [f"{engine_name(key)} {100 * best(result)['imagesPerSecond'] / ceiling:.0f}%"
+                     for key, result in r.items() if key not in ("vitrine_int8", "vitrine_bf16", "ort_int8") and best(result)]
+        lines.append(f"fp32 ceiling: 256-bit FMAs alone on {report['threads']} threads {s['fmaPeakGFLOPS']:.1f} GFLOP/s = "
+                     f"{ceiling:.2f} images/s; the fp32 engines reach " + ", ".join(fractions))
     for precision, ratios in (s.get("ratios") or {}).items():
         parts = []
         if "onnxRuntime" in ratios:

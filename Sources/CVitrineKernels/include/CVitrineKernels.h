@@ -80,6 +80,10 @@ void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs,
 /// x[r][j] = q[r][j] as int16 for j < k, and x[r][k] = 0 when k is odd (ldx ≥ k + 1 then): the
 /// input layout of gemm_s8.
 void vt_widen_s8_pairs(int rows, int k, const signed char *q, long ldq, short *x, long ldx);
+/// Runs `iterations` rounds of 12 independent 256-bit FMAs (192 floating-point operations per
+/// round) on registers alone and returns their sum (so the work cannot be skipped): a thread's
+/// fp32 peak for benchmarks. Needs AVX2 and FMA (vt_isa_supported() ≥ VT_ISA_AVX2).
+float vt_fma256_probe(long iterations);
 /// The int16 a gemm_s8 panel holds for inner dimension k.
 static inline long vt_gemm_s8_panel(int k) { return 32L * ((k + 1) / 2); }
 #endif
