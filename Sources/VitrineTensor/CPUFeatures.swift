@@ -57,14 +57,14 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
 
 extension InstructionSet {
     /// GFLOP/s of `threads` threads running nothing but 256-bit register FMAs at once, best of
-    /// three rounds of about 0.1 s; nil without AVX2. No fp32 code passes it on this CPU (where
+    /// three rounds of about 0.05 s; nil without AVX2. No fp32 code passes it on this CPU (where
     /// AVX-512 units are twice as wide, the peak is twice this): the ceiling benchmarks cite.
     ///
     /// Each round starts one thread per part, releases them together and times from the release
     /// to the last one's end, so threads that end up sharing a core count as the one core they got.
     public static func fmaPeakGFLOPS(threads: Int) -> Double? {
         guard supported >= .avx2 else { return nil }
-        let parts = max(1, threads), iterations = 1_000_000
+        let parts = max(1, threads), iterations = 10_000_000
         _ = vt_fma256_probe(iterations / 10)
         var best = UInt64.max
         for _ in 0..<3 {

@@ -190,6 +190,21 @@ import Testing
         }
     }
 
+    /// The FMA probe does all its work (its result is the scalar recurrence's, bit for bit), and
+    /// the peak it yields is a rate; without AVX2 there is none.
+    @Test func fmaProbeDoesItsWork() {
+        guard InstructionSet.supported >= .avx2 else {
+            #expect(InstructionSet.fmaPeakGFLOPS(threads: 1) == nil)
+            return
+        }
+        var chains = (0..<12).map { 1 + 1e-3 * Float($0) }
+        for _ in 0..<1000 { chains = chains.map { Float(1e-7).addingProduct($0, 0.999999) } }
+        let sum = chains.dropFirst().reduce(chains[0], +)
+        #expect(vt_fma256_probe(1000) == 8 * sum)
+        let peak = InstructionSet.fmaPeakGFLOPS(threads: 1)
+        #expect(peak.map { $0 > 0.1 && $0.isFinite } == true, "\(String(describing: peak))")
+    }
+
     @Test func dequantizationWideningAndActivationsMatchTheReference() throws {
         for (level, table) in try Self.tables() {
             // int32 → float with row and column scales and a bias, 13 columns (a tail past 8).
