@@ -75,6 +75,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         lockFile = try FileIO.open(path + "/" + Self.lockName, O_RDWR | O_CREAT)
         guard flock(lockFile, LOCK_EX | LOCK_NB) == 0 else {
             Foundation.close(lockFile)
+            lockFile = -1
             throw VectorIndexError.locked(file: path + "/" + Self.lockName)
         }
         do {
@@ -113,9 +114,19 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
                                               base: index.sequence, sync: configuration.syncWrites)
             }
         } catch {
+            // The store may be fully initialized by now (a snapshot of another metric), so its
+            // deinit runs too: the descriptor is marked closed, or deinit would close its number
+            // again, by then perhaps another file's.
             Foundation.close(lockFile)
+            lockFile = -1
             throw error
         }
+    }
+
+    /// Closes the directory lock's descriptor, once.
+    private func releaseDirectoryLock() {
+        if lockFile >= 0 { Foundation.close(lockFile) }
+        lockFile = -1
     }
 
     /// A follower over state already loaded by ``init(following:configuration:)``.
@@ -131,7 +142,7 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
 
     deinit {
         log?.close()
-        if lockFile >= 0 { Foundation.close(lockFile) }
+        releaseDirectoryLock()
     }
 
     static func validate(_ configuration: VectorStoreConfiguration) throws {
@@ -377,9 +388,6 @@ public final class EmbeddedVectorStore: VectorStore, @unchecked Sendable {
         log?.close()
         log = nil
         followed = nil
-        if lockFile >= 0 {
-            Foundation.close(lockFile)
-            lockFile = -1
-        }
+        releaseDirectoryLock()
     }
 }

@@ -86,6 +86,45 @@ import Testing
         }
     }
 
+    /// A store refused after its snapshot was read (another metric) closes its directory lock
+    /// once. Closing it a second time would close whatever descriptor took the number in between:
+    /// here a thread writing to /dev/null on fresh descriptors sees EBADF, as a concurrent test's
+    /// write-ahead log once did.
+    @Test func aRefusedOpenClosesNoOtherDescriptor() throws {
+        let directory = TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try EmbeddedVectorStore(directory: directory, configuration: configuration)
+        _ = try store.upsert(TestData.records(Array(data.vectors.prefix(50))))
+        try store.close()
+        var l2 = configuration
+        l2.metric = .l2
+        let stop = Flag(), failures = Flag()
+        let writer = Thread {
+            let byte: [UInt8] = [0]
+            while !stop.isSet {
+                let fd = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                for _ in 0..<20 where write(fd, byte, 1) != 1 { failures.set() }
+                close(fd)
+            }
+        }
+        writer.start()
+        defer { stop.set() }
+        for _ in 0..<400 {
+            #expect(throws: VectorIndexError.self) { try EmbeddedVectorStore(directory: directory, configuration: l2) }
+            if failures.isSet { break }
+        }
+        stop.set()
+        #expect(!failures.isSet, "a descriptor of another thread was closed under it")
+    }
+
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
+    }
+
     @Test func largeLogsAreCheckpointedAutomatically() throws {
         let directory = TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
