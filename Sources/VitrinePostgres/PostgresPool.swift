@@ -22,7 +22,6 @@ final class PostgresPool: @unchecked Sendable {
     private let logger: Logger
     private let lock = NSLock()
     private var idle: [PostgresConnection] = []
-    private var open = 0
     private var closed = false
     /// What needs the event loop to stay up: writer leases, connections checked out to callers,
     /// and a shutdown while it closes the idle ones. The loop stops when the pool is closed and
