@@ -1,8 +1,8 @@
 // Large buffers the index reads at random: the vectors, the bottom-layer neighbour lists, the
-// visited marks and the quantized codes. A walk over a million 2 KiB rows touches a different 4 KiB page at nearly
-// every distance, so with ordinary pages most distances also miss the TLB. Buffers of 2 MiB or
-// more are therefore aligned to 2 MiB and offered to the kernel as transparent huge pages
-// (madvise), which Debian's default ("madvise" mode) only grants to regions that ask.
+// visited marks and the quantized codes. A walk over a million 2 KiB rows touches a different
+// 4 KiB page at nearly every distance, so with ordinary pages most distances also miss the TLB.
+// Buffers of 2 MiB or more are therefore aligned to 2 MiB and offered to the kernel as transparent
+// huge pages (madvise), which Debian's default ("madvise" mode) only grants to regions that ask.
 // VITRINE_HUGE_PAGES=off keeps ordinary pages (to measure the difference).
 #include "CVitrineIndex.h"
 #include <stdlib.h>

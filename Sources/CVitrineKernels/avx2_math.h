@@ -1,4 +1,5 @@
-// Vector math the AVX2 kernels share (activations, attention). Included by AVX2 sources only.
+// What the AVX2 sources share (activations, linear layers, int8, the FMA probe): the target
+// attribute, e^x and a horizontal sum.
 #ifndef VITRINE_KERNELS_AVX2_MATH_H
 #define VITRINE_KERNELS_AVX2_MATH_H
 #include <immintrin.h>
@@ -32,13 +33,5 @@ static inline __attribute__((always_inline)) AVX2 float hsum8(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-}
-
-// The largest of a vector's eight lanes.
-static inline __attribute__((always_inline)) AVX2 float hmax8(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
 }
 #endif

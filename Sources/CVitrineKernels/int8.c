@@ -2,10 +2,9 @@
 // and a few-rows s8 product for text queries. AVX2 where the CPU has it, portable C otherwise;
 // both round to nearest even (the default rounding mode) so they give the same bytes.
 #include "internal.h"
-#include <immintrin.h>
+#include "avx2_math.h"
 #include <math.h>
 
-#define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX2
 
 // Below this magnitude a row counts as zero: 127 / max would overflow to infinity.
