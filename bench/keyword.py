@@ -16,6 +16,7 @@ The stop words are read from the Swift source, so the queries are the ones the e
 """
 import argparse
 import itertools
+import math
 import re
 import sqlite3
 import statistics
@@ -32,17 +33,35 @@ def stop_words():
     return set(re.findall(r'"([^"]*)"', block))
 
 
+# The letters TextFolding maps to their base besides dropping combining marks.
+BASE_LETTERS = str.maketrans({"ı": "i", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L"})
+
+
 def fold(word):
-    return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) not in ("Mn", "Me"))
+    """TextFolding.fold: canonical decomposition, combining marks dropped, a few letters mapped."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me")).translate(BASE_LETTERS)
+
+
+def trim_punctuation(word):
+    """Leading and trailing Unicode punctuation off, as Swift's `.punctuationCharacters` trims."""
+    start, end = 0, len(word)
+    while start < end and unicodedata.category(word[start]).startswith("P"):
+        start += 1
+    while end > start and unicodedata.category(word[end - 1]).startswith("P"):
+        end -= 1
+    return word[start:end]
 
 
 def terms(text, stops):
-    words = [w for w in text.split() if any(c.isalnum() for c in w)]
-    content = [w for w in words if w.lower().strip(".,;:!?'\"()") not in stops]
+    """FullTextQuery.terms: the words all must match, and the words any may match on fallback."""
+    words = [w for w in text.replace("\0", " ").split() if any(c.isalnum() for c in w)]
+    content = [w for w in words if trim_punctuation(w.lower()) not in stops]
     return (content, content if len(content) > 1 else []) if content else (words, [])
 
 
 def match(words, op):
+    """FullTextQuery.match: each word folded and quoted as an FTS5 string, joined by op."""
     return f" {op} ".join('"' + fold(w).replace('"', '""') + '"' for w in words)
 
 
@@ -63,10 +82,15 @@ def main():
     lines = [line.split() for line in (root / "bench/sentences.txt").read_text().splitlines() if line.strip()]
     queries = [terms(" ".join(words[:args.words] if args.words else words), stops) for words in lines]
 
-    def timed(sql, *arguments):
+    def measure(expression):
+        """(ranked ms, counted ms, matches, ranked rows) of one FTS5 expression."""
         start = time.perf_counter()
-        rows = db.execute(sql, arguments).fetchall()
-        return (time.perf_counter() - start) * 1000, rows
+        rows = db.execute(ranked_sql, (expression, args.depth)).fetchall()
+        ranked = time.perf_counter() - start
+        start = time.perf_counter()
+        matches = db.execute(count_sql, (expression,)).fetchone()[0]
+        counted = time.perf_counter() - start
+        return ranked * 1000, counted * 1000, matches, len(rows)
 
     print(f"SQLite {sqlite3.sqlite_version}, {products} products, {len(queries)} queries of "
           f"{args.words or 'all'} words, depth {args.depth}, {args.rounds} rounds")
@@ -74,37 +98,25 @@ def main():
     print("|--:|---|--:|--:|--:|--:|--:|--:|")
     for round in range(1, args.rounds + 1):
         filled = 0
-        kinds = {"all words (AND)": [], "any word (OR fallback)": [], "all but one word (not run by the engine)": []}
+        every, fallback, tier = "all words (AND)", "any word (OR fallback)", "all but one word (not run by the engine)"
+        kinds = {every: [], fallback: [], tier: []}
         for all_words, any_words in queries:
-            expression = match(all_words, "AND")
-            ranked, rows = timed(ranked_sql, expression, args.depth)
-            counted, count = timed(count_sql, expression)
-            kind = "all words (AND)"
-            if not rows and any_words:
-                kinds[kind].append((ranked, counted, count[0][0]))
-                expression = match(any_words, "OR")
-                ranked, rows = timed(ranked_sql, expression, args.depth)
-                counted, count = timed(count_sql, expression)
-                kind = "any word (OR fallback)"
-                if len(any_words) > 2:
-                    tier = " OR ".join(f"({match(list(subset), 'AND')})" for subset in itertools.combinations(any_words, len(any_words) - 1))
-                    tier_ranked, tier_rows = timed(ranked_sql, tier, args.depth)
-                    tier_counted, tier_count = timed(count_sql, tier)
-                    kinds["all but one word (not run by the engine)"].append((tier_ranked, tier_counted, tier_count[0][0]))
-                    filled += len(tier_rows) >= args.depth
-            kinds[kind].append((ranked, counted, count[0][0]))
+            kinds[every].append(measure(match(all_words, "AND")))
+            if kinds[every][-1][3] > 0 or not any_words:
+                continue
+            kinds[fallback].append(measure(match(any_words, "OR")))
+            if len(any_words) > 2:
+                subsets = itertools.combinations(any_words, len(any_words) - 1)
+                kinds[tier].append(measure(" OR ".join(f"({match(list(subset), 'AND')})" for subset in subsets)))
+                filled += kinds[tier][-1][3] >= args.depth
         for kind, runs in kinds.items():
             if not runs:
                 continue
             ranked = sorted(r[0] for r in runs)
-            p99 = ranked[min(len(ranked) - 1, round_up(0.99 * len(ranked)) - 1)]
+            p99 = ranked[math.ceil(0.99 * len(ranked)) - 1]
             print(f"| {round} | {kind} | {len(runs)} | {statistics.mean(ranked):.2f} | {statistics.median(ranked):.2f} | "
                   f"{p99:.2f} | {statistics.median(r[2] for r in runs):.0f} | {statistics.mean(r[1] for r in runs):.2f} |")
         print(f"round {round}: the all-but-one tier alone gave the full {args.depth} for {filled} fallbacks")
-
-
-def round_up(x):
-    return int(-(-x // 1))
 
 
 if __name__ == "__main__":
