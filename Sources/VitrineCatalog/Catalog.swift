@@ -60,6 +60,10 @@ public protocol Catalog: AnyObject, Sendable {
     /// syntax), best first; products matching every word, else any word; only products `filter`
     /// passes. Empty for no words.
     func textSearch(_ query: String, limit: Int, filter: ProductFilter) throws -> [String]
+    /// For a long-lived reader (a server): keep what ranking full-text search needs in memory,
+    /// kept in step with the catalog, where the backend's own ranking reads it from storage at
+    /// every query. Results stay the same. Does nothing where the backend ranks fast enough.
+    func keepTextSearchInMemory()
 
     // MARK: Bookkeeping
 
@@ -127,6 +131,8 @@ public struct StoreBackend: Sendable, Equatable, Codable, CustomStringConvertibl
 }
 
 extension Catalog {
+    public func keepTextSearchInMemory() {}
+
     /// ``textSearch(_:limit:filter:)`` over every product.
     public func textSearch(_ query: String, limit: Int) throws -> [String] {
         try textSearch(query, limit: limit, filter: ProductFilter())

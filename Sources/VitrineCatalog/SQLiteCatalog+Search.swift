@@ -28,6 +28,14 @@ extension SQLiteCatalog {
             values.append(market)
         }
         return try read { db in
+            // The ranking in memory, when it holds this generation (it gives the same results).
+            if let index = try keywordIndex(db) {
+                let all = index.search(terms.all, all: true, limit: limit, categories: filter.categories, market: filter.market)
+                if let all, !all.isEmpty || terms.any.isEmpty { return all }
+                if all != nil, let any = index.search(terms.any, all: false, limit: limit, categories: filter.categories, market: filter.market) {
+                    return any
+                }
+            }
             // Without a filter, FTS5 ranks and cuts the matches itself (`ORDER BY rank LIMIT`: its
             // own sorter, ties by rowid = doc) and only the kept rows are joined; a filter needs the
             // join for every match. Both give the same order (bm25, then doc).
@@ -47,6 +55,97 @@ extension SQLiteCatalog {
             return try search(terms.any, "OR")
         }
     }
+}
+
+extension SQLiteCatalog {
+    /// Keeps a ``KeywordIndex`` of the catalog from now on: one is built in the background now,
+    /// and again after writes (a build at most every 4× the last one's time, at least a second
+    /// apart); searches use FTS5's ranking until it holds their generation.
+    public func keepTextSearchInMemory() {
+        let start = keywordMemory.withLock { state -> Bool in
+            guard !state.enabled, !state.closed else { return false }
+            state.enabled = true
+            state.building = true
+            return true
+        }
+        if start { buildKeywordIndex() }
+    }
+
+    /// Builds the in-memory keyword index now, on this thread, and keeps it (as
+    /// ``keepTextSearchInMemory()`` does, without waiting for the background). Throws when the
+    /// index would not rank as FTS5 does; FTS5 then keeps ranking.
+    public func buildTextSearchInMemory() throws {
+        let index: KeywordIndex
+        do {
+            index = try pool.read { db in try KeywordIndex.build(db, path: path) }
+        } catch let refused as KeywordIndex.Refused {
+            throw refused
+        } catch {
+            throw Self.translate(error, path: path)
+        }
+        keywordMemory.withLock { state in
+            state.enabled = true
+            if state.index.map({ $0.generation < index.generation }) ?? true { state.index = index }
+        }
+    }
+
+    /// The in-memory index when it holds the generation `db` sees; otherwise nil, and a build
+    /// starts when none runs and the last ended long enough ago.
+    func keywordIndex(_ db: Database) throws -> KeywordIndex? {
+        guard keywordMemory.withLock({ $0.enabled }) else { return nil }
+        let generation = try Self.counter(db, key: "generation", path: path)
+        let (index, start) = keywordMemory.withLock { state -> (KeywordIndex?, Bool) in
+            if let index = state.index, index.generation == generation { return (index, false) }
+            guard !state.building, !state.closed, state.refused != generation else { return (nil, false) }
+            if let last = state.lastBuild, ContinuousClock.now < last.ended + max(.seconds(1), last.took * 4) { return (nil, false) }
+            state.building = true
+            return (nil, true)
+        }
+        if start { buildKeywordIndex() }
+        return index
+    }
+
+    /// Builds the index on a thread of its own (``KeywordMemory/building`` is set).
+    private func buildKeywordIndex() {
+        keywordBuilds.enter()
+        Thread.detachNewThread { [self] in
+            defer { keywordBuilds.leave() }
+            let began = ContinuousClock.now
+            let result = Result { try pool.read { db in try KeywordIndex.build(db, path: path) { self.keywordMemory.withLock { $0.closed } } } }
+            keywordMemory.withLock { state in
+                state.building = false
+                state.lastBuild = (ContinuousClock.now, ContinuousClock.now - began)
+                switch result {
+                case .success(let index):
+                    state.index = index
+                    state.refused = nil
+                case .failure(let refusal as KeywordIndex.Refused):
+                    // This catalog's ranking stays with FTS5 until a write changes the catalog.
+                    state.index = nil
+                    state.refused = refusal.generation
+                    state.reason = refusal.description
+                case .failure:
+                    state.index = nil
+                }
+            }
+        }
+    }
+}
+
+/// Where the in-memory keyword index stands.
+struct KeywordMemory {
+    /// Whether ``SQLiteCatalog/keepTextSearchInMemory()`` asked for it.
+    var enabled = false
+    /// The last index built (it answers for its generation only).
+    var index: KeywordIndex?
+    var building = false
+    /// When the last build ended, and its time.
+    var lastBuild: (ended: ContinuousClock.Instant, took: Duration)?
+    /// The generation a build refused (FTS5 and this index disagreed), and why.
+    var refused: UInt64?
+    var reason: String?
+    /// The catalog is closing: no build starts, a running one stops.
+    var closed = false
 }
 
 /// Turns user text into an FTS5 query that cannot be a syntax error.

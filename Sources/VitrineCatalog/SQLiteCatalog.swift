@@ -24,6 +24,9 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     let pool: DatabasePool
     /// Whether ``close()`` ran (a second call does nothing).
     private let closing = Mutex(false)
+    /// Full-text search's ranking in memory (``keepTextSearchInMemory()``), and its builds.
+    let keywordMemory = Mutex(KeywordMemory())
+    let keywordBuilds = DispatchGroup()
     var path: String { url.path }
 
     /// Opens the catalog at `path`.
@@ -126,6 +129,10 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
             return !closed
         }
         guard first else { return }
+        // A build of the in-memory keyword index stops at its next check, and ends before the
+        // connections close.
+        keywordMemory.withLock { $0.closed = true }
+        keywordBuilds.wait()
         if !isReadOnly { _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
         do { try pool.close() } catch { throw Self.translate(error, path: path) }
     }

@@ -86,6 +86,8 @@ public final class SearchService: Sendable {
                 reranker: (any Reranker)? = nil, textEmbedder: TextEmbedder? = nil, queryModel: QueryModel? = nil,
                 parser: QueryParser? = nil, precision: ServingPrecision? = nil) {
         self.store = store
+        // A server ranks keyword searches in memory (SQLite; the same results as the catalog's own).
+        store.catalog.keepTextSearchInMemory()
         self.precision = precision ?? ServingPrecision(photos: encoders.model.precision.rawValue, queries: encoders.model.precision.rawValue)
         self.reranker = reranker
         self.parser = parser

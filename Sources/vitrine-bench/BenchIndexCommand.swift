@@ -176,7 +176,7 @@ struct BenchIndex: ParsableCommand {
     /// or the one `--open` names, and what the build cost.
     private func buildStore(_ data: IndexBenchData, metric: Metric, efSearch: Int, attributes: Bool) throws -> (EmbeddedVectorStore, IndexBuildFacts) {
         let parameters = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efSearch)
-        let rssBefore = Self.residentBytes()
+        let rssBefore = residentSetBytes()
         let configuration = VectorStoreConfiguration(
             dimension: data.dimension, metric: metric, algorithm: .hnsw(parameters), buildThreads: buildThreads, syncWrites: false,
             filterExactFraction: filterExactBelow, filterTwoHopFraction: filterTwoHopBelow)
@@ -195,7 +195,7 @@ struct BenchIndex: ParsableCommand {
         }
         let build = IndexBuildFacts(
             n: data.count, dim: data.dimension, buildSeconds: Date().timeIntervalSince(buildStart),
-            memoryBytes: Self.residentBytes() - rssBefore, indexMemoryBytes: store.memoryBytes, m: m,
+            memoryBytes: residentSetBytes() - rssBefore, indexMemoryBytes: store.memoryBytes, m: m,
             efConstruction: efConstruction, buildThreads: buildThreads, k: k, metric: metric.rawValue)
         log("\(open == nil ? "built" : "opened") \(data.count) × \(data.dimension) (M \(m), efConstruction \(efConstruction), \(buildThreads) threads) in \(String(format: "%.1f", build.buildSeconds)) s; RSS +\(build.memoryBytes >> 20) MiB, index accounts \(store.memoryBytes >> 20) MiB")
         return (store, build)
@@ -384,13 +384,6 @@ struct BenchIndex: ParsableCommand {
             total += t.count
         }
         return total == 0 ? 1 : Double(hits) / Double(total)
-    }
-
-    /// Resident set size from /proc/self/statm.
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 }
 

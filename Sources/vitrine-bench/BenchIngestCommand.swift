@@ -192,7 +192,7 @@ final class MemorySampler: @unchecked Sendable {
     }
 
     func sample(_ read: Int) {
-        let value = Self.residentBytes() - ((store.vectors as? EmbeddedVectorStore)?.memoryBytes ?? 0)
+        let value = residentSetBytes() - ((store.vectors as? EmbeddedVectorStore)?.memoryBytes ?? 0)
         lock.withLock {
             largest = max(largest, value)
             if let total, total > 0, read * 10 >= nextTenth * total {
@@ -200,14 +200,6 @@ final class MemorySampler: @unchecked Sendable {
                 nextTenth = read * 10 / total + 1
             }
         }
-    }
-
-    /// Current resident set size, from /proc/self/statm (pages).
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
 

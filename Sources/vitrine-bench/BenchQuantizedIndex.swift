@@ -97,13 +97,13 @@ extension BenchIndex {
         }
 
         let parameters = QuantizedIndexParameters(lists: lists, probes: probeCounts[0], rerank: rerank)
-        let rssBefore = Self.residentBytes()
+        let rssBefore = residentSetBytes()
         let buildStart = Date()
         let index = try QuantizedIndex.build(file: file, metric: metric, parameters: parameters, threads: buildThreads)
         let buildSeconds = Date().timeIntervalSince(buildStart)
-        let growth = Self.residentBytes() - rssBefore
+        let growth = residentSetBytes() - rssBefore
         log("built \(file.count) × \(file.dimension) (\(lists) lists, one byte per dimension) in \(String(format: "%.1f", buildSeconds)) s; "
-            + "RSS +\(growth >> 20) MiB (whole process \(Self.residentBytes() >> 20) MiB), index accounts \(index.memoryBytes >> 20) MiB")
+            + "RSS +\(growth >> 20) MiB (whole process \(residentSetBytes() >> 20) MiB), index accounts \(index.memoryBytes >> 20) MiB")
 
         var rows: [QuantizedRow] = []
         let queryVectors = (0..<queryCount).map { Array(queryRows[$0 * file.dimension..<($0 + 1) * file.dimension]) }
@@ -116,7 +116,7 @@ extension BenchIndex {
                     n: file.count, dim: file.dimension, lists: lists, probes: probeCount, rerank: rerank, threads: t,
                     recall: Self.recall(found, truth), queriesPerSecond: Double(queryCount) / seconds,
                     p50Milliseconds: BenchCluster.percentile(latencies, 0.5) * 1000, p99Milliseconds: BenchCluster.percentile(latencies, 0.99) * 1000,
-                    buildSeconds: buildSeconds, residentGrowthBytes: growth, residentBytes: Self.residentBytes(), indexMemoryBytes: index.memoryBytes)
+                    buildSeconds: buildSeconds, residentGrowthBytes: growth, residentBytes: residentSetBytes(), indexMemoryBytes: index.memoryBytes)
                 rows.append(row)
                 log("probes \(probeCount), re-rank \(rerank), \(t) thread\(t == 1 ? "" : "s"): recall@\(k) \(String(format: "%.4f", row.recall)), "
                     + "\(String(format: "%.0f", row.queriesPerSecond)) q/s, p50 \(String(format: "%.2f", row.p50Milliseconds)) ms, "
