@@ -4,7 +4,7 @@
 # need: Debian's chromium, chromium-driver and a C++ compiler, the Python packages of
 # requirements.txt in e2e/.venv and those of requirements-llm.txt in e2e/.venv-llm (not in git;
 # llama-cpp-python compiles for minutes, so its wheel is kept in VITRINE_WHEEL_CACHE, by default
-# ~/.cache/vitrine/wheels, and built once per machine). Uses the binary that
+# ~/.cache/vitrine/wheels, and built once). Uses the binary that
 # `swift build` made (debug by default, as scripts/test.sh builds it), so nothing is rebuilt.
 #   e2e/run.sh [--only browser|fuzz] [--vitrine PATH]
 set -euo pipefail
@@ -34,15 +34,24 @@ fi
 
 llm_venv=e2e/.venv-llm
 llm_requirements=e2e/requirements-llm.txt
-wheels="${VITRINE_WHEEL_CACHE:-$HOME/.cache/vitrine/wheels}"
-if ! cmp -s "$llm_requirements" "$llm_venv/.installed" 2>/dev/null; then
-    [ -x "$llm_venv/bin/python" ] || python3 -m venv "$llm_venv"
+# llama.cpp is compiled for the AVX2 baseline every supported CPU has, never for the build
+# machine's own (-march=native): a CPU may report instructions its virtual machine does not run
+# (AMX tiles under KVM trap as invalid opcodes), and a cached wheel must run on the next machine.
+# The cache directory is named for these flags, so a wheel built otherwise is never reused.
+export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+wheels="${VITRINE_WHEEL_CACHE:-$HOME/.cache/vitrine/wheels}/ggml-avx2"
+llm_stamp=$(cat "$llm_requirements"; echo "CMAKE_ARGS=$CMAKE_ARGS")
+if [ "$llm_stamp" != "$(cat "$llm_venv/.installed" 2>/dev/null)" ]; then
+    # A fresh venv: pip keeps an installed package of the same version, however it was built.
+    rm -rf "$llm_venv"
+    python3 -m venv "$llm_venv"
     mkdir -p "$wheels"
-    # Builds only what the cache lacks (llama-cpp-python's wheel, once), then installs from it.
+    # Builds only what the cache lacks (llama-cpp-python's wheel, once), then installs from it;
+    # not from pip's own cache, which keys a built wheel by its source and not by CMAKE_ARGS.
     echo "e2e: LLM server packages (building llama-cpp-python takes minutes the first time)" >&2
-    "$llm_venv/bin/pip" wheel -q --disable-pip-version-check --find-links "$wheels" -w "$wheels" -r "$llm_requirements"
+    "$llm_venv/bin/pip" wheel -q --disable-pip-version-check --no-cache-dir --find-links "$wheels" -w "$wheels" -r "$llm_requirements"
     "$llm_venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$wheels" -r "$llm_requirements"
-    cp "$llm_requirements" "$llm_venv/.installed"
+    echo "$llm_stamp" >"$llm_venv/.installed"
 fi
 
 exec "$venv/bin/python" e2e/harness.py --llm-python "$llm_venv/bin/python" "$@"
