@@ -174,6 +174,15 @@ final class KeywordIndex: Sendable {
 
     // MARK: Searching
 
+    /// The keyword retriever's answer (``SQLiteCatalog/textSearch(_:limit:filter:)``, the same two
+    /// tiers as its FTS5 query): the products with all of `terms.all`, else, when none has them,
+    /// those with any of `terms.any`. Nil when FTS5 must answer (see below).
+    func search(_ terms: (all: [String], any: [String]), limit: Int, filter: ProductFilter) -> [String]? {
+        guard let all = search(terms.all, all: true, limit: limit, categories: filter.categories, market: filter.market) else { return nil }
+        if !all.isEmpty || terms.any.isEmpty { return all }
+        return search(terms.any, all: false, limit: limit, categories: filter.categories, market: filter.market)
+    }
+
     /// The ids of the products matching every phrase (`all`) or any, best first, at most `limit`,
     /// within the filter; nil when a word has a character this index cannot tokenize as FTS5
     /// would (none of the products has it), or a word that tokenizes to nothing.

@@ -29,13 +29,7 @@ extension SQLiteCatalog {
         }
         return try read { db in
             // The ranking in memory, when it holds this generation (it gives the same results).
-            if let index = try keywordIndex(db) {
-                let all = index.search(terms.all, all: true, limit: limit, categories: filter.categories, market: filter.market)
-                if let all, !all.isEmpty || terms.any.isEmpty { return all }
-                if all != nil, let any = index.search(terms.any, all: false, limit: limit, categories: filter.categories, market: filter.market) {
-                    return any
-                }
-            }
+            if let ids = try keywordIndex(db)?.search(terms, limit: limit, filter: filter) { return ids }
             // Without a filter, FTS5 ranks and cuts the matches itself (`ORDER BY rank LIMIT`: its
             // own sorter, ties by rowid = doc) and only the kept rows are joined; a filter needs the
             // join for every match. Both give the same order (bm25, then doc).
@@ -123,7 +117,6 @@ extension SQLiteCatalog {
                     // This catalog's ranking stays with FTS5 until a write changes the catalog.
                     state.index = nil
                     state.refused = refusal.generation
-                    state.reason = refusal.description
                 case .failure:
                     state.index = nil
                 }
@@ -141,9 +134,8 @@ struct KeywordMemory {
     var building = false
     /// When the last build ended, and its time.
     var lastBuild: (ended: ContinuousClock.Instant, took: Duration)?
-    /// The generation a build refused (FTS5 and this index disagreed), and why.
+    /// The generation a build refused (FTS5 and this index disagreed).
     var refused: UInt64?
-    var reason: String?
     /// The catalog is closing: no build starts, a running one stops.
     var closed = false
 }

@@ -52,9 +52,7 @@ import VitrineCore
     static func search(_ index: KeywordIndex, _ query: String, limit: Int, filter: ProductFilter) -> [String]? {
         let terms = FullTextQuery.terms(query)
         guard !terms.all.isEmpty else { return [] }
-        guard let all = index.search(terms.all, all: true, limit: limit, categories: filter.categories, market: filter.market) else { return nil }
-        if !all.isEmpty || terms.any.isEmpty { return all }
-        return index.search(terms.any, all: false, limit: limit, categories: filter.categories, market: filter.market)
+        return index.search(terms, limit: limit, filter: filter)
     }
 
     @Test func ranksAsFTS5Does() throws {
