@@ -1,5 +1,6 @@
 // int8 linear layers: symmetric per-row quantization, the int32 → float pass after an s8 GEMM,
-// and a few-rows s8 product for text queries. AVX2 where the CPU has it, portable C otherwise;
+// and the s8 products for few rows and for batches. AVX2 where the CPU has it, portable C
+// otherwise (AVX-512 VNNI has its own product, vnni.c);
 // both round to nearest even (the default rounding mode) so they give the same bytes.
 #include "internal.h"
 #include "avx2_math.h"
@@ -160,79 +161,6 @@ AVX2 void vt_few_rows_s8_avx2(int rows, int k, int n_begin, int n_end, const sig
                 yr[n] = fmaf((float)s0, sx * ws[n], bias ? bias[n] : 0.0f);
                 if (pair) yr[n + 1] = fmaf((float)s1, sx * ws[n + 1], bias ? bias[n + 1] : 0.0f);
             }
-        }
-    }
-}
-
-// The same product with AVX-512 VNNI (Zen 4, Ice Lake and later), on 256-bit vectors.
-// vpdpbusd multiplies unsigned by signed bytes and adds each group of four products straight
-// into an int32 lane: exact, and a quarter of vpmaddwd's instructions per product. The input
-// bytes become unsigned by adding 128 (x ^ 0x80); 128 · Σ_k w[n][k], given as wsum[n], comes
-// off the sums again. Four weight rows against four input rows: sixteen accumulators.
-#define VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
-#define VNNI_INLINE static inline __attribute__((always_inline)) VNNI
-
-// [Σ a, Σ b, Σ c, Σ d] of four vectors of eight int32.
-VNNI_INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
-    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-    const __m256i abcd = _mm256_hadd_epi32(ab, cd);
-    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
-}
-
-// `mb` (a constant after inlining) input rows from `m0` against the four weight rows `wr`;
-// `cols` of them are real (the rest repeat the last one and are not stored).
-VNNI_INLINE void few_rows_vnni_block(const int mb, const int prefetch, int m0, int n, int cols, int k, const signed char *x,
-                                     const float *xs, const signed char *const wr[4], const int *wsum,
-                                     const float *ws, const float *bias, float *y, int ldy) {
-    const int k32 = k & ~31;
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    __m256i acc[4][4];
-    for (int i = 0; i < mb; i++)
-        for (int c = 0; c < 4; c++) acc[i][c] = _mm256_setzero_si256();
-    for (int j = 0; j < k32; j += 32) {
-        if (prefetch && (j & 63) == 0) {
-            for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(wr[c] + j + PREFETCH_ROWS * k), _MM_HINT_T0);
-        }
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[0] + j));
-        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wr[1] + j));
-        const __m256i w2 = _mm256_loadu_si256((const __m256i *)(wr[2] + j));
-        const __m256i w3 = _mm256_loadu_si256((const __m256i *)(wr[3] + j));
-        for (int i = 0; i < mb; i++) {
-            const __m256i xv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + (long)(m0 + i) * k + j)), flip);
-            acc[i][0] = _mm256_dpbusd_epi32(acc[i][0], xv, w0);
-            acc[i][1] = _mm256_dpbusd_epi32(acc[i][1], xv, w1);
-            acc[i][2] = _mm256_dpbusd_epi32(acc[i][2], xv, w2);
-            acc[i][3] = _mm256_dpbusd_epi32(acc[i][3], xv, w3);
-        }
-    }
-    for (int i = 0; i < mb; i++) {
-        int sums[4];
-        _mm_storeu_si128((__m128i *)sums, hsum4_epi32(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-        const signed char *xr = x + (long)(m0 + i) * k;
-        float *yr = y + (long)(m0 + i) * ldy;
-        for (int c = 0; c < cols; c++) {
-            int s = sums[c];
-            for (int j = k32; j < k; j++) s += (xr[j] + 128) * wr[c][j];
-            s -= 128 * wsum[n + c];
-            yr[n + c] = fmaf((float)s, xs[m0 + i] * ws[n + c], bias ? bias[n + c] : 0.0f);
-        }
-    }
-}
-
-VNNI void vt_few_rows_s8_avx512(int rows, int k, int n_begin, int n_end, const signed char *x,
-                                const float *xs, const signed char *w, const int *wsum, const float *ws,
-                                     const float *bias, float *y, int ldy) {
-    for (int n = n_begin; n < n_end; n += 4) {
-        const int cols = n_end - n < 4 ? n_end - n : 4;
-        const signed char *wr[4];
-        for (int c = 0; c < 4; c++) wr[c] = w + (long)(n + (c < cols ? c : cols - 1)) * k;
-        int m0 = 0;
-        for (; m0 + 4 <= rows; m0 += 4) few_rows_vnni_block(4, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy);
-        switch (rows - m0) {
-        case 3: few_rows_vnni_block(3, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
-        case 2: few_rows_vnni_block(2, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
-        case 1: few_rows_vnni_block(1, m0 == 0, m0, n, cols, k, x, xs, wr, wsum, ws, bias, y, ldy); break;
-        default: break;
         }
     }
 }

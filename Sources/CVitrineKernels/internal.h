@@ -36,9 +36,11 @@ void vt_dequantize_s32_avx2(int rows, int n, const int *c, long ldc, const float
 void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, long ldx, const float *xs,
                      const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel);
 
-// AVX-512 with VNNI (int8.c): the int8 few-rows product on vpdpbusd; the rest is AVX2's.
-void vt_few_rows_s8_avx512(int rows, int k, int n_begin, int n_end, const signed char *x, const float *xs,
-                           const signed char *w, const int *wsum, const float *ws, const float *bias, float *y, int ldy);
+
+// AVX-512 with VNNI (vnni.c): the int8 product over packed weights; the rest is AVX2's.
+void vt_gemm_s8_vnni(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
+                     const float *xs, const signed char *packed, const int *wsum, const float *ws,
+                     const float *bias, float *y, int ldy);
 
 // Round to nearest even and clamp to [-qmax, qmax] (NaN to -qmax): the one rounding every path shares.
 float vt_quantize_scalar(float v, float inv, int qmax);

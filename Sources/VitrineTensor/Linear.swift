@@ -10,9 +10,9 @@ public enum Precision: String, Sendable, CaseIterable {
     case bf16
     /// Symmetric 8-bit integers per output channel for the weights, each input row quantized on
     /// the fly with its own scale, products summed exactly in int32: a quarter of fp32's weight
-    /// bytes. Batches go through oneDNN's GEMM with VNNI and Vitrine's own blocked kernel on plain
-    /// AVX2; a few rows through a streaming kernel. Only a CPU without AVX2 keeps 7-bit weights
-    /// (see ``Linear/int8WeightLimit``).
+    /// bytes. With AVX-512 VNNI one kernel over weights packed at load time serves every number of
+    /// rows; on plain AVX2 a streaming kernel takes a few rows and a blocked one batches. Only a
+    /// CPU without AVX2 (oneDNN's GEMM) keeps 7-bit weights (see ``Linear/int8WeightLimit``).
     case int8
 }
 
@@ -32,11 +32,20 @@ public struct Linear: Sendable {
     }
 
     /// `values[n][k] · scales[n]` approximates the weight `[n][k]`; `sums[n]` is `Σ_k values[n][k]`
-    /// (the VNNI kernel's correction for its unsigned inputs).
+    /// (the VNNI kernel's correction for its unsigned inputs). Where the VNNI kernel runs, the
+    /// values are kept only in its packed layout (`packed`, from `vt_pack_s8_vnni`) and `values`
+    /// is empty; elsewhere `packed` is.
     struct QuantizedWeights: Sendable {
         let values: [Int8]
+        let packed: [Int8]
         let scales: [Float]
         let sums: [Int32]
+
+        /// The quantized weight `[n][k]` of a layer with `columns` inputs, from either layout.
+        func value(_ n: Int, _ k: Int, columns: Int) -> Int8 {
+            if !values.isEmpty { return values[n * columns + k] }
+            return packed[(n / 16) * 64 * ((columns + 3) / 4) + 64 * (k / 4) + 4 * (n % 16) + k % 4]
+        }
     }
 
     public var precision: Precision {
@@ -74,6 +83,10 @@ public struct Linear: Sendable {
     public func callAsFunction(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, streamingUpTo streamingRows: Int
     ) {
+        if case .int8(let weight) = weights, !weight.packed.isEmpty {
+            packedInt8(weight, input, rows: rows, into: output)
+            return
+        }
         if rows <= streamingRows {
             fewRows(input, rows: rows, into: output)
             return
@@ -144,7 +157,7 @@ public struct Linear: Sendable {
                     for n in 0..<count {
                         let scale = weight.scales[start + n]
                         for j in 0..<inFeatures {
-                            panel[n * inFeatures + j] = Float(weight.values[(start + n) * inFeatures + j]) * scale
+                            panel[n * inFeatures + j] = Float(weight.value(start + n, j, columns: inFeatures)) * scale
                         }
                     }
                     BLAS.gemm(
@@ -169,20 +182,59 @@ public struct Linear: Sendable {
             count = rows * columns
         }
         let sums = (0..<rows).map { n in values[n * columns..<(n + 1) * columns].reduce(Int32(0)) { $0 + Int32($1) } }
-        return QuantizedWeights(values: values, scales: scales, sums: sums)
+        guard ActiveKernels.table.gemm_s8_packed != nil else {
+            return QuantizedWeights(values: values, packed: [], scales: scales, sums: sums)
+        }
+        let size = vt_packed_s8_size(Int32(rows), Int32(columns))
+        let packed = [Int8](unsafeUninitializedCapacity: size) { p, count in
+            values.withUnsafeBufferPointer { vt_pack_s8_vnni(Int32(rows), Int32(columns), $0.baseAddress!, p.baseAddress!) }
+            count = size
+        }
+        return QuantizedWeights(values: [], packed: packed, scales: scales, sums: sums)
     }
 
     /// The largest weight magnitude after quantization that the int8 batch product sums exactly
-    /// here: 127 with Vitrine's AVX2 kernel or oneDNN's VNNI one. oneDNN's kernels without VNNI
-    /// (reached only on CPUs without AVX2, or with `VITRINE_ISA=portable`) add byte pairs with
+    /// here: 127 with Vitrine's kernels (VNNI, AVX2) or oneDNN's VNNI one. oneDNN's kernels without
+    /// VNNI (reached only on CPUs without AVX2, or with `VITRINE_ISA=portable`) add byte pairs with
     /// `pmaddubsw` into a saturating int16, which is exact only with 7-bit weights: 63 there.
     public static var int8WeightLimit: Int32 {
-        ActiveKernels.table.gemm_s8 != nil || OneDNN.hasVNNI ? 127 : 63
+        ActiveKernels.table.gemm_s8_packed != nil || ActiveKernels.table.gemm_s8 != nil || OneDNN.hasVNNI ? 127 : 63
     }
 
     /// What multiplies int8 batches here, for reports.
     public static var int8BatchKernel: String {
-        ActiveKernels.table.gemm_s8 != nil ? "Vitrine's blocked kernel" : "oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI"
+        if ActiveKernels.table.gemm_s8_packed != nil { return "Vitrine's VNNI kernel (packed weights)" }
+        return ActiveKernels.table.gemm_s8 != nil ? "Vitrine's blocked kernel" : "oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI"
+    }
+
+    /// Quantizes the input rows (8 bits, a scale per row), makes them unsigned and multiplies them
+    /// with the packed int8 weights through the VNNI kernel, the output columns split across
+    /// threads in pairs of 16-column panels.
+    private func packedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
+        let ldx = (inFeatures + 3) / 4 * 4
+        let pairs = (outFeatures + 31) / 32
+        let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256))
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rows * ldx) { x in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
+                    vt_quantize_rows_s8(
+                        Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
+                    vt_flip_s8_rows(Int32(rows), Int32(inFeatures), q.baseAddress!, inFeatures, x.baseAddress!, ldx)
+                    let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x.baseAddress!, ldx: ldx, xs: scales.baseAddress!, y: output)
+                    weight.packed.withUnsafeBufferPointer { w in
+                        weight.sums.withUnsafeBufferPointer { wsum in
+                            weight.scales.withUnsafeBufferPointer { ws in
+                                (bias ?? []).withUnsafeBufferPointer { b in
+                                    call.run(
+                                        parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
+                                        bias: bias == nil ? nil : b.baseAddress)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Quantizes the input rows (8 bits, a scale per row), widens them to int16 and multiplies
@@ -286,6 +338,32 @@ public struct Linear: Sendable {
                 }
             }
         }
+    }
+}
+
+/// One packed int8 product (VNNI), split by output columns into ranges of whole 32-column pairs of panels.
+private struct PackedInt8Call: @unchecked Sendable {
+    let rows: Int, k: Int, n: Int
+    let x: UnsafePointer<UInt8>, ldx: Int
+    let xs: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+
+    func run(parts: Int, w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+        let kernel = ActiveKernels.table.gemm_s8_packed!
+        let pointers = Pointers(w: w, wsum: wsum, ws: ws, bias: bias)
+        let work: @Sendable (Int) -> Void = { part in
+            let pairs = (n + 31) / 32
+            let begin = min(n, pairs * part / parts * 32), end = min(n, pairs * (part + 1) / parts * 32)
+            guard begin < end else { return }
+            kernel(
+                Int32(rows), Int32(k), Int32(begin), Int32(end), x, ldx, xs, pointers.w, pointers.wsum, pointers.ws,
+                pointers.bias, y, Int32(n))
+        }
+        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+    }
+
+    private struct Pointers: @unchecked Sendable {
+        let w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
     }
 }
 

@@ -9,9 +9,9 @@ import Glibc
 /// oneDNN picks its kernels for the CPU at run time: VNNI (`vpdpbusd`) on AVX-512 VNNI or AVX-VNNI
 /// parts, and `vpmaddubsw` + `vpmaddwd` on plain AVX2 (Zen 3). The latter adds byte pairs into
 /// a saturating int16, so products are exact there only while |a₀b₀ + a₁b₁| ≤ 32767 with the
-/// activations shifted to unsigned bytes: 7-bit weights. Vitrine therefore uses oneDNN's int8
-/// GEMM only with VNNI, or on a CPU without AVX2 (`Linear.int8WeightLimit` is 63 there); plain AVX2
-/// gets Vitrine's own blocked kernel, exact with 8-bit weights.
+/// activations shifted to unsigned bytes: 7-bit weights. Vitrine has its own exact kernels for
+/// AVX-512 VNNI (over packed weights) and plain AVX2 (blocked), so it uses oneDNN's int8 GEMM only
+/// on a CPU without AVX2 (`Linear.int8WeightLimit` is 63 there).
 ///
 /// `VITRINE_ISA=avx2` (or `portable`) caps oneDNN at AVX2 (or SSE 4.1, its least) with Vitrine's
 /// own kernels, before its first call.

@@ -158,6 +158,79 @@ import Testing
         #expect(checked.contains(.avx2) == InstructionSet.runnable.contains(.avx2))
     }
 
+    /// The VNNI product over packed weights (where the CPU has it) gives the same bits as the
+    /// few-rows one: on row counts off its 8-row blocks and past an L2 chunk of rows, k off its
+    /// groups of four, columns off its 16-column panels, ranges that start on a panel and end
+    /// anywhere, extremes, and no bias; nothing outside the range is written.
+    @Test func int8PackedProductIsExact() throws {
+        var state: UInt64 = 4242
+        func byte() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
+        }
+        var checked: [InstructionSet] = []
+        for (level, table) in try Self.tables() {
+            guard let gemm = table.gemm_s8_packed else { continue }
+            checked.append(level)
+            let shapes = Self.shapes + [(13, 65, 37), (8, 2, 16), (25, 300, 33), (17, 1, 48), (40, 64, 70), (9, 4, 32), (70, 4001, 19)]
+            for (rows, k, n) in shapes {
+                for extreme in [false, true] {
+                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
+                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
+                    let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
+                    let ws = (0..<n).map { Float($0 + 2) * 0.007 }
+                    let bias: [Float]? = extreme ? nil : (0..<n).map { Float($0) * 0.5 - 1 }
+                    var packed = [Int8](repeating: 99, count: vt_packed_s8_size(Int32(n), Int32(k)))
+                    vt_pack_s8_vnni(Int32(n), Int32(k), w, &packed)
+                    let ldx = (k + 3) / 4 * 4 + 8  // a row stride wider than the padded row
+                    var flipped = [UInt8](repeating: 77, count: rows * ldx)
+                    vt_flip_s8_rows(Int32(rows), Int32(k), x, k, &flipped, ldx)
+                    let ranges = Set([0, 16, 32].filter { $0 < n }.flatMap { begin in [n, max(begin + 1, n - 1), min(n, begin + 16), min(n, begin + 1)].map { [begin, $0] } })
+                    for range in ranges {
+                        let (begin, end) = (range[0], range[1])
+                        var y = [Float](repeating: .nan, count: rows * n)
+                        if let bias {
+                            gemm(Int32(rows), Int32(k), Int32(begin), Int32(end), flipped, ldx, xs, packed, sums, ws, bias, &y, Int32(n))
+                        } else {
+                            gemm(Int32(rows), Int32(k), Int32(begin), Int32(end), flipped, ldx, xs, packed, sums, ws, nil, &y, Int32(n))
+                        }
+                        let wrong = Self.int8Mismatches(y, x: x, w: w, xs: xs, ws: ws, bias: bias, shape: (rows, k, n), columns: begin..<end)
+                        #expect(wrong == 0, "\(level) rows \(rows) k \(k) columns \(begin)..<\(end) extreme \(extreme): \(wrong) outputs differ")
+                    }
+                }
+            }
+        }
+        // Only the VNNI level has one.
+        #expect(checked == (InstructionSet.runnable.contains(.avx512) ? [.avx512] : []))
+    }
+
+    /// Packing puts w[n][k] where the VNNI kernel reads it and zeros in the pads, and flipping
+    /// adds 128 and zeros the pad to a group of four.
+    @Test func packingAndFlippingLayouts() {
+        let (n, k) = (19, 10)
+        let w = (0..<n * k).map { Int8(truncatingIfNeeded: $0 * 7 - 50) }
+        var packed = [Int8](repeating: 99, count: vt_packed_s8_size(Int32(n), Int32(k)))
+        #expect(packed.count == 2 * 3 * 64)  // two panels of 16 columns, three groups of four k
+        vt_pack_s8_vnni(Int32(n), Int32(k), w, &packed)
+        for panel in 0..<2 {
+            for group in 0..<3 {
+                for c in 0..<16 {
+                    for b in 0..<4 {
+                        let (column, j) = (16 * panel + c, 4 * group + b)
+                        let want: Int8 = column < n && j < k ? w[column * k + j] : 0
+                        #expect(packed[panel * 192 + group * 64 + 4 * c + b] == want, "column \(column) k \(j)")
+                    }
+                }
+            }
+        }
+        let q: [Int8] = [-128, -1, 0, 1, 127, 5, 6]
+        var u = [UInt8](repeating: 9, count: 2 * 8)
+        vt_flip_s8_rows(1, 5, q, 7, &u, 8)
+        #expect(Array(u[0..<8]) == [0, 127, 128, 129, 255, 0, 0, 0])
+        #expect(Array(u[8...]) == [UInt8](repeating: 9, count: 8))
+    }
+
     /// Quantization gives the same bytes and scales on every level, and they are the reference's:
     /// round half to even of x · qmax / max|x|, clamped; a zero row all zero with scale 0. A row
     /// with a NaN must not crash (its bytes are not specified).

@@ -42,9 +42,16 @@ const char *vt_isa_name(vt_isa isa);
 /// result back to floats with its row and column scales; `c` and `y` may be the same memory.
 ///
 /// gemm_s8: the s8 product for many rows (a batch), the same sums and output as few_rows_s8 but
-/// blocked for reuse; NULL where oneDNN's GEMM is the one to use (VNNI, or no AVX2). `x` holds
-/// the input bytes widened to int16 by vt_widen_s8_pairs, `ldx` int16 per row; `panel` is scratch
-/// for vt_gemm_s8_panel(k) int16, one per concurrent caller.
+/// blocked for reuse; plain AVX2's only (the VNNI level has gemm_s8_packed, and without AVX2
+/// oneDNN's GEMM is the one to use). `x` holds the input bytes widened to int16 by
+/// vt_widen_s8_pairs, `ldx` int16 per row; `panel` is scratch for vt_gemm_s8_panel(k) int16, one
+/// per concurrent caller.
+///
+/// gemm_s8_packed: the s8 product on the VNNI level for any number of rows, the same output as
+/// few_rows_s8 bit for bit; NULL elsewhere. Where it exists, the layers use it for every int8
+/// product. `x` holds the input rows flipped by vt_flip_s8_rows (`ldx` ≥ 4 · ((k + 3) / 4) bytes
+/// a row), `packed` the weights packed by vt_pack_s8_vnni, `wsum[n]` = Σ_k w[n][k]; n_begin is a
+/// multiple of 16.
 ///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), about 1e-7 relative.
@@ -62,6 +69,9 @@ typedef struct {
                            const float *bias, float *y, long ldy);
     void (*gemm_s8)(int rows, int k, int n_begin, int n_end, const short *x, long ldx, const float *xs,
                     const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel);
+    void (*gemm_s8_packed)(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
+                           const float *xs, const signed char *packed, const int *wsum, const float *ws,
+                           const float *bias, float *y, int ldy);
     void (*widen_bf16)(const unsigned short *src, float *dst, long count);
     void (*quick_gelu)(float *x, long count);
     void (*gelu_erf)(float *x, long count);
@@ -86,4 +96,14 @@ void vt_widen_s8_pairs(int rows, int k, const signed char *q, long ldq, short *x
 float vt_fma256_probe(long iterations);
 /// The int16 a gemm_s8 panel holds for inner dimension k.
 static inline long vt_gemm_s8_panel(int k) { return 32L * ((k + 1) / 2); }
+
+/// The bytes of row-major s8 weights [n][k] packed for gemm_s8_packed: panels of 16 output
+/// columns (the last one padded with zero columns), each (k + 3) / 4 groups of 64 bytes, group g
+/// holding w[16p + c][4g + b] at byte 4c + b (k padded with zeros).
+static inline long vt_packed_s8_size(int n, int k) { return 64L * ((n + 15) / 16) * ((k + 3) / 4); }
+/// Packs row-major [n][k] s8 weights into the vt_packed_s8_size(n, k) bytes at `packed`.
+void vt_pack_s8_vnni(int n, int k, const signed char *w, signed char *packed);
+/// u[r][j] = q[r][j] + 128 as unsigned bytes for j < k, and 0 up to the next multiple of 4: the
+/// input layout of gemm_s8_packed.
+void vt_flip_s8_rows(int rows, int k, const signed char *q, long ldq, unsigned char *u, long ldu);
 #endif
