@@ -12,6 +12,8 @@ void vt_few_rows_bf16_portable(int rows, int k, int n_begin, int n_end, const fl
 void vt_few_rows_s8_portable(int rows, int k, int n_begin, int n_end, const signed char *x, const float *xs,
                              const signed char *w, const int *wsum, const float *ws, const float *bias, float *y, int ldy);
 void vt_widen_bf16_portable(const unsigned short *src, float *dst, long count);
+void vt_attention_f32_portable(int length, int d, const float *q, const float *k, const float *v, long stride,
+                               float scale, int causal, float *scores, float *out, long ldo);
 void vt_quick_gelu_portable(float *x, long count);
 void vt_gelu_erf_portable(float *x, long count);
 void vt_quantize_rows_s8_portable(int rows, int k, const float *x, long ldx, signed char *q, long ldq,
@@ -27,6 +29,8 @@ void vt_few_rows_bf16_avx2(int rows, int k, int n_begin, int n_end, const float 
 void vt_few_rows_s8_avx2(int rows, int k, int n_begin, int n_end, const signed char *x, const float *xs,
                          const signed char *w, const int *wsum, const float *ws, const float *bias, float *y, int ldy);
 void vt_widen_bf16_avx2(const unsigned short *src, float *dst, long count);
+void vt_attention_f32_avx2(int length, int d, const float *q, const float *k, const float *v, long stride,
+                           float scale, int causal, float *scores, float *out, long ldo);
 void vt_quick_gelu_avx2(float *x, long count);
 void vt_gelu_erf_avx2(float *x, long count);
 void vt_quantize_rows_s8_avx2(int rows, int k, const float *x, long ldx, signed char *q, long ldq,

@@ -231,6 +231,45 @@ import Testing
         #expect(Array(u[8...]) == [UInt8](repeating: 9, count: 8))
     }
 
+    /// One head of attention on every level against a double-precision softmax(q kᵀ · scale) v:
+    /// lengths off the 8-lane blocks (1, 9, 70), head widths off them (4, 12, 40) and the real
+    /// ones (32, 64), rows wider than the head (the fused QKV layout), causal and not.
+    @Test func attentionMatchesDoublePrecision() throws {
+        for (level, table) in try Self.tables() {
+            for (length, d) in [(1, 4), (3, 12), (9, 32), (24, 32), (7, 64), (50, 64), (70, 40)] {
+                let stride = 3 * d + 5
+                let rows = Int8Tests.uniform(length * stride, seed: UInt64(length * 100 + d)).map { $0 * 3 }
+                let scale = 1 / Float(d).squareRoot()
+                for causal in [false, true] {
+                    let ldo = d + 3
+                    var out = [Float](repeating: .nan, count: length * ldo)
+                    var scores = [Float](repeating: .nan, count: length)
+                    rows.withUnsafeBufferPointer { r in
+                        let q = r.baseAddress!
+                        table.attention_f32!(Int32(length), Int32(d), q, q + d, q + 2 * d, stride, scale, causal ? 1 : 0, &scores, &out, ldo)
+                    }
+                    var worst = 0.0
+                    for i in 0..<length {
+                        let visible = causal ? i + 1 : length
+                        let logits = (0..<visible).map { j in
+                            (0..<d).reduce(0.0) { $0 + Double(rows[i * stride + $1]) * Double(rows[j * stride + d + $1]) } * Double(scale)
+                        }
+                        let top = logits.max()!
+                        let e = logits.map { Foundation.exp($0 - top) }
+                        let sum = e.reduce(0, +)
+                        for t in 0..<d {
+                            let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * Double(rows[$1 * stride + 2 * d + t]) }
+                            worst = max(worst, abs(Double(out[i * ldo + t]) - want))
+                        }
+                        for t in d..<ldo { #expect(out[i * ldo + t].isNaN, "\(level): column \(t) past the head was written") }
+                    }
+                    // Values up to 3 in magnitude: a few float ulps of the output.
+                    #expect(worst <= 1e-5, "\(level) length \(length) d \(d) causal \(causal): max |difference| \(worst)")
+                }
+            }
+        }
+    }
+
     /// Quantization gives the same bytes and scales on every level, and they are the reference's:
     /// round half to even of x · qmax / max|x|, clamped; a zero row all zero with scale 0. A row
     /// with a NaN must not crash (its bytes are not specified).

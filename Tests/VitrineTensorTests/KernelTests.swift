@@ -63,15 +63,21 @@ import VitrineTensor
         #expect(x[1] > x[0] && x[0] > x[2] && x[3] == 0)
     }
 
-    /// Causal and bidirectional attention over two packed sequences against a naive loop.
-    @Test(arguments: [true, false])
-    func attentionMatchesNaiveComputation(causal: Bool) {
-        let width = 12, heads = 3, d = 4
-        let sequences = [(start: 0, length: 5), (start: 5, length: 3)]
-        let tokens = 8
+    /// Causal and bidirectional attention over packed sequences against a naive loop: two short
+    /// ones on one thread, and a batch large enough to split across threads (with an empty
+    /// sequence among them).
+    @Test(arguments: [(true, false), (false, false), (true, true), (false, true)])
+    func attentionMatchesNaiveComputation(causal: Bool, large: Bool) {
+        let (width, heads) = large ? (64, 2) : (12, 3)
+        let d = width / heads
+        let lengths = large ? [40, 0, 33, 64, 1, 57] : [5, 3]
+        var sequences: [(start: Int, length: Int)] = []
+        for length in lengths { sequences.append((sequences.last.map { $0.start + $0.length } ?? 0, length)) }
+        let tokens = lengths.reduce(0, +)
+        #expect(!large || lengths.reduce(0) { $0 + $1 * $1 } * width >= MultiHeadAttention.parallelWork)
         let qkv = Self.random(tokens * 3 * width, seed: 5)
         var out = [Float](repeating: .nan, count: tokens * width)
-        var scratch = [Float](repeating: 0, count: MultiHeadAttention.scratchCount(maxLength: 5))
+        var scratch = [Float](repeating: 0, count: MultiHeadAttention.scratchCount(maxLength: lengths.max()!))
         let attention = MultiHeadAttention(width: width, heads: heads, causal: causal)
         qkv.withUnsafeBufferPointer { q in
             out.withUnsafeMutableBufferPointer { o in

@@ -53,6 +53,11 @@ const char *vt_isa_name(vt_isa isa);
 /// a row), `packed` the weights packed by vt_pack_s8_vnni, `wsum[n]` = Σ_k w[n][k]; n_begin is a
 /// multiple of 16.
 ///
+/// attention_f32: one head of softmax(scale · q kᵀ) v over one sequence of `length` tokens, head
+/// width `d`: row i of q, k and v starts at i · stride; out[i][t] goes to out + i · ldo + t. Under
+/// `causal` row i sees tokens 0...i. `scores` is scratch for `length` floats. The AVX2 softmax
+/// uses a polynomial e^x (relative error below 2e-7).
+///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), about 1e-7 relative.
 typedef struct {
@@ -72,6 +77,8 @@ typedef struct {
     void (*gemm_s8_packed)(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                            const float *xs, const signed char *packed, const int *wsum, const float *ws,
                            const float *bias, float *y, int ldy);
+    void (*attention_f32)(int length, int d, const float *q, const float *k, const float *v, long stride,
+                          float scale, int causal, float *scores, float *out, long ldo);
     void (*widen_bf16)(const unsigned short *src, float *dst, long count);
     void (*quick_gelu)(float *x, long count);
     void (*gelu_erf)(float *x, long count);
