@@ -51,7 +51,7 @@ VNNI512_INLINE void block(const int mb, const int nb, const int prefetch, int m0
     for (int g = 0; g < kq; g++) {
         const __m512i w0 = _mm512_loadu_si512((const void *)(p0 + 64 * g));
         const __m512i w1 = nb > 1 ? _mm512_loadu_si512((const void *)(p1 + 64 * g)) : w0;
-        if (prefetch && PREFETCH_BYTES) {
+        if (prefetch) {
             _mm_prefetch((const char *)(p0 + 64 * g + PREFETCH_BYTES), _MM_HINT_T0);
             if (nb > 1) _mm_prefetch((const char *)(p1 + 64 * g + PREFETCH_BYTES), _MM_HINT_T0);
         }
