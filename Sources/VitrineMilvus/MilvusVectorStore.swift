@@ -40,6 +40,8 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     static let filteredBeam = 256
     /// How many rows pass each recent filter (see ``search(_:k:filter:ef:)``).
     private let passing = PassingCounts(lifetime: 30)
+    /// Concurrent searches with the same expression, top-k and beam go as one request.
+    let coalescer = SearchCoalescer<Data, [SearchHit]>()
 
     init(space: MilvusVectorSpace, name: String, collection: String, dimension: Int) {
         self.space = space
@@ -198,25 +200,32 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
             beam = Int(min(widened.rounded(.up), Double(Self.maxWindow)))
         }
 
+        let key = SearchCoalescer<Data, [SearchHit]>.Key(expression: expression?.description ?? "", topK: topK, beam: beam)
+        let vector = prepared.withUnsafeBytes { Data($0) }
+        return try coalescer.search(vector, key: key) { vectors in try send(vectors, key) }
+    }
+
+    /// One search request of `vectors.count` queries (`nq`), and each query's hits, in order.
+    private func send(_ vectors: [Data], _ key: SearchCoalescer<Data, [SearchHit]>.Key) throws -> [[SearchHit]] {
         var placeholder = Milvus_Proto_Common_PlaceholderValue()
         placeholder.tag = "$0"
         placeholder.type = .floatVector
-        placeholder.values = [prepared.withUnsafeBytes { Data($0) }]
+        placeholder.values = vectors
         var group = Milvus_Proto_Common_PlaceholderGroup()
         group.placeholders = [placeholder]
 
         var request = Milvus_Proto_Milvus_SearchRequest()
         request.dbName = configuration.database
         request.collectionName = collection
-        request.dsl = expression?.description ?? ""
+        request.dsl = key.expression
         request.dslType = .boolExprV1
         request.placeholderGroup = try group.serializedData()
         request.outputFields = [MilvusField.product.rawValue, MilvusField.image.rawValue]
         request.searchParams = [
-            .pair("anns_field", MilvusField.vector.rawValue), .pair("topk", "\(topK)"), .pair("metric_type", "COSINE"),
-            .pair("params", "{\"ef\": \(beam)}"), .pair("round_decimal", "-1"),
+            .pair("anns_field", MilvusField.vector.rawValue), .pair("topk", "\(key.topK)"), .pair("metric_type", "COSINE"),
+            .pair("params", "{\"ef\": \(key.beam)}"), .pair("round_decimal", "-1"),
         ]
-        request.nq = 1
+        request.nq = Int64(vectors.count)
         request.consistencyLevel = configuration.consistency.level
         request.useDefaultConsistency = false
         let sent = request
@@ -225,8 +234,20 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
         let products = results.fieldsData.strings(.product)
         let images = results.fieldsData.strings(.image)
         let count = min(results.scores.count, products.count, images.count)
-        return (0..<count).map { i in
+        let hits = (0..<count).map { i in
             SearchHit(key: VectorKey(product: products[i], image: images[i]), distance: 1 - results.scores[i], metric: .cosine)
+        }
+        // The hits of all queries back to back, `topks[q]` of them for query q.
+        if vectors.count == 1 { return [hits] }
+        guard results.topks.count == vectors.count, results.topks.reduce(0, +) == Int64(count) else {
+            throw VectorIndexError.rejected(
+                dependency: configuration.dependency,
+                reason: "search: \(vectors.count) queries came back with \(results.topks.count) result counts for \(count) hits")
+        }
+        var start = 0
+        return results.topks.map { n in
+            defer { start += Int(n) }
+            return Array(hits[start..<start + Int(n)])
         }
     }
 

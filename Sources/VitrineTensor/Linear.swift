@@ -209,11 +209,13 @@ public struct Linear: Sendable {
 
     /// Quantizes the input rows (8 bits, a scale per row), makes them unsigned and multiplies them
     /// with the packed int8 weights through the VNNI kernel, the output columns split across
-    /// threads in pairs of 16-column panels.
+    /// threads in pairs of 16-column panels: for a few rows when each thread streams at least 256
+    /// columns of weights, for more rows when each gets at least `packedWorkPerPart` multiply-adds.
     private func packedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let ldx = (inFeatures + 3) / 4 * 4
         let pairs = (outFeatures + 31) / 32
-        let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256))
+        let work = rows * inFeatures * outFeatures
+        let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rows * ldx) { x in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
@@ -290,6 +292,9 @@ public struct Linear: Sendable {
             }
         }
     }
+
+    /// About 16 µs of the VNNI kernel: below this, waking another thread costs more than it saves.
+    static let packedWorkPerPart = 1 << 22
 
     /// Output rows of a bf16 weight widened per GEMM call.
     static let widenBand = 256

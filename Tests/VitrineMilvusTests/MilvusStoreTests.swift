@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import VitrineCore
 import VitrineIndex
@@ -86,6 +87,53 @@ struct MilvusStoreTests {
         }
         #expect(try store.delete(records.map(\.key)) > 0)
         #expect(try store.count() == 0)
+    }
+
+    /// Searches that run at once share requests (nq > 1) and each gets exactly the hits it gets
+    /// alone, with a filter and without.
+    @Test(arguments: MilvusTestServer.available)
+    func concurrentSearchesGetTheirOwnHits(server: MilvusTestServer) throws {
+        let space = try server.space()
+        defer { MilvusTestServer.dispose(space) }
+        let store = try space.openStore("index", dimension: 8, writer: true)
+        var state: UInt64 = 99
+        func value() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(state >> 40) % 2001 - 1000) / 1000
+        }
+        let records = (0..<300).map { i in
+            VectorRecord(key: VectorKey(product: "p\(i)"), vector: (0..<8).map { _ in value() }, attributes: ["category": i % 3 == 0 ? "dress" : "shoe"])
+        }
+        _ = try store.upsert(records)
+        let queries = (0..<24).map { _ in (0..<8).map { _ in value() } }
+        let filters: [VectorFilter?] = [nil, .attribute("category", in: ["dress"])]
+        var alone: [[VectorKey]] = []
+        for (i, query) in queries.enumerated() { alone.append(try store.search(query, k: 7, filter: filters[i % 2], ef: 128).map(\.key)) }
+        let together = Mutex<[Int: [VectorKey]]>([:])
+        let failures = Mutex<[String]>([])
+        for _ in 0..<3 {
+            // A thread per search (more than the cores), all released at once.
+            let start = DispatchSemaphore(value: 0), done = DispatchGroup()
+            for i in queries.indices {
+                done.enter()
+                Thread {
+                    start.wait()
+                    do {
+                        let keys = try store.search(queries[i], k: 7, filter: filters[i % 2], ef: 128).map(\.key)
+                        together.withLock { $0[i] = keys }
+                    } catch {
+                        failures.withLock { $0.append("\(i): \(error)") }
+                    }
+                    done.leave()
+                }.start()
+            }
+            for _ in queries.indices { start.signal() }
+            done.wait()
+            #expect(failures.withLock { $0 }.isEmpty)
+            for i in queries.indices { #expect(together.withLock { $0[i] } == alone[i], "query \(i)") }
+        }
+        let shared = try #require(store as? MilvusVectorStore).coalescer.sharedQueries
+        #expect(shared > 0, "no search shared a request")
     }
 
     /// Build markers and index names, as a reindex uses them.
