@@ -45,6 +45,18 @@ import Testing
         return wrong
     }
 
+    /// Input rows [rows][k] and weights [n][k] for the exact int8 products: random bytes in
+    /// [-127, 127] from `state` (input first, then weights), or the extremes (±127 everywhere).
+    static func int8Operands(rows: Int, k: Int, n: Int, extreme: Bool, state: inout UInt64) -> (x: [Int8], w: [Int8]) {
+        func byte() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
+        }
+        let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
+        let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+        return (x, w)
+    }
+
     @Test func levelsFollowTheCPU() {
         #expect(InstructionSet.active <= InstructionSet.supported)
         #expect(InstructionSet.portable.kernels != nil)
@@ -93,15 +105,10 @@ import Testing
     /// kernels' one float step, for random bytes and for the extremes (±127 everywhere).
     @Test func int8FewRowsAreExactOnEveryPath() throws {
         var state: UInt64 = 12345
-        func byte() -> Int8 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
-        }
         for (level, table) in try Self.tables() {
             for (rows, k, n) in Self.shapes {
                 for extreme in [false, true] {
-                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
-                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let (x, w) = Self.int8Operands(rows: rows, k: k, n: n, extreme: extreme, state: &state)
                     let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
                     let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
                     let ws = (0..<n).map { Float($0 + 2) * 0.007 }
@@ -122,18 +129,13 @@ import Testing
     /// columns off its 16-column panels, odd k (the pad of the last pair), extremes, and no bias.
     @Test func int8BatchProductIsExact() throws {
         var state: UInt64 = 777
-        func byte() -> Int8 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
-        }
         var checked: [InstructionSet] = []
         for (level, table) in try Self.tables() {
             guard let gemm = table.gemm_s8 else { continue }
             checked.append(level)
             for (rows, k, n) in Self.shapes + [(13, 65, 37), (6, 2, 16), (25, 300, 33), (17, 1, 48)] {
                 for extreme in [false, true] {
-                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
-                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let (x, w) = Self.int8Operands(rows: rows, k: k, n: n, extreme: extreme, state: &state)
                     let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
                     let ws = (0..<n).map { Float($0 + 2) * 0.007 }
                     let bias: [Float]? = extreme ? nil : (0..<n).map { Float($0) * 0.5 - 1 }
@@ -164,10 +166,6 @@ import Testing
     /// anywhere, extremes, and no bias; nothing outside the range is written.
     @Test func int8PackedProductIsExact() throws {
         var state: UInt64 = 4242
-        func byte() -> Int8 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int8(truncatingIfNeeded: Int(state >> 56) % 255 - 127)
-        }
         var checked: [InstructionSet] = []
         for (level, table) in try Self.tables() {
             guard let gemm = table.gemm_s8_packed else { continue }
@@ -175,8 +173,7 @@ import Testing
             let shapes = Self.shapes + [(13, 65, 37), (8, 2, 16), (25, 300, 33), (17, 1, 48), (40, 64, 70), (9, 4, 32), (70, 4001, 19)]
             for (rows, k, n) in shapes {
                 for extreme in [false, true] {
-                    let x: [Int8] = (0..<rows * k).map { i in extreme ? (i % 3 == 0 ? -127 : 127) : byte() }
-                    let w: [Int8] = (0..<n * k).map { i in extreme ? (i % 5 == 0 ? 127 : -127) : byte() }
+                    let (x, w) = Self.int8Operands(rows: rows, k: k, n: n, extreme: extreme, state: &state)
                     let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
                     let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
                     let ws = (0..<n).map { Float($0 + 2) * 0.007 }
