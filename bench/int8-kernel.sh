@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The int8 product on AVX-512 VNNI: Vitrine's packed kernel against oneDNN's s8 GEMM (+ the
+# The int8 product on AVX-512 VNNI and AMX: Vitrine's packed kernels against oneDNN's s8 GEMM (+ the
 # dequantizing pass), one thread each, alternating rounds, medians (BENCHMARKS.md, "Encoders").
 # Compiles bench/int8_kernel.c against Sources/CVitrineKernels with the toolchain's clang and
 # Debian's libdnnl; needs a CPU with AVX-512 VNNI.

@@ -46,6 +46,7 @@ if [ $# -eq 0 ]; then
     cpu_has() { grep -qw "$1" /proc/cpuinfo; }
     cpu_has avx2 && cpu_has fma && lower+=(portable)
     cpu_has avx512_vnni && cpu_has avx512bw && cpu_has avx512vl && lower+=(avx2)
+    cpu_has amx_tile && cpu_has amx_int8 && lower+=(avx512)
     for isa in "${lower[@]}"; do
         echo "== the numerical suites with VITRINE_ISA=$isa"
         VITRINE_ISA=$isa swift test --skip-build --filter 'VitrineTensorTests\.|CLIPParityTests|EncoderParityTests|MiniLMParityTests|CrossEncoderParityTests'

@@ -46,3 +46,57 @@ AVX2 void vt_gelu_erf_avx2(float *x, long count) {
     }
     for (; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
+
+// The same GELU on AVX-512: sixteen lanes, and 1 / (1 + z/2) from rcp14 and one Newton step
+// (relative error about 1e-8 before rounding) instead of a division, whose 512-bit form takes
+// as long per lane as the 256-bit one.
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
+
+static inline __attribute__((always_inline)) AVX512 __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
+}
+
+static inline __attribute__((always_inline)) AVX512 __m512 erfc16(__m512 z) {
+    const __m512 d = _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f));
+    const __m512 r = _mm512_rcp14_ps(d);
+    const __m512 t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+    __m512 p = _mm512_set1_ps(0.17087277f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+    return _mm512_mul_ps(t, exp16(_mm512_fnmadd_ps(z, z, p)));
+}
+
+AVX512 void vt_gelu_erf_avx512(float *x, long count) {
+    const __m512 half = _mm512_set1_ps(0.5f), two = _mm512_set1_ps(2.0f);
+    const __m512 inv_sqrt2 = _mm512_set1_ps(0.70710678118654752f);
+    long i = 0;
+    for (; i < count; i += 16) {
+        const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+        // erfc(10) is far below a float's resolution of 1; the cap keeps rcp14 off infinity.
+        const __m512 c = erfc16(_mm512_min_ps(_mm512_abs_ps(_mm512_mul_ps(v, inv_sqrt2)), _mm512_set1_ps(10.0f)));
+        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(two, c), c);
+        _mm512_mask_storeu_ps(x + i, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf));
+    }
+}

@@ -41,10 +41,15 @@ void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, lo
                      const signed char *w, const float *ws, const float *bias, float *y, int ldy, short *panel);
 
 
-// AVX-512 with VNNI (vnni.c): the int8 product over packed weights; the rest is AVX2's.
+// AVX-512 with VNNI (vnni.c, activations.c): the int8 product over packed weights and GELU; the rest is AVX2's.
+void vt_gelu_erf_avx512(float *x, long count);
 void vt_gemm_s8_vnni(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                      const float *xs, const signed char *packed, const int *wsum, const float *ws,
                      const float *bias, float *y, int ldy);
+// AMX (amx.c): the same product on tiles, over the same packed weights; fewer than 16 rows go to VNNI's.
+void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
+                    const float *xs, const signed char *packed, const int *wsum, const float *ws,
+                    const float *bias, float *y, int ldy);
 
 // Round to nearest even and clamp to [-qmax, qmax] (NaN to -qmax): the one rounding every path shares.
 float vt_quantize_scalar(float v, float inv, int qmax);

@@ -3,6 +3,13 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static bool has_avx2(void) {
     __builtin_cpu_init();
@@ -15,20 +22,42 @@ static bool has_avx512(void) {
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
-vt_isa vt_isa_supported(void) {
-    return has_avx512() ? VT_ISA_AVX512 : has_avx2() ? VT_ISA_AVX2 : VT_ISA_PORTABLE;
+// AMX needs the CPU's tiles (CPUID 7: EDX bits 24 and 25) and the kernel's leave: Linux keeps a
+// thread's tile data out of its saved state until the process asks for it (arch_prctl
+// ARCH_REQ_XCOMP_PERM for XTILEDATA, Linux 5.16 and later; idempotent). Without that leave a tile
+// instruction is an invalid opcode, so a refusal means no AMX level.
+static bool has_amx(void) {
+#if defined(__x86_64__) && defined(__linux__)
+    unsigned eax, ebx, ecx, edx;
+    if (!has_avx512() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!(edx & (1u << 24)) || !(edx & (1u << 25))) return false;
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
 }
 
-static const char *const names[] = { "portable", "avx2", "avx512" };
+vt_isa vt_isa_supported(void) {
+    static int level = -1;
+    int known = __atomic_load_n(&level, __ATOMIC_ACQUIRE);
+    if (known < 0) {
+        known = has_amx() ? VT_ISA_AMX : has_avx512() ? VT_ISA_AVX512 : has_avx2() ? VT_ISA_AVX2 : VT_ISA_PORTABLE;
+        __atomic_store_n(&level, known, __ATOMIC_RELEASE);
+    }
+    return (vt_isa)known;
+}
+
+static const char *const names[] = { "portable", "avx2", "avx512", "amx" };
 
 const char *vt_isa_name(vt_isa isa) {
-    return isa >= VT_ISA_PORTABLE && isa <= VT_ISA_AVX512 ? names[isa] : "unknown";
+    return isa >= VT_ISA_PORTABLE && isa <= VT_ISA_AMX ? names[isa] : "unknown";
 }
 
 int vt_isa_requested(void) {
     const char *value = getenv("VITRINE_ISA");
     if (value == NULL || value[0] == '\0') return -1;
-    for (int i = VT_ISA_PORTABLE; i <= VT_ISA_AVX512; i++) {
+    for (int i = VT_ISA_PORTABLE; i <= VT_ISA_AMX; i++) {
         if (strcmp(value, names[i]) == 0) return i;
     }
     return -2;
@@ -55,7 +84,13 @@ static const vt_kernels avx2 = {
 static const vt_kernels avx512 = {
     VT_ISA_AVX512, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
     vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_vnni, vt_attention_f32_avx2, vt_widen_bf16_avx2,
-    vt_quick_gelu_avx2, vt_gelu_erf_avx2,
+    vt_quick_gelu_avx2, vt_gelu_erf_avx512,
+};
+
+static const vt_kernels amx = {
+    VT_ISA_AMX, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_amx, vt_attention_f32_avx2, vt_widen_bf16_avx2,
+    vt_quick_gelu_avx2, vt_gelu_erf_avx512,
 };
 
 const vt_kernels *vt_kernels_for(vt_isa isa) {
@@ -64,6 +99,7 @@ const vt_kernels *vt_kernels_for(vt_isa isa) {
     case VT_ISA_PORTABLE: return &portable;
     case VT_ISA_AVX2: return &avx2;
     case VT_ISA_AVX512: return &avx512;
+    case VT_ISA_AMX: return &amx;
     }
     return NULL;
 }

@@ -12,6 +12,8 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     case avx2
     /// AVX-512 F/BW/VL with VNNI: AVX2's kernels, plus int8 products on `vpdpbusd`.
     case avx512
+    /// AVX-512's kernels, with int8 products on AMX tiles (`tdpbusd`) where Linux grants the tile state.
+    case amx
 
     init(_ isa: vt_isa) { self = InstructionSet(rawValue: Int(isa.rawValue)) ?? .portable }
 
@@ -36,7 +38,7 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
         let requested = vt_isa_requested()
         if requested == -2 {
             let value = String(cString: getenv("VITRINE_ISA"))
-            return "VITRINE_ISA=\"\(value)\" names no instruction set; use portable, avx2 or avx512"
+            return "VITRINE_ISA=\"\(value)\" names no instruction set; use portable, avx2, avx512 or amx"
         }
         if requested >= 0, let level = InstructionSet(rawValue: Int(requested)), level > supported {
             return "VITRINE_ISA=\(level) asks for more than this CPU has (\(supported))"

@@ -216,13 +216,12 @@ public struct Linear: Sendable {
         let pairs = (outFeatures + 31) / 32
         let work = rows * inFeatures * outFeatures
         let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rows * ldx) { x in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
-                    vt_quantize_rows_s8(
-                        Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
-                    vt_flip_s8_rows(Int32(rows), Int32(inFeatures), q.baseAddress!, inFeatures, x.baseAddress!, ldx)
-                    let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x.baseAddress!, ldx: ldx, xs: scales.baseAddress!, y: output)
+        Scratch.with(Int8.self, count: rows * inFeatures) { q in
+            Scratch.with(UInt8.self, count: rows * ldx) { x in
+                Scratch.with(Float.self, count: rows) { scales in
+                    vt_quantize_rows_s8(Int32(rows), Int32(inFeatures), input, inFeatures, q, inFeatures, scales, 127)
+                    vt_flip_s8_rows(Int32(rows), Int32(inFeatures), q, inFeatures, x, ldx)
+                    let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
                     weight.packed.withUnsafeBufferPointer { w in
                         weight.sums.withUnsafeBufferPointer { wsum in
                             weight.scales.withUnsafeBufferPointer { ws in
@@ -246,15 +245,14 @@ public struct Linear: Sendable {
         let ldx = inFeatures + (inFeatures & 1)
         let panel = vt_gemm_s8_panel(Int32(inFeatures))
         let parts = min(BLAS.threads, max(1, outFeatures / 64))
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
-            withUnsafeTemporaryAllocation(of: Int16.self, capacity: rows * ldx + parts * panel) { scratch in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
-                    vt_quantize_rows_s8(
-                        Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
-                    vt_widen_s8_pairs(Int32(rows), Int32(inFeatures), q.baseAddress!, inFeatures, scratch.baseAddress!, ldx)
+        Scratch.with(Int8.self, count: rows * inFeatures) { q in
+            Scratch.with(Int16.self, count: rows * ldx + parts * panel) { scratch in
+                Scratch.with(Float.self, count: rows) { scales in
+                    vt_quantize_rows_s8(Int32(rows), Int32(inFeatures), input, inFeatures, q, inFeatures, scales, 127)
+                    vt_widen_s8_pairs(Int32(rows), Int32(inFeatures), q, inFeatures, scratch, ldx)
                     let call = BlockedInt8Call(
-                        rows: rows, k: inFeatures, n: outFeatures, x: scratch.baseAddress!, ldx: ldx, xs: scales.baseAddress!,
-                        panels: scratch.baseAddress! + rows * ldx, panel: panel, y: output)
+                        rows: rows, k: inFeatures, n: outFeatures, x: scratch, ldx: ldx, xs: scales,
+                        panels: scratch + rows * ldx, panel: panel, y: output)
                     weight.values.withUnsafeBufferPointer { w in
                         weight.scales.withUnsafeBufferPointer { ws in
                             (bias ?? []).withUnsafeBufferPointer { b in
@@ -271,19 +269,18 @@ public struct Linear: Sendable {
     /// through oneDNN into the output memory read as int32, then scales that back to floats in
     /// place and adds the bias. Falls back to float products if oneDNN reports an error.
     private func int8GEMM(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) -> Bool {
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows * inFeatures) { q in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { scales in
-                vt_quantize_rows_s8(
-                    Int32(rows), Int32(inFeatures), input, inFeatures, q.baseAddress!, inFeatures, scales.baseAddress!, 127)
+        Scratch.with(Int8.self, count: rows * inFeatures) { q in
+            Scratch.with(Float.self, count: rows) { scales in
+                vt_quantize_rows_s8(Int32(rows), Int32(inFeatures), input, inFeatures, q, inFeatures, scales, 127)
                 return output.withMemoryRebound(to: Int32.self, capacity: rows * outFeatures) { c in
                     let ok = weight.values.withUnsafeBufferPointer { w in
-                        OneDNN.gemmS8(m: rows, n: outFeatures, k: inFeatures, a: q.baseAddress!, b: w.baseAddress!, c: c, ldc: outFeatures)
+                        OneDNN.gemmS8(m: rows, n: outFeatures, k: inFeatures, a: q, b: w.baseAddress!, c: c, ldc: outFeatures)
                     }
                     guard ok else { return false }
                     weight.scales.withUnsafeBufferPointer { ws in
                         (bias ?? []).withUnsafeBufferPointer { b in
                             vt_dequantize_s32(
-                                Int32(rows), Int32(outFeatures), c, outFeatures, scales.baseAddress!, ws.baseAddress!,
+                                Int32(rows), Int32(outFeatures), c, outFeatures, scales, ws.baseAddress!,
                                 bias == nil ? nil : b.baseAddress, output, outFeatures)
                         }
                     }

@@ -160,17 +160,19 @@ import Testing
         #expect(checked.contains(.avx2) == InstructionSet.runnable.contains(.avx2))
     }
 
-    /// The VNNI product over packed weights (where the CPU has it) gives the same bits as the
-    /// few-rows one: on row counts off its 8-row blocks and past an L2 chunk of rows, k off its
-    /// groups of four, columns off its 16-column panels, ranges that start on a panel and end
-    /// anywhere, extremes, and no bias; nothing outside the range is written.
+    /// The products over packed weights (VNNI's and AMX's, where the CPU has them) give the same
+    /// bits as the few-rows one: on row counts off their 8-row and 32-row blocks, under AMX's 16
+    /// and past an L2 chunk of rows, k off the groups of four and off AMX's 64-byte tiles, columns
+    /// off the 16-column panels, ranges that start on a panel and end anywhere, extremes, and no
+    /// bias; nothing outside the range is written.
     @Test func int8PackedProductIsExact() throws {
         var state: UInt64 = 4242
         var checked: [InstructionSet] = []
         for (level, table) in try Self.tables() {
             guard let gemm = table.gemm_s8_packed else { continue }
             checked.append(level)
-            let shapes = Self.shapes + [(13, 65, 37), (8, 2, 16), (25, 300, 33), (17, 1, 48), (40, 64, 70), (9, 4, 32), (70, 4001, 19)]
+            let shapes = Self.shapes + [(13, 65, 37), (8, 2, 16), (25, 300, 33), (17, 1, 48), (40, 64, 70), (9, 4, 32), (70, 4001, 19),
+                                       (16, 64, 16), (31, 128, 50), (33, 192, 17), (64, 320, 96), (100, 84, 40), (1100, 260, 35)]
             for (rows, k, n) in shapes {
                 for extreme in [false, true] {
                     let (x, w) = Self.int8Operands(rows: rows, k: k, n: n, extreme: extreme, state: &state)
@@ -198,8 +200,8 @@ import Testing
                 }
             }
         }
-        // Only the VNNI level has one.
-        #expect(checked == (InstructionSet.runnable.contains(.avx512) ? [.avx512] : []))
+        // Only the VNNI and AMX levels have one.
+        #expect(checked == InstructionSet.runnable.filter { $0 >= .avx512 })
     }
 
     /// Packing puts w[n][k] where the VNNI kernel reads it and zeros in the pads, and flipping

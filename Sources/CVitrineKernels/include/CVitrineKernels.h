@@ -11,17 +11,20 @@ typedef enum {
     VT_ISA_AVX2 = 1,
     /// AVX-512 F/BW/VL with VNNI (Ice Lake, Zen 4 and later): AVX2's kernels plus the int8 ones on vpdpbusd.
     VT_ISA_AVX512 = 2,
+    /// AVX-512's kernels with the int8 product on AMX tiles (Sapphire Rapids and later), where the
+    /// operating system grants the tile state (Linux 5.16 and later).
+    VT_ISA_AMX = 3,
 } vt_isa;
 
 /// The most capable level this CPU runs (from CPUID, checked once).
 vt_isa vt_isa_supported(void);
-/// The level `VITRINE_ISA` asks for ("portable", "avx2", "avx512"): -1 when it is unset or empty,
+/// The level `VITRINE_ISA` asks for ("portable", "avx2", "avx512", "amx"): -1 when it is unset or empty,
 /// -2 when it names none of them.
 int vt_isa_requested(void);
 /// The level the kernels run at: the requested one when it is valid and supported, capped at the
 /// supported one otherwise.
 vt_isa vt_isa_active(void);
-/// "portable", "avx2" or "avx512".
+/// "portable", "avx2", "avx512" or "amx".
 const char *vt_isa_name(vt_isa isa);
 
 /// One instruction set's kernels.
@@ -47,8 +50,8 @@ const char *vt_isa_name(vt_isa isa);
 /// vt_widen_s8_pairs, `ldx` int16 per row; `panel` is scratch for vt_gemm_s8_panel(k) int16, one
 /// per concurrent caller.
 ///
-/// gemm_s8_packed: the s8 product on the VNNI level for any number of rows, the same output as
-/// few_rows_s8 bit for bit; NULL elsewhere. Where it exists, the layers use it for every int8
+/// gemm_s8_packed: the s8 product on the VNNI and AMX levels for any number of rows, the same
+/// output as few_rows_s8 bit for bit; NULL below them. Where it exists, the layers use it for every int8
 /// product. `x` holds the input rows flipped by vt_flip_s8_rows (`ldx` ≥ 4 · ((k + 3) / 4) bytes
 /// a row), `packed` the weights packed by vt_pack_s8_vnni, `wsum[n]` = Σ_k w[n][k]; n_begin is a
 /// multiple of 16.

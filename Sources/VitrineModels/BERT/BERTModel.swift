@@ -153,8 +153,9 @@ public struct BERTModel: Sendable {
         guard start > 0 else { return nil }
         let tokens = start, w = config.encoder.hiddenSize
         let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * w)
-        defer { x.deallocate() }
+        let hiddenStates = Scratch.take(bytes: tokens * w * MemoryLayout<Float>.stride)
+        defer { Scratch.give(hiddenStates) }
+        let x = hiddenStates.pointer.bindMemory(to: Float.self, capacity: tokens * w)
 
         // Embeddings: word + token type (BERT only) + position (transformers adds them in this
         // order), normed.

@@ -47,15 +47,17 @@ public struct CLIPVisionTower: Sendable {
         let w = config.encoder.hiddenSize, t = config.tokens
         let rows = count * t
         let ws = Workspace(tokens: rows, maxLength: t, config: config.encoder)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * w)
-        defer { x.deallocate() }
+        let xBuffer = Scratch.take(bytes: rows * w * MemoryLayout<Float>.stride)
+        defer { Scratch.give(xBuffer) }
+        let x = xBuffer.pointer.bindMemory(to: Float.self, capacity: rows * w)
 
         // Patch embedding as one GEMM: unfold every patch into a row (channel, y, x order, the
         // layout of the convolution's weight). Row 0 of each image stays zero and becomes the
         // class token's slot, so the product lands directly in place.
         let patchLength = patchEmbedding.inFeatures
-        let patches = UnsafeMutablePointer<Float>.allocate(capacity: rows * patchLength)
-        defer { patches.deallocate() }
+        let patchesBuffer = Scratch.take(bytes: rows * patchLength * MemoryLayout<Float>.stride)
+        defer { Scratch.give(patchesBuffer) }
+        let patches = patchesBuffer.pointer.bindMemory(to: Float.self, capacity: rows * patchLength)
         unfoldPatches(pixels, count: count, into: patches)
         patchEmbedding(patches, rows: rows, into: x)
 
@@ -158,8 +160,9 @@ public struct CLIPTextTower: Sendable {
         guard start > 0 else { return [] }
         let maxLength = sequences.map(\.length).max()!
         let ws = Workspace(tokens: start, maxLength: maxLength, config: config.encoder)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: start * w)
-        defer { x.deallocate() }
+        let xBuffer = Scratch.take(bytes: start * w * MemoryLayout<Float>.stride)
+        defer { Scratch.give(xBuffer) }
+        let x = xBuffer.pointer.bindMemory(to: Float.self, capacity: start * w)
 
         tokenEmbedding.withUnsafeBufferPointer { tokens in
             positionEmbedding.withUnsafeBufferPointer { positions in

@@ -68,25 +68,33 @@ struct TransformerEncoder: Sendable {
     }
 }
 
-/// Scratch buffers for one forward pass, sized once for the batch and reused by every layer.
+/// Scratch buffers for one forward pass, sized once for the batch and reused by every layer;
+/// taken from ``Scratch`` and given back to it, so the next pass finds them mapped.
 final class Workspace {
     let normed: UnsafeMutablePointer<Float>
     let qkv: UnsafeMutablePointer<Float>
     let attended: UnsafeMutablePointer<Float>
     let hidden: UnsafeMutablePointer<Float>
     let scores: UnsafeMutablePointer<Float>
-    private var all: [UnsafeMutablePointer<Float>] { [normed, qkv, attended, hidden, scores] }
+    private var buffers: [Scratch.Buffer] = []
 
     init(tokens: Int, maxLength: Int, config: EncoderConfig) {
         let w = config.hiddenSize
-        normed = .allocate(capacity: tokens * w)
-        qkv = .allocate(capacity: tokens * 3 * w)
-        attended = .allocate(capacity: tokens * w)
-        hidden = .allocate(capacity: tokens * config.intermediateSize)
-        scores = .allocate(capacity: MultiHeadAttention.scratchCount(maxLength: maxLength))
+        var buffers: [Scratch.Buffer] = []
+        func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let buffer = Scratch.take(bytes: count * MemoryLayout<Float>.stride)
+            buffers.append(buffer)
+            return buffer.pointer.bindMemory(to: Float.self, capacity: count)
+        }
+        normed = take(tokens * w)
+        qkv = take(tokens * 3 * w)
+        attended = take(tokens * w)
+        hidden = take(tokens * config.intermediateSize)
+        scores = take(MultiHeadAttention.scratchCount(maxLength: maxLength))
+        self.buffers = buffers
     }
 
-    deinit { for buffer in all { buffer.deallocate() } }
+    deinit { for buffer in buffers { Scratch.give(buffer) } }
 }
 
 /// A layer normalization's parameters.
