@@ -1,5 +1,6 @@
 #include "internal.h"
 #include "avx2_math.h"
+#include "avx512_math.h"
 #include <math.h>
 
 AVX2 void vt_quick_gelu_avx2(float *x, long count) {
@@ -50,25 +51,6 @@ AVX2 void vt_gelu_erf_avx2(float *x, long count) {
 // The same GELU on AVX-512: sixteen lanes, and 1 / (1 + z/2) from rcp14 and one Newton step
 // (relative error about 1e-8 before rounding) instead of a division, whose 512-bit form takes
 // as long per lane as the 256-bit one.
-#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
-
-static inline __attribute__((always_inline)) AVX512 __m512 exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
-}
-
 static inline __attribute__((always_inline)) AVX512 __m512 erfc16(__m512 z) {
     const __m512 d = _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f));
     const __m512 r = _mm512_rcp14_ps(d);

@@ -43,6 +43,8 @@ void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, lo
 
 // AVX-512 with VNNI (vnni.c, activations.c): the int8 product over packed weights and GELU; the rest is AVX2's.
 void vt_gelu_erf_avx512(float *x, long count);
+void vt_attention_f32_avx512(int length, int d, const float *q, const float *k, const float *v, long stride,
+                             float scale, int causal, float *scores, float *out, long ldo);
 void vt_gemm_s8_vnni(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                      const float *xs, const signed char *packed, const int *wsum, const float *ws,
                      const float *bias, float *y, int ldy);

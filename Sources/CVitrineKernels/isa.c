@@ -83,13 +83,13 @@ static const vt_kernels avx2 = {
 
 static const vt_kernels avx512 = {
     VT_ISA_AVX512, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_vnni, vt_attention_f32_avx2, vt_widen_bf16_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_vnni, vt_attention_f32_avx512, vt_widen_bf16_avx2,
     vt_quick_gelu_avx2, vt_gelu_erf_avx512,
 };
 
 static const vt_kernels amx = {
     VT_ISA_AMX, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_amx, vt_attention_f32_avx2, vt_widen_bf16_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_amx, vt_attention_f32_avx512, vt_widen_bf16_avx2,
     vt_quick_gelu_avx2, vt_gelu_erf_avx512,
 };
 

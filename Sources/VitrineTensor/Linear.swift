@@ -203,12 +203,14 @@ public struct Linear: Sendable {
 
     /// What multiplies int8 batches here, for reports.
     public static var int8BatchKernel: String {
-        if ActiveKernels.table.gemm_s8_packed != nil { return "Vitrine's VNNI kernel (packed weights)" }
+        if ActiveKernels.table.gemm_s8_packed != nil {
+            return ActiveKernels.table.isa == VT_ISA_AMX ? "Vitrine's AMX kernel (packed weights; VNNI under 16 rows)" : "Vitrine's VNNI kernel (packed weights)"
+        }
         return ActiveKernels.table.gemm_s8 != nil ? "Vitrine's blocked kernel" : "oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI"
     }
 
     /// Quantizes the input rows (8 bits, a scale per row), makes them unsigned and multiplies them
-    /// with the packed int8 weights through the VNNI kernel, the output columns split across
+    /// with the packed int8 weights through the VNNI or AMX kernel, the output columns split across
     /// threads in pairs of 16-column panels: for a few rows when each thread streams at least 256
     /// columns of weights, for more rows when each gets at least `packedWorkPerPart` multiply-adds.
     private func packedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {

@@ -235,7 +235,7 @@ import Testing
     /// ones (32, 64), rows wider than the head (the fused QKV layout), causal and not.
     @Test func attentionMatchesDoublePrecision() throws {
         for (level, table) in try Self.tables() {
-            for (length, d) in [(1, 4), (3, 12), (9, 32), (24, 32), (7, 64), (50, 64), (70, 40)] {
+            for (length, d) in [(1, 4), (3, 12), (9, 32), (24, 32), (7, 64), (50, 64), (70, 40), (17, 16), (130, 32), (200, 64)] {
                 let stride = 3 * d + 5
                 let rows = Int8Tests.uniform(length * stride, seed: UInt64(length * 100 + d)).map { $0 * 3 }
                 let scale = 1 / Float(d).squareRoot()
