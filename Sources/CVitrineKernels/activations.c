@@ -75,8 +75,11 @@ AVX512 void vt_gelu_erf_avx512(float *x, long count) {
     for (; i < count; i += 16) {
         const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
         const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-        // erfc(10) is far below a float's resolution of 1; the cap keeps rcp14 off infinity.
-        const __m512 c = erfc16(_mm512_min_ps(_mm512_abs_ps(_mm512_mul_ps(v, inv_sqrt2)), _mm512_set1_ps(10.0f)));
+        // erfc(z) for z ≥ 10 is 0 in floats (below 2e-45): computed on a capped z, which keeps
+        // rcp14 off infinity, then zeroed, as the AVX2 kernel's e^x gives there.
+        const __m512 z = _mm512_abs_ps(_mm512_mul_ps(v, inv_sqrt2));
+        const __m512 c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_set1_ps(10.0f), _CMP_LT_OQ),
+                                             erfc16(_mm512_min_ps(z, _mm512_set1_ps(10.0f))));
         const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
         const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(two, c), c);
         _mm512_mask_storeu_ps(x + i, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf));

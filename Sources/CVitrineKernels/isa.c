@@ -25,7 +25,9 @@ static bool has_avx512(void) {
 // AMX needs the CPU's tiles (CPUID 7: EDX bits 24 and 25) and the kernel's leave: Linux keeps a
 // thread's tile data out of its saved state until the process asks for it (arch_prctl
 // ARCH_REQ_XCOMP_PERM for XTILEDATA, Linux 5.16 and later; idempotent). Without that leave a tile
-// instruction is an invalid opcode, so a refusal means no AMX level.
+// instruction is an invalid opcode, so a refusal means no AMX level. (Linux also refuses when a
+// thread already has an alternate signal stack too small for the tile state's signal frame,
+// about 11 KB; once granted, it refuses such stacks instead.)
 static bool has_amx(void) {
 #if defined(__x86_64__) && defined(__linux__)
     unsigned eax, ebx, ecx, edx;

@@ -114,7 +114,6 @@ extension CLI {
             printError(problem)
             Foundation.exit(2)
         }
-        BLAS.chooseKernels()
         do {
             var command = try Root.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

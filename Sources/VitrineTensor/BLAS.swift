@@ -1,5 +1,5 @@
 import COpenBLAS
-import Foundation
+import CVitrineKernels
 
 /// Matrix products through OpenBLAS, for row-major `Float` matrices.
 ///
@@ -34,31 +34,12 @@ public enum BLAS {
     /// The kernel family OpenBLAS runs ("Haswell", "Zen", "SkylakeX", …).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// Chooses OpenBLAS's kernels again when it fell back to its oldest x86-64 ones. OpenBLAS
-    /// picks them at load by CPU model, and a release older than the CPU does not know it:
-    /// Debian 12's 0.3.21 runs its Prescott (SSE3) kernels on Emerald Rapids, where SkylakeX's
-    /// AVX-512 ones run fp32 products at several times the rate. When the pick was Prescott, the
-    /// CPU has AVX-512 (or AVX2) and `OPENBLAS_CORETYPE` is unset, the library's own
-    /// re-initialization (`gotoblas_dynamic_quit` and `gotoblas_dynamic_init`, found at run time:
-    /// builds without run-time dispatch lack them and keep their pick) runs once with that
-    /// variable set to SkylakeX (or Haswell). It happens before the first product: at the first
-    /// layer built, or at the start of the command-line tools. `OPENBLAS_CORETYPE` set by the
-    /// user is left alone.
-    public static func chooseKernels() { _ = kernelsChosen }
-
-    private static let kernelsChosen: Void = {
-        guard getenv("OPENBLAS_CORETYPE") == nil, coreName.lowercased() == "prescott" else { return }
-        let family = InstructionSet.supported >= .avx512 ? "SkylakeX" : InstructionSet.supported >= .avx2 ? "Haswell" : nil
-        guard let family,
-              let quit = dlsym(nil /* RTLD_DEFAULT: every loaded library */, "gotoblas_dynamic_quit"),
-              let initialize = dlsym(nil, "gotoblas_dynamic_init")
-        else { return }
-        typealias Hook = @convention(c) () -> Void
-        setenv("OPENBLAS_CORETYPE", family, 1)
-        unsafeBitCast(quit, to: Hook.self)()
-        unsafeBitCast(initialize, to: Hook.self)()
-        unsetenv("OPENBLAS_CORETYPE")
-    }()
+    /// Whether OpenBLAS had fallen back to its oldest x86-64 kernels (Prescott, SSE3) at load and
+    /// was made to choose again for this CPU: SkylakeX with AVX-512, Haswell with AVX2. That
+    /// happens before `main`, in `CVitrineKernels` (openblas.c), when `OPENBLAS_CORETYPE` is
+    /// unset: a release older than the CPU does not know it (Debian 12's 0.3.21 on Emerald Rapids
+    /// ran fp32 products at a third of the rate).
+    public static var kernelsRechosen: Bool { vt_openblas_kernels_rechosen() != 0 }
 
     /// The number of threads OpenBLAS uses for one product.
     public static var threads: Int {

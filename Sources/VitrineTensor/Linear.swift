@@ -60,7 +60,6 @@ public struct Linear: Sendable {
     public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, precision: Precision = .fp32) {
         precondition(weight.count == inFeatures * outFeatures, "Linear weight has the wrong size")
         precondition(bias.map { $0.count == outFeatures } ?? true, "Linear bias has the wrong size")
-        BLAS.chooseKernels()
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.bias = bias

@@ -43,8 +43,10 @@ public enum Scratch {
         return Buffer(pointer: UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size: size)
     }
 
-    /// Returns a buffer from ``take(bytes:)``: kept for the next taker while the free list has room, freed otherwise.
-    public static func give(_ buffer: Buffer) {
+    /// Returns a buffer from ``take(bytes:)``: kept for the next taker while the free list has
+    /// room (true), freed otherwise.
+    @discardableResult
+    public static func give(_ buffer: Buffer) -> Bool {
         if buffer.size >= smallest {
             let kept = freeList.withLock { list -> Bool in
                 guard list.retained + buffer.size <= retainedLimit else { return false }
@@ -52,9 +54,10 @@ public enum Scratch {
                 list.retained += buffer.size
                 return true
             }
-            if kept { return }
+            if kept { return true }
         }
         buffer.pointer.deallocate()
+        return false
     }
 
     /// Bytes the free list holds now (for tests).

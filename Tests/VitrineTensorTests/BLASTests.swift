@@ -3,13 +3,16 @@ import Testing
 @testable import VitrineTensor
 
 @Suite struct BLASTests {
-    /// Once a layer exists, OpenBLAS does not run its SSE3 fallback on a CPU with AVX2 (Debian's
-    /// 0.3.21 falls back to it on CPUs newer than itself, such as Emerald Rapids), unless the
-    /// user chose the kernels; and a product still gives the right numbers.
+    /// OpenBLAS does not run its SSE3 fallback on a CPU with AVX2 (Debian's 0.3.21 falls back to
+    /// it on CPUs newer than itself, such as Emerald Rapids), unless the user chose the kernels;
+    /// and a product still gives the right numbers.
     @Test func openBLASLeavesItsFallbackKernels() {
         let layer = Linear(weight: [1, 2, 3, 4, 5, 6], bias: [0.5, -1], inFeatures: 3, outFeatures: 2)
         if getenv("OPENBLAS_CORETYPE") == nil && InstructionSet.supported >= .avx2 {
             #expect(BLAS.coreName.lowercased() != "prescott", "OpenBLAS runs \(BLAS.coreName)")
+        }
+        if BLAS.kernelsRechosen {
+            #expect(["skylakex", "haswell"].contains(BLAS.coreName.lowercased()), "OpenBLAS runs \(BLAS.coreName)")
         }
         let rows = 40  // past the few-rows path: a GEMM
         let input = (0..<rows * 3).map { Float($0 % 7) - 3 }

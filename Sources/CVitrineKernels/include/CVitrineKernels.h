@@ -100,6 +100,9 @@ void vt_dequantize_s32(int rows, int n, const int *c, long ldc, const float *xs,
 /// x[r][j] = q[r][j] as int16 for j < k, and x[r][k] = 0 when k is odd (ldx ≥ k + 1 then): the
 /// input layout of gemm_s8.
 void vt_widen_s8_pairs(int rows, int k, const signed char *q, long ldq, short *x, long ldx);
+/// 1 when OpenBLAS had fallen back to its Prescott kernels at load and Vitrine had it choose
+/// again for this CPU (openblas.c, before main), 0 otherwise.
+int vt_openblas_kernels_rechosen(void);
 /// Runs `iterations` rounds of 12 independent 256-bit FMAs (192 floating-point operations per
 /// round) on registers alone and returns their sum (so the work cannot be skipped): a thread's
 /// fp32 peak for benchmarks. Needs AVX2 and FMA (vt_isa_supported() ≥ VT_ISA_AVX2).
