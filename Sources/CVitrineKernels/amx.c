@@ -10,6 +10,7 @@
 // A block is 32 rows × 32 columns: four accumulator tiles, two input tiles, two weight tiles (all
 // eight). Fewer than 16 rows go to the VNNI kernel, which reads each weight once for them anyway.
 #include "internal.h"
+#include "avx512_math.h"
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,7 +27,7 @@ typedef struct {
 enum { SUM00 = 0, SUM01 = 1, SUM10 = 2, SUM11 = 3, IN0 = 4, IN1 = 5, W0 = 6, W1 = 7 };
 
 // The sums of one accumulator tile (rows r0...r0+15, columns c...c+15, `cols` of them real)
-// through the epilogue: minus 128 · Σw, times the row and column scales, plus the bias.
+// through the VNNI kernel's float step (finish16).
 AMX static void finish(const int32_t *sums, int r0, int c, int cols, const int *wsum,
                        const float *xs, const float *ws, const float *bias, float *y, int ldy) {
     const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
@@ -34,9 +35,8 @@ AMX static void finish(const int32_t *sums, int r0, int c, int cols, const int *
     const __m512 scale = _mm512_maskz_loadu_ps(mask, ws + c);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i++) {
-        const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(sums + 16 * i)), correction));
-        const __m512 value = _mm512_fmadd_ps(sum, _mm512_mul_ps(_mm512_set1_ps(xs[r0 + i]), scale), b);
-        _mm512_mask_storeu_ps(y + (long)(r0 + i) * ldy + c, mask, value);
+        const __m512i sum = _mm512_loadu_si512((const void *)(sums + 16 * i));
+        _mm512_mask_storeu_ps(y + (long)(r0 + i) * ldy + c, mask, finish16(sum, correction, xs[r0 + i], scale, b));
     }
 }
 

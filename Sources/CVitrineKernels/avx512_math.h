@@ -1,4 +1,5 @@
-// What the AVX-512 sources share (activations, attention): the target attribute and e^x.
+// What the AVX-512 sources share (activations, attention, the packed int8 kernels): the target
+// attribute, e^x and the int8 float step.
 #ifndef VITRINE_KERNELS_AVX512_MATH_H
 #define VITRINE_KERNELS_AVX512_MATH_H
 #include <immintrin.h>
@@ -21,5 +22,13 @@ static inline __attribute__((always_inline)) AVX512 __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
+}
+
+// The packed int8 kernels' float step for one row of 16 columns (VNNI's and AMX's alike):
+// (sum − 128 · Σw) · (x scale · w scale) + bias, the few-rows kernels' arithmetic, so the same bits.
+static inline __attribute__((always_inline)) AVX512 __m512 finish16(__m512i sum, __m512i correction, float xs,
+                                                                    __m512 scale, __m512 bias) {
+    const __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(sum, correction));
+    return _mm512_fmadd_ps(exact, _mm512_mul_ps(_mm512_set1_ps(xs), scale), bias);
 }
 #endif

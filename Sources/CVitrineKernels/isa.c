@@ -83,17 +83,16 @@ static const vt_kernels avx2 = {
     vt_quick_gelu_avx2, vt_gelu_erf_avx2,
 };
 
-static const vt_kernels avx512 = {
-    VT_ISA_AVX512, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_vnni, vt_attention_f32_avx512, vt_widen_bf16_avx2,
-    vt_quick_gelu_avx2, vt_gelu_erf_avx512,
-};
+// The AVX-512 levels differ only in their int8 product: VNNI's vpdpbusd or AMX's tiles.
+#define AVX512_KERNELS(level, gemm_s8_packed)                                                           \
+    {                                                                                                   \
+        level, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,                        \
+        vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, gemm_s8_packed, vt_attention_f32_avx512, \
+        vt_widen_bf16_avx2, vt_quick_gelu_avx2, vt_gelu_erf_avx512,                                     \
+    }
 
-static const vt_kernels amx = {
-    VT_ISA_AMX, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, vt_gemm_s8_amx, vt_attention_f32_avx512, vt_widen_bf16_avx2,
-    vt_quick_gelu_avx2, vt_gelu_erf_avx512,
-};
+static const vt_kernels avx512 = AVX512_KERNELS(VT_ISA_AVX512, vt_gemm_s8_vnni);
+static const vt_kernels amx = AVX512_KERNELS(VT_ISA_AMX, vt_gemm_s8_amx);
 
 const vt_kernels *vt_kernels_for(vt_isa isa) {
     if (isa > vt_isa_supported()) return NULL;

@@ -7,6 +7,7 @@
 // token) and thousands (a batch of images). Inputs are made unsigned by adding 128 (x ^ 0x80);
 // 128 · Σ_k w[n][k] comes off each column's sum again.
 #include "internal.h"
+#include "avx512_math.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -72,10 +73,7 @@ VNNI512_INLINE void block(const int mb, const int nb, const int prefetch, int m0
         const __m512 scale = _mm512_maskz_loadu_ps(mask, ws + c);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c) : _mm512_setzero_ps();
         for (int i = 0; i < mb; i++) {
-            const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][p], correction));
-            // fma(sum, xs · ws, bias): the few-rows kernels' arithmetic, so the same bits.
-            const __m512 value = _mm512_fmadd_ps(sum, _mm512_mul_ps(_mm512_set1_ps(xs[m0 + i]), scale), b);
-            _mm512_mask_storeu_ps(y + (long)(m0 + i) * ldy + c, mask, value);
+            _mm512_mask_storeu_ps(y + (long)(m0 + i) * ldy + c, mask, finish16(acc[i][p], correction, xs[m0 + i], scale, b));
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 
 /// The instruction sets Vitrine's hand-written kernels come in. One binary holds them all and runs
 /// the most capable one the CPU has, or a lower one that `VITRINE_ISA` (`portable`, `avx2`,
-/// `avx512`) asks for, so every path can be tested and benchmarked on one machine. The same
+/// `avx512`, `amx`) asks for, so every path can be tested and benchmarked on one machine. The same
 /// variable caps oneDNN's kernels (see ``OneDNN``); OpenBLAS picks its own (`OPENBLAS_CORETYPE`).
 public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     /// Portable C for the baseline target.

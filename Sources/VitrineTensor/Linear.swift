@@ -11,7 +11,7 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Symmetric 8-bit integers per output channel for the weights, each input row quantized on
     /// the fly with its own scale, products summed exactly in int32: a quarter of fp32's weight
     /// bytes. With AVX-512 VNNI one kernel over weights packed at load time serves every number of
-    /// rows; on plain AVX2 a streaming kernel takes a few rows and a blocked one batches. Only a
+    /// rows (with AMX, tiles take 16 rows and more); on plain AVX2 a streaming kernel takes a few rows and a blocked one batches. Only a
     /// CPU without AVX2 (oneDNN's GEMM) keeps 7-bit weights (see ``Linear/int8WeightLimit``).
     case int8
 }
@@ -345,7 +345,7 @@ public struct Linear: Sendable {
     }
 }
 
-/// One packed int8 product (VNNI), split by output columns into ranges of whole 32-column pairs of panels.
+/// One packed int8 product (VNNI or AMX), split by output columns into ranges of whole 32-column pairs of panels.
 private struct PackedInt8Call: @unchecked Sendable {
     let rows: Int, k: Int, n: Int
     let x: UnsafePointer<UInt8>, ldx: Int

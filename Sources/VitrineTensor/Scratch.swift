@@ -25,9 +25,15 @@ public enum Scratch {
 
     /// Calls `body` with room for `count` values of `T` (uninitialized), then takes it back.
     public static func with<T, R>(_ type: T.Type, count: Int, _ body: (UnsafeMutablePointer<T>) throws -> R) rethrows -> R {
-        let buffer = take(bytes: max(1, count) * MemoryLayout<T>.stride)
+        let (buffer, values) = take(T.self, count: count)
         defer { give(buffer) }
-        return try body(buffer.pointer.bindMemory(to: T.self, capacity: max(1, count)))
+        return try body(values)
+    }
+
+    /// Room for `count` values of `T` (uninitialized), and the buffer to give back.
+    public static func take<T>(_ type: T.Type, count: Int) -> (buffer: Buffer, values: UnsafeMutablePointer<T>) {
+        let buffer = take(bytes: max(1, count) * MemoryLayout<T>.stride)
+        return (buffer, buffer.pointer.bindMemory(to: T.self, capacity: max(1, count)))
     }
 
     /// A buffer of at least `bytes`, aligned to 64 bytes; hand it back with ``give(_:)``.

@@ -153,9 +153,8 @@ public struct BERTModel: Sendable {
         guard start > 0 else { return nil }
         let tokens = start, w = config.encoder.hiddenSize
         let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder)
-        let hiddenStates = Scratch.take(bytes: tokens * w * MemoryLayout<Float>.stride)
+        let (hiddenStates, x) = Scratch.take(Float.self, count: tokens * w)
         defer { Scratch.give(hiddenStates) }
-        let x = hiddenStates.pointer.bindMemory(to: Float.self, capacity: tokens * w)
 
         // Embeddings: word + token type (BERT only) + position (transformers adds them in this
         // order), normed.

@@ -47,17 +47,15 @@ public struct CLIPVisionTower: Sendable {
         let w = config.encoder.hiddenSize, t = config.tokens
         let rows = count * t
         let ws = Workspace(tokens: rows, maxLength: t, config: config.encoder)
-        let xBuffer = Scratch.take(bytes: rows * w * MemoryLayout<Float>.stride)
+        let (xBuffer, x) = Scratch.take(Float.self, count: rows * w)
         defer { Scratch.give(xBuffer) }
-        let x = xBuffer.pointer.bindMemory(to: Float.self, capacity: rows * w)
 
         // Patch embedding as one GEMM: unfold every patch into a row (channel, y, x order, the
         // layout of the convolution's weight). Row 0 of each image stays zero and becomes the
         // class token's slot, so the product lands directly in place.
         let patchLength = patchEmbedding.inFeatures
-        let patchesBuffer = Scratch.take(bytes: rows * patchLength * MemoryLayout<Float>.stride)
+        let (patchesBuffer, patches) = Scratch.take(Float.self, count: rows * patchLength)
         defer { Scratch.give(patchesBuffer) }
-        let patches = patchesBuffer.pointer.bindMemory(to: Float.self, capacity: rows * patchLength)
         unfoldPatches(pixels, count: count, into: patches)
         patchEmbedding(patches, rows: rows, into: x)
 
@@ -160,9 +158,8 @@ public struct CLIPTextTower: Sendable {
         guard start > 0 else { return [] }
         let maxLength = sequences.map(\.length).max()!
         let ws = Workspace(tokens: start, maxLength: maxLength, config: config.encoder)
-        let xBuffer = Scratch.take(bytes: start * w * MemoryLayout<Float>.stride)
+        let (xBuffer, x) = Scratch.take(Float.self, count: start * w)
         defer { Scratch.give(xBuffer) }
-        let x = xBuffer.pointer.bindMemory(to: Float.self, capacity: start * w)
 
         tokenEmbedding.withUnsafeBufferPointer { tokens in
             positionEmbedding.withUnsafeBufferPointer { positions in

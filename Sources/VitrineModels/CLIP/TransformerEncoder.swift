@@ -82,9 +82,9 @@ final class Workspace {
         let w = config.hiddenSize
         var buffers: [Scratch.Buffer] = []
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let buffer = Scratch.take(bytes: count * MemoryLayout<Float>.stride)
+            let (buffer, values) = Scratch.take(Float.self, count: count)
             buffers.append(buffer)
-            return buffer.pointer.bindMemory(to: Float.self, capacity: count)
+            return values
         }
         normed = take(tokens * w)
         qkv = take(tokens * 3 * w)
