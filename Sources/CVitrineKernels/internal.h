@@ -45,6 +45,14 @@ void vt_gemm_s8_avx2(int rows, int k, int n_begin, int n_end, const short *x, lo
 void vt_gelu_erf_avx512(float *x, long count);
 void vt_attention_f32_avx512(int length, int d, const float *q, const float *k, const float *v, long stride,
                              float scale, int causal, float *scores, float *out, long ldo);
+void vt_quantize_rows_u8_avx512(int rows, int k, const float *x, long ldx, unsigned char *u, long ldu,
+                                float *scales, int qmax);
+void vt_add_layer_norm_portable(int rows, int cols, const float *x, const float *s, const float *w, const float *b,
+                                float eps, float *y);
+void vt_add_layer_norm_avx2(int rows, int cols, const float *x, const float *s, const float *w, const float *b,
+                            float eps, float *y);
+void vt_add_layer_norm_avx512(int rows, int cols, const float *x, const float *s, const float *w, const float *b,
+                              float eps, float *y);
 void vt_gemm_s8_vnni(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                      const float *xs, const signed char *packed, const int *wsum, const float *ws,
                      const float *bias, float *y, int ldy);

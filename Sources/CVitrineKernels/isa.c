@@ -73,22 +73,23 @@ vt_isa vt_isa_active(void) {
 
 static const vt_kernels portable = {
     VT_ISA_PORTABLE, vt_few_rows_f32_portable, vt_few_rows_bf16_portable, vt_few_rows_s8_portable,
-    vt_quantize_rows_s8_portable, vt_dequantize_s32_portable, NULL, NULL, vt_attention_f32_portable, vt_widen_bf16_portable,
-    vt_quick_gelu_portable, vt_gelu_erf_portable,
+    vt_quantize_rows_s8_portable, vt_dequantize_s32_portable, NULL, NULL, NULL, vt_attention_f32_portable, vt_widen_bf16_portable,
+    vt_quick_gelu_portable, vt_gelu_erf_portable, vt_add_layer_norm_portable,
 };
 
 static const vt_kernels avx2 = {
     VT_ISA_AVX2, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_gemm_s8_avx2, NULL, vt_attention_f32_avx2, vt_widen_bf16_avx2,
-    vt_quick_gelu_avx2, vt_gelu_erf_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_gemm_s8_avx2, NULL, NULL, vt_attention_f32_avx2, vt_widen_bf16_avx2,
+    vt_quick_gelu_avx2, vt_gelu_erf_avx2, vt_add_layer_norm_avx2,
 };
 
 // The AVX-512 levels differ only in their int8 product: VNNI's vpdpbusd or AMX's tiles.
-#define AVX512_KERNELS(level, gemm_s8_packed)                                                           \
-    {                                                                                                   \
-        level, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,                        \
-        vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, gemm_s8_packed, vt_attention_f32_avx512, \
-        vt_widen_bf16_avx2, vt_quick_gelu_avx2, vt_gelu_erf_avx512,                                     \
+#define AVX512_KERNELS(level, gemm_s8_packed)                                                            \
+    {                                                                                                    \
+        level, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,                         \
+        vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, gemm_s8_packed, vt_quantize_rows_u8_avx512, \
+        vt_attention_f32_avx512, vt_widen_bf16_avx2, vt_quick_gelu_avx2, vt_gelu_erf_avx512,             \
+        vt_add_layer_norm_avx512,                                                                        \
     }
 
 static const vt_kernels avx512 = AVX512_KERNELS(VT_ISA_AVX512, vt_gemm_s8_vnni);

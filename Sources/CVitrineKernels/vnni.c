@@ -37,6 +37,41 @@ void vt_flip_s8_rows(int rows, int k, const signed char *q, long ldq, unsigned c
     }
 }
 
+// quantize_rows_s8 and vt_flip_s8_rows in one pass on sixteen lanes: the largest magnitude of
+// the row, then each value times qmax / largest rounded to nearest even (cvtps), clamped, plus
+// 128, narrowed to a byte. The same scale and products as the AVX2 quantizer, so the same bytes.
+VNNI512 void vt_quantize_rows_u8_avx512(int rows, int k, const float *x, long ldx, unsigned char *u, long ldu,
+                                        float *scales, int qmax) {
+    const int padded = 4 * ((k + 3) / 4);
+    const __m512i hi = _mm512_set1_epi32(qmax), lo = _mm512_set1_epi32(-qmax), offset = _mm512_set1_epi32(128);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        unsigned char *ur = u + r * ldu;
+        __m512 mv = _mm512_setzero_ps();
+        for (int j = 0; j < k; j += 16) {
+            const __mmask16 mask = k - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - j)) - 1);
+            mv = _mm512_max_ps(mv, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, xr + j)));
+        }
+        const float m = _mm512_reduce_max_ps(mv);
+        if (!(m >= 1e-30f)) {  // a zero row (or NaN): zero bytes, as the s8 quantizers give, flipped
+            scales[r] = 0;
+            memset(ur, 128, (size_t)k);
+            memset(ur + k, 0, (size_t)(padded - k));
+            continue;
+        }
+        const __m512 inv = _mm512_set1_ps((float)qmax / m);
+        scales[r] = m / (float)qmax;
+        for (int j = 0; j < k; j += 16) {
+            const __mmask16 mask = k - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - j)) - 1);
+            // cvtps rounds to nearest even; NaN becomes INT_MIN and is clamped, as in the AVX2 pack.
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, xr + j), inv));
+            q = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(q, hi), lo), offset);
+            _mm_mask_storeu_epi8(ur + j, mask, _mm512_cvtepi32_epi8(q));
+        }
+        for (int j = k; j < padded; j++) ur[j] = 0;
+    }
+}
+
 // Rows [m0, m0 + mb) against `nb` (1 or 2) panels of 16 columns from column n, `cols` of them
 // real; mb and nb are constants after inlining, so the accumulators stay in registers.
 VNNI512_INLINE void block(const int mb, const int nb, const int prefetch, int m0, int kq, const unsigned char *x, long ldx,

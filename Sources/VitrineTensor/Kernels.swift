@@ -47,6 +47,16 @@ public enum Kernels {
         }
     }
 
+    /// ``layerNorm(_:rows:cols:weight:bias:eps:into:)`` of `x + s`, row by row in one pass, on the
+    /// active instruction set's kernel. `output` may be `x` or `s`.
+    public static func addLayerNorm(
+        _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, rows: Int, cols: Int,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
+        into output: UnsafeMutablePointer<Float>
+    ) {
+        ActiveKernels.table.add_layer_norm!(Int32(rows), Int32(cols), x, s, weight, bias, eps, output)
+    }
+
     /// `x · sigmoid(1.702 · x)`, the activation of OpenAI's CLIP (`quick_gelu`), in place.
     public static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         ActiveKernels.table.quick_gelu!(x, count)

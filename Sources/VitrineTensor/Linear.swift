@@ -209,8 +209,8 @@ public struct Linear: Sendable {
         return ActiveKernels.table.gemm_s8 != nil ? "Vitrine's blocked kernel" : "oneDNN \(OneDNN.hasVNNI ? "with" : "without") VNNI"
     }
 
-    /// Quantizes the input rows (8 bits, a scale per row), makes them unsigned and multiplies them
-    /// with the packed int8 weights through the VNNI or AMX kernel, the output columns split across
+    /// Quantizes the input rows (8 bits, a scale per row) straight to the unsigned bytes the kernel
+    /// reads and multiplies them with the packed int8 weights through the VNNI or AMX kernel, the output columns split across
     /// threads in pairs of 16-column panels: for a few rows when each thread streams at least 256
     /// columns of weights, for more rows when each gets at least `packedWorkPerPart` multiply-adds.
     private func packedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
@@ -218,20 +218,17 @@ public struct Linear: Sendable {
         let pairs = (outFeatures + 31) / 32
         let work = rows * inFeatures * outFeatures
         let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
-        Scratch.with(Int8.self, count: rows * inFeatures) { q in
-            Scratch.with(UInt8.self, count: rows * ldx) { x in
-                Scratch.with(Float.self, count: rows) { scales in
-                    vt_quantize_rows_s8(Int32(rows), Int32(inFeatures), input, inFeatures, q, inFeatures, scales, 127)
-                    vt_flip_s8_rows(Int32(rows), Int32(inFeatures), q, inFeatures, x, ldx)
-                    let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
-                    weight.packed.withUnsafeBufferPointer { w in
-                        weight.sums.withUnsafeBufferPointer { wsum in
-                            weight.scales.withUnsafeBufferPointer { ws in
-                                (bias ?? []).withUnsafeBufferPointer { b in
-                                    call.run(
-                                        parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
-                                        bias: bias == nil ? nil : b.baseAddress)
-                                }
+        Scratch.with(UInt8.self, count: rows * ldx) { x in
+            Scratch.with(Float.self, count: rows) { scales in
+                ActiveKernels.table.quantize_rows_u8!(Int32(rows), Int32(inFeatures), input, inFeatures, x, ldx, scales, 127)
+                let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
+                weight.packed.withUnsafeBufferPointer { w in
+                    weight.sums.withUnsafeBufferPointer { wsum in
+                        weight.scales.withUnsafeBufferPointer { ws in
+                            (bias ?? []).withUnsafeBufferPointer { b in
+                                call.run(
+                                    parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
+                                    bias: bias == nil ? nil : b.baseAddress)
                             }
                         }
                     }

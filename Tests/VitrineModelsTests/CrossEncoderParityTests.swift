@@ -97,6 +97,17 @@ struct CrossEncoderParityTests {
         #expect(Set(expected.map { ($0 * 1000).rounded() }).count > 20)
     }
 
+    /// Texts given more than once are scored once and each gets its score, in the caller's order:
+    /// the same numbers as the distinct texts scored alone.
+    @Test func repeatedTextsGetTheirScores() throws {
+        let encoder = try CrossEncoderFixtures.encoder(.fp32)
+        let (a, b, c) = ("Floral summer dress. Red cotton, knee length.", "Leather ankle boots", "Denim jacket with four pockets")
+        let distinct = try encoder.scores(query: "red summer dress", texts: [a, b, c])
+        try #require(Set(distinct).count == 3)
+        let repeated = try encoder.scores(query: "red summer dress", texts: [b, a, b, c, a, a])
+        #expect(repeated == [distinct[1], distinct[0], distinct[1], distinct[2], distinct[0], distinct[0]])
+    }
+
     /// The reduced precisions order pairs as fp32 does: Kendall's tau over every pair of pairs
     /// (a reranker's output is an order), and the largest score difference.
     @Test(arguments: [(Precision.bf16, 0.02, 0.95), (.int8, 0.1, 0.85)])

@@ -204,6 +204,36 @@ import Testing
         #expect(checked == InstructionSet.runnable.filter { $0 >= .avx512 })
     }
 
+    /// The packed kernels' one-pass input step gives the bytes of quantizing and then flipping:
+    /// the same scales, q + 128, zeros up to a group of four, nothing written past that (a zero
+    /// row included; lengths off the 16 lanes and off the groups of four).
+    @Test func quantizingToUnsignedIsQuantizingThenFlipping() throws {
+        var checked: [InstructionSet] = []
+        for (level, table) in try Self.tables() {
+            guard let fused = table.quantize_rows_u8 else { continue }
+            checked.append(level)
+            for (rows, k) in [(1, 1), (2, 5), (3, 31), (3, 33), (4, 97), (2, 384)] {
+                let padded = (k + 3) / 4 * 4, ldu = padded + 8
+                var x = Int8Tests.uniform(rows * k, seed: UInt64(k) + 7)
+                for j in 0..<k { x[j] *= 1000 }  // a row of large values
+                if rows > 1 { for j in 0..<k { x[k + j] = 0 } }  // a zero row
+                for qmax in [Int32(127), 63] {
+                    var q = [Int8](repeating: 99, count: rows * k)
+                    var want = [UInt8](repeating: 7, count: rows * ldu)
+                    var wantScales = [Float](repeating: -1, count: rows)
+                    table.quantize_rows_s8!(Int32(rows), Int32(k), x, k, &q, k, &wantScales, qmax)
+                    vt_flip_s8_rows(Int32(rows), Int32(k), q, k, &want, ldu)
+                    var got = [UInt8](repeating: 7, count: rows * ldu)
+                    var scales = [Float](repeating: -1, count: rows)
+                    fused(Int32(rows), Int32(k), x, k, &got, ldu, &scales, qmax)
+                    #expect(scales == wantScales, "\(level) rows \(rows) k \(k) qmax \(qmax): scales")
+                    #expect(got == want, "\(level) rows \(rows) k \(k) qmax \(qmax): bytes")
+                }
+            }
+        }
+        #expect(checked == InstructionSet.runnable.filter { $0 >= .avx512 })
+    }
+
     /// Packing puts w[n][k] where the VNNI kernel reads it and zeros in the pads, and flipping
     /// adds 128 and zeros the pad to a group of four.
     @Test func packingAndFlippingLayouts() {
@@ -265,6 +295,41 @@ import Testing
                     // Values up to 3 in magnitude: a few float ulps of the output.
                     #expect(worst <= 1e-5, "\(level) length \(length) d \(d) causal \(causal): max |difference| \(worst)")
                 }
+            }
+        }
+    }
+
+    /// A residual add and layer norm in one pass, on every level, against double precision:
+    /// widths off the 8 and 16 lanes (1, 9, 37) and the real ones (384, 768), rows with a large
+    /// common offset (where a one-pass variance would cancel), the output over either input.
+    @Test func addLayerNormMatchesDoublePrecision() throws {
+        for (level, table) in try Self.tables() {
+            for cols in [1, 9, 37, 384, 768] {
+                let rows = 3
+                let x = Int8Tests.uniform(rows * cols, seed: UInt64(cols)).enumerated().map { $0.offset < cols ? $0.element + 30 : $0.element }
+                let s = Int8Tests.uniform(rows * cols, seed: UInt64(cols) + 1).map { $0 * 2 }
+                let w = Int8Tests.uniform(cols, seed: 5).map { $0 + 1 }, b = Int8Tests.uniform(cols, seed: 6)
+                let eps: Float = 1e-12
+                var want = [Double](repeating: 0, count: rows * cols)
+                for r in 0..<rows {
+                    let t = (0..<cols).map { Double(x[r * cols + $0] + s[r * cols + $0]) }  // the residual sum is a float tensor
+                    let mean = t.reduce(0, +) / Double(cols)
+                    let variance = t.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(cols)
+                    for j in 0..<cols {
+                        want[r * cols + j] = (t[j] - mean) / (variance + Double(eps)).squareRoot() * Double(w[j]) + Double(b[j])
+                    }
+                }
+                var apart = [Float](repeating: .nan, count: rows * cols)
+                table.add_layer_norm!(Int32(rows), Int32(cols), x, s, w, b, eps, &apart)
+                var overX = x
+                overX.withUnsafeMutableBufferPointer { table.add_layer_norm!(Int32(rows), Int32(cols), $0.baseAddress!, s, w, b, eps, $0.baseAddress!) }
+                var overS = s
+                overS.withUnsafeMutableBufferPointer { table.add_layer_norm!(Int32(rows), Int32(cols), x, $0.baseAddress!, w, b, eps, $0.baseAddress!) }
+                #expect(overX == apart && overS == apart, "\(level) cols \(cols): the output over an input")
+                for i in 0..<rows * cols where cols > 1 {
+                    #expect(abs(Double(apart[i]) - want[i]) <= 2e-5 * max(1, abs(want[i])), "\(level) cols \(cols) value \(i): \(apart[i]) vs \(want[i])")
+                }
+                if cols == 1 { #expect(apart == b + b + b, "\(level): a one-column row is its bias") }
             }
         }
     }

@@ -56,6 +56,10 @@ const char *vt_isa_name(vt_isa isa);
 /// a row), `packed` the weights packed by vt_pack_s8_vnni, `wsum[n]` = Σ_k w[n][k]; n_begin is a
 /// multiple of 16.
 ///
+/// quantize_rows_u8: quantize_rows_s8 and vt_flip_s8_rows in one pass, the input step of
+/// gemm_s8_packed (the same levels have it): the same scales, and u[r][j] = q[r][j] + 128 with
+/// zeros up to the next multiple of 4 (`ldu` ≥ that), the same bytes for finite input.
+///
 /// attention_f32: one head of softmax(scale · q kᵀ) v over one sequence of `length` tokens, head
 /// width `d`: row i of q, k and v starts at i · stride; out[i][t] goes to out + i · ldo + t. Under
 /// `causal` row i sees tokens 0...i. `scores` is scratch for `length` floats. The AVX2 softmax
@@ -63,6 +67,9 @@ const char *vt_isa_name(vt_isa isa);
 ///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), about 1e-7 relative.
+///
+/// add_layer_norm: row by row of `cols`, y = (t − mean(t)) / sqrt(var(t) + eps) · w + b with
+/// t = x + s and the biased variance (a post-norm block's residual and norm); y may be x or s.
 typedef struct {
     vt_isa isa;
     void (*few_rows_f32)(int rows, int k, int n_begin, int n_end, const float *x, const float *w,
@@ -80,11 +87,15 @@ typedef struct {
     void (*gemm_s8_packed)(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                            const float *xs, const signed char *packed, const int *wsum, const float *ws,
                            const float *bias, float *y, int ldy);
+    void (*quantize_rows_u8)(int rows, int k, const float *x, long ldx, unsigned char *u, long ldu,
+                             float *scales, int qmax);
     void (*attention_f32)(int length, int d, const float *q, const float *k, const float *v, long stride,
                           float scale, int causal, float *scores, float *out, long ldo);
     void (*widen_bf16)(const unsigned short *src, float *dst, long count);
     void (*quick_gelu)(float *x, long count);
     void (*gelu_erf)(float *x, long count);
+    void (*add_layer_norm)(int rows, int cols, const float *x, const float *s, const float *w, const float *b,
+                           float eps, float *y);
 } vt_kernels;
 
 /// The kernels of `isa`, or NULL when this CPU cannot run them: what tests use to check every path.

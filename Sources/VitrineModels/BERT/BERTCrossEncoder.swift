@@ -116,11 +116,21 @@ public struct BERTCrossEncoder: Sendable {
 
     /// Scores of `text`s against `query` (one per text, in order), all pairs in one packed pass.
     /// `maxLength` cuts pairs shorter than the model allows (a reranker of product texts runs at
-    /// 64 or 128 tokens for speed).
+    /// 64 or 128 tokens for speed). A text given more than once (a catalog's variants often share
+    /// one) is scored once.
     public func scores(query: String, texts: [String], maxLength: Int? = nil) throws -> [Float] {
+        var slots: [String: Int] = [:]
+        var distinct: [String] = []
+        let slot = texts.map { text in
+            if let known = slots[text] { return known }
+            slots[text] = distinct.count
+            distinct.append(text)
+            return distinct.count - 1
+        }
         let q = pieces(query)  // once for all the texts
-        let encoded = texts.map { pair(q, pieces($0), maxLength: maxLength) }
-        return try scores(tokenIDs: encoded.map(\.ids), typeIDs: encoded.map(\.types))
+        let encoded = distinct.map { pair(q, pieces($0), maxLength: maxLength) }
+        let scored = try scores(tokenIDs: encoded.map(\.ids), typeIDs: encoded.map(\.types))
+        return slot.map { scored[$0] }
     }
 
     /// Scores of (query, text) pairs, in order.

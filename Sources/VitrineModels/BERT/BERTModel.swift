@@ -181,14 +181,12 @@ public struct BERTModel: Sendable {
             layer.qkv(x, rows: tokens, into: ws.qkv, streamingUpTo: Self.streamingRows)
             attention(qkv: ws.qkv, sequences: sequences, into: ws.attended, scratch: ws.scores)
             layer.attentionOut(ws.attended, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
-            Kernels.add(x, to: ws.normed, count: tokens * w)
-            layer.attentionNorm(ws.normed, rows: tokens, into: x)
+            layer.attentionNorm(x, plus: ws.normed, rows: tokens, into: x)
 
             layer.intermediate(x, rows: tokens, into: ws.hidden, streamingUpTo: Self.streamingRows)
             activate(ws.hidden, count: tokens * config.encoder.intermediateSize)
             layer.output(ws.hidden, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
-            Kernels.add(x, to: ws.normed, count: tokens * w)
-            layer.outputNorm(ws.normed, rows: tokens, into: x)
+            layer.outputNorm(x, plus: ws.normed, rows: tokens, into: x)
         }
 
         return try body(x, sequences)

@@ -110,6 +110,18 @@ struct LayerNorm: Sendable {
             }
         }
     }
+
+    /// The norm of `residual + input`, row by row, in one pass (a post-norm block's residual
+    /// connection and norm); `output` may be either.
+    func callAsFunction(_ residual: UnsafePointer<Float>, plus input: UnsafePointer<Float>, rows: Int,
+                        into output: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Kernels.addLayerNorm(residual, input, rows: rows, cols: w.count, weight: w.baseAddress!, bias: b.baseAddress!,
+                                     eps: eps, into: output)
+            }
+        }
+    }
 }
 
 /// Reads named tensors of the shapes a model expects from a checkpoint.
