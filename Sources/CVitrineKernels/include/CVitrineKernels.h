@@ -66,7 +66,8 @@ const char *vt_isa_name(vt_isa isa);
 /// uses a polynomial e^x (relative error below 2e-7).
 ///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
-/// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), about 1e-7 relative.
+/// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), within 3e-7 · max(1, |x|)
+/// (AVX2 and portable: 1.2e-7 relative to max(1, |gelu(x)|)).
 ///
 /// add_layer_norm: row by row of `cols`, y = (t − mean(t)) / sqrt(var(t) + eps) · w + b with
 /// t = x + s and the biased variance (a post-norm block's residual and norm); y may be x or s.
