@@ -26,17 +26,17 @@ typedef struct {
 
 enum { SUM00 = 0, SUM01 = 1, SUM10 = 2, SUM11 = 3, IN0 = 4, IN1 = 5, W0 = 6, W1 = 7 };
 
-// The sums of one accumulator tile (rows r0...r0+15, columns c...c+15, `cols` of them real)
-// through the VNNI kernel's float step (finish16).
-AMX static void finish(const int32_t *sums, int r0, int c, int cols, const int *wsum,
-                       const float *xs, const float *ws, const float *bias, float *y, int ldy) {
+// The sums of one accumulator tile (16 rows, columns c...c+15, `cols` of them real) through the
+// VNNI kernel's float step (finish16): row i's scale is xs[i], its output y + i · ldy + c.
+AMX static void finish(const int32_t *sums, const float *xs, int c, int cols, const int *wsum,
+                       const float *ws, const float *bias, float *y, int ldy) {
     const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
     const __m512i correction = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, wsum + c), 7);
     const __m512 scale = _mm512_maskz_loadu_ps(mask, ws + c);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i++) {
         const __m512i sum = _mm512_loadu_si512((const void *)(sums + 16 * i));
-        _mm512_mask_storeu_ps(y + (long)(r0 + i) * ldy + c, mask, finish16(sum, correction, xs[r0 + i], scale, b));
+        _mm512_mask_storeu_ps(y + (long)i * ldy + c, mask, finish16(sum, correction, xs[i], scale, b));
     }
 }
 
@@ -95,13 +95,7 @@ AMX static void sum_block(int two_panels, int kq, const unsigned char *x0, const
     }
 }
 
-AMX void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
-                        const float *xs, const signed char *packed, const int *wsum, const float *ws,
-                        const float *bias, float *y, int ldy) {
-    if (rows < 16) {
-        vt_gemm_s8_vnni(rows, k, n_begin, n_end, x, ldx, xs, packed, wsum, ws, bias, y, ldy);
-        return;
-    }
+AMX static void configure_tiles(void) {
     tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -110,34 +104,68 @@ AMX void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned 
         config.bytes_per_row[t] = 64;
     }
     _tile_loadconfig(&config);
+}
 
-    const int kq = (k + 3) / 4;
+// Rows r0...r0+15 and r1...r1+15 (both exist; they may overlap) by columns [n_begin, n_end):
+// row r's output goes to y + (r − y_row) · ldy. The block's 32 input rows (32 · k bytes) stay in
+// L1 while the weight panels stream past them from L2.
+AMX static void block_rows(int r0, int r1, int kq, int n_begin, int n_end, const unsigned char *x, long ldx,
+                           const float *xs, const signed char *packed, const int *wsum, const float *ws,
+                           const float *bias, float *y, int y_row, int ldy) {
     const long panel_stride = 64L * kq;
     _Alignas(64) int32_t sums[4][256];
-    // A block's 32 input rows (32 · k bytes) stay in L1 while the weight panels stream past them
-    // from L2: one pass over the weights per 32 rows.
+    float *y0 = y + (long)(r0 - y_row) * ldy, *y1 = y + (long)(r1 - y_row) * ldy;
+    for (int n = n_begin; n < n_end; n += 32) {
+        const int cols = n_end - n < 32 ? n_end - n : 32;
+        const int two = cols > 16;
+        const signed char *p0 = packed + (long)(n / 16) * panel_stride, *p1 = p0 + panel_stride;
+        sum_block(two, kq, x + (long)r0 * ldx, x + (long)r1 * ldx, ldx, p0, p1);
+        _tile_stored(SUM00, sums[0], 64);
+        _tile_stored(SUM10, sums[2], 64);
+        finish(sums[0], xs + r0, n, cols, wsum, ws, bias, y0, ldy);
+        finish(sums[2], xs + r1, n, cols, wsum, ws, bias, y1, ldy);
+        if (two) {
+            _tile_stored(SUM01, sums[1], 64);
+            _tile_stored(SUM11, sums[3], 64);
+            finish(sums[1], xs + r0, n + 16, cols - 16, wsum, ws, bias, y0, ldy);
+            finish(sums[3], xs + r1, n + 16, cols - 16, wsum, ws, bias, y1, ldy);
+        }
+    }
+}
+
+AMX void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
+                        const float *xs, const signed char *packed, const int *wsum, const float *ws,
+                        const float *bias, float *y, int ldy) {
+    if (rows < 16) {
+        vt_gemm_s8_vnni(rows, k, n_begin, n_end, x, ldx, xs, packed, wsum, ws, bias, y, ldy);
+        return;
+    }
+    configure_tiles();
+    const int kq = (k + 3) / 4;
+    // One pass over the weights per 32 rows. A block past the last row moves back so that its
+    // 16-row tiles end at it: the rows computed twice get the same values twice.
     for (int m = 0; m < rows; m += 32) {
-        // A block past the last row moves back so that its 16-row tiles end at it: the rows
-        // computed twice get the same values twice.
         int r0 = m, r1 = m + 16;
         if (r1 + 16 > rows) r1 = rows - 16;
         if (r0 + 16 > rows) r0 = rows - 16;
-        for (int n = n_begin; n < n_end; n += 32) {
-            const int cols = n_end - n < 32 ? n_end - n : 32;
-            const int two = cols > 16;
-            const signed char *p0 = packed + (long)(n / 16) * panel_stride, *p1 = p0 + panel_stride;
-            sum_block(two, kq, x + (long)r0 * ldx, x + (long)r1 * ldx, ldx, p0, p1);
-            _tile_stored(SUM00, sums[0], 64);
-            _tile_stored(SUM10, sums[2], 64);
-            finish(sums[0], r0, n, cols, wsum, xs, ws, bias, y, ldy);
-            finish(sums[2], r1, n, cols, wsum, xs, ws, bias, y, ldy);
-            if (two) {
-                _tile_stored(SUM01, sums[1], 64);
-                _tile_stored(SUM11, sums[3], 64);
-                finish(sums[1], r0, n + 16, cols - 16, wsum, xs, ws, bias, y, ldy);
-                finish(sums[3], r1, n + 16, cols - 16, wsum, xs, ws, bias, y, ldy);
-            }
-        }
+        block_rows(r0, r1, kq, n_begin, n_end, x, ldx, xs, packed, wsum, ws, bias, y, 0, ldy);
+    }
+    _tile_release();
+}
+
+AMX void vt_gemm_s8_amx_gelu_u8(int rows, int k, int n, const unsigned char *x, long ldx, const float *xs,
+                                const signed char *packed, const int *wsum, const float *ws, const float *bias,
+                                float *block, unsigned char *u, long ldu, float *us) {
+    configure_tiles();
+    const int kq = (k + 3) / 4;
+    for (int m = 0; m < rows; m += 32) {
+        // The last block moves back to end at the last row (its rows exist: rows ≥ 16).
+        const int base = m + 32 <= rows ? m : (rows >= 32 ? rows - 32 : 0);
+        const int count = rows - base < 32 ? rows - base : 32;
+        const int r1 = count == 32 ? base + 16 : rows - 16;
+        block_rows(base, r1, kq, 0, n, x, ldx, xs, packed, wsum, ws, bias, block, base, n);
+        vt_gelu_erf_avx512(block, (long)count * n);
+        vt_quantize_rows_u8_avx512(count, n, block, n, u + (long)base * ldu, ldu, us + base, 127);
     }
     _tile_release();
 }

@@ -215,26 +215,73 @@ public struct Linear: Sendable {
     /// columns of weights, for more rows when each gets at least `packedWorkPerPart` multiply-adds.
     private func packedInt8(_ weight: QuantizedWeights, _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         let ldx = (inFeatures + 3) / 4 * 4
-        let pairs = (outFeatures + 31) / 32
-        let work = rows * inFeatures * outFeatures
-        let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
         Scratch.with(UInt8.self, count: rows * ldx) { x in
             Scratch.with(Float.self, count: rows) { scales in
                 ActiveKernels.table.quantize_rows_u8!(Int32(rows), Int32(inFeatures), input, inFeatures, x, ldx, scales, 127)
-                let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
-                weight.packed.withUnsafeBufferPointer { w in
-                    weight.sums.withUnsafeBufferPointer { wsum in
-                        weight.scales.withUnsafeBufferPointer { ws in
-                            (bias ?? []).withUnsafeBufferPointer { b in
-                                call.run(
-                                    parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
-                                    bias: bias == nil ? nil : b.baseAddress)
-                            }
-                        }
+                packedProduct(weight, x, ldx: ldx, scales: scales, rows: rows, into: output)
+            }
+        }
+    }
+
+    /// The packed kernel over input rows already quantized and flipped (`x`, `ldx` bytes a row,
+    /// `scales` theirs).
+    private func packedProduct(_ weight: QuantizedWeights, _ x: UnsafePointer<UInt8>, ldx: Int, scales: UnsafePointer<Float>,
+                               rows: Int, into output: UnsafeMutablePointer<Float>) {
+        let pairs = (outFeatures + 31) / 32
+        let work = rows * inFeatures * outFeatures
+        let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
+        let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
+        weight.packed.withUnsafeBufferPointer { w in
+            weight.sums.withUnsafeBufferPointer { wsum in
+                weight.scales.withUnsafeBufferPointer { ws in
+                    (bias ?? []).withUnsafeBufferPointer { b in
+                        call.run(
+                            parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
+                            bias: bias == nil ? nil : b.baseAddress)
                     }
                 }
             }
         }
+    }
+
+    /// `second(gelu(first(input)))`, a feed-forward block, with int8 weights on AMX: the first
+    /// layer, its GELU and the quantization of the second's input run 32 rows at a time
+    /// (vt_gemm_s8_amx_gelu_u8), so the first layer's float output never leaves the cache. The
+    /// same numbers as the three steps one after the other. Returns false, having done nothing,
+    /// where it does not apply: other precisions or levels, fewer than 32 rows.
+    public static func geluFeedForward(_ first: Linear, _ second: Linear, _ input: UnsafePointer<Float>, rows: Int,
+                                       into output: UnsafeMutablePointer<Float>) -> Bool {
+        guard ActiveKernels.table.isa == VT_ISA_AMX, rows >= 32, first.outFeatures == second.inFeatures,
+              case .int8(let w1) = first.weights, !w1.packed.isEmpty,
+              case .int8(let w2) = second.weights, !w2.packed.isEmpty else { return false }
+        let k = first.inFeatures, n = first.outFeatures
+        let ldx = (k + 3) / 4 * 4, ldu = (n + 3) / 4 * 4
+        // Rows split across threads, at least 64 each; each part has its own 32-row block.
+        let parts = min(BLAS.threads, max(1, rows / 64))
+        Scratch.with(UInt8.self, count: rows * ldx) { x in
+            Scratch.with(Float.self, count: rows) { xs in
+                ActiveKernels.table.quantize_rows_u8!(Int32(rows), Int32(k), input, k, x, ldx, xs, 127)
+                Scratch.with(UInt8.self, count: rows * ldu) { u in
+                    Scratch.with(Float.self, count: rows) { us in
+                        Scratch.with(Float.self, count: parts * 32 * n) { blocks in
+                            let call = GELUFeedForwardCall(rows: rows, k: k, n: n, x: x, ldx: ldx, xs: xs, blocks: blocks, u: u, ldu: ldu, us: us)
+                            w1.packed.withUnsafeBufferPointer { w in
+                                w1.sums.withUnsafeBufferPointer { wsum in
+                                    w1.scales.withUnsafeBufferPointer { ws in
+                                        (first.bias ?? []).withUnsafeBufferPointer { b in
+                                            call.run(parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
+                                                     bias: first.bias == nil ? nil : b.baseAddress)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        second.packedProduct(w2, u, ldx: ldu, scales: us, rows: rows, into: output)
+                    }
+                }
+            }
+        }
+        return true
     }
 
     /// Quantizes the input rows (8 bits, a scale per row), widens them to int16 and multiplies
@@ -359,6 +406,32 @@ private struct PackedInt8Call: @unchecked Sendable {
             kernel(
                 Int32(rows), Int32(k), Int32(begin), Int32(end), x, ldx, xs, pointers.w, pointers.wsum, pointers.ws,
                 pointers.bias, y, Int32(n))
+        }
+        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+    }
+
+    private struct Pointers: @unchecked Sendable {
+        let w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+    }
+}
+
+/// One fused feed-forward first layer (vt_gemm_s8_amx_gelu_u8), split by rows into contiguous
+/// ranges of at least 64, each with its own block of 32 rows.
+private struct GELUFeedForwardCall: @unchecked Sendable {
+    let rows: Int, k: Int, n: Int
+    let x: UnsafePointer<UInt8>, ldx: Int
+    let xs: UnsafePointer<Float>
+    let blocks: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<UInt8>, ldu: Int
+    let us: UnsafeMutablePointer<Float>
+
+    func run(parts: Int, w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+        let pointers = Pointers(w: w, wsum: wsum, ws: ws, bias: bias)
+        let work: @Sendable (Int) -> Void = { part in
+            let begin = rows * part / parts, end = rows * (part + 1) / parts
+            vt_gemm_s8_amx_gelu_u8(
+                Int32(end - begin), Int32(k), Int32(n), x + begin * ldx, ldx, xs + begin, pointers.w, pointers.wsum, pointers.ws,
+                pointers.bias, blocks + part * 32 * n, u + begin * ldu, ldu, us + begin)
         }
         if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
     }

@@ -204,6 +204,42 @@ import Testing
         #expect(checked == InstructionSet.runnable.filter { $0 >= .avx512 })
     }
 
+    /// The fused feed-forward step on AMX gives the bytes and scales of the three steps it fuses
+    /// (the product over all columns, GELU, quantize_rows_u8): row counts off the 32-row blocks
+    /// (16, 31, 33, 70, 100), k off the tiles, n off the 16-column tiles; with and without bias;
+    /// nothing written past a row's padded bytes.
+    @Test func fusedFeedForwardStepIsTheThreeSteps() throws {
+        guard InstructionSet.runnable.contains(.amx), let amx = vt_kernels_for(VT_ISA_AMX)?.pointee else { return }
+        var state: UInt64 = 77
+        for (rows, k, n) in [(16, 64, 32), (31, 84, 40), (33, 384, 1536), (70, 260, 50), (100, 128, 17)] {
+            for withBias in [true, false] {
+                let (x, w) = Self.int8Operands(rows: rows, k: k, n: n, extreme: false, state: &state)
+                let sums = (0..<n).map { o in w[o * k..<(o + 1) * k].reduce(Int32(0)) { $0 + Int32($1) } }
+                let xs = (0..<rows).map { Float($0 + 1) * 0.013 }
+                let ws = (0..<n).map { Float($0 + 2) * 0.007 }
+                let bias: [Float]? = withBias ? (0..<n).map { Float($0) * 0.05 - 1 } : nil
+                var packed = [Int8](repeating: 0, count: vt_packed_s8_size(Int32(n), Int32(k)))
+                vt_pack_s8_vnni(Int32(n), Int32(k), w, &packed)
+                let ldx = (k + 3) / 4 * 4, ldu = (n + 3) / 4 * 4 + 4
+                var flipped = [UInt8](repeating: 0, count: rows * ldx)
+                vt_flip_s8_rows(Int32(rows), Int32(k), x, k, &flipped, ldx)
+                // The three steps.
+                var y = [Float](repeating: .nan, count: rows * n)
+                amx.gemm_s8_packed!(Int32(rows), Int32(k), 0, Int32(n), flipped, ldx, xs, packed, sums, ws, bias, &y, Int32(n))
+                amx.gelu_erf!(&y, rows * n)
+                var want = [UInt8](repeating: 7, count: rows * ldu), wantScales = [Float](repeating: -1, count: rows)
+                amx.quantize_rows_u8!(Int32(rows), Int32(n), y, n, &want, ldu, &wantScales, 127)
+                // Fused.
+                var block = [Float](repeating: .nan, count: 32 * n)
+                var got = [UInt8](repeating: 7, count: rows * ldu), scales = [Float](repeating: -1, count: rows)
+                vt_gemm_s8_amx_gelu_u8(Int32(rows), Int32(k), Int32(n), flipped, ldx, xs, packed, sums, ws, bias, &block, &got, ldu, &scales)
+                #expect(scales == wantScales, "rows \(rows) k \(k) n \(n) bias \(withBias): scales")
+                #expect(got == want, "rows \(rows) k \(k) n \(n) bias \(withBias): \(zip(got, want).filter { $0 != $1 }.count) bytes differ")
+                #expect(Set(wantScales).count > rows / 2, "the rows have scales of their own")
+            }
+        }
+    }
+
     /// The packed kernels' one-pass input step gives the bytes of quantizing and then flipping:
     /// the same scales, q + 128, zeros up to a group of four, nothing written past that (a zero
     /// row included; lengths off the 16 lanes and off the groups of four).

@@ -122,6 +122,15 @@ float vt_fma256_probe(long iterations);
 /// The int16 a gemm_s8 panel holds for inner dimension k.
 static inline long vt_gemm_s8_panel(int k) { return 32L * ((k + 1) / 2); }
 
+/// A feed-forward block's first layer, its GELU and its output's quantization for the second
+/// layer, on AMX (vt_isa_supported() ≥ VT_ISA_AMX, rows ≥ 16): u[r] and us[r] for r < rows are
+/// what gemm_s8_packed over all n columns, gelu_erf and quantize_rows_u8 (qmax 127) give in
+/// turn, bit for bit, but 32 rows at a time through `block` (scratch for 32 · n floats), so the
+/// layer's float output never leaves the cache. Arguments as gemm_s8_packed's; `ldu` ≥
+/// 4 · ((n + 3) / 4).
+void vt_gemm_s8_amx_gelu_u8(int rows, int k, int n, const unsigned char *x, long ldx, const float *xs,
+                            const signed char *packed, const int *wsum, const float *ws, const float *bias,
+                            float *block, unsigned char *u, long ldu, float *us);
 /// The bytes of row-major s8 weights [n][k] packed for gemm_s8_packed: panels of 16 output
 /// columns (the last one padded with zero columns), each (k + 3) / 4 groups of 64 bytes, group g
 /// holding w[16p + c][4g + b] at byte 4c + b (k padded with zeros).

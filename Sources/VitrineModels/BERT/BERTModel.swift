@@ -183,9 +183,11 @@ public struct BERTModel: Sendable {
             layer.attentionOut(ws.attended, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
             layer.attentionNorm(x, plus: ws.normed, rows: tokens, into: x)
 
-            layer.intermediate(x, rows: tokens, into: ws.hidden, streamingUpTo: Self.streamingRows)
-            activate(ws.hidden, count: tokens * config.encoder.intermediateSize)
-            layer.output(ws.hidden, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
+            if config.encoder.activation != .gelu || !Linear.geluFeedForward(layer.intermediate, layer.output, x, rows: tokens, into: ws.normed) {
+                layer.intermediate(x, rows: tokens, into: ws.hidden, streamingUpTo: Self.streamingRows)
+                activate(ws.hidden, count: tokens * config.encoder.intermediateSize)
+                layer.output(ws.hidden, rows: tokens, into: ws.normed, streamingUpTo: Self.streamingRows)
+            }
             layer.outputNorm(x, plus: ws.normed, rows: tokens, into: x)
         }
 
