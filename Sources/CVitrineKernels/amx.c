@@ -156,6 +156,12 @@ AMX void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned 
 AMX void vt_gemm_s8_amx_gelu_u8(int rows, int k, int n, const unsigned char *x, long ldx, const float *xs,
                                 const signed char *packed, const int *wsum, const float *ws, const float *bias,
                                 float *block, unsigned char *u, long ldu, float *us) {
+    if (rows < 16) {  // too few rows for a tile: the three steps in turn, through the block
+        vt_gemm_s8_vnni(rows, k, 0, n, x, ldx, xs, packed, wsum, ws, bias, block, n);
+        vt_gelu_erf_avx512(block, (long)rows * n);
+        vt_quantize_rows_u8_avx512(rows, n, block, n, u, ldu, us, 127);
+        return;
+    }
     configure_tiles();
     const int kq = (k + 3) / 4;
     for (int m = 0; m < rows; m += 32) {

@@ -256,8 +256,8 @@ public struct Linear: Sendable {
               case .int8(let w2) = second.weights, !w2.packed.isEmpty else { return false }
         let k = first.inFeatures, n = first.outFeatures
         let ldx = (k + 3) / 4 * 4, ldu = (n + 3) / 4 * 4
-        // Rows split across threads, at least 64 each; each part has its own 32-row block.
-        let parts = min(BLAS.threads, max(1, rows / 64))
+        // Rows split across threads, at least 32 each; each part has its own 32-row block.
+        let parts = min(BLAS.threads, max(1, rows / 32))
         Scratch.with(UInt8.self, count: rows * ldx) { x in
             Scratch.with(Float.self, count: rows) { xs in
                 ActiveKernels.table.quantize_rows_u8!(Int32(rows), Int32(k), input, k, x, ldx, xs, 127)
@@ -416,7 +416,7 @@ private struct PackedInt8Call: @unchecked Sendable {
 }
 
 /// One fused feed-forward first layer (vt_gemm_s8_amx_gelu_u8), split by rows into contiguous
-/// ranges of at least 64, each with its own block of 32 rows.
+/// ranges of at least 32, each with its own block of 32 rows.
 private struct GELUFeedForwardCall: @unchecked Sendable {
     let rows: Int, k: Int, n: Int
     let x: UnsafePointer<UInt8>, ldx: Int

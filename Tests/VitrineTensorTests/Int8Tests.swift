@@ -67,6 +67,38 @@ import Testing
         #expect(qs == [64, -127, 0, 0, 0, 0, 127, 64])  // 63.5 → 64, to even
     }
 
+    /// A feed-forward block through the fused AMX step gives the numbers of its three steps (first
+    /// layer, GELU, second layer) bit for bit: row counts split across threads (40, 130, 300 at 2
+    /// threads: parts of 32 rows and more, blocks off the 32-row grid), widths off the tiles.
+    /// Where the fused step does not run (no AMX), it says so and leaves the output alone.
+    @Test(arguments: [40, 130, 300])
+    func geluFeedForwardIsItsThreeSteps(rows: Int) {
+        let (width, inner) = (72, 200)
+        let first = Linear(weight: Self.uniform(width * inner, seed: 11).map { $0 / 4 }, bias: KernelTests.random(inner, seed: 12),
+                           inFeatures: width, outFeatures: inner, precision: .int8)
+        let second = Linear(weight: Self.uniform(inner * width, seed: 13).map { $0 / 4 }, bias: KernelTests.random(width, seed: 14),
+                            inFeatures: inner, outFeatures: width, precision: .int8)
+        let x = Self.uniform(rows * width, seed: UInt64(rows)).map { $0 * 3 }
+        var hidden = [Float](repeating: .nan, count: rows * inner), want = [Float](repeating: .nan, count: rows * width)
+        x.withUnsafeBufferPointer { xp in hidden.withUnsafeMutableBufferPointer { first(xp.baseAddress!, rows: rows, into: $0.baseAddress!) } }
+        #expect(hidden.filter { abs($0) < 5.5 }.count > hidden.count / 4, "GELU's rational part is exercised")
+        Kernels.gelu(&hidden, count: hidden.count)
+        hidden.withUnsafeBufferPointer { h in want.withUnsafeMutableBufferPointer { second(h.baseAddress!, rows: rows, into: $0.baseAddress!) } }
+        let threads = BLAS.threads
+        BLAS.threads = 2
+        defer { BLAS.threads = threads }
+        var got = [Float](repeating: .nan, count: rows * width)
+        let fused = x.withUnsafeBufferPointer { xp in
+            got.withUnsafeMutableBufferPointer { Linear.geluFeedForward(first, second, xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+        }
+        #expect(fused == (ActiveKernels.table.isa == VT_ISA_AMX))
+        if fused {
+            #expect(got == want, "\(zip(got, want).filter { $0 != $1 }.count) of \(got.count) outputs differ")
+        } else {
+            #expect(got.allSatisfy { $0.isNaN })
+        }
+    }
+
     /// Both int8 paths against a double-precision product with the original weights. The
     /// difference must stay within what rounding x and w to their grids can cause,
     /// Σ |x|·s_w/2 + |w|·s_x/2 + s_x·s_w/4, plus float slack, and must actually show.

@@ -52,7 +52,7 @@ const char *vt_isa_name(vt_isa isa);
 ///
 /// gemm_s8_packed: the s8 product on the VNNI and AMX levels for any number of rows, the same
 /// output as few_rows_s8 bit for bit; NULL below them. Where it exists, the layers use it for every int8
-/// product. `x` holds the input rows flipped by vt_flip_s8_rows (`ldx` ≥ 4 · ((k + 3) / 4) bytes
+/// product. `x` holds the input rows flipped by vt_flip_s8_rows or quantized by quantize_rows_u8 (`ldx` ≥ 4 · ((k + 3) / 4) bytes
 /// a row), `packed` the weights packed by vt_pack_s8_vnni, `wsum[n]` = Σ_k w[n][k]; n_begin is a
 /// multiple of 16.
 ///
@@ -123,7 +123,7 @@ float vt_fma256_probe(long iterations);
 static inline long vt_gemm_s8_panel(int k) { return 32L * ((k + 1) / 2); }
 
 /// A feed-forward block's first layer, its GELU and its output's quantization for the second
-/// layer, on AMX (vt_isa_supported() ≥ VT_ISA_AMX, rows ≥ 16): u[r] and us[r] for r < rows are
+/// layer, on AMX (vt_isa_supported() ≥ VT_ISA_AMX; under 16 rows, through the VNNI kernel): u[r] and us[r] for r < rows are
 /// what gemm_s8_packed over all n columns, gelu_erf and quantize_rows_u8 (qmax 127) give in
 /// turn, bit for bit, but 32 rows at a time through `block` (scratch for 32 · n floats), so the
 /// layer's float output never leaves the cache. Arguments as gemm_s8_packed's; `ldu` ≥

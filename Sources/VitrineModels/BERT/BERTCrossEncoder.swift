@@ -119,11 +119,14 @@ public struct BERTCrossEncoder: Sendable {
     /// 64 or 128 tokens for speed). A text given more than once (a catalog's variants often share
     /// one) is scored once.
     public func scores(query: String, texts: [String], maxLength: Int? = nil) throws -> [Float] {
-        var slots: [String: Int] = [:]
+        // Keyed by bytes: Swift's string equality joins canonically equivalent texts ("é" and
+        // "e" + U+0301), which a cased tokenizer reads differently.
+        var slots: [[UInt8]: Int] = [:]
         var distinct: [String] = []
         let slot = texts.map { text in
-            if let known = slots[text] { return known }
-            slots[text] = distinct.count
+            let key = Array(text.utf8)
+            if let known = slots[key] { return known }
+            slots[key] = distinct.count
             distinct.append(text)
             return distinct.count - 1
         }
