@@ -59,5 +59,9 @@ x = np.linspace(-8, 8, 400_001).astype(np.float32)
 want = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
 gelu_error = np.max(np.abs(gelu32(x, p, q) - want) / np.maximum(1, np.abs(x)))
 print(f"// erf's largest error {largest:.2g}; GELU in float32 {gelu_error:.2g} relative to max(1, |x|)")
-print("static const float erf_num[7] = {" + ", ".join(f"{np.float32(c)!r}f".replace("np.float32(", "").replace(")", "") for c in p) + "};")
-print("static const float erf_den[5] = {" + ", ".join(f"{np.float32(c)!r}f".replace("np.float32(", "").replace(")", "") for c in q) + "};")
+def floats(values):  # each float32 in its shortest round-trip form
+    return ", ".join(str(np.float32(c)) + "f" for c in values)
+
+
+print(f"static const float erf_num[7] = {{{floats(p)}}};")
+print(f"static const float erf_den[5] = {{{floats(q)}}};")

@@ -73,7 +73,7 @@ static inline __attribute__((always_inline)) AVX512 __m512 gelu16(__m512 v) {
 
 AVX512 void vt_gelu_erf_avx512(float *x, long count) {
     for (long i = 0; i < count; i += 16) {
-        const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+        const __mmask16 mask = lanes16(count - i);
         _mm512_mask_storeu_ps(x + i, mask, gelu16(_mm512_maskz_loadu_ps(mask, x + i)));
     }
 }

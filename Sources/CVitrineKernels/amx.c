@@ -30,7 +30,7 @@ enum { SUM00 = 0, SUM01 = 1, SUM10 = 2, SUM11 = 3, IN0 = 4, IN1 = 5, W0 = 6, W1 
 // VNNI kernel's float step (finish16): row i's scale is xs[i], its output y + i · ldy + c.
 AMX static void finish(const int32_t *sums, const float *xs, int c, int cols, const int *wsum,
                        const float *ws, const float *bias, float *y, int ldy) {
-    const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    const __mmask16 mask = lanes16(cols);
     const __m512i correction = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, wsum + c), 7);
     const __m512 scale = _mm512_maskz_loadu_ps(mask, ws + c);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c) : _mm512_setzero_ps();

@@ -1,5 +1,5 @@
-// What the AVX-512 sources share (activations, attention, the packed int8 kernels): the target
-// attribute, e^x and the int8 float step.
+// What the AVX-512 sources share (activations, attention, norms, the packed int8 kernels): the
+// target attribute, e^x, the tail mask and the int8 float step.
 #ifndef VITRINE_KERNELS_AVX512_MATH_H
 #define VITRINE_KERNELS_AVX512_MATH_H
 #include <immintrin.h>
@@ -22,6 +22,11 @@ static inline __attribute__((always_inline)) AVX512 __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
+}
+
+// The lanes of a 16-lane step that hold one of the `remaining` values left (all sixteen from 16 on).
+static inline __attribute__((always_inline)) __mmask16 lanes16(long remaining) {
+    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
 }
 
 // The packed int8 kernels' float step for one row of 16 columns (VNNI's and AMX's alike):

@@ -63,7 +63,7 @@ AVX512 void vt_add_layer_norm_avx512(int rows, int cols, const float *x, const f
         float *yr = y + (long)r * cols;
         __m512 acc = _mm512_setzero_ps();
         for (int j = 0; j < cols; j += 16) {
-            const __mmask16 m = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __mmask16 m = lanes16(cols - j);
             const __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, xr + j), _mm512_maskz_loadu_ps(m, sr + j));
             _mm512_mask_storeu_ps(yr + j, m, t);
             acc = _mm512_add_ps(acc, t);
@@ -72,14 +72,14 @@ AVX512 void vt_add_layer_norm_avx512(int rows, int cols, const float *x, const f
         const __m512 mv = _mm512_set1_ps(mean);
         acc = _mm512_setzero_ps();
         for (int j = 0; j < cols; j += 16) {
-            const __mmask16 m = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __mmask16 m = lanes16(cols - j);
             const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, yr + j), mv);
             acc = _mm512_fmadd_ps(d, d, acc);
         }
         const float scale = 1.0f / sqrtf(_mm512_reduce_add_ps(acc) / (float)cols + eps);
         const __m512 sv = _mm512_set1_ps(scale);
         for (int j = 0; j < cols; j += 16) {
-            const __mmask16 m = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __mmask16 m = lanes16(cols - j);
             const __m512 n = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, yr + j), mv), sv);
             _mm512_mask_storeu_ps(yr + j, m, _mm512_fmadd_ps(n, _mm512_maskz_loadu_ps(m, w + j), _mm512_maskz_loadu_ps(m, b + j)));
         }

@@ -49,7 +49,7 @@ VNNI512 void vt_quantize_rows_u8_avx512(int rows, int k, const float *x, long ld
         unsigned char *ur = u + r * ldu;
         __m512 mv = _mm512_setzero_ps();
         for (int j = 0; j < k; j += 16) {
-            const __mmask16 mask = k - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - j)) - 1);
+            const __mmask16 mask = lanes16(k - j);
             mv = _mm512_max_ps(mv, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, xr + j)));
         }
         const float m = _mm512_reduce_max_ps(mv);
@@ -62,7 +62,7 @@ VNNI512 void vt_quantize_rows_u8_avx512(int rows, int k, const float *x, long ld
         const __m512 inv = _mm512_set1_ps((float)qmax / m);
         scales[r] = m / (float)qmax;
         for (int j = 0; j < k; j += 16) {
-            const __mmask16 mask = k - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - j)) - 1);
+            const __mmask16 mask = lanes16(k - j);
             // cvtps rounds to nearest even; NaN becomes INT_MIN and is clamped, as in the AVX2 pack.
             __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, xr + j), inv));
             q = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(q, hi), lo), offset);
@@ -102,7 +102,7 @@ VNNI512_INLINE void block(const int mb, const int nb, const int prefetch, int m0
     for (int p = 0; p < nb; p++) {
         const int real = cols - 16 * p;
         if (real <= 0) break;
-        const __mmask16 mask = real >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << real) - 1);
+        const __mmask16 mask = lanes16(real);
         const int c = n + 16 * p;
         const __m512i correction = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, wsum + c), 7);
         const __m512 scale = _mm512_maskz_loadu_ps(mask, ws + c);

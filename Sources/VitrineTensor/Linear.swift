@@ -231,13 +231,17 @@ public struct Linear: Sendable {
         let work = rows * inFeatures * outFeatures
         let parts = min(BLAS.threads, pairs, max(1, outFeatures / 256, work / Self.packedWorkPerPart))
         let call = PackedInt8Call(rows: rows, k: inFeatures, n: outFeatures, x: x, ldx: ldx, xs: scales, y: output)
+        withPackedOperands(weight) { call.run(parts: parts, $0) }
+    }
+
+    /// The packed weights, their sums and scales and the bias as the packed kernels take them.
+    private func withPackedOperands<R>(_ weight: QuantizedWeights, _ body: (PackedOperands) -> R) -> R {
         weight.packed.withUnsafeBufferPointer { w in
             weight.sums.withUnsafeBufferPointer { wsum in
                 weight.scales.withUnsafeBufferPointer { ws in
                     (bias ?? []).withUnsafeBufferPointer { b in
-                        call.run(
-                            parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
-                            bias: bias == nil ? nil : b.baseAddress)
+                        body(PackedOperands(w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
+                                            bias: bias == nil ? nil : b.baseAddress))
                     }
                 }
             }
@@ -265,16 +269,7 @@ public struct Linear: Sendable {
                     Scratch.with(Float.self, count: rows) { us in
                         Scratch.with(Float.self, count: parts * 32 * n) { blocks in
                             let call = GELUFeedForwardCall(rows: rows, k: k, n: n, x: x, ldx: ldx, xs: xs, blocks: blocks, u: u, ldu: ldu, us: us)
-                            w1.packed.withUnsafeBufferPointer { w in
-                                w1.sums.withUnsafeBufferPointer { wsum in
-                                    w1.scales.withUnsafeBufferPointer { ws in
-                                        (first.bias ?? []).withUnsafeBufferPointer { b in
-                                            call.run(parts: parts, w: w.baseAddress!, wsum: wsum.baseAddress!, ws: ws.baseAddress!,
-                                                     bias: first.bias == nil ? nil : b.baseAddress)
-                                        }
-                                    }
-                                }
-                            }
+                            first.withPackedOperands(w1) { call.run(parts: parts, $0) }
                         }
                         second.packedProduct(w2, u, ldx: ldu, scales: us, rows: rows, into: output)
                     }
@@ -396,23 +391,24 @@ private struct PackedInt8Call: @unchecked Sendable {
     let xs: UnsafePointer<Float>
     let y: UnsafeMutablePointer<Float>
 
-    func run(parts: Int, w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+    func run(parts: Int, _ weights: PackedOperands) {
         let kernel = ActiveKernels.table.gemm_s8_packed!
-        let pointers = Pointers(w: w, wsum: wsum, ws: ws, bias: bias)
         let work: @Sendable (Int) -> Void = { part in
             let pairs = (n + 31) / 32
             let begin = min(n, pairs * part / parts * 32), end = min(n, pairs * (part + 1) / parts * 32)
             guard begin < end else { return }
             kernel(
-                Int32(rows), Int32(k), Int32(begin), Int32(end), x, ldx, xs, pointers.w, pointers.wsum, pointers.ws,
-                pointers.bias, y, Int32(n))
+                Int32(rows), Int32(k), Int32(begin), Int32(end), x, ldx, xs, weights.w, weights.wsum, weights.ws,
+                weights.bias, y, Int32(n))
         }
         if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
     }
+}
 
-    private struct Pointers: @unchecked Sendable {
-        let w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
-    }
+/// A packed int8 layer's operands for its kernels: the packed weights, Σ_k w per column, the
+/// column scales and the bias (nil when the layer has none). They outlive every part of a call.
+private struct PackedOperands: @unchecked Sendable {
+    let w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
 }
 
 /// One fused feed-forward first layer (vt_gemm_s8_amx_gelu_u8), split by rows into contiguous
@@ -425,19 +421,14 @@ private struct GELUFeedForwardCall: @unchecked Sendable {
     let u: UnsafeMutablePointer<UInt8>, ldu: Int
     let us: UnsafeMutablePointer<Float>
 
-    func run(parts: Int, w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
-        let pointers = Pointers(w: w, wsum: wsum, ws: ws, bias: bias)
+    func run(parts: Int, _ weights: PackedOperands) {
         let work: @Sendable (Int) -> Void = { part in
             let begin = rows * part / parts, end = rows * (part + 1) / parts
             vt_gemm_s8_amx_gelu_u8(
-                Int32(end - begin), Int32(k), Int32(n), x + begin * ldx, ldx, xs + begin, pointers.w, pointers.wsum, pointers.ws,
-                pointers.bias, blocks + part * 32 * n, u + begin * ldu, ldu, us + begin)
+                Int32(end - begin), Int32(k), Int32(n), x + begin * ldx, ldx, xs + begin, weights.w, weights.wsum, weights.ws,
+                weights.bias, blocks + part * 32 * n, u + begin * ldu, ldu, us + begin)
         }
         if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
-    }
-
-    private struct Pointers: @unchecked Sendable {
-        let w: UnsafePointer<Int8>, wsum: UnsafePointer<Int32>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?
     }
 }
 
