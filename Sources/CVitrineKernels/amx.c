@@ -95,7 +95,8 @@ AMX static void sum_block(int two_panels, int kq, const unsigned char *x0, const
     }
 }
 
-AMX static void configure_tiles(void) {
+// Every tile 16 rows of 64 bytes: the int8 products' configuration and attention's (amx_attention.c).
+AMX void vt_amx_configure_tiles(void) {
     tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -140,7 +141,7 @@ AMX void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned 
         vt_gemm_s8_vnni(rows, k, n_begin, n_end, x, ldx, xs, packed, wsum, ws, bias, y, ldy);
         return;
     }
-    configure_tiles();
+    vt_amx_configure_tiles();
     const int kq = (k + 3) / 4;
     // One pass over the weights per 32 rows. A block past the last row moves back so that its
     // 16-row tiles end at it: the rows computed twice get the same values twice.
@@ -162,7 +163,7 @@ AMX void vt_gemm_s8_amx_gelu_u8(int rows, int k, int n, const unsigned char *x, 
         vt_quantize_rows_u8_avx512(rows, n, block, n, u, ldu, us, 127);
         return;
     }
-    configure_tiles();
+    vt_amx_configure_tiles();
     const int kq = (k + 3) / 4;
     for (int m = 0; m < rows; m += 32) {
         // The last block moves back to end at the last row (its rows exist: rows ≥ 16).

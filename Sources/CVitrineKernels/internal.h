@@ -60,6 +60,11 @@ void vt_gemm_s8_vnni(int rows, int k, int n_begin, int n_end, const unsigned cha
 void vt_gemm_s8_amx(int rows, int k, int n_begin, int n_end, const unsigned char *x, long ldx,
                     const float *xs, const signed char *packed, const int *wsum, const float *ws,
                     const float *bias, float *y, int ldy);
+// Loads the tile configuration both AMX files use: all eight tiles 16 rows × 64 bytes.
+void vt_amx_configure_tiles(void);
+// Attention with bfloat16 operands on AMX tiles (amx_attention.c).
+void vt_attention_bf16_amx(int length, int d, const float *q, const float *k, const float *v, long stride,
+                           float scale, int causal, float *scratch, float *out, long ldo);
 
 // Round to nearest even and clamp to [-qmax, qmax] (NaN to -qmax): the one rounding every path shares.
 float vt_quantize_scalar(float v, float inv, int qmax);

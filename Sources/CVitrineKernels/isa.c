@@ -22,7 +22,7 @@ static bool has_avx512(void) {
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
-// AMX needs the CPU's tiles (CPUID 7: EDX bits 24 and 25) and the kernel's leave: Linux keeps a
+// AMX needs the CPU's tiles with int8 and bf16 products (CPUID 7: EDX bits 24, 25 and 22) and the kernel's leave: Linux keeps a
 // thread's tile data out of its saved state until the process asks for it (arch_prctl
 // ARCH_REQ_XCOMP_PERM for XTILEDATA, Linux 5.16 and later; idempotent). Without that leave a tile
 // instruction is an invalid opcode, so a refusal means no AMX level. (Linux also refuses when a
@@ -32,7 +32,7 @@ static bool has_amx(void) {
 #if defined(__x86_64__) && defined(__linux__)
     unsigned eax, ebx, ecx, edx;
     if (!has_avx512() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-    if (!(edx & (1u << 24)) || !(edx & (1u << 25))) return false;
+    if (!(edx & (1u << 24)) || !(edx & (1u << 25)) || !(edx & (1u << 22))) return false;
     enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
     return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #else
@@ -73,27 +73,28 @@ vt_isa vt_isa_active(void) {
 
 static const vt_kernels portable = {
     VT_ISA_PORTABLE, vt_few_rows_f32_portable, vt_few_rows_bf16_portable, vt_few_rows_s8_portable,
-    vt_quantize_rows_s8_portable, vt_dequantize_s32_portable, NULL, NULL, NULL, vt_attention_f32_portable, vt_widen_bf16_portable,
+    vt_quantize_rows_s8_portable, vt_dequantize_s32_portable, NULL, NULL, NULL, vt_attention_f32_portable, NULL, vt_widen_bf16_portable,
     vt_quick_gelu_portable, vt_gelu_erf_portable, vt_add_layer_norm_portable,
 };
 
 static const vt_kernels avx2 = {
     VT_ISA_AVX2, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,
-    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_gemm_s8_avx2, NULL, NULL, vt_attention_f32_avx2, vt_widen_bf16_avx2,
+    vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, vt_gemm_s8_avx2, NULL, NULL, vt_attention_f32_avx2, NULL, vt_widen_bf16_avx2,
     vt_quick_gelu_avx2, vt_gelu_erf_avx2, vt_add_layer_norm_avx2,
 };
 
-// The AVX-512 levels differ only in their int8 product: VNNI's vpdpbusd or AMX's tiles.
-#define AVX512_KERNELS(level, gemm_s8_packed)                                                            \
+// The AVX-512 levels differ only in their int8 product (VNNI's vpdpbusd or AMX's tiles) and in
+// AMX's bf16 attention.
+#define AVX512_KERNELS(level, gemm_s8_packed, attention_bf16)                                           \
     {                                                                                                    \
         level, vt_few_rows_f32_avx2, vt_few_rows_bf16_avx2, vt_few_rows_s8_avx2,                         \
         vt_quantize_rows_s8_avx2, vt_dequantize_s32_avx2, NULL, gemm_s8_packed, vt_quantize_rows_u8_avx512, \
-        vt_attention_f32_avx512, vt_widen_bf16_avx2, vt_quick_gelu_avx2, vt_gelu_erf_avx512,             \
+        vt_attention_f32_avx512, attention_bf16, vt_widen_bf16_avx2, vt_quick_gelu_avx2, vt_gelu_erf_avx512, \
         vt_add_layer_norm_avx512,                                                                        \
     }
 
-static const vt_kernels avx512 = AVX512_KERNELS(VT_ISA_AVX512, vt_gemm_s8_vnni);
-static const vt_kernels amx = AVX512_KERNELS(VT_ISA_AMX, vt_gemm_s8_amx);
+static const vt_kernels avx512 = AVX512_KERNELS(VT_ISA_AVX512, vt_gemm_s8_vnni, NULL);
+static const vt_kernels amx = AVX512_KERNELS(VT_ISA_AMX, vt_gemm_s8_amx, vt_attention_bf16_amx);
 
 const vt_kernels *vt_kernels_for(vt_isa isa) {
     if (isa > vt_isa_supported()) return NULL;

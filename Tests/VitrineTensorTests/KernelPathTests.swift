@@ -337,6 +337,59 @@ import Testing
         }
     }
 
+    /// The bf16 attention (AMX) against double precision over its own rounded operands: with q, k
+    /// and v rounded to bf16 first, what is left is each softmax weight's rounding (2⁻⁹ relative)
+    /// and fp32 sums, so every output is within 2⁻⁹ · max |v| (and a little) of the reference.
+    /// Lengths across the 16- and 32-key blocks up to the limit (256), head widths 32 to 128,
+    /// causal and not; past the limit, and for widths off 32, the f32 kernel's answer (1e-5). The
+    /// scratch is exactly vt_attention_bf16_scratch floats, with sentinels after it.
+    @Test func bf16AttentionMatchesItsRoundedOperands() throws {
+        let levels = try Self.tables().filter { $0.1.attention_bf16 != nil }
+        for (level, table) in levels {
+            for (length, d) in [(1, 32), (3, 64), (9, 32), (16, 32), (17, 64), (31, 32), (32, 32), (33, 96), (37, 32), (50, 64),
+                                (70, 128), (130, 32), (200, 64), (256, 32), (257, 32), (300, 64), (20, 40), (12, 16)] {
+                let stride = 3 * d + 5
+                let rows = Int8Tests.uniform(length * stride, seed: UInt64(length * 1000 + d)).map { $0 * 3 }
+                let bf16 = length <= Int(VT_ATTENTION_BF16_MAX_LENGTH) && d % 32 == 0
+                let operand = bf16 ? rows.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits($0)) } : rows
+                let scale = 1 / Float(d).squareRoot()
+                let floats = vt_attention_bf16_scratch(Int32(length), Int32(d))
+                #expect(floats >= length)
+                let scratch = UnsafeMutablePointer<Float>(
+                    OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: 4 * (floats + 64), alignment: 64)))
+                defer { scratch.deallocate() }
+                for causal in [false, true] {
+                    scratch.initialize(repeating: .nan, count: floats + 64)
+                    let ldo = d + 3
+                    var out = [Float](repeating: .nan, count: length * ldo)
+                    rows.withUnsafeBufferPointer { r in
+                        let q = r.baseAddress!
+                        table.attention_bf16!(Int32(length), Int32(d), q, q + d, q + 2 * d, stride, scale, causal ? 1 : 0, scratch, &out, ldo)
+                    }
+                    #expect((0..<64).allSatisfy { scratch[floats + $0].isNaN }, "\(level) length \(length) d \(d): wrote past its scratch")
+                    var worst = 0.0, largest = 0.0
+                    for i in 0..<length {
+                        let visible = causal ? i + 1 : length
+                        let logits = (0..<visible).map { j in
+                            (0..<d).reduce(0.0) { $0 + Double(operand[i * stride + $1]) * Double(operand[j * stride + d + $1]) } * Double(scale)
+                        }
+                        let top = logits.max()!
+                        let e = logits.map { Foundation.exp($0 - top) }
+                        let sum = e.reduce(0, +)
+                        for t in 0..<d {
+                            let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * Double(operand[$1 * stride + 2 * d + t]) }
+                            worst = max(worst, abs(Double(out[i * ldo + t]) - want))
+                            largest = max(largest, (0..<visible).map { abs(Double(operand[$0 * stride + 2 * d + t])) }.max()!)
+                        }
+                        for t in d..<ldo { #expect(out[i * ldo + t].isNaN, "\(level): column \(t) past the head was written") }
+                    }
+                    let bound = bf16 ? 1.1 * largest / 512 + 1e-5 : 1e-5
+                    #expect(worst <= bound, "\(level) length \(length) d \(d) causal \(causal): max |difference| \(worst) > \(bound)")
+                }
+            }
+        }
+    }
+
     /// A residual add and layer norm in one pass, on every level, against double precision:
     /// widths off the 8 and 16 lanes (1, 9, 37) and the real ones (384, 768), rows with a large
     /// common offset (where a one-pass variance would cancel), the output over either input.

@@ -1,3 +1,4 @@
+import CVitrineKernels
 import Foundation
 import Testing
 import VitrineTensor
@@ -65,9 +66,12 @@ import VitrineTensor
 
     /// Causal and bidirectional attention over packed sequences against a naive loop: two short
     /// ones on one thread, and a batch large enough to split across threads (with an empty
-    /// sequence among them).
-    @Test(arguments: [(true, false), (false, false), (true, true), (false, true)])
-    func attentionMatchesNaiveComputation(causal: Bool, large: Bool) {
+    /// sequence among them). At int8, where the CPU has the bf16 kernel, heads of 32 go through it:
+    /// the naive loop then reads q, k and v rounded to bf16, and the weights' own rounding is
+    /// allowed (2⁻⁹ of the largest value); the parts' scratch must not overlap.
+    @Test(arguments: [(true, false, Precision.fp32), (false, false, .fp32), (true, true, .fp32), (false, true, .fp32),
+                      (true, true, .int8), (false, true, .int8)])
+    func attentionMatchesNaiveComputation(causal: Bool, large: Bool, precision: Precision) {
         let (width, heads) = large ? (64, 2) : (12, 3)
         let d = width / heads
         let lengths = large ? [40, 0, 33, 64, 1, 57] : [5, 3]
@@ -77,8 +81,10 @@ import VitrineTensor
         #expect(!large || lengths.reduce(0) { $0 + $1 * $1 } * width >= MultiHeadAttention.parallelWork)
         let qkv = Self.random(tokens * 3 * width, seed: 5)
         var out = [Float](repeating: .nan, count: tokens * width)
-        var scratch = [Float](repeating: 0, count: MultiHeadAttention.scratchCount(maxLength: lengths.max()!))
-        let attention = MultiHeadAttention(width: width, heads: heads, causal: causal)
+        let attention = MultiHeadAttention(width: width, heads: heads, causal: causal, precision: precision)
+        let bf16 = attention.roundsToBF16 && vt_kernels_active().pointee.attention_bf16 != nil && d % 32 == 0
+        #expect(attention.roundsToBF16 == (precision == .int8))
+        var scratch = [Float](repeating: 0, count: attention.scratchCount(maxLength: lengths.max()!))
         qkv.withUnsafeBufferPointer { q in
             out.withUnsafeMutableBufferPointer { o in
                 scratch.withUnsafeMutableBufferPointer { s in
@@ -86,7 +92,11 @@ import VitrineTensor
                 }
             }
         }
-        func at(_ t: Int, _ part: Int, _ h: Int, _ j: Int) -> Double { Double(qkv[t * 3 * width + part * width + h * d + j]) }
+        func at(_ t: Int, _ part: Int, _ h: Int, _ j: Int) -> Double {
+            let value = qkv[t * 3 * width + part * width + h * d + j]
+            return Double(bf16 ? HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(value)) : value)
+        }
+        let largest = qkv.map { abs(Double($0)) }.max()!
         for (start, length) in sequences {
             for h in 0..<heads {
                 for i in 0..<length {
@@ -99,7 +109,7 @@ import VitrineTensor
                     let sum = e.reduce(0, +)
                     for j in 0..<d {
                         let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * at(start + $1, 2, h, j) }
-                        #expect(abs(Double(out[(start + i) * width + h * d + j]) - want) < 1e-5)
+                        #expect(abs(Double(out[(start + i) * width + h * d + j]) - want) < (bf16 ? 1.1 * largest / 512 + 1e-5 : 1e-5))
                     }
                 }
             }

@@ -11,8 +11,9 @@ typedef enum {
     VT_ISA_AVX2 = 1,
     /// AVX-512 F/BW/VL with VNNI (Ice Lake, Zen 4 and later): AVX2's kernels plus the int8 ones on vpdpbusd.
     VT_ISA_AVX512 = 2,
-    /// AVX-512's kernels with the int8 product on AMX tiles (Sapphire Rapids and later), where the
-    /// operating system grants the tile state (Linux 5.16 and later).
+    /// AVX-512's kernels with the int8 product and the int8 models' attention on AMX tiles
+    /// (Sapphire Rapids and later: AMX-INT8 and AMX-BF16), where the operating system grants the
+    /// tile state (Linux 5.16 and later).
     VT_ISA_AMX = 3,
 } vt_isa;
 
@@ -65,6 +66,12 @@ const char *vt_isa_name(vt_isa isa);
 /// `causal` row i sees tokens 0...i. `scores` is scratch for `length` floats. The AVX2 softmax
 /// uses a polynomial e^x (relative error below 2e-7).
 ///
+/// attention_bf16: attention_f32 with q, k, v and the softmax weights rounded to bfloat16 (sums
+/// in fp32), on AMX tiles; NULL below the AMX level. The int8 models' attention. `scores` is
+/// scratch for vt_attention_bf16_scratch(length, d) floats (best 64-byte aligned). Longer sequences
+/// (past VT_ATTENTION_BF16_MAX_LENGTH) and head widths that are not a multiple of 32 up to
+/// VT_ATTENTION_BF16_MAX_D go through the AVX-512 f32 kernel.
+///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), within 3e-7 · max(1, |x|)
 /// (AVX2 and portable: 1.2e-7 relative to max(1, |gelu(x)|)).
@@ -92,12 +99,24 @@ typedef struct {
                              float *scales, int qmax);
     void (*attention_f32)(int length, int d, const float *q, const float *k, const float *v, long stride,
                           float scale, int causal, float *scores, float *out, long ldo);
+    void (*attention_bf16)(int length, int d, const float *q, const float *k, const float *v, long stride,
+                           float scale, int causal, float *scores, float *out, long ldo);
     void (*widen_bf16)(const unsigned short *src, float *dst, long count);
     void (*quick_gelu)(float *x, long count);
     void (*gelu_erf)(float *x, long count);
     void (*add_layer_norm)(int rows, int cols, const float *x, const float *s, const float *w, const float *b,
                            float eps, float *y);
 } vt_kernels;
+
+enum { VT_ATTENTION_BF16_MAX_LENGTH = 256, VT_ATTENTION_BF16_MAX_D = 128 };
+/// The floats of scratch attention_bf16 needs for one head of `length` tokens and width `d` (a
+/// multiple of 16): its bf16 tiles of q, kᵀ, v and the weights, one block of scores and the row
+/// sums; `length` when the f32 kernel takes the call.
+static inline long vt_attention_bf16_scratch(int length, int d) {
+    if (length > VT_ATTENTION_BF16_MAX_LENGTH || d % 32 != 0 || d > VT_ATTENTION_BF16_MAX_D) return length > 0 ? length : 0;
+    const long rows = (length + 15) / 16 * 16, keys = (length + 31) / 32 * 32;
+    return rows * d / 2 + keys * d / 2 + rows * d / 2 + rows * keys / 2 + 16 * keys + rows + 256;
+}
 
 /// The kernels of `isa`, or NULL when this CPU cannot run them: what tests use to check every path.
 const vt_kernels *vt_kernels_for(vt_isa isa);

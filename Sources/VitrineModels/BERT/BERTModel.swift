@@ -94,7 +94,7 @@ public struct BERTModel: Sendable {
         layers = try (0..<c.layers).map {
             try BERTLayer(weights, prefix: "\(m)\(blocks).\($0)", config: c, architecture: config.architecture)
         }
-        attention = MultiHeadAttention(width: w, heads: c.heads, causal: false)
+        attention = MultiHeadAttention(width: w, heads: c.heads, causal: false, precision: weights.precision)
     }
 
     /// The tensor names' prefix: `bert.` (`distilbert.`) in a task head's checkpoint, none in a
@@ -152,7 +152,7 @@ public struct BERTModel: Sendable {
         }
         guard start > 0 else { return nil }
         let tokens = start, w = config.encoder.hiddenSize
-        let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder)
+        let ws = Workspace(tokens: tokens, maxLength: sequences.map(\.length).max()!, config: config.encoder, attention: attention)
         let (hiddenStates, x) = Scratch.take(Float.self, count: tokens * w)
         defer { Scratch.give(hiddenStates) }
 

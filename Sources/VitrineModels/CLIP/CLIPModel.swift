@@ -46,7 +46,7 @@ public struct CLIPVisionTower: Sendable {
         guard count > 0 else { return [] }
         let w = config.encoder.hiddenSize, t = config.tokens
         let rows = count * t
-        let ws = Workspace(tokens: rows, maxLength: t, config: config.encoder)
+        let ws = Workspace(tokens: rows, maxLength: t, config: config.encoder, attention: encoder.attention)
         let (xBuffer, x) = Scratch.take(Float.self, count: rows * w)
         defer { Scratch.give(xBuffer) }
 
@@ -157,7 +157,7 @@ public struct CLIPTextTower: Sendable {
         }
         guard start > 0 else { return [] }
         let maxLength = sequences.map(\.length).max()!
-        let ws = Workspace(tokens: start, maxLength: maxLength, config: config.encoder)
+        let ws = Workspace(tokens: start, maxLength: maxLength, config: config.encoder, attention: encoder.attention)
         let (xBuffer, x) = Scratch.take(Float.self, count: start * w)
         defer { Scratch.give(xBuffer) }
 

@@ -37,7 +37,7 @@ struct TransformerEncoder: Sendable {
         layers = try (0..<config.layers).map {
             try TransformerLayer(weights, prefix: "\(prefix).layers.\($0)", config: config)
         }
-        attention = MultiHeadAttention(width: config.hiddenSize, heads: config.heads, causal: causal)
+        attention = MultiHeadAttention(width: config.hiddenSize, heads: config.heads, causal: causal, precision: weights.precision)
     }
 
     /// Runs every block over `x` (`[tokens, width]`) in place.
@@ -78,7 +78,7 @@ final class Workspace {
     let scores: UnsafeMutablePointer<Float>
     private var buffers: [Scratch.Buffer] = []
 
-    init(tokens: Int, maxLength: Int, config: EncoderConfig) {
+    init(tokens: Int, maxLength: Int, config: EncoderConfig, attention: MultiHeadAttention) {
         let w = config.hiddenSize
         var buffers: [Scratch.Buffer] = []
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -90,7 +90,7 @@ final class Workspace {
         qkv = take(tokens * 3 * w)
         attended = take(tokens * w)
         hidden = take(tokens * config.intermediateSize)
-        scores = take(MultiHeadAttention.scratchCount(maxLength: maxLength))
+        scores = take(attention.scratchCount(maxLength: maxLength))
         self.buffers = buffers
     }
 
