@@ -9,7 +9,8 @@
 //      (max, e^(s − max), sum) whose weights go back to bf16;
 //   3. P V on tiles, scaled by each row's 1 / sum on the way out.
 // All score blocks come before any P V: a tile load waits for earlier stores to reach the cache,
-// and the weights' stores have drained by then. Sums are fp32 throughout (tdpbf16ps accumulates
+// and the weights' stores have drained by then. Under 16 tokens the f32 kernel is as fast (the
+// conversions and the tiles' latency cost more than the few products), so it takes them. Sums are fp32 throughout (tdpbf16ps accumulates
 // in fp32), so the only roundings are the operands' and the weights'.
 #include "internal.h"
 #include "avx512_math.h"
@@ -105,7 +106,8 @@ static inline __attribute__((always_inline)) AMX_BF16 void score_block(int r0, i
 AMX_BF16 void vt_attention_bf16_amx(int length, int d, const float *q, const float *k, const float *v, long stride,
                                     float scale, int causal, float *scratch, float *out, long ldo) {
     if (length <= 0) return;
-    if (length > VT_ATTENTION_BF16_MAX_LENGTH || d % 32 != 0 || d > VT_ATTENTION_BF16_MAX_D) {
+    if (length < VT_ATTENTION_BF16_MIN_LENGTH || length > VT_ATTENTION_BF16_MAX_LENGTH || d % 32 != 0 ||
+        d > VT_ATTENTION_BF16_MAX_D) {
         vt_attention_f32_avx512(length, d, q, k, v, stride, scale, causal, scratch, out, ldo);
         return;
     }

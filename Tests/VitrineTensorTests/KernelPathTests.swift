@@ -340,17 +340,18 @@ import Testing
     /// The bf16 attention (AMX) against double precision over its own rounded operands: with q, k
     /// and v rounded to bf16 first, what is left is each softmax weight's rounding (2⁻⁹ relative)
     /// and fp32 sums, so every output is within 2⁻⁹ · max |v| (and a little) of the reference.
-    /// Lengths across the 16- and 32-key blocks up to the limit (256), head widths 32 to 128,
-    /// causal and not; past the limit, and for widths off 32, the f32 kernel's answer (1e-5). The
+    /// Lengths across the 16- and 32-key blocks from 16 to the limit (256), head widths 32 to 128,
+    /// causal and not; under 16 tokens, past the limit and for widths off 32, the f32 kernel's
+    /// answer (1e-5). The
     /// scratch is exactly vt_attention_bf16_scratch floats, with sentinels after it.
     @Test func bf16AttentionMatchesItsRoundedOperands() throws {
         let levels = try Self.tables().filter { $0.1.attention_bf16 != nil }
         for (level, table) in levels {
-            for (length, d) in [(1, 32), (3, 64), (9, 32), (16, 32), (17, 64), (31, 32), (32, 32), (33, 96), (37, 32), (50, 64),
+            for (length, d) in [(1, 32), (3, 64), (9, 32), (15, 64), (16, 32), (17, 64), (31, 32), (32, 32), (33, 96), (37, 32), (50, 64),
                                 (70, 128), (130, 32), (200, 64), (256, 32), (257, 32), (300, 64), (20, 40), (12, 16)] {
                 let stride = 3 * d + 5
                 let rows = Int8Tests.uniform(length * stride, seed: UInt64(length * 1000 + d)).map { $0 * 3 }
-                let bf16 = length <= Int(VT_ATTENTION_BF16_MAX_LENGTH) && d % 32 == 0
+                let bf16 = (Int(VT_ATTENTION_BF16_MIN_LENGTH)...Int(VT_ATTENTION_BF16_MAX_LENGTH)).contains(length) && d % 32 == 0
                 let operand = bf16 ? rows.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits($0)) } : rows
                 let scale = 1 / Float(d).squareRoot()
                 let floats = vt_attention_bf16_scratch(Int32(length), Int32(d))

@@ -68,9 +68,10 @@ const char *vt_isa_name(vt_isa isa);
 ///
 /// attention_bf16: attention_f32 with q, k, v and the softmax weights rounded to bfloat16 (sums
 /// in fp32), on AMX tiles; NULL below the AMX level. The int8 models' attention. `scores` is
-/// scratch for vt_attention_bf16_scratch(length, d) floats (best 64-byte aligned). Longer sequences
-/// (past VT_ATTENTION_BF16_MAX_LENGTH) and head widths that are not a multiple of 32 up to
-/// VT_ATTENTION_BF16_MAX_D go through the AVX-512 f32 kernel.
+/// scratch for vt_attention_bf16_scratch(length, d) floats (best 64-byte aligned). Sequences
+/// shorter than VT_ATTENTION_BF16_MIN_LENGTH or longer than VT_ATTENTION_BF16_MAX_LENGTH, and head
+/// widths that are not a multiple of 32 up to VT_ATTENTION_BF16_MAX_D, go through the AVX-512 f32
+/// kernel.
 ///
 /// widen_bf16: dst[i] = src[i] widened to float. quick_gelu: x · sigmoid(1.702 · x) in place
 /// (CLIP's). gelu_erf: 0.5 · x · (1 + erf(x / √2)) in place (BERT's), within 3e-7 · max(1, |x|)
@@ -108,12 +109,14 @@ typedef struct {
                            float eps, float *y);
 } vt_kernels;
 
-enum { VT_ATTENTION_BF16_MAX_LENGTH = 256, VT_ATTENTION_BF16_MAX_D = 128 };
+enum { VT_ATTENTION_BF16_MIN_LENGTH = 16, VT_ATTENTION_BF16_MAX_LENGTH = 256, VT_ATTENTION_BF16_MAX_D = 128 };
 /// The floats of scratch attention_bf16 needs for one head of `length` tokens and width `d` (a
 /// multiple of 16): its bf16 tiles of q, kᵀ, v and the weights, one block of scores and the row
 /// sums; `length` when the f32 kernel takes the call.
 static inline long vt_attention_bf16_scratch(int length, int d) {
-    if (length > VT_ATTENTION_BF16_MAX_LENGTH || d % 32 != 0 || d > VT_ATTENTION_BF16_MAX_D) return length > 0 ? length : 0;
+    if (length < VT_ATTENTION_BF16_MIN_LENGTH || length > VT_ATTENTION_BF16_MAX_LENGTH || d % 32 != 0 ||
+        d > VT_ATTENTION_BF16_MAX_D)
+        return length > 0 ? length : 0;
     const long rows = (length + 15) / 16 * 16, keys = (length + 31) / 32 * 32;
     return rows * d / 2 + keys * d / 2 + rows * d / 2 + rows * keys / 2 + 16 * keys + rows + 256;
 }
