@@ -9,9 +9,9 @@
 //      (max, e^(s − max), sum) whose weights go back to bf16;
 //   3. P V on tiles, scaled by each row's 1 / sum on the way out.
 // All score blocks come before any P V: a tile load waits for earlier stores to reach the cache,
-// and the weights' stores have drained by then. Under 16 tokens the f32 kernel is as fast (the
-// conversions and the tiles' latency cost more than the few products), so it takes them. Sums are fp32 throughout (tdpbf16ps accumulates
-// in fp32), so the only roundings are the operands' and the weights'.
+// and the weights' stores have drained by then. Sums are fp32 throughout (tdpbf16ps accumulates in
+// fp32), so the only roundings are the operands' and the weights'. Under 16 tokens the f32 kernel
+// is as fast (the conversions and the tiles' latency cost more than the few products) and takes them.
 #include "internal.h"
 #include "avx512_math.h"
 #include <immintrin.h>
