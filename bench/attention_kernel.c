@@ -6,21 +6,11 @@
 // median time per (sequence, head) call of each kernel is printed, with the largest difference
 // between their outputs. Built and run by bench/attention-kernel.sh.
 #include "CVitrineKernels.h"
+#include "kernel_bench.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int by_value(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef void (*attention_fn)(int, int, const float *, const float *, const float *, long, float, int, float *, float *, long);
 
@@ -55,7 +45,6 @@ int main(int argc, char **argv) {
         {4, 10, 8, 64, 1, "CLIP text tower, 4 queries of 10 tokens"},
     };
     float *junk = calloc(1 << 21, sizeof(float));
-    float *scratch = aligned_alloc(64, sizeof(float) * (1 << 16));
     printf("| shape | f32 µs per head | bf16 µs per head | bf16 ÷ f32 | max |difference| (values within ±2) |\n");
     printf("|---|--:|--:|--:|--:|\n");
     srand(1);
@@ -65,6 +54,8 @@ int main(int argc, char **argv) {
         const long tokens = (long)n * length, width = (long)heads * d;
         float *qkv = malloc(sizeof(float) * tokens * 3 * width);
         float *out32 = malloc(sizeof(float) * tokens * width), *out16 = malloc(sizeof(float) * tokens * width);
+        // What either kernel needs: `length` floats for f32, the tiles' operands for bf16.
+        float *scratch = aligned_alloc(64, (sizeof(float) * vt_attention_bf16_scratch(length, d) + 63) / 64 * 64);
         for (long i = 0; i < tokens * 3 * width; i++) qkv[i] = 4.0f * (float)((double)rand() / RAND_MAX) - 2.0f;
         const int calls = n * heads, passes = tokens * width < (1 << 20) ? 200 : 20;
         double *f32 = malloc(sizeof(double) * rounds), *bf16 = malloc(sizeof(double) * rounds);
@@ -85,7 +76,7 @@ int main(int argc, char **argv) {
         for (long i = 0; i < tokens * width; i++) worst = fmax(worst, fabs((double)out32[i] - out16[i]));
         printf("| %s | %.2f | %.2f | %.2f | %.4f |\n", shapes[s].what, f32[rounds / 2], bf16[rounds / 2],
                bf16[rounds / 2] / f32[rounds / 2], worst);
-        free(qkv), free(out32), free(out16), free(f32), free(bf16);
+        free(qkv), free(out32), free(out16), free(scratch), free(f32), free(bf16);
     }
     printf("(%s; medians of %d alternating rounds; one thread)\n", "f32: the AVX-512 kernel, bf16: AMX tiles", rounds);
     return 0;

@@ -6,7 +6,7 @@
 //   1. the operands go to bf16 in the tile layouts: Kᵀ as pairs of dimensions by 16 keys (a 16 × 16
 //      transpose of 32-bit pairs), V as pairs of keys by 16 columns, Q and the weights as rows;
 //   2. each block of 16 query rows gets its scores from the tiles, then an fp32 softmax on AVX-512
-//      (max, e^(s − max), sum) whose weights go back to bf16;
+//      (max, e^(s − max) by exp16_nonpositive, sum) whose weights go back to bf16;
 //   3. P V on tiles, scaled by each row's 1 / sum on the way out.
 // All score blocks come before any P V: a tile load waits for earlier stores to reach the cache,
 // and the weights' stores have drained by then. Sums are fp32 throughout (tdpbf16ps accumulates in
@@ -56,22 +56,6 @@ static inline __attribute__((always_inline)) AMX_BF16 void transpose16(__m512i r
         r[m + 8] = _mm512_permutex2var_epi64(t[m + 4], low, t[m + 12]);
         r[m + 12] = _mm512_permutex2var_epi64(t[m + 4], high, t[m + 12]);
     }
-}
-
-// e^x for x ≤ 0 (a shifted score), within 5e-6 relative: far below a bf16 weight's rounding.
-// Below about −87 the result goes to zero through vscalefps, with no clamp.
-static inline __attribute__((always_inline)) AMX_BF16 __m512 exp16_nonpositive(__m512 x) {
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 120);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
 }
 
 // The scores of query rows r0 ... r0 + 15 against key blocks 0 ... blocks − 1, three blocks a pass

@@ -298,6 +298,21 @@ import Testing
         #expect(Array(u[8...]) == [UInt8](repeating: 9, count: 8))
     }
 
+    /// softmax(q kᵀ · scale) v in double precision for one head whose row i holds q, k and v at
+    /// i · stride, + d and + 2d (what attention_f32 and attention_bf16 read): [row][column].
+    static func attention(_ rows: [Float], length: Int, d: Int, stride: Int, scale: Float, causal: Bool) -> [[Double]] {
+        (0..<length).map { i in
+            let visible = causal ? i + 1 : length
+            let logits = (0..<visible).map { j in
+                (0..<d).reduce(0.0) { $0 + Double(rows[i * stride + $1]) * Double(rows[j * stride + d + $1]) } * Double(scale)
+            }
+            let top = logits.max()!
+            let e = logits.map { Foundation.exp($0 - top) }
+            let sum = e.reduce(0, +)
+            return (0..<d).map { t in (0..<visible).reduce(0.0) { $0 + e[$1] / sum * Double(rows[$1 * stride + 2 * d + t]) } }
+        }
+    }
+
     /// One head of attention on every level against a double-precision softmax(q kᵀ · scale) v:
     /// lengths off the 8-lane blocks (1, 9, 70), head widths off them (4, 12, 40) and the real
     /// ones (32, 64), rows wider than the head (the fused QKV layout), causal and not.
@@ -315,19 +330,10 @@ import Testing
                         let q = r.baseAddress!
                         table.attention_f32!(Int32(length), Int32(d), q, q + d, q + 2 * d, stride, scale, causal ? 1 : 0, &scores, &out, ldo)
                     }
+                    let want = Self.attention(rows, length: length, d: d, stride: stride, scale: scale, causal: causal)
                     var worst = 0.0
                     for i in 0..<length {
-                        let visible = causal ? i + 1 : length
-                        let logits = (0..<visible).map { j in
-                            (0..<d).reduce(0.0) { $0 + Double(rows[i * stride + $1]) * Double(rows[j * stride + d + $1]) } * Double(scale)
-                        }
-                        let top = logits.max()!
-                        let e = logits.map { Foundation.exp($0 - top) }
-                        let sum = e.reduce(0, +)
-                        for t in 0..<d {
-                            let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * Double(rows[$1 * stride + 2 * d + t]) }
-                            worst = max(worst, abs(Double(out[i * ldo + t]) - want))
-                        }
+                        for t in 0..<d { worst = max(worst, abs(Double(out[i * ldo + t]) - want[i][t])) }
                         for t in d..<ldo { #expect(out[i * ldo + t].isNaN, "\(level): column \(t) past the head was written") }
                     }
                     // Values up to 3 in magnitude: a few float ulps of the output.
@@ -368,18 +374,12 @@ import Testing
                         table.attention_bf16!(Int32(length), Int32(d), q, q + d, q + 2 * d, stride, scale, causal ? 1 : 0, scratch, &out, ldo)
                     }
                     #expect((0..<64).allSatisfy { scratch[floats + $0].isNaN }, "\(level) length \(length) d \(d): wrote past its scratch")
+                    let want = Self.attention(operand, length: length, d: d, stride: stride, scale: scale, causal: causal)
                     var worst = 0.0, largest = 0.0
                     for i in 0..<length {
                         let visible = causal ? i + 1 : length
-                        let logits = (0..<visible).map { j in
-                            (0..<d).reduce(0.0) { $0 + Double(operand[i * stride + $1]) * Double(operand[j * stride + d + $1]) } * Double(scale)
-                        }
-                        let top = logits.max()!
-                        let e = logits.map { Foundation.exp($0 - top) }
-                        let sum = e.reduce(0, +)
                         for t in 0..<d {
-                            let want = (0..<visible).reduce(0.0) { $0 + e[$1] / sum * Double(operand[$1 * stride + 2 * d + t]) }
-                            worst = max(worst, abs(Double(out[i * ldo + t]) - want))
+                            worst = max(worst, abs(Double(out[i * ldo + t]) - want[i][t]))
                             largest = max(largest, (0..<visible).map { abs(Double(operand[$0 * stride + 2 * d + t])) }.max()!)
                         }
                         for t in d..<ldo { #expect(out[i * ldo + t].isNaN, "\(level): column \(t) past the head was written") }
