@@ -8,7 +8,10 @@
 #      a results page and a whole similar-product search, p50 and p99.
 #   3. search: the same catalog copied into PostgreSQL + S3 + Milvus (`vitrine-bench cluster`, the
 #      copy timed), then whole text searches (int8 text tower) at CLIENTS clients for 15 s on each
-#      side, alternating, PAIRS rounds: requests/s, p50, p99 and their ratios.
+#      side, alternating, PAIRS rounds: requests/s, p50, p99 and their ratios. Then the same
+#      through `vitrine serve` under wrk; after each round a "stages" line (bench/metrics_delta.py)
+#      says where its time went: each latency histogram of the server and of Milvus's search path
+#      over the round, and the CPU seconds of the server and of each backing server.
 # Uses the release binaries (swift build -c release) and the servers of scripts/servers.sh (started
 # here and stopped at the end unless .servers/env already names running ones).
 #   bench/cluster.sh MODEL PHOTOS [COUNT=100000] [PAIRS=2] [IMAGES=300]     (COUNT=0: ingest only)
@@ -85,6 +88,18 @@ if wants search; then
     command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk >/dev/null; }; }
     python3 -c "import sys, urllib.parse; [print(urllib.parse.quote(l.strip())) for l in open(sys.argv[1]) if l.strip()]" \
         "$root/bench/sentences.txt" >"$work/queries.txt"
+    cpu_seconds() {  # cpu_seconds PID: "name seconds" lines, the CPU time used so far by the server PID and each backing server
+        local run="$root/.servers/run" postmaster
+        postmaster=$(head -n 1 "$(cat "$run/postgres.dir")/data/postmaster.pid")
+        {
+            echo "serve $1"
+            pgrep -s "$(cat "$run/milvus/pid")" | sed 's/^/milvus /'
+            { echo "$postmaster"; pgrep -P "$postmaster"; } | sed 's/^/postgres /'
+            echo "seaweedfs $(cat "$run/seaweedfs/pid")"
+        } | while read -r name p; do
+            echo "$name $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
+        done | awk -v hz="$(getconf CLK_TCK)" '{ t[$1] += $2 } END { for (n in t) printf "%s %.2f\n", n, t[n] / hz }' | sort
+    }
     serve_load() {  # serve_load NAME ARGS...: serve, wait until ready, 3 s warm-up, 15 s of wrk; one JSON line
         local name=$1 port; shift
         port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -97,7 +112,17 @@ if wants search; then
         local run=(wrk -t "$clients" -c "$clients" --timeout 30s -s "$root/bench/peers/load.lua" "http://127.0.0.1:$port"
                    -- get "/api/v1/search?k=10&q=" "$work/queries.txt")
         "${run[@]:0:5}" -d 3s "${run[@]:5}" >/dev/null
+        scrape() { curl -s "http://127.0.0.1:$port/metrics"; [ -z "${VITRINE_TEST_MILVUS_METRICS:-}" ] || curl -s "http://$VITRINE_TEST_MILVUS_METRICS/metrics"; }
+        scrape >"$work/metrics-before"
+        cpu_seconds "$pid" >"$work/cpu-before"
         echo "serve $name $("${run[@]:0:5}" -d 15s "${run[@]:5}" | tail -1)"
+        scrape >"$work/metrics-after"
+        # Where the round's time went: each stage's histogram over the round (Vitrine's, and
+        # Milvus's search path), and the CPU seconds the server and each backing server used in it
+        # (two cores give 30 s in 15 s).
+        local cpu; cpu=$(cpu_seconds "$pid" | paste "$work/cpu-before" - | awk '{ printf "%s=%.2f ", $1, $4 - $2 }')
+        # shellcheck disable=SC2086
+        echo "stages $name $("$root/bench/metrics_delta.py" "$work/metrics-before" "$work/metrics-after" $cpu)"
         kill -INT "$pid"; wait "$pid" || true
     }
     for i in $(seq 1 "$pairs"); do

@@ -167,13 +167,13 @@ extension SearchEngine {
         let excluded = filter.excludedWords
         if !excluded.isEmpty {
             // Exclusions read each ranked product's text: the catalog is read for the whole ranking.
-            products = try store.catalog.products(ids: ranked.map(\.id))
+            products = try self.products(ids: ranked.map(\.id))
             ranked.removeAll { entry in products[entry.id].map { SearchFilter.mentions($0, excluded) } ?? false }
         }
         if rerank, let reranker, !ranked.isEmpty {
             let top = Array(ranked.prefix(fusion.rerankDepth))
             let unread = top.map(\.id).filter { products[$0] == nil }
-            if !unread.isEmpty { products.merge(try store.catalog.products(ids: unread)) { a, _ in a } }
+            if !unread.isEmpty { products.merge(try self.products(ids: unread)) { a, _ in a } }
             let texts = top.map { products[$0.id].map(TextEmbedder.text(of:)) ?? "" }
             let scores = try reranker.scores(query: trimmed, texts: texts, maxLength: fusion.rerankMaxLength)
             // Best reranker score first; ties keep the fused order.
@@ -185,7 +185,7 @@ extension SearchEngine {
 
         let pageIDs = ranked.dropFirst(page.offset).prefix(page.k)
         let missing = pageIDs.map(\.id).filter { products[$0] == nil }
-        if !missing.isEmpty { products.merge(try store.catalog.products(ids: missing)) { a, _ in a } }
+        if !missing.isEmpty { products.merge(try self.products(ids: missing)) { a, _ in a } }
         // Each retriever's rank of a product, for the explanations.
         let positions: [[String: Int]] = !explain ? [] : rankings.map { ranking in
             var first: [String: Int] = [:]

@@ -111,8 +111,9 @@ public final class SearchEngine: @unchecked Sendable {
     /// query, a round trip on PostgreSQL). A server over a catalog server turns it off: its poller
     /// refreshes every interval, so every replica sees a write within that interval.
     public let refreshesPerQuery: Bool
-    /// Told how long each search of the vector index took (a server's latency histogram).
-    let indexSearched: (@Sendable (Duration) -> Void)?
+    /// Told how long each search of the vector index and each read of product records took (a
+    /// server's latency histograms of its dependencies).
+    let timings: SearchTimings
     /// Reorders the top of a text search's ranking when asked (`rerank`); nil when none is loaded.
     public let reranker: (any Reranker)?
     /// How the rankings are fused and reranked.
@@ -125,14 +126,14 @@ public final class SearchEngine: @unchecked Sendable {
     public static let maxQueryLength = 1000
 
     public init(store: DataStore, text: (any TextEncoder)?, image: CLIPImageEncoder?, maxPixels: Int = 40_000_000,
-                refreshesPerQuery: Bool = true, indexSearched: (@Sendable (Duration) -> Void)? = nil,
+                refreshesPerQuery: Bool = true, timings: SearchTimings = SearchTimings(),
                 reranker: (any Reranker)? = nil, fusion: FusionOptions = FusionOptions(), textEmbedder: TextEmbedder? = nil) {
         self.store = store
         self.textEmbedder = textEmbedder
         self.reranker = reranker
         self.fusion = fusion
         self.refreshesPerQuery = refreshesPerQuery
-        self.indexSearched = indexSearched
+        self.timings = timings
         self.text = text
         self.image = image
         model = store.model
@@ -204,6 +205,13 @@ public final class SearchEngine: @unchecked Sendable {
         return product
     }
 
+    /// The records of `ids` that the catalog has, timed for ``timings``.
+    func products(ids: [String]) throws -> [String: Product] {
+        let started = ContinuousClock.now
+        defer { timings.catalogRead?(ContinuousClock.now - started) }
+        return try store.catalog.products(ids: ids)
+    }
+
     /// Catches up with the writer's commits (readers only; cheap when nothing changed).
     public func refresh() throws { try store.refresh() }
 
@@ -238,7 +246,7 @@ public final class SearchEngine: @unchecked Sendable {
             while results.count < wanted && cursor < ranked.count {
                 let chunk = Array(ranked[cursor..<min(cursor + wanted - results.count, ranked.count)])
                 cursor += chunk.count
-                let products = try store.catalog.products(ids: chunk.map(\.id))
+                let products = try products(ids: chunk.map(\.id))
                 for (id, hit) in chunk {
                     guard let product = products[id], let image = product.images.first(where: { $0.id == hit.key.image }),
                           !SearchFilter.mentions(product, excluded) else { continue }
@@ -266,7 +274,7 @@ public final class SearchEngine: @unchecked Sendable {
         while true {
             let started = ContinuousClock.now
             let hits = try vectors.search(vector, k: n, filter: vectorFilter, ef: nil)
-            indexSearched?(ContinuousClock.now - started)
+            timings.indexSearched?(ContinuousClock.now - started)
             var best: [String: SearchHit] = [:]
             for hit in hits where hit.key.product != excluding {
                 if let minScore, hit.score < minScore { continue }
@@ -328,5 +336,19 @@ public final class SearchEngine: @unchecked Sendable {
             conditions["market"] = [market.lowercased()]
         }
         return VectorFilter(conditions)
+    }
+}
+
+/// Callbacks told how long a search spent in each store it reads (a server's latency histograms,
+/// which tell a slow vector server from a slow catalog).
+public struct SearchTimings: Sendable {
+    /// One search of the vector index.
+    public var indexSearched: (@Sendable (Duration) -> Void)?
+    /// One read of product records from the catalog.
+    public var catalogRead: (@Sendable (Duration) -> Void)?
+
+    public init(indexSearched: (@Sendable (Duration) -> Void)? = nil, catalogRead: (@Sendable (Duration) -> Void)? = nil) {
+        self.indexSearched = indexSearched
+        self.catalogRead = catalogRead
     }
 }

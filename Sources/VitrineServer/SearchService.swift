@@ -75,10 +75,11 @@ public final class SearchService: Sendable {
 
     private static func engine(store: DataStore, text: (any TextEncoder)?, image: CLIPImageEncoder?, configuration: ServerConfiguration,
                                metrics: ServerMetrics, reranker: (any Reranker)?, textEmbedder: TextEmbedder?) -> SearchEngine {
-        let backend = store.backends.vectors.kind
+        let vectors = store.backends.vectors.kind, catalog = store.backends.catalog.kind
         return SearchEngine(store: store, text: text, image: image, maxPixels: configuration.maxPixels,
                             refreshesPerQuery: refreshesPerQuery(store),
-                            indexSearched: { metrics.indexSearched(backend: backend, duration: $0) },
+                            timings: SearchTimings(indexSearched: { metrics.indexSearched(backend: vectors, duration: $0) },
+                                                   catalogRead: { metrics.catalogRead(backend: catalog, duration: $0) }),
                             reranker: reranker, fusion: configuration.fusion, textEmbedder: textEmbedder)
     }
 

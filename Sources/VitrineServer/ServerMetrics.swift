@@ -12,7 +12,8 @@ import VitrineEngine
 /// `vitrine_encode_duration_seconds{kind}` (histogram, text or image),
 /// `vitrine_text_batch_size` (histogram of queries per text-tower pass),
 /// `vitrine_index_search_duration_seconds{backend}` (histogram of vector searches, `embedded` or
-/// `milvus`), `vitrine_busy_rejections_total{pool}` (text, image or thumbnail, from 0),
+/// `milvus`), `vitrine_catalog_read_duration_seconds{backend}` (histogram of a search's reads of
+/// product records, `sqlite` or `postgres`), `vitrine_busy_rejections_total{pool}` (text, image or thumbnail, from 0),
 /// `vitrine_thumbnails_generated_total`, and gauges set at each scrape: `vitrine_catalog_products`,
 /// `vitrine_catalog_images`, `vitrine_index_vectors`, `vitrine_data_generation`,
 /// `vitrine_last_commit_timestamp_seconds`, `vitrine_dependency_up{role,dependency}` (1 when the
@@ -38,12 +39,15 @@ public final class ServerMetrics: Sendable {
             .milliseconds(30), .milliseconds(50), .milliseconds(60), .milliseconds(100), .milliseconds(200), .milliseconds(500),
             .seconds(1), .seconds(2), .seconds(5), .seconds(10),
         ]
-        // A search in the embedded index takes well under a millisecond.
-        factory.durationHistogramBuckets["vitrine_index_search_duration_seconds"] = [
+        // A search in the embedded index, or a read of a page of records from SQLite, takes well
+        // under a millisecond; the same on a server is a round trip of a few.
+        let dependencyBuckets: [Duration] = [
             .microseconds(100), .microseconds(200), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
             .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(500),
             .seconds(1), .seconds(5),
         ]
+        factory.durationHistogramBuckets["vitrine_index_search_duration_seconds"] = dependencyBuckets
+        factory.durationHistogramBuckets["vitrine_catalog_read_duration_seconds"] = dependencyBuckets
         factory.valueHistogramBuckets["vitrine_text_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
         // An LLM call: tens of milliseconds to its budget (1.5 s by default).
         factory.durationHistogramBuckets["vitrine_llm_request_duration_seconds"] = [
@@ -82,6 +86,12 @@ public final class ServerMetrics: Sendable {
     /// One search of the vector index (`backend` is the index's kind: `embedded`, `milvus`).
     func indexSearched(backend: String, duration: Duration) {
         CoreMetrics.Timer(label: "vitrine_index_search_duration_seconds", dimensions: [("backend", backend)], factory: factory)
+            .record(duration: duration)
+    }
+
+    /// One read of product records by a search (`backend` is the catalog's kind: `sqlite`, `postgres`).
+    func catalogRead(backend: String, duration: Duration) {
+        CoreMetrics.Timer(label: "vitrine_catalog_read_duration_seconds", dimensions: [("backend", backend)], factory: factory)
             .record(duration: duration)
     }
 

@@ -86,7 +86,7 @@ import VitrineSources
         _ = try await EngineFixtures.ingest(items, into: directory, batchSize: 16)
         let searches = Counter()
         let engine = SearchEngine(store: try DataStore.openForReading(directory), text: EngineFixtures.encoders.text,
-                                  image: EngineFixtures.encoders.image, indexSearched: { _ in searches.add() })
+                                  image: EngineFixtures.encoders.image, timings: SearchTimings(indexSearched: { _ in searches.add() }))
         // An index of chosen vectors over the same keys: every photo of m0…m2 lies nearer the
         // query (axis 0) than any photo of the others, so the first window (20) holds 3 products.
         let dimension = 4

@@ -165,6 +165,8 @@ struct OperationsRouteTests {
             #expect(abs(lastCommit - Date().timeIntervalSince1970) < 600)
             // Three text searches and one image search reached the index.
             #expect(value(#"vitrine_index_search_duration_seconds_count{backend="embedded"}"#) == 4)
+            // Each of them read its page of records from the catalog.
+            #expect(value(#"vitrine_catalog_read_duration_seconds_count{backend="sqlite"}"#).map { $0 >= 4 } == true)
             // The stores answered the scrape's probe.
             #expect(value(#"vitrine_dependency_up{role="catalog",dependency="sqlite"}"#) == 1)
             #expect(value(#"vitrine_dependency_up{role="photos",dependency="files"}"#) == 1)
