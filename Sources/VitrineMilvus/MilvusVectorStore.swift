@@ -325,51 +325,152 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// Flushes, then waits until the server has built the HNSW graph over every row and the query
     /// nodes serve the indexed segments only: for migrations, benchmarks and recall checks that must
     /// measure the graph (rows still in growing segments are searched through Milvus 2.3's interim
-    /// IVF index, whose recall is far lower). Throws ``VectorIndexError/unavailable(dependency:reason:)``
-    /// after `timeout`.
+    /// IVF index, whose recall is far lower).
+    ///
+    /// A bulk load leaves several small segments, which Milvus merges by itself within a minute
+    /// (its global compaction) and then indexes again: on cores shared with the searches that
+    /// followed, that minute of CPU lifted their p99 from 40–50 ms to 195–281 ms. So when more than
+    /// one segment is served, the merge is asked for here (a manual compaction) and waited for,
+    /// with the merged segment's index and its hand-off to the query nodes. When the request finds
+    /// the segments in a merge Milvus started itself, or nothing to merge, the segments are watched
+    /// for ``mergeWatch`` seconds for a merge's result. Throws
+    /// ``VectorIndexError/unavailable(dependency:reason:)`` after `timeout`.
     public func settle(timeout: Double) throws {
         try flush()
+        let deadline = Date().addingTimeInterval(timeout)
+        var served = try waitUntilServed(deadline: deadline, timeout: timeout)
+        // Each pass sees one merge's result; a few passes at most.
+        for _ in 0..<4 {
+            guard let segments = served, segments.count > 1 else { return }
+            try compact(deadline: deadline, timeout: timeout)
+            // The merge's output (or that of a merge the server had started itself on these
+            // segments, when the request found them taken) replaces them: watch for it.
+            let watchUntil = min(deadline, Date().addingTimeInterval(Self.mergeWatch))
+            var changed = try flushedSegments() != segments
+            while !changed && Date() < watchUntil {
+                Thread.sleep(forTimeInterval: 0.5)
+                changed = try flushedSegments() != segments
+            }
+            guard changed else { return }
+            served = try waitUntilServed(deadline: deadline, timeout: timeout)
+        }
+    }
+
+    /// How long ``settle(timeout:)`` watches for the result of a merge the server started itself
+    /// (Milvus 2.3 collects finished merges every 10 s).
+    static let mergeWatch: Double = 20
+
+    /// Waits until the index covers every live row with no segment pending (a merge's output is
+    /// pending until its graph is built), and the query nodes serve exactly the segments the data
+    /// coordinator has flushed, each indexed (or too small to be): seen twice a second apart.
+    /// Returns the served segments' ids, sorted; nil on a server that does not list them (Milvus
+    /// Lite, where the index covering every row is all there is to wait for).
+    private func waitUntilServed(deadline: Date, timeout: Double) throws -> [Int64]? {
         var request = Milvus_Proto_Milvus_DescribeIndexRequest()
         request.dbName = configuration.database
         request.collectionName = collection
         request.fieldName = MilvusField.vector.rawValue
         let sent = request
-        let deadline = Date().addingTimeInterval(timeout)
-        var settledSince: Date?
+        var settled: (since: Date, segments: [Int64]?)?
         while true {
             let described = try client.call("describe index", idempotent: true, { try await $0.describeIndex(sent, metadata: $1, options: $2) },
                                             status: \.status)
-            // Right after a flush the index can describe zero rows of zero, and the query nodes
-            // list no sealed segment yet while searches still go to the growing ones: the live
-            // rows, counted, are what the sealed segments must cover.
+            if let index = described.indexDescriptions.first, index.state == .failed {
+                throw VectorIndexError.rejected(dependency: configuration.dependency,
+                                                reason: "the index of \(collection) failed to build: \(index.indexStateFailReason)")
+            }
+            // Right after a flush the index can describe zero rows of zero while searches still go
+            // to growing segments: the live rows, counted, are what the index must cover.
             let live = Int64(try rowCount(nil, strong: true))
-            if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows, index.totalRows >= live {
-                var segments = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
-                segments.dbName = configuration.database
-                segments.collectionName = collection
-                let asked = segments
-                // Every row in indexed sealed segments, seen twice a second apart: the query
-                // node's switch from growing to sealed segments settles only after it lists them.
-                // Milvus Lite has no segments to list (nor does it implement the call): the index
-                // covering every row is all there is to wait for.
-                let indexed: Bool
-                do {
-                    let loaded = try client.call("segment info", idempotent: true,
-                                                 { try await $0.getQuerySegmentInfo(asked, metadata: $1, options: $2) }, status: \.status).infos
-                    indexed = loaded.allSatisfy { $0.state != .growing && ($0.indexID != 0 || $0.numRows < Self.smallestIndexedSegment) }
-                        && loaded.reduce(0) { $0 + $1.numRows } >= index.totalRows
-                } catch VectorIndexError.rejected {
-                    indexed = true
-                }
-                if indexed {
-                    if let since = settledSince, Date().timeIntervalSince(since) >= 1 { return }
-                    settledSince = settledSince ?? Date()
-                } else {
-                    settledSince = nil
-                }
+            var ready: (Bool, [Int64]?) = (false, nil)
+            if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows, index.totalRows >= live,
+               index.pendingIndexRows == 0 {
+                ready = try servedAsFlushed()
+            }
+            if ready.0 {
+                if let since = settled, since.segments == ready.1, Date().timeIntervalSince(since.since) >= 1 { return ready.1 }
+                if settled?.segments != ready.1 || settled == nil { settled = (Date(), ready.1) }
+            } else {
+                settled = nil
             }
             guard Date() < deadline else {
                 throw VectorIndexError.unavailable(dependency: configuration.dependency, reason: "the index of \(collection) was not built within \(Int(timeout)) s")
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    /// Whether the query nodes serve exactly the flushed segments, each indexed or too small to
+    /// be, and nothing is still being sealed; with the served segments' ids. (true, nil) on a
+    /// server that does not list segments.
+    private func servedAsFlushed() throws -> (Bool, [Int64]?) {
+        var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        let sent = request
+        let loaded: [Milvus_Proto_Milvus_QuerySegmentInfo]
+        do {
+            loaded = try client.call("segment info", idempotent: true,
+                                     { try await $0.getQuerySegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+        } catch VectorIndexError.rejected {
+            return (true, nil)
+        }
+        let stored = try persistentSegments()
+        // Growing segments with no rows are where the next writes go; anything else not yet
+        // flushed will become a segment to serve.
+        let flushed = stored.filter { $0.value.state == .flushed }.keys.sorted()
+        let sealing = stored.values.contains { [.sealed, .flushing].contains($0.state) || ($0.state == .growing && $0.numRows > 0) }
+        let indexed = loaded.allSatisfy { $0.state != .growing && ($0.indexID != 0 || $0.numRows < Self.smallestIndexedSegment) }
+        let served = loaded.map(\.segmentID).sorted()
+        return (!sealing && indexed && served == flushed, served)
+    }
+
+    /// The ids of the collection's flushed segments, sorted: what the query nodes are to serve.
+    private func flushedSegments() throws -> [Int64] {
+        try persistentSegments().filter { $0.value.state == .flushed }.keys.sorted()
+    }
+
+    /// The data coordinator's segments of the collection, by id (dropped ones left out).
+    private func persistentSegments() throws -> [Int64: Milvus_Proto_Milvus_PersistentSegmentInfo] {
+        var request = Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        let sent = request
+        let infos = try client.call("persistent segment info", idempotent: true,
+                                    { try await $0.getPersistentSegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+        return Dictionary(infos.filter { $0.state != .dropped }.map { ($0.segmentID, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Asks the server to merge the collection's segments now and waits until it reports the
+    /// merge done (at once when it planned none: nothing to merge, the segments already in a merge,
+    /// or a server that does not compact on request). Milvus 2.3.5 leaves the response's plan
+    /// count unset, so the state is what tells.
+    private func compact(deadline: Date, timeout: Double) throws {
+        var describe = Milvus_Proto_Milvus_DescribeCollectionRequest()
+        describe.dbName = configuration.database
+        describe.collectionName = collection
+        let described = describe
+        var request = Milvus_Proto_Milvus_ManualCompactionRequest()
+        request.collectionID = try client.call("describe collection \(collection)", idempotent: true,
+                                               { try await $0.describeCollection(described, metadata: $1, options: $2) }, status: \.status).collectionID
+        let sent = request
+        let started: Milvus_Proto_Milvus_ManualCompactionResponse
+        do {
+            // Asking twice (a retry after a lost answer) plans nothing the first did not.
+            started = try client.call("compact \(collection)", idempotent: true,
+                                      { try await $0.manualCompaction(sent, metadata: $1, options: $2) }, status: \.status)
+        } catch VectorIndexError.rejected {
+            return
+        }
+        var poll = Milvus_Proto_Milvus_GetCompactionStateRequest()
+        poll.compactionID = started.compactionID
+        let asked = poll
+        while true {
+            let state = try client.call("compaction state", idempotent: true,
+                                        { try await $0.getCompactionState(asked, metadata: $1, options: $2) }, status: \.status)
+            if state.state == .completed { return }
+            guard Date() < deadline else {
+                throw VectorIndexError.unavailable(dependency: configuration.dependency, reason: "the segments of \(collection) were not merged within \(Int(timeout)) s")
             }
             Thread.sleep(forTimeInterval: 0.5)
         }

@@ -172,6 +172,38 @@ struct MilvusConnectionTests {
         #expect(counts.opened >= 3, "a fresh connection every \(MilvusClient.callsPerConnection) calls")
     }
 
+    /// A bulk load leaves small sealed segments, which Milvus would merge by itself a minute or so
+    /// later and index again under whatever load is running: `settle` has them merged now and
+    /// returns once the query node serves the merged segment, indexed, alone.
+    @Test func settleMergesABulkLoadsSegmentsAndWaitsForTheirIndex() throws {
+        let space = try MilvusTestServer.space()
+        defer { MilvusTestServer.dispose(space) }
+        let store = try space.openStore("index", dimension: 8, writer: true)
+        // Three sealed segments of 700 rows: each too small to be indexed, merged 2100 rows are not.
+        for batch in 0..<3 {
+            _ = try store.upsert((0..<700).map { i in
+                VectorRecord(key: VectorKey(product: "p\(batch)-\(i)"), vector: (0..<8).map { Float(($0 * 7 + i + batch) % 11) - 5 })
+            })
+            try store.flush()
+        }
+        try store.settle()
+        var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
+        request.collectionName = store.collection
+        let sent = request
+        let segments = try space.client.call("segment info", idempotent: true,
+                                             { try await $0.getQuerySegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+        #expect(segments.count == 1, "segments served: \(segments.map { "\($0.segmentID): \($0.numRows) rows, \($0.state)" })")
+        #expect(segments.allSatisfy { $0.numRows == 2100 && $0.indexID != 0 && $0.state != .growing })
+        var describe = Milvus_Proto_Milvus_DescribeIndexRequest()
+        describe.collectionName = store.collection
+        describe.fieldName = MilvusField.vector.rawValue
+        let asked = describe
+        let index = try space.client.call("describe index", idempotent: true,
+                                          { try await $0.describeIndex(asked, metadata: $1, options: $2) }, status: \.status).indexDescriptions.first
+        #expect(index?.pendingIndexRows == 0 && index?.indexedRows == 2100 && index?.state == .finished)
+        #expect(try store.count() == 2100)
+    }
+
     /// scripts/servers.sh starts the standalone server with authentication on: the token from the
     /// environment is what lets every other test in; none, or a wrong one, is refused by name.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["VITRINE_TEST_MILVUS_TOKEN"] != nil, "needs a server with authentication"))

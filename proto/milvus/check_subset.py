@@ -38,6 +38,11 @@ def check_enum(ours, theirs):
             problems.append(f"enum {ours.full_name}.{value.name} = {value.number}: {other and other.number}")
 
 
+def repeated(field):
+    """Whether a field is repeated (protobuf 5 says so directly; 4 by its label, 3 = repeated)."""
+    return field.is_repeated if hasattr(field, "is_repeated") else field.label == 3
+
+
 def check_message(ours, theirs):
     if theirs is None:
         problems.append(f"message {ours.full_name} is not in the protocol")
@@ -47,7 +52,7 @@ def check_message(ours, theirs):
         if other is None:
             problems.append(f"{ours.full_name}.{field.name}: no such field")
             continue
-        same = (other.number == field.number and other.type == field.type and other.is_repeated == field.is_repeated
+        same = (other.number == field.number and other.type == field.type and repeated(other) == repeated(field)
                 and (field.message_type is None or field.message_type.full_name == other.message_type.full_name)
                 and (field.enum_type is None or field.enum_type.full_name == other.enum_type.full_name))
         if not same:

@@ -278,6 +278,94 @@ nonisolated enum Milvus_Proto_Common_SegmentState: SwiftProtobuf.Enum, Swift.Cas
 
 }
 
+nonisolated enum Milvus_Proto_Common_IndexState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  typealias RawValue = Int
+  case none // = 0
+  case unissued // = 1
+  case inProgress // = 2
+  case finished // = 3
+  case failed // = 4
+  case retry // = 5
+  case UNRECOGNIZED(Int)
+
+  init() {
+    self = .none
+  }
+
+  init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .none
+    case 1: self = .unissued
+    case 2: self = .inProgress
+    case 3: self = .finished
+    case 4: self = .failed
+    case 5: self = .retry
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  var rawValue: Int {
+    switch self {
+    case .none: return 0
+    case .unissued: return 1
+    case .inProgress: return 2
+    case .finished: return 3
+    case .failed: return 4
+    case .retry: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  static let allCases: [Milvus_Proto_Common_IndexState] = [
+    .none,
+    .unissued,
+    .inProgress,
+    .finished,
+    .failed,
+    .retry,
+  ]
+
+}
+
+nonisolated enum Milvus_Proto_Common_CompactionState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  typealias RawValue = Int
+  case undefiedState // = 0
+  case executing // = 1
+  case completed // = 2
+  case UNRECOGNIZED(Int)
+
+  init() {
+    self = .undefiedState
+  }
+
+  init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .undefiedState
+    case 1: self = .executing
+    case 2: self = .completed
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  var rawValue: Int {
+    switch self {
+    case .undefiedState: return 0
+    case .executing: return 1
+    case .completed: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  static let allCases: [Milvus_Proto_Common_CompactionState] = [
+    .undefiedState,
+    .executing,
+    .completed,
+  ]
+
+}
+
 nonisolated struct Milvus_Proto_Common_Status: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -381,6 +469,14 @@ nonisolated extension Milvus_Proto_Common_LoadState: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Milvus_Proto_Common_SegmentState: SwiftProtobuf._ProtoNameProviding {
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SegmentStateNone\0\u{1}NotExist\0\u{1}Growing\0\u{1}Sealed\0\u{1}Flushed\0\u{1}Flushing\0\u{1}Dropped\0\u{1}Importing\0")
+}
+
+nonisolated extension Milvus_Proto_Common_IndexState: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0IndexStateNone\0\u{1}Unissued\0\u{1}InProgress\0\u{1}Finished\0\u{1}Failed\0\u{1}Retry\0")
+}
+
+nonisolated extension Milvus_Proto_Common_CompactionState: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UndefiedState\0\u{1}Executing\0\u{1}Completed\0")
 }
 
 nonisolated extension Milvus_Proto_Common_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -1,6 +1,6 @@
 /// See common.proto: the subset of milvus-proto v2.3.5 that Vitrine's vector store uses: the
 /// service's methods for a collection's life (create, describe, index, load, drop), its writes
-/// (insert, delete, upsert, flush) and its reads (search, query, statistics, health).
+/// (insert, delete, upsert, flush, compaction) and its reads (search, query, statistics, health).
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -245,6 +245,45 @@ internal enum Milvus_Proto_Milvus_MilvusService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetPersistentSegmentInfo" metadata.
+        internal enum GetPersistentSegmentInfo: Sendable {
+            /// Request type for "GetPersistentSegmentInfo".
+            internal typealias Input = Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest
+            /// Response type for "GetPersistentSegmentInfo".
+            internal typealias Output = Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse
+            /// Descriptor for "GetPersistentSegmentInfo".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "milvus.proto.milvus.MilvusService"),
+                method: "GetPersistentSegmentInfo",
+                type: .unary
+            )
+        }
+        /// Namespace for "ManualCompaction" metadata.
+        internal enum ManualCompaction: Sendable {
+            /// Request type for "ManualCompaction".
+            internal typealias Input = Milvus_Proto_Milvus_ManualCompactionRequest
+            /// Response type for "ManualCompaction".
+            internal typealias Output = Milvus_Proto_Milvus_ManualCompactionResponse
+            /// Descriptor for "ManualCompaction".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "milvus.proto.milvus.MilvusService"),
+                method: "ManualCompaction",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetCompactionState" metadata.
+        internal enum GetCompactionState: Sendable {
+            /// Request type for "GetCompactionState".
+            internal typealias Input = Milvus_Proto_Milvus_GetCompactionStateRequest
+            /// Response type for "GetCompactionState".
+            internal typealias Output = Milvus_Proto_Milvus_GetCompactionStateResponse
+            /// Descriptor for "GetCompactionState".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "milvus.proto.milvus.MilvusService"),
+                method: "GetCompactionState",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "milvus.proto.milvus.MilvusService" service.
         internal static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreateCollection.descriptor,
@@ -263,7 +302,10 @@ internal enum Milvus_Proto_Milvus_MilvusService: Sendable {
             Flush.descriptor,
             Query.descriptor,
             CheckHealth.descriptor,
-            GetQuerySegmentInfo.descriptor
+            GetQuerySegmentInfo.descriptor,
+            GetPersistentSegmentInfo.descriptor,
+            ManualCompaction.descriptor,
+            GetCompactionState.descriptor
         ]
     }
 }
@@ -604,6 +646,63 @@ extension Milvus_Proto_Milvus_MilvusService {
             deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetPersistentSegmentInfo" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getPersistentSegmentInfo<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ManualCompaction" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_ManualCompactionRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_ManualCompactionRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_ManualCompactionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func manualCompaction<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_ManualCompactionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_ManualCompactionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_ManualCompactionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_ManualCompactionResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetCompactionState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetCompactionStateRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetCompactionStateRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetCompactionStateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getCompactionState<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetCompactionStateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetCompactionStateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetCompactionStateResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetCompactionStateResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1132,6 +1231,96 @@ extension Milvus_Proto_Milvus_MilvusService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetPersistentSegmentInfo" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func getPersistentSegmentInfo<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Milvus_Proto_Milvus_MilvusService.Method.GetPersistentSegmentInfo.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ManualCompaction" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_ManualCompactionRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_ManualCompactionRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_ManualCompactionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func manualCompaction<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_ManualCompactionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_ManualCompactionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_ManualCompactionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_ManualCompactionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Milvus_Proto_Milvus_MilvusService.Method.ManualCompaction.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetCompactionState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Milvus_Proto_Milvus_GetCompactionStateRequest` message.
+        ///   - serializer: A serializer for `Milvus_Proto_Milvus_GetCompactionStateRequest` messages.
+        ///   - deserializer: A deserializer for `Milvus_Proto_Milvus_GetCompactionStateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func getCompactionState<Result>(
+            request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetCompactionStateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Milvus_Proto_Milvus_GetCompactionStateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Milvus_Proto_Milvus_GetCompactionStateResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetCompactionStateResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Milvus_Proto_Milvus_MilvusService.Method.GetCompactionState.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1558,6 +1747,81 @@ extension Milvus_Proto_Milvus_MilvusService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_GetQuerySegmentInfoRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_GetQuerySegmentInfoResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetPersistentSegmentInfo" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getPersistentSegmentInfo<Result>(
+        request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getPersistentSegmentInfo(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ManualCompaction" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Milvus_Proto_Milvus_ManualCompactionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func manualCompaction<Result>(
+        request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_ManualCompactionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_ManualCompactionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.manualCompaction(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_ManualCompactionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_ManualCompactionResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCompactionState" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Milvus_Proto_Milvus_GetCompactionStateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getCompactionState<Result>(
+        request: GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetCompactionStateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetCompactionStateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getCompactionState(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Milvus_Proto_Milvus_GetCompactionStateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Milvus_Proto_Milvus_GetCompactionStateResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2054,6 +2318,93 @@ extension Milvus_Proto_Milvus_MilvusService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getQuerySegmentInfo(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetPersistentSegmentInfo" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getPersistentSegmentInfo<Result>(
+        _ message: Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getPersistentSegmentInfo(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ManualCompaction" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func manualCompaction<Result>(
+        _ message: Milvus_Proto_Milvus_ManualCompactionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_ManualCompactionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Milvus_Proto_Milvus_ManualCompactionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.manualCompaction(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCompactionState" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func getCompactionState<Result>(
+        _ message: Milvus_Proto_Milvus_GetCompactionStateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Milvus_Proto_Milvus_GetCompactionStateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Milvus_Proto_Milvus_GetCompactionStateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getCompactionState(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -10,7 +10,7 @@
 
 /// See common.proto: the subset of milvus-proto v2.3.5 that Vitrine's vector store uses: the
 /// service's methods for a collection's life (create, describe, index, load, drop), its writes
-/// (insert, delete, upsert, flush) and its reads (search, query, statistics, health).
+/// (insert, delete, upsert, flush, compaction) and its reads (search, query, statistics, health).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -403,6 +403,13 @@ nonisolated struct Milvus_Proto_Milvus_IndexDescription: Sendable {
   var indexedRows: Int64 = 0
 
   var totalRows: Int64 = 0
+
+  var state: Milvus_Proto_Common_IndexState = .none
+
+  var indexStateFailReason: String = String()
+
+  /// rows of segments whose index is not built yet (a compaction's new segment)
+  var pendingIndexRows: Int64 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -860,6 +867,156 @@ nonisolated struct Milvus_Proto_Milvus_GetQuerySegmentInfoResponse: Sendable {
   mutating func clearStatus() {self._status = nil}
 
   var infos: [Milvus_Proto_Milvus_QuerySegmentInfo] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _status: Milvus_Proto_Common_Status? = nil
+}
+
+nonisolated struct Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var base: Milvus_Proto_Common_MsgBase {
+    get {_base ?? Milvus_Proto_Common_MsgBase()}
+    set {_base = newValue}
+  }
+  /// Returns true if `base` has been explicitly set.
+  var hasBase: Bool {self._base != nil}
+  /// Clears the value of `base`. Subsequent reads from it will return its default value.
+  mutating func clearBase() {self._base = nil}
+
+  var dbName: String = String()
+
+  var collectionName: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _base: Milvus_Proto_Common_MsgBase? = nil
+}
+
+nonisolated struct Milvus_Proto_Milvus_PersistentSegmentInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var segmentID: Int64 = 0
+
+  var collectionID: Int64 = 0
+
+  var partitionID: Int64 = 0
+
+  var numRows: Int64 = 0
+
+  var state: Milvus_Proto_Common_SegmentState = .none
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var status: Milvus_Proto_Common_Status {
+    get {_status ?? Milvus_Proto_Common_Status()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var infos: [Milvus_Proto_Milvus_PersistentSegmentInfo] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _status: Milvus_Proto_Common_Status? = nil
+}
+
+nonisolated struct Milvus_Proto_Milvus_ManualCompactionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var collectionID: Int64 = 0
+
+  var timetravel: UInt64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Milvus_Proto_Milvus_ManualCompactionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var status: Milvus_Proto_Common_Status {
+    get {_status ?? Milvus_Proto_Common_Status()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var compactionID: Int64 = 0
+
+  var compactionPlanCount: Int32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _status: Milvus_Proto_Common_Status? = nil
+}
+
+nonisolated struct Milvus_Proto_Milvus_GetCompactionStateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var compactionID: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Milvus_Proto_Milvus_GetCompactionStateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var status: Milvus_Proto_Common_Status {
+    get {_status ?? Milvus_Proto_Common_Status()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var state: Milvus_Proto_Common_CompactionState = .undefiedState
+
+  var executingPlanNo: Int64 = 0
+
+  var timeoutPlanNo: Int64 = 0
+
+  var completedPlanNo: Int64 = 0
+
+  var failedPlanNo: Int64 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1501,7 +1658,7 @@ nonisolated extension Milvus_Proto_Milvus_DescribeIndexRequest: SwiftProtobuf.Me
 
 nonisolated extension Milvus_Proto_Milvus_IndexDescription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".IndexDescription"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}index_name\0\u{1}indexID\0\u{1}params\0\u{3}field_name\0\u{3}indexed_rows\0\u{3}total_rows\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}index_name\0\u{1}indexID\0\u{1}params\0\u{3}field_name\0\u{3}indexed_rows\0\u{3}total_rows\0\u{1}state\0\u{3}index_state_fail_reason\0\u{3}pending_index_rows\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1515,6 +1672,9 @@ nonisolated extension Milvus_Proto_Milvus_IndexDescription: SwiftProtobuf.Messag
       case 4: try { try decoder.decodeSingularStringField(value: &self.fieldName) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.indexedRows) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.totalRows) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.indexStateFailReason) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.pendingIndexRows) }()
       default: break
       }
     }
@@ -1539,6 +1699,15 @@ nonisolated extension Milvus_Proto_Milvus_IndexDescription: SwiftProtobuf.Messag
     if self.totalRows != 0 {
       try visitor.visitSingularInt64Field(value: self.totalRows, fieldNumber: 6)
     }
+    if self.state != .none {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 7)
+    }
+    if !self.indexStateFailReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.indexStateFailReason, fieldNumber: 8)
+    }
+    if self.pendingIndexRows != 0 {
+      try visitor.visitSingularInt64Field(value: self.pendingIndexRows, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1549,6 +1718,9 @@ nonisolated extension Milvus_Proto_Milvus_IndexDescription: SwiftProtobuf.Messag
     if lhs.fieldName != rhs.fieldName {return false}
     if lhs.indexedRows != rhs.indexedRows {return false}
     if lhs.totalRows != rhs.totalRows {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.indexStateFailReason != rhs.indexStateFailReason {return false}
+    if lhs.pendingIndexRows != rhs.pendingIndexRows {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2379,6 +2551,307 @@ nonisolated extension Milvus_Proto_Milvus_GetQuerySegmentInfoResponse: SwiftProt
   static func ==(lhs: Milvus_Proto_Milvus_GetQuerySegmentInfoResponse, rhs: Milvus_Proto_Milvus_GetQuerySegmentInfoResponse) -> Bool {
     if lhs._status != rhs._status {return false}
     if lhs.infos != rhs.infos {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetPersistentSegmentInfoRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}base\0\u{1}dbName\0\u{1}collectionName\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._base) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.dbName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.collectionName) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._base {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.dbName.isEmpty {
+      try visitor.visitSingularStringField(value: self.dbName, fieldNumber: 2)
+    }
+    if !self.collectionName.isEmpty {
+      try visitor.visitSingularStringField(value: self.collectionName, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest, rhs: Milvus_Proto_Milvus_GetPersistentSegmentInfoRequest) -> Bool {
+    if lhs._base != rhs._base {return false}
+    if lhs.dbName != rhs.dbName {return false}
+    if lhs.collectionName != rhs.collectionName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_PersistentSegmentInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PersistentSegmentInfo"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segmentID\0\u{1}collectionID\0\u{1}partitionID\0\u{3}num_rows\0\u{1}state\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.segmentID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.collectionID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.partitionID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.numRows) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.segmentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.segmentID, fieldNumber: 1)
+    }
+    if self.collectionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.collectionID, fieldNumber: 2)
+    }
+    if self.partitionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.partitionID, fieldNumber: 3)
+    }
+    if self.numRows != 0 {
+      try visitor.visitSingularInt64Field(value: self.numRows, fieldNumber: 4)
+    }
+    if self.state != .none {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_PersistentSegmentInfo, rhs: Milvus_Proto_Milvus_PersistentSegmentInfo) -> Bool {
+    if lhs.segmentID != rhs.segmentID {return false}
+    if lhs.collectionID != rhs.collectionID {return false}
+    if lhs.partitionID != rhs.partitionID {return false}
+    if lhs.numRows != rhs.numRows {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetPersistentSegmentInfoResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}infos\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.infos) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.infos.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.infos, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse, rhs: Milvus_Proto_Milvus_GetPersistentSegmentInfoResponse) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.infos != rhs.infos {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_ManualCompactionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ManualCompactionRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collectionID\0\u{1}timetravel\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.collectionID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.timetravel) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.collectionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.collectionID, fieldNumber: 1)
+    }
+    if self.timetravel != 0 {
+      try visitor.visitSingularUInt64Field(value: self.timetravel, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_ManualCompactionRequest, rhs: Milvus_Proto_Milvus_ManualCompactionRequest) -> Bool {
+    if lhs.collectionID != rhs.collectionID {return false}
+    if lhs.timetravel != rhs.timetravel {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_ManualCompactionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ManualCompactionResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}compactionID\0\u{1}compactionPlanCount\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.compactionID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.compactionPlanCount) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.compactionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.compactionID, fieldNumber: 2)
+    }
+    if self.compactionPlanCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.compactionPlanCount, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_ManualCompactionResponse, rhs: Milvus_Proto_Milvus_ManualCompactionResponse) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.compactionID != rhs.compactionID {return false}
+    if lhs.compactionPlanCount != rhs.compactionPlanCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetCompactionStateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetCompactionStateRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}compactionID\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.compactionID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.compactionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.compactionID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetCompactionStateRequest, rhs: Milvus_Proto_Milvus_GetCompactionStateRequest) -> Bool {
+    if lhs.compactionID != rhs.compactionID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Milvus_Proto_Milvus_GetCompactionStateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetCompactionStateResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}state\0\u{1}executingPlanNo\0\u{1}timeoutPlanNo\0\u{1}completedPlanNo\0\u{1}failedPlanNo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.executingPlanNo) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.timeoutPlanNo) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.completedPlanNo) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.failedPlanNo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.state != .undefiedState {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    }
+    if self.executingPlanNo != 0 {
+      try visitor.visitSingularInt64Field(value: self.executingPlanNo, fieldNumber: 3)
+    }
+    if self.timeoutPlanNo != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeoutPlanNo, fieldNumber: 4)
+    }
+    if self.completedPlanNo != 0 {
+      try visitor.visitSingularInt64Field(value: self.completedPlanNo, fieldNumber: 5)
+    }
+    if self.failedPlanNo != 0 {
+      try visitor.visitSingularInt64Field(value: self.failedPlanNo, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Milvus_Proto_Milvus_GetCompactionStateResponse, rhs: Milvus_Proto_Milvus_GetCompactionStateResponse) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.executingPlanNo != rhs.executingPlanNo {return false}
+    if lhs.timeoutPlanNo != rhs.timeoutPlanNo {return false}
+    if lhs.completedPlanNo != rhs.completedPlanNo {return false}
+    if lhs.failedPlanNo != rhs.failedPlanNo {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
