@@ -329,7 +329,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     ///
     /// A bulk load leaves several small segments, which Milvus merges by itself within a minute
     /// (its global compaction) and then indexes again: on cores shared with the searches that
-    /// followed, that minute of CPU lifted their p99 from 40–50 ms to 195–281 ms. So when more than
+    /// followed, that minute of CPU lifted their p99 from 30–47 ms to 99–281 ms. So when more than
     /// one segment is served, the merge is asked for here (a manual compaction) and waited for,
     /// with the merged segment's index and its hand-off to the query nodes. When the request finds
     /// the segments in a merge Milvus started itself, or nothing to merge, the segments are watched
@@ -382,16 +382,17 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
             // Right after a flush the index can describe zero rows of zero while searches still go
             // to growing segments: the live rows, counted, are what the index must cover.
             let live = Int64(try rowCount(nil, strong: true))
-            var ready: (Bool, [Int64]?) = (false, nil)
+            var state: (ready: Bool, segments: [Int64]?) = (false, nil)
             if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows, index.totalRows >= live,
                index.pendingIndexRows == 0 {
-                ready = try servedAsFlushed()
+                state = try servedAsFlushed()
             }
-            if ready.0 {
-                if let since = settled, since.segments == ready.1, Date().timeIntervalSince(since.since) >= 1 { return ready.1 }
-                if settled?.segments != ready.1 || settled == nil { settled = (Date(), ready.1) }
-            } else {
+            if !state.ready {
                 settled = nil
+            } else if let since = settled, since.segments == state.segments {
+                if Date().timeIntervalSince(since.since) >= 1 { return state.segments }
+            } else {
+                settled = (Date(), state.segments)
             }
             guard Date() < deadline else {
                 throw VectorIndexError.unavailable(dependency: configuration.dependency, reason: "the index of \(collection) was not built within \(Int(timeout)) s")
@@ -403,7 +404,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// Whether the query nodes serve exactly the flushed segments, each indexed or too small to
     /// be, and nothing is still being sealed; with the served segments' ids. (true, nil) on a
     /// server that does not list segments.
-    private func servedAsFlushed() throws -> (Bool, [Int64]?) {
+    private func servedAsFlushed() throws -> (ready: Bool, segments: [Int64]?) {
         var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
         request.dbName = configuration.database
         request.collectionName = collection
