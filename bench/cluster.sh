@@ -100,6 +100,10 @@ if wants search; then
             echo "$name $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
         done | awk -v hz="$(getconf CLK_TCK)" '{ t[$1] += $2 } END { for (n in t) printf "%s %.2f\n", n, t[n] / hz }' | sort
     }
+    scrape() {  # scrape PORT: the metrics of the server on PORT, then Milvus's
+        curl -s "http://127.0.0.1:$1/metrics"
+        [ -z "${VITRINE_TEST_MILVUS_METRICS:-}" ] || curl -s "http://$VITRINE_TEST_MILVUS_METRICS/metrics"
+    }
     serve_load() {  # serve_load NAME ARGS...: serve, wait until ready, 3 s warm-up, 15 s of wrk; one JSON line
         local name=$1 port; shift
         port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -112,11 +116,10 @@ if wants search; then
         local run=(wrk -t "$clients" -c "$clients" --timeout 30s -s "$root/bench/peers/load.lua" "http://127.0.0.1:$port"
                    -- get "/api/v1/search?k=10&q=" "$work/queries.txt")
         "${run[@]:0:5}" -d 3s "${run[@]:5}" >/dev/null
-        scrape() { curl -s "http://127.0.0.1:$port/metrics"; [ -z "${VITRINE_TEST_MILVUS_METRICS:-}" ] || curl -s "http://$VITRINE_TEST_MILVUS_METRICS/metrics"; }
-        scrape >"$work/metrics-before"
+        scrape "$port" >"$work/metrics-before"
         cpu_seconds "$pid" >"$work/cpu-before"
         echo "serve $name $("${run[@]:0:5}" -d 15s "${run[@]:5}" | tail -1)"
-        scrape >"$work/metrics-after"
+        scrape "$port" >"$work/metrics-after"
         # Where the round's time went: each stage's histogram over the round (Vitrine's, and
         # Milvus's search path), and the CPU seconds the server and each backing server used in it
         # (two cores give 30 s in 15 s).

@@ -49,7 +49,7 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
         let collection = configuration.collectionName(forIndex: name)
         if writer { try prepareMeta() }
         if try has(collection) {
-            let schema = try describe(collection)
+            let schema = try describe(collection).schema
             let vector = schema.fields.first { $0.name == MilvusField.vector.rawValue }
             let dim = vector?.typeParams.first { $0.key == "dim" }.flatMap { Int($0.value) }
             let missing = MilvusField.allCases.map(\.rawValue).filter { field in !schema.fields.contains { $0.name == field } }
@@ -234,13 +234,14 @@ public final class MilvusVectorSpace: VectorSpace, @unchecked Sendable {
                                { try await $0.hasCollection(sent, metadata: $1, options: $2) }, status: \.status).value
     }
 
-    private func describe(_ collection: String) throws -> Milvus_Proto_Schema_CollectionSchema {
+    /// A collection's schema and id.
+    func describe(_ collection: String) throws -> Milvus_Proto_Milvus_DescribeCollectionResponse {
         var request = Milvus_Proto_Milvus_DescribeCollectionRequest()
         request.dbName = configuration.database
         request.collectionName = collection
         let sent = request
         return try client.call("describe collection \(collection)", idempotent: true,
-                               { try await $0.describeCollection(sent, metadata: $1, options: $2) }, status: \.status).schema
+                               { try await $0.describeCollection(sent, metadata: $1, options: $2) }, status: \.status)
     }
 
     private func createCollection(_ collection: String, schema: Milvus_Proto_Schema_CollectionSchema) throws {

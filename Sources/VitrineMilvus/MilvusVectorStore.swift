@@ -346,10 +346,10 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
             // The merge's output (or that of a merge the server had started itself on these
             // segments, when the request found them taken) replaces them: watch for it.
             let watchUntil = min(deadline, Date().addingTimeInterval(Self.mergeWatch))
-            var changed = try flushedSegments() != segments
+            var changed = try Self.flushed(persistentSegments()) != segments
             while !changed && Date() < watchUntil {
                 Thread.sleep(forTimeInterval: 0.5)
-                changed = try flushedSegments() != segments
+                changed = try Self.flushed(persistentSegments()) != segments
             }
             guard changed else { return }
             served = try waitUntilServed(deadline: deadline, timeout: timeout)
@@ -366,16 +366,10 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// Returns the served segments' ids, sorted; nil on a server that does not list them (Milvus
     /// Lite, where the index covering every row is all there is to wait for).
     private func waitUntilServed(deadline: Date, timeout: Double) throws -> [Int64]? {
-        var request = Milvus_Proto_Milvus_DescribeIndexRequest()
-        request.dbName = configuration.database
-        request.collectionName = collection
-        request.fieldName = MilvusField.vector.rawValue
-        let sent = request
         var settled: (since: Date, segments: [Int64]?)?
         while true {
-            let described = try client.call("describe index", idempotent: true, { try await $0.describeIndex(sent, metadata: $1, options: $2) },
-                                            status: \.status)
-            if let index = described.indexDescriptions.first, index.state == .failed {
+            let index = try describeIndex()
+            if let index, index.state == .failed {
                 throw VectorIndexError.rejected(dependency: configuration.dependency,
                                                 reason: "the index of \(collection) failed to build: \(index.indexStateFailReason)")
             }
@@ -383,7 +377,7 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
             // to growing segments: the live rows, counted, are what the index must cover.
             let live = Int64(try rowCount(nil, strong: true))
             var state: (ready: Bool, segments: [Int64]?) = (false, nil)
-            if let index = described.indexDescriptions.first, index.indexedRows >= index.totalRows, index.totalRows >= live,
+            if let index, index.indexedRows >= index.totalRows, index.totalRows >= live,
                index.pendingIndexRows == 0 {
                 state = try servedAsFlushed()
             }
@@ -405,30 +399,46 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// be, and nothing is still being sealed; with the served segments' ids. (true, nil) on a
     /// server that does not list segments.
     private func servedAsFlushed() throws -> (ready: Bool, segments: [Int64]?) {
-        var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
-        request.dbName = configuration.database
-        request.collectionName = collection
-        let sent = request
         let loaded: [Milvus_Proto_Milvus_QuerySegmentInfo]
         do {
-            loaded = try client.call("segment info", idempotent: true,
-                                     { try await $0.getQuerySegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+            loaded = try servedSegments()
         } catch VectorIndexError.rejected {
             return (true, nil)
         }
         let stored = try persistentSegments()
         // Growing segments with no rows are where the next writes go; anything else not yet
         // flushed will become a segment to serve.
-        let flushed = stored.filter { $0.value.state == .flushed }.keys.sorted()
         let sealing = stored.values.contains { [.sealed, .flushing].contains($0.state) || ($0.state == .growing && $0.numRows > 0) }
         let indexed = loaded.allSatisfy { $0.state != .growing && ($0.indexID != 0 || $0.numRows < Self.smallestIndexedSegment) }
         let served = loaded.map(\.segmentID).sorted()
-        return (!sealing && indexed && served == flushed, served)
+        return (!sealing && indexed && served == Self.flushed(stored), served)
     }
 
-    /// The ids of the collection's flushed segments, sorted: what the query nodes are to serve.
-    private func flushedSegments() throws -> [Int64] {
-        try persistentSegments().filter { $0.value.state == .flushed }.keys.sorted()
+    /// The index of the vector field as the server describes it (nil before it has one).
+    func describeIndex() throws -> Milvus_Proto_Milvus_IndexDescription? {
+        var request = Milvus_Proto_Milvus_DescribeIndexRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        request.fieldName = MilvusField.vector.rawValue
+        let sent = request
+        return try client.call("describe index", idempotent: true, { try await $0.describeIndex(sent, metadata: $1, options: $2) },
+                               status: \.status).indexDescriptions.first
+    }
+
+    /// The segments the query nodes serve. Milvus Lite does not implement the call: it throws
+    /// ``VectorIndexError/rejected(dependency:reason:)`` there.
+    func servedSegments() throws -> [Milvus_Proto_Milvus_QuerySegmentInfo] {
+        var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
+        request.dbName = configuration.database
+        request.collectionName = collection
+        let sent = request
+        return try client.call("segment info", idempotent: true,
+                               { try await $0.getQuerySegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+    }
+
+    /// The ids of the flushed segments among `stored`, sorted: what the query nodes are to serve.
+    private static func flushed(_ stored: [Int64: Milvus_Proto_Milvus_PersistentSegmentInfo]) -> [Int64] {
+        stored.filter { $0.value.state == .flushed }.keys.sorted()
     }
 
     /// The data coordinator's segments of the collection, by id (dropped ones left out).
@@ -447,13 +457,8 @@ public final class MilvusVectorStore: VectorStore, @unchecked Sendable {
     /// or a server that does not compact on request). Milvus 2.3.5 leaves the response's plan
     /// count unset, so the state is what tells.
     private func compact(deadline: Date, timeout: Double) throws {
-        var describe = Milvus_Proto_Milvus_DescribeCollectionRequest()
-        describe.dbName = configuration.database
-        describe.collectionName = collection
-        let described = describe
         var request = Milvus_Proto_Milvus_ManualCompactionRequest()
-        request.collectionID = try client.call("describe collection \(collection)", idempotent: true,
-                                               { try await $0.describeCollection(described, metadata: $1, options: $2) }, status: \.status).collectionID
+        request.collectionID = try space.describe(collection).collectionID
         let sent = request
         let started: Milvus_Proto_Milvus_ManualCompactionResponse
         do {

@@ -187,19 +187,10 @@ struct MilvusConnectionTests {
             try store.flush()
         }
         try store.settle()
-        var request = Milvus_Proto_Milvus_GetQuerySegmentInfoRequest()
-        request.collectionName = store.collection
-        let sent = request
-        let segments = try space.client.call("segment info", idempotent: true,
-                                             { try await $0.getQuerySegmentInfo(sent, metadata: $1, options: $2) }, status: \.status).infos
+        let segments = try store.servedSegments()
         #expect(segments.count == 1, "segments served: \(segments.map { "\($0.segmentID): \($0.numRows) rows, \($0.state)" })")
         #expect(segments.allSatisfy { $0.numRows == 2100 && $0.indexID != 0 && $0.state != .growing })
-        var describe = Milvus_Proto_Milvus_DescribeIndexRequest()
-        describe.collectionName = store.collection
-        describe.fieldName = MilvusField.vector.rawValue
-        let asked = describe
-        let index = try space.client.call("describe index", idempotent: true,
-                                          { try await $0.describeIndex(asked, metadata: $1, options: $2) }, status: \.status).indexDescriptions.first
+        let index = try store.describeIndex()
         #expect(index?.pendingIndexRows == 0 && index?.indexedRows == 2100 && index?.state == .finished)
         #expect(try store.count() == 2100)
     }
